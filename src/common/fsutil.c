@@ -1,0 +1,192 @@
+#include "common/fsutil.h"
+#include "common/cleanup.h"
+#include "common/id.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct open_how how = {
+        .flags = (unsigned long long)(flags | O_CLOEXEC),
+        .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    /* openat2 may return EAGAIN when a concurrent rename races the lookup
+     * (openat2(2)); a bounded retry keeps a hostile renamer from spinning us. */
+    for (int tries = 0; tries < 16; tries++) {
+        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        if (fd >= 0)
+            return (int)fd;
+        if (errno != EINTR && errno != EAGAIN)
+            return -errno;
+    }
+    return -EAGAIN;
+}
+
+int fs_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int fs_read_all(int fd, struct kcr_buf *out)
+{
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return 0;
+        buf_append(out, chunk, (size_t)n);
+        if (out->truncated)
+            return 0;
+    }
+}
+
+ssize_t fs_copy_fd(int in, int out, size_t max)
+{
+    char chunk[65536];
+    size_t total = 0;
+    for (;;) {
+        ssize_t n = read(in, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return (ssize_t)total;
+        if (total + (size_t)n > max)
+            return -EFBIG;
+        int r = fs_write_all(out, chunk, (size_t)n);
+        if (r < 0)
+            return r;
+        total += (size_t)n;
+    }
+}
+
+static int fsync_retry(int fd)
+{
+    while (fsync(fd) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                    struct kcr_err *err)
+{
+    char rnd[KCR_ID_LEN + 1];
+    id_new(rnd);
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), ".tmp-%s", rnd);
+    _cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "create '%s'", tmp);
+    int r = fs_write_all(fd, data, len);
+    if (r == 0)
+        r = fsync_retry(fd);
+    if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+        r = -errno;
+    if (r < 0) {
+        (void)unlinkat(dirfd, tmp, 0);
+        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "write '%s'", name);
+    }
+    r = fsync_retry(dirfd);
+    if (r < 0)
+        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "fsync directory of '%s'", name);
+    return 0;
+}
+
+int fs_link_tmpfile(int fd, int dirfd, const char *name, struct kcr_err *err)
+{
+    int r = fsync_retry(fd);
+    if (r < 0)
+        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "fsync '%s'", name);
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    /* AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH; the /proc link does not. */
+    if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "link '%s'", name);
+    r = fsync_retry(dirfd);
+    if (r < 0)
+        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "fsync directory of '%s'", name);
+    return 0;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode, struct kcr_err *err)
+{
+    char buf[4096];
+    if (strlen(path) >= sizeof(buf))
+        return kcr_err_set(err, ENAMETOOLONG, KCR_ERR_INVALID, "mkdir '%s'", path);
+    strcpy(buf, path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "mkdir '%s'", buf);
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    return 0;
+}
+
+static int rm_tree(int parent, const char *name, int depth)
+{
+    if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EISDIR && errno != EPERM)
+        return -errno;
+    if (depth >= 64)
+        return -ELOOP;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    _cleanup_dir_ DIR *d = fdopendir(fd);
+    if (!d) {
+        safe_close(fd);
+        return -errno;
+    }
+    int r = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        int q = rm_tree(dirfd(d), e->d_name, depth + 1);
+        if (q < 0 && r == 0)
+            r = q;
+    }
+    if (r == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        r = -errno;
+    return r;
+}
+
+int fs_rm_tree_at(int dirfd, const char *name)
+{
+    return rm_tree(dirfd, name, 0);
+}

@@ -1,0 +1,43 @@
+/* fsutil — file access that never trusts names: everything kcr reads from or
+ * writes into a directory an untrusted party can change is opened relative to a
+ * directory fd with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS). All fds are
+ * O_CLOEXEC; interrupted syscalls are retried. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+/* openat2 beneath dirfd, refusing symlinks and magic links in every component.
+ * O_CLOEXEC is always added. Returns the fd, or -errno (ELOOP for a symlink,
+ * EXDEV for an escape). */
+int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+
+/* write(2) until done, retrying EINTR. Returns 0 or -errno. */
+int fs_write_all(int fd, const void *data, size_t len);
+
+/* Reads fd to EOF into out (whose cap bounds memory). Returns 0 or -errno;
+ * out->truncated tells whether data was dropped. */
+int fs_read_all(int fd, struct kcr_buf *out);
+
+/* Copies up to max bytes from in to out. Returns bytes copied or -errno;
+ * -EFBIG when in holds more than max. */
+ssize_t fs_copy_fd(int in, int out, size_t max);
+
+/* Atomically publishes name in dirfd: temp file, write, fsync, rename, fsync dir. */
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                    struct kcr_err *err);
+
+/* Gives the unnamed O_TMPFILE fd a name in dirfd (fsync first, then link, then fsync dir).
+ * Fails with EEXIST semantics mapped to an error if name exists. */
+int fs_link_tmpfile(int fd, int dirfd, const char *name, struct kcr_err *err);
+
+/* mkdir -p; existing directories are fine. */
+int fs_mkdir_p(const char *path, mode_t mode, struct kcr_err *err);
+
+/* Removes name in dirfd recursively without following symlinks (at most 64
+ * levels deep). A missing name is success. Returns 0 or -errno. */
+int fs_rm_tree_at(int dirfd, const char *name);

@@ -1,0 +1,213 @@
+#include "common/lang.h"
+#include "common/xalloc.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Variables every language's main container gets. PATH puts /opt/kcr/bin first:
+ * local pods put version-agnostic names (python, node) there, as the images do. */
+#define BASE_ENV "PATH=/opt/kcr/bin:/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", \
+                 "LANG=C.UTF-8"
+
+static const struct kcr_lang langs[] = {
+    {
+        .code = "py", .name = "Python", .file = "code.py", .image = "python",
+        .steps = {{"python", "{file}", "{args}", NULL}},
+        .env = {BASE_ENV, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "MPLBACKEND=Agg",
+                "MPLCONFIGDIR=/tmp", "PYTHONPATH=/mnt/data", NULL},
+        .time_mult = 1.0, .mem_mult = 1.0,
+    },
+    {
+        .code = "js", .name = "JavaScript", .file = "code.js", .image = "nodejs",
+        .steps = {{"node", "{file}", "{args}", NULL}},
+        .env = {BASE_ENV, "NODE_PATH=/opt/kcr/node_modules", NULL},
+        .time_mult = 1.0, .mem_mult = 1.0,
+    },
+    {
+        .code = "ts", .name = "TypeScript", .file = "code.ts", .image = "nodejs",
+        .steps = {{"node", "/opt/kcr/ts-runner.js", "{file}", "{args}", NULL}},
+        .env = {BASE_ENV, "NODE_PATH=/opt/kcr/node_modules", NULL},
+        .time_mult = 2.0, .mem_mult = 1.0,
+    },
+    {
+        .code = "go", .name = "Go", .file = "main.go", .image = "go",
+        .steps = {{"go", "run", "{file}", "{args}", NULL}},
+        .env = {BASE_ENV, "GOCACHE=/tmp/go-build", "GOPATH=/tmp/go", "GOPROXY=off",
+                "GOSUMDB=off", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "CGO_ENABLED=0", NULL},
+        .time_mult = 2.0, .mem_mult = 1.2,
+    },
+    {
+        .code = "java", .name = "Java", .file = "Code.java", .image = "java",
+        .steps = {{"javac", "-d", "/tmp/classes", "{file}", NULL},
+                  {"java", "-cp", "/tmp/classes:/mnt/data", "{class}", "{args}", NULL}},
+        .env = {BASE_ENV, "JAVA_TOOL_OPTIONS=-XX:+UseSerialGC -XX:TieredStopAtLevel=1", NULL},
+        .time_mult = 2.0, .mem_mult = 1.5,
+    },
+    {
+        .code = "c", .name = "C", .file = "code.c", .image = "c-cpp",
+        .steps = {{"gcc", "-O2", "-o", "/tmp/code", "{file}", "-lm", NULL},
+                  {"/tmp/code", "{args}", NULL}},
+        .env = {BASE_ENV, NULL},
+        .time_mult = 1.5, .mem_mult = 1.0,
+    },
+    {
+        .code = "cpp", .name = "C++", .file = "code.cpp", .image = "c-cpp",
+        .steps = {{"g++", "-O2", "-o", "/tmp/code", "{file}", "-lm", NULL},
+                  {"/tmp/code", "{args}", NULL}},
+        .env = {BASE_ENV, NULL},
+        .time_mult = 1.5, .mem_mult = 1.0,
+    },
+    {
+        .code = "php", .name = "PHP", .file = "code.php", .image = "php",
+        .steps = {{"php", "{file}", "{args}", NULL}},
+        .env = {BASE_ENV, NULL},
+        .time_mult = 1.0, .mem_mult = 1.0,
+    },
+    {
+        .code = "rs", .name = "Rust", .file = "main.rs", .image = "rust",
+        .steps = {{"rustc", "-O", "-o", "/tmp/main", "{file}", NULL}, {"/tmp/main", "{args}", NULL}},
+        .env = {BASE_ENV, "CARGO_NET_OFFLINE=true", NULL},
+        .time_mult = 3.0, .mem_mult = 1.5,
+    },
+    {
+        .code = "r", .name = "R", .file = "code.r", .image = "r",
+        .steps = {{"Rscript", "{file}", "{args}", NULL}},
+        .env = {BASE_ENV, NULL},
+        .time_mult = 1.5, .mem_mult = 1.2,
+    },
+    {
+        .code = "f90", .name = "Fortran", .file = "code.f90", .image = "fortran",
+        .steps = {{"gfortran", "-O2", "-J", "/tmp", "-o", "/tmp/code", "{file}", NULL},
+                  {"/tmp/code", "{args}", NULL}},
+        .env = {BASE_ENV, NULL},
+        .time_mult = 2.0, .mem_mult = 1.0,
+    },
+    {
+        .code = "d", .name = "D", .file = "code.d", .image = "d",
+        .steps = {{"ldc2", "-od=/tmp", "-of=/tmp/code", "{file}", NULL}, {"/tmp/code", "{args}", NULL}},
+        .env = {BASE_ENV, NULL},
+        .time_mult = 2.0, .mem_mult = 1.2,
+    },
+    {
+        .code = "bash", .name = "Bash", .file = "code.sh", .image = "bash",
+        .steps = {{"bash", "{file}", "{args}", NULL}},
+        .env = {BASE_ENV, NULL},
+        .time_mult = 1.0, .mem_mult = 1.0,
+    },
+};
+
+const struct kcr_lang *lang_find(const char *code)
+{
+    if (!code)
+        return NULL;
+    for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++)
+        if (!strcasecmp(langs[i].code, code))
+            return &langs[i];
+    return NULL;
+}
+
+const struct kcr_lang *lang_all(size_t *ret_count)
+{
+    *ret_count = sizeof(langs) / sizeof(langs[0]);
+    return langs;
+}
+
+int lang_nsteps(const struct kcr_lang *lang)
+{
+    int n = 0;
+    while (n < KCR_LANG_MAX_STEPS && lang->steps[n][0])
+        n++;
+    return n;
+}
+
+/* Finds "public [final|abstract] class Name" at the start of a line-ish
+ * position. Comments are not parsed; good enough to pick the file name javac
+ * insists on, and javac reports anything subtler itself. */
+static bool java_public_class(const char *code, char *out, size_t size)
+{
+    for (const char *p = code; (p = strstr(p, "public")); p += 6) {
+        if (p != code && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+            continue;
+        const char *q = p + 6;
+        for (;;) {
+            while (isspace((unsigned char)*q))
+                q++;
+            if (!strncmp(q, "final", 5) && isspace((unsigned char)q[5]))
+                q += 5;
+            else if (!strncmp(q, "abstract", 8) && isspace((unsigned char)q[8]))
+                q += 8;
+            else if (!strncmp(q, "strictfp", 8) && isspace((unsigned char)q[8]))
+                q += 8;
+            else
+                break;
+        }
+        if (strncmp(q, "class", 5) || !isspace((unsigned char)q[5]))
+            continue;
+        q += 5;
+        while (isspace((unsigned char)*q))
+            q++;
+        size_t n = 0;
+        while ((isalnum((unsigned char)q[n]) || q[n] == '_' || q[n] == '$') && n + 1 < size)
+            n++;
+        if (n == 0 || isdigit((unsigned char)q[0]))
+            continue;
+        memcpy(out, q, n);
+        out[n] = '\0';
+        return true;
+    }
+    return false;
+}
+
+char *lang_code_file(const struct kcr_lang *lang, const char *code, char *ret_class,
+                     size_t class_size)
+{
+    if (class_size)
+        ret_class[0] = '\0';
+    if (strcmp(lang->code, "java") != 0)
+        return xstrdup(lang->file);
+    char cls[128];
+    if (!java_public_class(code, cls, sizeof(cls)))
+        strcpy(cls, "Code");
+    if (class_size) {
+        strncpy(ret_class, cls, class_size - 1);
+        ret_class[class_size - 1] = '\0';
+    }
+    return xasprintf("%s.java", cls);
+}
+
+char **lang_expand(const struct kcr_lang *lang, int step, const char *file_path,
+                   const char *class_name, const char *const *args, size_t nargs)
+{
+    const char *const *tpl = lang->steps[step];
+    bool last = step == lang_nsteps(lang) - 1;
+    size_t n = 0;
+    while (tpl[n])
+        n++;
+    char **argv = xcalloc(n + nargs + 1, sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(tpl[i], "{args}")) {
+            for (size_t j = 0; last && j < nargs; j++)
+                argv[k++] = xstrdup(args[j]);
+        } else if (!strcmp(tpl[i], "{file}")) {
+            argv[k++] = xstrdup(file_path);
+        } else if (!strcmp(tpl[i], "{class}")) {
+            argv[k++] = xstrdup(class_name && *class_name ? class_name : "Code");
+        } else {
+            argv[k++] = xstrdup(tpl[i]);
+        }
+    }
+    argv[k] = NULL;
+    return argv;
+}
+
+void lang_argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **p = argv; *p; p++)
+        free(*p);
+    free(argv);
+}

@@ -1,0 +1,49 @@
+/* lang — the one table of supported languages.
+ *
+ * For each API code: the code file name, the steps the sidecar runs (compile,
+ * run) as argv templates, the main container's environment (what its `env -i`
+ * entrypoint sets, used by local pods and the images), resource multipliers and
+ * the image name. Templates use {file} (absolute path of the code file),
+ * {class} (Java main class) and {args} (the user's arguments, run step only). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define KCR_LANG_MAX_STEPS 3
+#define KCR_LANG_MAX_ARGV  16
+
+struct kcr_lang {
+    const char *code;  /* API code: "py" */
+    const char *name;  /* "Python" */
+    const char *file;  /* code file in the working directory: "code.py" */
+    const char *image; /* image base name: kcr-<image> */
+    /* Steps run in order; each is a NULL-terminated argv template. The last
+     * step is the user's program: it gets {args} and stdin. */
+    const char *steps[KCR_LANG_MAX_STEPS][KCR_LANG_MAX_ARGV];
+    const char *env[16]; /* main container environment, "K=V", NULL-terminated */
+    double time_mult;    /* wall-time multiplier (compilers need more) */
+    double mem_mult;     /* memory multiplier */
+};
+
+/* The language for an API code, compared case-insensitively; NULL if unknown. Borrowed. */
+const struct kcr_lang *lang_find(const char *code);
+
+/* The table and its length. Borrowed. */
+const struct kcr_lang *lang_all(size_t *ret_count);
+
+/* Number of steps of a language (1..KCR_LANG_MAX_STEPS). */
+int lang_nsteps(const struct kcr_lang *lang);
+
+/* The code file name for this source: lang->file, except for Java, whose file
+ * must be named after the public class it declares ("Foo.java"). Writes the
+ * class name (or "") to ret_class. Returns a new string. */
+char *lang_code_file(const struct kcr_lang *lang, const char *code, char *ret_class,
+                     size_t class_size);
+
+/* Expands step `step` of lang into a new NULL-terminated argv (free with
+ * lang_argv_free). {file} becomes file_path, {class} the class, {args} the
+ * nargs user arguments (only in the last step). */
+char **lang_expand(const struct kcr_lang *lang, int step, const char *file_path,
+                   const char *class_name, const char *const *args, size_t nargs);
+void lang_argv_free(char **argv);
