@@ -43,7 +43,11 @@ SIDECAR_LIBS := $(LIB_sidecar) $(LIB_http) $(LIB_sandbox) $(LIB_common)
 NSEXEC_LIBS  := $(LIB_sidecar) $(LIB_sandbox) $(LIB_common)
 TEST_LIBS    := $(KCR_LIBS) $(LIB_sidecar) $(LIB_http) $(LIB_sandbox) $(LIB_common)
 
-BINS := $(BUILD)/kcr $(BUILD)/kcr-sidecar $(BUILD)/kcr-nsexec $(BUILD)/kcr-probe
+# A binary is built once its entry point exists (modules land one by one).
+BINS := $(BUILD)/kcr \
+        $(if $(wildcard src/sidecar/main-sidecar.c),$(BUILD)/kcr-sidecar) \
+        $(if $(wildcard src/sidecar/main-nsexec.c),$(BUILD)/kcr-nsexec) \
+        $(if $(wildcard tests/helpers/kcr-probe.c),$(BUILD)/kcr-probe)
 
 UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))

@@ -1,15 +1,28 @@
-/* kcr — the command-line entry point: `kcr serve`, `kcr lint-dockerfile`, ... */
+/* kcr — the command-line entry point. Each subcommand lives in the module that
+ * owns it and is listed once in the table below. */
 #include <stdio.h>
 #include <string.h>
 
-#include "common/log.h"
+#include "common/cleanup.h"
+
+struct command {
+    const char *name;
+    const char *help;
+    int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
+};
+
+/* Subcommand entry points (one line each; declared here, defined in their module). */
+
+static const struct command commands[] = {
+    {NULL, NULL, NULL}, /* keeps the table non-empty while commands are added */
+};
 
 static int usage(FILE *out)
 {
-    fprintf(out, "usage: kcr <command> [args]\n"
-                 "commands:\n"
-                 "  serve                  run the Code Interpreter API\n"
-                 "  lint-dockerfile FILE…  check Dockerfiles against the hardened-image rules\n");
+    fprintf(out, "usage: kcr <command> [args]\ncommands:\n");
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (commands[i].name)
+            fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].help);
     return out == stdout ? 0 : 2;
 }
 
@@ -19,6 +32,9 @@ int main(int argc, char **argv)
         return usage(stderr);
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
         return usage(stdout);
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (commands[i].name && !strcmp(commands[i].name, argv[1]))
+            return commands[i].main(argc - 1, argv + 1);
     fprintf(stderr, "kcr: unknown command '%s'\n", argv[1]);
     return usage(stderr);
 }

@@ -72,11 +72,11 @@ struct kcr_http_config {
     const char *strip_prefix; /* optional path prefix accepted and removed, e.g. "/v1" */
     struct kcr_http_limits limits;
     struct kcr_http_hooks hooks;
-    void *ctx;                 /* passed to handlers and hooks */
-    unsigned max_connections;  /* default 256 */
-    unsigned timeout_s;        /* idle connection timeout; default 120 */
-    const char *spool_dir;     /* O_TMPFILE directory for multipart parts; default "/tmp" */
-    bool quiet;                /* no access-log lines */
+    void *ctx;                /* passed to handlers and hooks */
+    unsigned max_connections; /* default 256 */
+    unsigned timeout_s;       /* idle connection timeout; default 120 */
+    const char *spool_dir;    /* O_TMPFILE directory for multipart parts; default "/tmp" */
+    bool quiet;               /* no access-log lines */
 };
 
 /* Starts listening and serving in background threads. The config (and the

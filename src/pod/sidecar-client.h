@@ -1,0 +1,73 @@
+/* sidecar-client — kcr's HTTP client for a pod's kcr-sidecar (libcurl), the same
+ * for every backend: over the pod's unix socket (local) or its IP (kubernetes).
+ * Every read from the sidecar is bounded: the sidecar sits inside the pod and
+ * is as untrusted as the code it runs. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "pod/pod.h"
+
+struct kcr_exec_req {
+    const char *code;
+    const char *const *args; /* may be NULL when nargs == 0 */
+    size_t nargs;
+    const char *stdin_data; /* may be NULL */
+    size_t stdin_len;
+    int timeout_s;           /* wall-clock limit for all steps */
+    const char *working_dir; /* "/mnt/data" */
+};
+
+struct kcr_exec_result {
+    int exit_code; /* 124 on timeout, 128+N when killed by signal N */
+    char *stdout_data;
+    size_t stdout_len;
+    char *stderr_data;
+    size_t stderr_len;
+    long execution_time_ms;
+    bool timed_out;
+    bool oom_killed;
+    int signal; /* 0 unless killed by a signal */
+};
+
+/* One entry of a pod's working directory (regular files only). */
+struct kcr_pod_file {
+    char *name; /* relative path, '/'-separated ("plots/a.png") */
+    uint64_t size;
+    int64_t mtime_ns;
+};
+
+struct kcr_pod_files {
+    struct kcr_pod_file *items;
+    size_t count;
+    bool truncated; /* the sidecar stopped at its count/depth/time bounds */
+};
+
+/* GET /ready: 0 when ready, -1 (KCR_ERR_UNAVAILABLE) otherwise. */
+int sidecar_ready(const struct kcr_pod *pod, int timeout_ms, struct kcr_err *err);
+
+/* POST /files: uploads size bytes from fd as working_dir/name. */
+int sidecar_put_file(const struct kcr_pod *pod, const char *name, int fd, uint64_t size,
+                     struct kcr_err *err);
+
+/* POST /execute. Fills res (free with sidecar_result_done). A failing, crashing
+ * or timed-out program is a result, not an error; err is for transport/sidecar
+ * failures only. */
+int sidecar_execute(const struct kcr_pod *pod, const struct kcr_exec_req *req,
+                    struct kcr_exec_result *res, struct kcr_err *err);
+void sidecar_result_done(struct kcr_exec_result *res);
+
+/* GET /files?recursive=1: every regular file under the working directory
+ * (never following symlinks), bounded in count, depth and time by the sidecar.
+ * Free with sidecar_files_done. */
+int sidecar_list_files(const struct kcr_pod *pod, struct kcr_pod_files *ret, struct kcr_err *err);
+void sidecar_files_done(struct kcr_pod_files *files);
+
+/* GET /files/{name}: writes the file's bytes to out_fd; fails with KCR_ERR_LIMIT
+ * past max bytes and KCR_ERR_NOT_FOUND if it is not a regular file. */
+int sidecar_get_file(const struct kcr_pod *pod, const char *name, int out_fd, uint64_t max,
+                     struct kcr_err *err);
