@@ -22,6 +22,9 @@ struct kcr_lang {
      * step is the user's program: it gets {args} and stdin. */
     const char *steps[KCR_LANG_MAX_STEPS][KCR_LANG_MAX_ARGV];
     const char *env[16]; /* main container environment, "K=V", NULL-terminated */
+    /* Extra host paths a local pod binds read-only at the same place for this
+     * language (e.g. "/etc/R"); NULL-terminated. Missing paths are skipped. */
+    const char *host_paths[8];
     double time_mult;    /* wall-time multiplier (compilers need more) */
     double mem_mult;     /* memory multiplier */
 };
