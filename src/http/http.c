@@ -1,0 +1,871 @@
+#include "http/http.h"
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/id.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#define MAX_PARAMS   8
+#define MAX_SEGMENTS 64
+/* Past this much body that we decided to drop, the connection is cut instead
+ * of read to the end: a client that ignores our 413 must not cost us forever. */
+#define MAX_DISCARD (64u << 20)
+
+struct kcr_http_server {
+    struct MHD_Daemon *daemon;
+    const struct kcr_http_config *cfg;
+    struct kcr_http_limits lim;
+    const char *spool_dir;
+    int port;
+    int unix_fd;
+};
+
+struct field {
+    char *name;
+    struct kcr_buf value;
+};
+
+struct kcr_http_req {
+    struct kcr_http_server *srv;
+    struct MHD_Connection *conn;
+    char id[KCR_ID_LEN + 1];
+    const char *method;
+    char *path; /* decoded, prefix stripped */
+    char *params[MAX_PARAMS];
+    unsigned nparams;
+    const struct kcr_http_route *route;
+    struct kcr_http_resp *early; /* decided before the body was read */
+    int error_status;            /* decided while reading the body */
+    char error_msg[200];
+    struct kcr_buf body;
+    uint64_t discarded;
+    struct MHD_PostProcessor *pp;
+    struct kcr_http_part *parts;
+    size_t nparts;
+    struct field *fields;
+    size_t nfields;
+    bool in_part;   /* the last post-iterator call wrote into parts[nparts-1] */
+    bool in_field;  /* ... into fields[nfields-1] */
+    char **decoded; /* strings returned by http_req_query, freed with the request */
+    size_t ndecoded;
+    struct timespec start;
+    int status;
+    json_t *logf;
+};
+
+enum resp_kind { RESP_EMPTY, RESP_DATA, RESP_FD };
+
+struct hdr {
+    char *name;
+    char *value;
+};
+
+struct kcr_http_resp {
+    int status;
+    enum resp_kind kind;
+    char *content_type;
+    char *data;
+    size_t len;
+    int fd;
+    uint64_t size;
+    struct hdr *hdrs;
+    size_t nhdrs;
+};
+
+/*** Responses ***/
+
+static struct kcr_http_resp *resp_new(int status, enum resp_kind kind, const char *ctype)
+{
+    struct kcr_http_resp *r = xcalloc(1, sizeof(*r));
+    r->status = status;
+    r->kind = kind;
+    r->fd = -1;
+    r->content_type = ctype ? xstrdup(ctype) : NULL;
+    return r;
+}
+
+struct kcr_http_resp *http_resp_empty(int status)
+{
+    return resp_new(status, RESP_EMPTY, NULL);
+}
+
+struct kcr_http_resp *http_resp_data(int status, const char *content_type, char *data, size_t len)
+{
+    struct kcr_http_resp *r = resp_new(status, RESP_DATA, content_type);
+    r->data = data;
+    r->len = len;
+    return r;
+}
+
+struct kcr_http_resp *http_resp_json(int status, json_t *body)
+{
+    if (!body)
+        return http_resp_empty(status);
+    char *s = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(body);
+    if (!s)
+        s = xstrdup("{}"); /* only out of memory or invalid UTF-8 gets here */
+    return http_resp_data(status, "application/json", s, strlen(s));
+}
+
+struct kcr_http_resp *http_resp_fd(int status, const char *content_type, int fd, uint64_t size)
+{
+    struct kcr_http_resp *r = resp_new(status, RESP_FD, content_type);
+    r->fd = fd;
+    r->size = size;
+    return r;
+}
+
+void http_resp_header(struct kcr_http_resp *resp, const char *name, const char *value)
+{
+    resp->hdrs = xrealloc(resp->hdrs, (resp->nhdrs + 1) * sizeof(*resp->hdrs));
+    resp->hdrs[resp->nhdrs++] = (struct hdr){xstrdup(name), xstrdup(value)};
+}
+
+int http_resp_status(const struct kcr_http_resp *resp)
+{
+    return resp->status;
+}
+
+static void resp_free(struct kcr_http_resp *r)
+{
+    if (!r)
+        return;
+    free(r->content_type);
+    free(r->data);
+    safe_close(r->fd);
+    for (size_t i = 0; i < r->nhdrs; i++) {
+        free(r->hdrs[i].name);
+        free(r->hdrs[i].value);
+    }
+    free(r->hdrs);
+    free(r);
+}
+
+/*** Requests ***/
+
+const char *http_req_method(const struct kcr_http_req *req)
+{
+    return req->method;
+}
+
+const char *http_req_path(const struct kcr_http_req *req)
+{
+    return req->path;
+}
+
+const char *http_req_param(const struct kcr_http_req *req, unsigned i)
+{
+    return i < req->nparams ? req->params[i] : NULL;
+}
+
+const char *http_req_header(const struct kcr_http_req *req, const char *name)
+{
+    /* MHD compares header names case-insensitively. */
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_id(const struct kcr_http_req *req)
+{
+    return req->id;
+}
+
+const struct kcr_buf *http_req_body(const struct kcr_http_req *req)
+{
+    return &req->body;
+}
+
+size_t http_req_nparts(const struct kcr_http_req *req)
+{
+    return req->nparts;
+}
+
+struct kcr_http_part *http_req_part(struct kcr_http_req *req, size_t i)
+{
+    return i < req->nparts ? &req->parts[i] : NULL;
+}
+
+const char *http_req_field(const struct kcr_http_req *req, const char *name)
+{
+    for (size_t i = 0; i < req->nfields; i++)
+        if (!strcmp(req->fields[i].name, name))
+            return req->fields[i].value.data ? req->fields[i].value.data : "";
+    return NULL;
+}
+
+void http_req_log(struct kcr_http_req *req, const char *key, json_t *value)
+{
+    if (!req->logf)
+        req->logf = json_object();
+    json_object_set_new(req->logf, key, value);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes n bytes of s. Returns a new string, or NULL when the input
+ * has a bad escape or decodes to a NUL byte (which C strings cannot carry and
+ * which is never a legitimate name). */
+static char *pct_decode(const char *s, size_t n, bool plus_is_space)
+{
+    char *out = xmalloc(n + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                free(out);
+                return NULL;
+            }
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            c = ' ';
+        } else if (c == '\0') {
+            free(out);
+            return NULL;
+        }
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    return out;
+}
+
+const char *http_req_query(const struct kcr_http_req *req, const char *name)
+{
+    /* Arguments reach us undecoded (the unescape callback is a no-op so that
+     * paths can be split before decoding); decode on lookup. */
+    const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (!raw)
+        return NULL;
+    char *v = pct_decode(raw, strlen(raw), true);
+    if (!v)
+        return NULL;
+    struct kcr_http_req *r = (struct kcr_http_req *)req;
+    r->decoded = xrealloc(r->decoded, (r->ndecoded + 1) * sizeof(char *));
+    r->decoded[r->ndecoded++] = v;
+    return v;
+}
+
+static void req_free(struct kcr_http_req *req)
+{
+    if (!req)
+        return;
+    if (req->pp)
+        MHD_destroy_post_processor(req->pp);
+    free(req->path);
+    for (unsigned i = 0; i < req->nparams; i++)
+        free(req->params[i]);
+    for (size_t i = 0; i < req->nparts; i++) {
+        free((char *)req->parts[i].field);
+        free((char *)req->parts[i].filename);
+        free((char *)req->parts[i].content_type);
+        safe_close(req->parts[i].fd);
+    }
+    free(req->parts);
+    for (size_t i = 0; i < req->nfields; i++) {
+        free(req->fields[i].name);
+        buf_done(&req->fields[i].value);
+    }
+    free(req->fields);
+    for (size_t i = 0; i < req->ndecoded; i++)
+        free(req->decoded[i]);
+    free(req->decoded);
+    buf_done(&req->body);
+    resp_free(req->early);
+    json_decref(req->logf);
+    free(req);
+}
+
+/*** Routing ***/
+
+/* Splits and decodes a raw path into segments. Returns the count or -1 on a bad
+ * escape / NUL byte. A trailing slash is ignored ("/files/" == "/files"). */
+static int split_path(const char *raw, char **segs, int max)
+{
+    int n = 0;
+    const char *p = raw;
+    while (*p == '/')
+        p++;
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (n == max)
+            goto fail;
+        segs[n] = pct_decode(p, len, false);
+        if (!segs[n])
+            goto fail;
+        n++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return n;
+fail:
+    for (int i = 0; i < n; i++)
+        free(segs[i]);
+    return -1;
+}
+
+/* Matches decoded segments against a pattern; on success fills params. */
+static bool route_match(const char *pattern, char **segs, int nsegs, char **params,
+                        unsigned *nparams)
+{
+    char pat[256];
+    snprintf(pat, sizeof(pat), "%s", pattern);
+    unsigned np = 0;
+    int i = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(pat, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(tok, "{*}")) {
+            if (i >= nsegs || np == MAX_PARAMS)
+                goto fail;
+            struct kcr_buf b;
+            buf_init(&b, 0);
+            for (int k = i; k < nsegs; k++)
+                buf_printf(&b, "%s%s", k > i ? "/" : "", segs[k]);
+            params[np++] = buf_take(&b, NULL);
+            i = nsegs;
+            break;
+        }
+        if (i >= nsegs)
+            goto fail;
+        if (!strcmp(tok, "{}")) {
+            if (np == MAX_PARAMS || !*segs[i])
+                goto fail;
+            params[np++] = xstrdup(segs[i]);
+        } else if (strcmp(tok, segs[i]) != 0) {
+            goto fail;
+        }
+        i++;
+    }
+    if (i != nsegs)
+        goto fail;
+    *nparams = np;
+    return true;
+fail:
+    for (unsigned k = 0; k < np; k++)
+        free(params[k]);
+    return false;
+}
+
+static const char *strip_prefix(const char *url, const char *prefix)
+{
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (n && !strncmp(url, prefix, n) && (url[n] == '/' || url[n] == '\0'))
+        return url[n] ? url + n : "/";
+    return url;
+}
+
+/* Finds the route; returns 0, or 404/405/400 with *allow listing methods for 405. */
+static int route_find(struct kcr_http_req *req, const char *url, char *allow, size_t allow_size)
+{
+    const struct kcr_http_config *cfg = req->srv->cfg;
+    char *segs[MAX_SEGMENTS];
+    const char *raw = strip_prefix(url, cfg->strip_prefix);
+    int nsegs = split_path(raw, segs, MAX_SEGMENTS);
+    if (nsegs < 0) {
+        req->path = xstrdup(raw);
+        return 400;
+    }
+    struct kcr_buf b;
+    buf_init(&b, 0);
+    buf_append(&b, "/", 1);
+    for (int i = 0; i < nsegs; i++)
+        buf_printf(&b, "%s%s", i ? "/" : "", segs[i]);
+    req->path = buf_take(&b, NULL);
+
+    const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
+    int status = 404;
+    allow[0] = '\0';
+    for (size_t r = 0; r < cfg->nroutes; r++) {
+        const struct kcr_http_route *rt = &cfg->routes[r];
+        char *params[MAX_PARAMS];
+        unsigned np = 0;
+        if (!route_match(rt->pattern, segs, nsegs, params, &np))
+            continue;
+        if (!strcmp(rt->method, method)) {
+            for (unsigned k = 0; k < np; k++)
+                req->params[k] = params[k];
+            req->nparams = np;
+            req->route = rt;
+            status = 0;
+            break;
+        }
+        for (unsigned k = 0; k < np; k++)
+            free(params[k]);
+        size_t used = strlen(allow);
+        snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "", rt->method);
+        status = 405;
+    }
+    for (int i = 0; i < nsegs; i++)
+        free(segs[i]);
+    return status;
+}
+
+/*** Sending ***/
+
+static struct kcr_http_resp *error_resp(struct kcr_http_req *req, int status, const char *msg)
+{
+    const struct kcr_http_config *cfg = req->srv->cfg;
+    struct kcr_http_resp *r = NULL;
+    if (cfg->hooks.error)
+        r = cfg->hooks.error(req, status, msg, cfg->ctx);
+    if (!r)
+        r = http_resp_json(status, json_pack("{s:s}", "error", msg));
+    return r;
+}
+
+static enum MHD_Result queue(struct kcr_http_req *req, struct kcr_http_resp *r)
+{
+    const struct kcr_http_config *cfg = req->srv->cfg;
+    if (cfg->hooks.finish)
+        cfg->hooks.finish(req, r, cfg->ctx);
+    struct MHD_Response *mr = NULL;
+    switch (r->kind) {
+    case RESP_EMPTY:
+        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        break;
+    case RESP_DATA:
+        mr = MHD_create_response_from_buffer(r->len, r->data, MHD_RESPMEM_MUST_FREE);
+        if (mr)
+            r->data = NULL; /* MHD frees it now */
+        break;
+    case RESP_FD:
+        mr = MHD_create_response_from_fd64(r->size, r->fd);
+        if (mr)
+            r->fd = -1; /* MHD closes it now */
+        break;
+    }
+    if (!mr) {
+        resp_free(r);
+        return MHD_NO;
+    }
+    if (r->content_type)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    MHD_add_response_header(mr, "X-Request-ID", req->id);
+    for (size_t i = 0; i < r->nhdrs; i++)
+        MHD_add_response_header(mr, r->hdrs[i].name, r->hdrs[i].value);
+    req->status = r->status;
+    enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    resp_free(r);
+    return ret;
+}
+
+/*** Multipart ***/
+
+static void set_error(struct kcr_http_req *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_error(struct kcr_http_req *req, int status, const char *fmt, ...)
+{
+    if (req->error_status)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(req->error_msg, sizeof(req->error_msg), fmt, ap);
+    va_end(ap);
+    req->error_status = status;
+}
+
+static void limit_text(char *out, size_t size, size_t bytes)
+{
+    if (bytes % (1u << 20) == 0)
+        snprintf(out, size, "%zuMB", bytes >> 20);
+    else
+        snprintf(out, size, "%zu bytes", bytes);
+}
+
+static int part_begin(struct kcr_http_req *req, const char *key, const char *filename,
+                      const char *ctype)
+{
+    const struct kcr_http_limits *lim = &req->srv->lim;
+    if (req->nparts >= lim->max_parts) {
+        set_error(req, 413, "Too many files. Maximum %zu files allowed", lim->max_parts);
+        return -1;
+    }
+    int fd = open(req->srv->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        set_error(req, 500, "cannot spool upload: %s", strerror(errno));
+        return -1;
+    }
+    req->parts = xrealloc(req->parts, (req->nparts + 1) * sizeof(*req->parts));
+    req->parts[req->nparts++] = (struct kcr_http_part){
+        .field = xstrdup(key ? key : ""),
+        .filename = xstrdup(filename),
+        .content_type = ctype ? xstrdup(ctype) : NULL,
+        .fd = fd,
+    };
+    return 0;
+}
+
+static int part_data(struct kcr_http_req *req, const char *data, size_t size)
+{
+    struct kcr_http_part *p = &req->parts[req->nparts - 1];
+    const struct kcr_http_limits *lim = &req->srv->lim;
+    if (p->size + size > lim->max_part_size) {
+        char lt[32];
+        limit_text(lt, sizeof(lt), lim->max_part_size);
+        set_error(req, 413, "File %s exceeds maximum size of %s", p->filename, lt);
+        return -1;
+    }
+    int r = fs_write_all(p->fd, data, size);
+    if (r < 0) {
+        set_error(req, 500, "cannot spool upload: %s", strerror(-r));
+        return -1;
+    }
+    p->size += size;
+    return 0;
+}
+
+static int field_data(struct kcr_http_req *req, const char *key, bool begin, const char *data,
+                      size_t size)
+{
+    const struct kcr_http_limits *lim = &req->srv->lim;
+    if (begin) {
+        if (req->nfields >= 64) {
+            set_error(req, 400, "too many form fields");
+            return -1;
+        }
+        req->fields = xrealloc(req->fields, (req->nfields + 1) * sizeof(*req->fields));
+        struct field *f = &req->fields[req->nfields++];
+        f->name = xstrdup(key ? key : "");
+        buf_init(&f->value, lim->max_field_size);
+    }
+    struct field *f = &req->fields[req->nfields - 1];
+    buf_append(&f->value, data, size);
+    if (f->value.truncated) {
+        set_error(req, 413, "form field '%s' is too large", f->name);
+        return -1;
+    }
+    return 0;
+}
+
+static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size)
+{
+    (void)kind;
+    (void)transfer_encoding;
+    struct kcr_http_req *req = cls;
+    if (req->error_status)
+        return MHD_NO;
+    int r;
+    if (filename) {
+        struct kcr_http_part *cur = req->in_part ? &req->parts[req->nparts - 1] : NULL;
+        /* off restarts at 0 for each part, and MHD announces each part with an
+         * empty call at off 0 before the data (also at off 0): hence the size test. */
+        bool begin = !cur || (off == 0 && (cur->size > 0 || strcmp(cur->filename, filename)));
+        req->in_field = false;
+        if (begin) {
+            if (part_begin(req, key, filename, content_type) < 0)
+                return MHD_NO;
+            req->in_part = true;
+        }
+        r = part_data(req, data, size);
+    } else {
+        struct field *cur = req->in_field ? &req->fields[req->nfields - 1] : NULL;
+        /* MHD announces each value with an empty call at off 0, then sends the
+         * data starting at off 0 again. */
+        bool begin = !cur || strcmp(cur->name, key ? key : "") || (off == 0 && cur->value.len);
+        req->in_part = false;
+        r = field_data(req, key, begin, data, size);
+        req->in_field = true;
+    }
+    return r < 0 ? MHD_NO : MHD_YES;
+}
+
+/*** The MHD access handler ***/
+
+static void consume(struct kcr_http_req *req, const char *data, size_t size)
+{
+    if (req->error_status || !req->route) {
+        req->discarded += size;
+        return;
+    }
+    switch (req->route->body) {
+    case KCR_HTTP_BODY_NONE:
+        req->discarded += size;
+        break;
+    case KCR_HTTP_BODY_BUFFER:
+        buf_append(&req->body, data, size);
+        if (req->body.truncated) {
+            char lt[32];
+            limit_text(lt, sizeof(lt), req->srv->lim.max_body);
+            set_error(req, 413, "request body exceeds maximum size of %s", lt);
+        }
+        break;
+    case KCR_HTTP_BODY_MULTIPART:
+        if (MHD_post_process(req->pp, data, size) != MHD_YES)
+            set_error(req, 400, "malformed multipart/form-data body");
+        break;
+    }
+}
+
+/* Decides what can be decided from the headers alone: hooks, 404/405, early 413. */
+static void on_headers(struct kcr_http_req *req, const char *url)
+{
+    struct kcr_http_server *srv = req->srv;
+    char allow[128];
+    int status = route_find(req, url, allow, sizeof(allow));
+    if (srv->cfg->hooks.before) {
+        req->early = srv->cfg->hooks.before(req, req->route, srv->cfg->ctx);
+        if (req->early)
+            return;
+    }
+    if (status == 400) {
+        req->early = error_resp(req, 400, "invalid path encoding");
+        return;
+    }
+    if (status) {
+        req->early = error_resp(req, status, status == 404 ? "Not Found" : "Method Not Allowed");
+        if (status == 405)
+            http_resp_header(req->early, "Allow", allow);
+        return;
+    }
+    const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+    switch (req->route->body) {
+    case KCR_HTTP_BODY_NONE:
+        break;
+    case KCR_HTTP_BODY_BUFFER:
+        if (len > srv->lim.max_body)
+            set_error(req, 413, "request body exceeds maximum size");
+        buf_init(&req->body, srv->lim.max_body);
+        break;
+    case KCR_HTTP_BODY_MULTIPART:
+        if (len > (unsigned long long)srv->lim.max_part_size * srv->lim.max_parts + (1u << 20)) {
+            set_error(req, 413, "request body exceeds maximum size");
+            break;
+        }
+        req->pp = MHD_create_post_processor(req->conn, 65536, post_iter, req);
+        if (!req->pp)
+            set_error(req, 400, "expected a multipart/form-data body");
+        break;
+    }
+    if (req->error_status) {
+        req->early = error_resp(req, req->error_status, req->error_msg);
+        req->error_status = 0;
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    struct kcr_http_server *srv = cls;
+    struct kcr_http_req *req = *con_cls;
+    if (!req) {
+        req = xcalloc(1, sizeof(*req));
+        req->srv = srv;
+        req->conn = conn;
+        req->method = method;
+        id_new(req->id);
+        clock_gettime(CLOCK_MONOTONIC, &req->start);
+        buf_init(&req->body, 1);
+        *con_cls = req;
+        on_headers(req, url);
+        /* A response decided from headers alone goes out at once; MHD then
+         * closes the connection instead of reading a body we do not want. */
+        if (req->early)
+            return queue(req, TAKE_PTR(req->early));
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        consume(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return req->discarded > MAX_DISCARD ? MHD_NO : MHD_YES;
+    }
+    if (req->error_status)
+        return queue(req, error_resp(req, req->error_status, req->error_msg));
+    for (size_t i = 0; i < req->nparts; i++)
+        (void)lseek(req->parts[i].fd, 0, SEEK_SET);
+    struct kcr_http_resp *r = req->route->handler(req, srv->cfg->ctx);
+    if (!r)
+        r = error_resp(req, 500, "internal error");
+    return queue(req, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    struct kcr_http_server *srv = cls;
+    struct kcr_http_req *req = *con_cls;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    if (!srv->cfg->quiet) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double ms = (double)(now.tv_sec - req->start.tv_sec) * 1e3 +
+                    (double)(now.tv_nsec - req->start.tv_nsec) / 1e6;
+        json_t *f = json_pack("{s:s,s:s,s:i,s:f}", "method", req->method, "path",
+                              req->path ? req->path : "", "status", req->status, "duration_ms", ms);
+        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+            json_object_set_new(f, "aborted", json_true());
+        if (req->logf)
+            json_object_update(f, req->logf);
+        log_json(KCR_LOG_INFO, req->id, "request", f);
+    }
+    req_free(req);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    log_json(KCR_LOG_WARN, NULL, msg, json_pack("{s:s}", "source", "libmicrohttpd"));
+}
+
+/* Keeps the raw path: it is split on '/' before decoding (see split_path). */
+static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+/*** Server ***/
+
+static int listen_unix(const char *path, struct kcr_err *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return kcr_err_set(err, ENAMETOOLONG, KCR_ERR_INVALID, "socket path '%s'", path);
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "socket");
+    (void)unlink(path); /* a stale socket from an earlier run */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+        listen(fd, 128) < 0) {
+        int e = errno;
+        safe_close(fd);
+        return kcr_err_set(err, e, KCR_ERR_INTERNAL, "listen on '%s'", path);
+    }
+    return fd;
+}
+
+static void set_default(size_t *v, size_t def)
+{
+    if (*v == 0)
+        *v = def;
+}
+
+struct kcr_http_server *http_server_start(const struct kcr_http_config *cfg, struct kcr_err *err)
+{
+    struct kcr_http_server *srv = xcalloc(1, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->lim = cfg->limits;
+    set_default(&srv->lim.max_body, 1u << 20);
+    set_default(&srv->lim.max_part_size, 10u << 20);
+    set_default(&srv->lim.max_parts, 50);
+    set_default(&srv->lim.max_field_size, 64u << 10);
+    srv->spool_dir = cfg->spool_dir ? cfg->spool_dir : "/tmp";
+    srv->unix_fd = -1;
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem opts[12];
+    size_t n = 0;
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_none, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                        cfg->max_connections ? cfg->max_connections : 256, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+                                        cfg->timeout_s ? cfg->timeout_s : 120, NULL};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    if (cfg->unix_path) {
+        srv->unix_fd = listen_unix(cfg->unix_path, err);
+        if (srv->unix_fd < 0) {
+            free(srv);
+            return NULL;
+        }
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, srv->unix_fd, NULL};
+    } else {
+        const char *host = cfg->host ? cfg->host : "127.0.0.1";
+        if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+            free(srv);
+            kcr_err_set(err, 0, KCR_ERR_INVALID, "listen address '%s' is not an IPv4 address",
+                        host);
+            return NULL;
+        }
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sin};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+    srv->daemon = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
+                                   MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!srv->daemon) {
+        safe_close(srv->unix_fd);
+        free(srv);
+        if (cfg->unix_path)
+            kcr_err_set(err, 0, KCR_ERR_INTERNAL, "cannot serve on '%s'", cfg->unix_path);
+        else
+            kcr_err_set(err, EADDRINUSE, KCR_ERR_INTERNAL, "cannot listen on %s:%d",
+                        cfg->host ? cfg->host : "127.0.0.1", cfg->port);
+        return NULL;
+    }
+    if (!cfg->unix_path) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        srv->port = info ? info->port : cfg->port;
+    }
+    return srv;
+}
+
+int http_server_port(const struct kcr_http_server *srv)
+{
+    return srv->port;
+}
+
+void http_server_quiesce(struct kcr_http_server *srv)
+{
+    if (srv && srv->daemon) {
+        MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+        if (fd != MHD_INVALID_SOCKET && fd != srv->unix_fd)
+            (void)close(fd);
+    }
+}
+
+struct kcr_http_server *http_server_stop(struct kcr_http_server *srv)
+{
+    if (!srv)
+        return NULL;
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
+    safe_close(srv->unix_fd);
+    free(srv);
+    return NULL;
+}

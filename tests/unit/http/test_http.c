@@ -1,0 +1,366 @@
+/* Unit tests for src/http: a real server on a loopback port (and a unix
+ * socket), driven by libcurl. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+#include "http/http.h"
+
+static struct kcr_http_resp *h_echo_param(struct kcr_http_req *req, void *ctx)
+{
+    (void)ctx;
+    const char *q = http_req_query(req, "q");
+    return http_resp_json(200, json_pack("{s:s,s:s,s:s?}", "path", http_req_path(req), "param",
+                                         http_req_param(req, 0), "q", q));
+}
+
+static struct kcr_http_resp *h_body(struct kcr_http_req *req, void *ctx)
+{
+    (void)ctx;
+    const struct kcr_buf *b = http_req_body(req);
+    return http_resp_json(200, json_pack("{s:I}", "len", (json_int_t)b->len));
+}
+
+static struct kcr_http_resp *h_upload(struct kcr_http_req *req, void *ctx)
+{
+    (void)ctx;
+    json_t *parts = json_array();
+    for (size_t i = 0; i < http_req_nparts(req); i++) {
+        struct kcr_http_part *p = http_req_part(req, i);
+        char head[16] = {0};
+        ssize_t n = read(p->fd, head, sizeof(head) - 1);
+        json_array_append_new(parts, json_pack("{s:s,s:s,s:I,s:s#}", "field", p->field, "filename",
+                                               p->filename, "size", (json_int_t)p->size, "head",
+                                               head, (int)(n > 0 ? n : 0)));
+    }
+    const char *eid = http_req_field(req, "entity_id");
+    return http_resp_json(200, json_pack("{s:o,s:s?}", "parts", parts, "entity_id", eid));
+}
+
+static struct kcr_http_resp *before_auth(struct kcr_http_req *req,
+                                         const struct kcr_http_route *route, void *ctx)
+{
+    (void)route;
+    (void)ctx;
+    const char *key = http_req_header(req, "X-API-KEY");
+    if (key && !strcmp(key, "bad"))
+        return http_resp_json(401, json_pack("{s:s}", "error", "Invalid API key"));
+    return NULL;
+}
+
+static void finish_headers(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    http_resp_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+static const struct kcr_http_route routes[] = {
+    {"GET", "/files/{}", KCR_HTTP_BODY_NONE, h_echo_param},
+    {"GET", "/raw/{*}", KCR_HTTP_BODY_NONE, h_echo_param},
+    {"POST", "/body", KCR_HTTP_BODY_BUFFER, h_body},
+    {"POST", "/upload", KCR_HTTP_BODY_MULTIPART, h_upload},
+};
+
+static struct kcr_http_config cfg = {
+    .host = "127.0.0.1",
+    .routes = routes,
+    .nroutes = ARRAY_SIZE(routes),
+    .strip_prefix = "/v1",
+    .limits = {.max_body = 1000, .max_part_size = 2000, .max_parts = 3},
+    .hooks = {.before = before_auth, .finish = finish_headers},
+    .quiet = true,
+};
+
+struct reply {
+    long status;
+    struct kcr_buf body;
+    struct kcr_buf headers;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+    buf_append(&((struct reply *)ud)->body, p, size * n);
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    buf_append(&((struct reply *)ud)->headers, p, size * n);
+    return size * n;
+}
+
+static struct kcr_http_server *srv;
+static char base[64];
+
+static void request(CURL *c, const char *path, struct reply *r)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    buf_init(&r->body, 0);
+    buf_init(&r->headers, 0);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    CURLcode rc = curl_easy_perform(c);
+    assert_int_equal(rc, CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    if (!r->body.data)
+        buf_append(&r->body, "", 0);
+    if (!r->headers.data)
+        buf_append(&r->headers, "", 0);
+}
+
+static void reply_done(struct reply *r)
+{
+    buf_done(&r->body);
+    buf_done(&r->headers);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    struct kcr_err err;
+    srv = http_server_start(&cfg, &err);
+    if (!srv) {
+        fprintf(stderr, "start: %s\n", err.msg);
+        return -1;
+    }
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", http_server_port(srv));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    srv = http_server_stop(srv);
+    return 0;
+}
+
+static void test_route_params_and_prefix(void **state)
+{
+    (void)state;
+    CURL *c = curl_easy_init();
+    struct reply r;
+    request(c, "/v1/files/a%20b.txt?q=x%2By+z", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body.data, "\"param\":\"a b.txt\""));
+    assert_non_null(strstr(r.body.data, "\"q\":\"x+y z\""));
+    assert_non_null(strstr(r.headers.data, "X-Content-Type-Options: nosniff"));
+    assert_non_null(strstr(r.headers.data, "X-Request-ID: "));
+    reply_done(&r);
+
+    request(c, "/raw/sub/dir/f.png", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body.data, "\"param\":\"sub/dir/f.png\""));
+    reply_done(&r);
+    curl_easy_cleanup(c);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    CURL *c = curl_easy_init();
+    struct reply r;
+    request(c, "/nope", &r);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.body.data, "Not Found"));
+    reply_done(&r);
+
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+    request(c, "/files/x", &r);
+    assert_int_equal(r.status, 405);
+    assert_non_null(strstr(r.headers.data, "Allow: GET"));
+    reply_done(&r);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+
+    /* A NUL byte in a path segment never reaches a handler. */
+    request(c, "/files/a%00b", &r);
+    assert_int_equal(r.status, 400);
+    reply_done(&r);
+
+    request(c, "/files/a%zz", &r);
+    assert_int_equal(r.status, 400);
+    reply_done(&r);
+
+    struct curl_slist *h = curl_slist_append(NULL, "x-api-key: bad");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    request(c, "/nope", &r);
+    assert_int_equal(r.status, 401); /* the before hook runs ahead of 404 */
+    reply_done(&r);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+}
+
+static void test_body_limits(void **state)
+{
+    (void)state;
+    CURL *c = curl_easy_init();
+    struct reply r;
+    char small[500];
+    memset(small, 'a', sizeof(small));
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, small);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)sizeof(small));
+    request(c, "/body", &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body.data, "\"len\":500"));
+    reply_done(&r);
+
+    char big[5000];
+    memset(big, 'b', sizeof(big));
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, big);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)sizeof(big));
+    request(c, "/body", &r);
+    assert_int_equal(r.status, 413);
+    reply_done(&r);
+    curl_easy_cleanup(c);
+}
+
+struct chunk_src {
+    const char *data;
+    size_t len, off;
+};
+
+static size_t read_chunks(char *buf, size_t size, size_t n, void *ud)
+{
+    struct chunk_src *s = ud;
+    size_t want = size * n;
+    if (want > 7)
+        want = 7; /* tiny chunks: boundaries get split across reads */
+    if (want > s->len - s->off)
+        want = s->len - s->off;
+    memcpy(buf, s->data + s->off, want);
+    s->off += want;
+    return want;
+}
+
+static void post_multipart_chunked(CURL *c, const char *body, struct reply *r)
+{
+    struct chunk_src src = {body, strlen(body), 0};
+    struct curl_slist *h = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+    h = curl_slist_append(h, "Content-Type: multipart/form-data; boundary=XyZ");
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, read_chunks);
+    curl_easy_setopt(c, CURLOPT_READDATA, &src);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    request(c, "/upload", r);
+    curl_slist_free_all(h);
+}
+
+static void test_multipart_chunked(void **state)
+{
+    (void)state;
+    CURL *c = curl_easy_init();
+    struct reply r;
+    const char *body =
+        "--XyZ\r\n"
+        "Content-Disposition: form-data; name=\"entity_id\"\r\n\r\n"
+        "agent_1\r\n"
+        "--XyZ\r\n"
+        "Content-Disposition: form-data; name=\"file\"; filename=\"d\xc3\xa4ta.csv\"\r\n"
+        "Content-Type: text/csv\r\n\r\n"
+        "a,b\n1,2\n\r\n"
+        "--XyZ\r\n"
+        "Content-Disposition: form-data; name=\"files\"; filename=\"empty.txt\"\r\n"
+        "\r\n"
+        "\r\n"
+        "--XyZ--\r\n";
+    post_multipart_chunked(c, body, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body.data, "\"entity_id\":\"agent_1\""));
+    assert_non_null(strstr(r.body.data, "\"filename\":\"d\\u00E4ta.csv\""));
+    assert_non_null(strstr(r.body.data, "\"size\":8"));
+    assert_non_null(strstr(r.body.data, "\"head\":\"a,b\\n1,2\\n\""));
+    reply_done(&r);
+    curl_easy_cleanup(c);
+}
+
+static void test_multipart_limits(void **state)
+{
+    (void)state;
+    CURL *c = curl_easy_init();
+    struct reply r;
+    struct kcr_buf b;
+    buf_init(&b, 0);
+    buf_printf(&b, "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
+                   "filename=\"big.bin\"\r\n\r\n");
+    for (int i = 0; i < 300; i++)
+        buf_printf(&b, "0123456789");
+    buf_printf(&b, "\r\n--XyZ--\r\n");
+    post_multipart_chunked(c, b.data, &r);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.body.data, "big.bin exceeds maximum size"));
+    reply_done(&r);
+    buf_done(&b);
+
+    buf_init(&b, 0);
+    for (int i = 0; i < 4; i++)
+        buf_printf(&b,
+                   "--XyZ\r\nContent-Disposition: form-data; name=\"files\"; "
+                   "filename=\"f%d\"\r\n\r\nx\r\n",
+                   i);
+    buf_printf(&b, "--XyZ--\r\n");
+    post_multipart_chunked(c, b.data, &r);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.body.data, "Maximum 3 files"));
+    reply_done(&r);
+    buf_done(&b);
+    curl_easy_cleanup(c);
+}
+
+static void test_unix_socket(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kcr-http-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    _cleanup_free_ char *path = xasprintf("%s/s.sock", dir);
+    struct kcr_http_config ucfg = cfg;
+    ucfg.unix_path = path;
+    struct kcr_err err;
+    struct kcr_http_server *us = http_server_start(&ucfg, &err);
+    assert_non_null(us);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, path);
+    struct reply r;
+    char saved[64];
+    strcpy(saved, base);
+    strcpy(base, "http://localhost");
+    request(c, "/files/x.txt", &r);
+    strcpy(base, saved);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body.data, "\"param\":\"x.txt\""));
+    reply_done(&r);
+    curl_easy_cleanup(c);
+    http_server_stop(us);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_route_params_and_prefix),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_body_limits),
+        cmocka_unit_test(test_multipart_chunked),
+        cmocka_unit_test(test_multipart_limits),
+        cmocka_unit_test(test_unix_socket),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    curl_global_cleanup();
+    return rc;
+}
