@@ -141,7 +141,7 @@ e2e: binaries-only
 	KCR_BUILD=$(abspath $(BUILD)) $(PY) -m pytest -q -rs tests/e2e
 
 bench: all
-	$(PY) bench/run.py
+	KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py $(BENCH)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
