@@ -1,0 +1,14 @@
+# The runtime directory local pods bind read-only at /opt/kcr (bin/ symlinks,
+# npm libraries, ts-runner.js); see scripts/build-runtime.sh.
+.PHONY: runtime
+binaries-only: runtime
+
+RUNTIME_INPUTS := runtime/package.json runtime/package-lock.json runtime/ts-runner.js \
+                  scripts/build-runtime.sh
+
+runtime: $(BUILD)/runtime/.stamp
+
+$(BUILD)/runtime/.stamp: $(RUNTIME_INPUTS)
+	@$(if $(Q),echo "  RUNTIME $(BUILD)/runtime")
+	$(Q)scripts/build-runtime.sh $(BUILD)/runtime
+	@touch $@

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Builds the runtime directory that local pods bind read-only at /opt/kcr:
+#   bin/           version-agnostic names, as the language images provide them
+#                  (python -> /usr/bin/python3, tsc -> ../node_modules/...)
+#   node_modules/  the npm libraries for js/ts, `npm ci` of runtime/package-lock.json
+#   ts-runner.js   the TypeScript runner (type-check, compile to /tmp, run)
+# Usage: scripts/build-runtime.sh OUTDIR
+# Idempotent: npm ci runs only when the lockfile changed since the last build.
+set -eu
+cd "$(dirname "$0")/.."
+out=${1:?usage: build-runtime.sh OUTDIR}
+src=runtime
+mkdir -p "$out/bin"
+
+# Program names the language table and users expect, pointing at Debian's
+# binaries (never at ~/.cargo, pyenv or anything outside /usr, which pods
+# cannot see).
+link() { ln -sfn "$2" "$out/bin/$1"; }
+link python /usr/bin/python3
+link python3 /usr/bin/python3
+link node /usr/bin/node
+link nodejs /usr/bin/node
+link tsc ../node_modules/typescript/bin/tsc
+
+# npm libraries: reinstall only when the lockfile changes.
+want=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)
+have=$(cat "$out/node_modules/.kcr-lock-sha256" 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+    command -v npm >/dev/null || { echo "build-runtime: npm not found (install nodejs)" >&2; exit 1; }
+    echo "  NPM     $out/node_modules" >&2
+    rm -rf "$out/node_modules" "$out/package.json" "$out/package-lock.json" "$out/.npm-tmp"
+    mkdir -p "$out/.npm-tmp"
+    cp "$src/package.json" "$src/package-lock.json" "$out/.npm-tmp/"
+    (cd "$out/.npm-tmp" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >&2) || {
+        echo "build-runtime: npm ci failed; the js/ts libraries are missing" >&2
+        rm -rf "$out/.npm-tmp"
+        exit 1
+    }
+    mv "$out/.npm-tmp/node_modules" "$out/node_modules"
+    mv "$out/.npm-tmp/package.json" "$out/.npm-tmp/package-lock.json" "$out/"
+    rm -rf "$out/.npm-tmp"
+    echo "$want" >"$out/node_modules/.kcr-lock-sha256"
+fi
+
+install -m 0644 "$src/ts-runner.js" "$out/ts-runner.js"
+# uid 65532 reads everything; nobody but root writes.
+chmod -R a+rX,go-w "$out"
