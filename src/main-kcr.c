@@ -12,8 +12,10 @@ struct command {
 };
 
 /* Subcommand entry points (one line each; declared here, defined in their module). */
+int lint_cmd_main(int argc, char **argv);
 
 static const struct command commands[] = {
+    {"lint-dockerfile", "check Dockerfiles against the DHI guide", lint_cmd_main},
     {NULL, NULL, NULL}, /* keeps the table non-empty while commands are added */
 };
 
