@@ -4,6 +4,7 @@
 #                  (python -> /usr/bin/python3, tsc -> ../node_modules/...)
 #   node_modules/  the npm libraries for js/ts, `npm ci` of runtime/package-lock.json
 #   ts-runner.js   the TypeScript runner (type-check, compile to /tmp, run)
+#   python/        sitecustomize.py: /mnt/data goes last on sys.path
 # Usage: scripts/build-runtime.sh OUTDIR
 # Idempotent: npm ci runs only when the lockfile changed since the last build.
 set -eu
@@ -43,5 +44,7 @@ if [ "$want" != "$have" ]; then
 fi
 
 install -m 0644 "$src/ts-runner.js" "$out/ts-runner.js"
+mkdir -p "$out/python"
+install -m 0644 "$src/python/sitecustomize.py" "$out/python/sitecustomize.py"
 # uid 65532 reads everything; nobody but root writes.
 chmod -R a+rX,go-w "$out"

@@ -1,7 +1,11 @@
 #include "common/lang.h"
+#include "common/cleanup.h"
 #include "common/xalloc.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,7 +23,11 @@ static const struct kcr_lang langs[] = {
         .image = "python",
         .steps = {{"python", "{file}", "{args}", NULL}},
         .env = {BASE_ENV, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "MPLBACKEND=Agg",
-                "MPLCONFIGDIR=/tmp", "PYTHONPATH=/mnt/data", NULL},
+                "MPLCONFIGDIR=/tmp/matplotlib",
+                /* No script directory first on sys.path: /mnt/data/code.py would
+                 * shadow the stdlib's `code` (pdb, hence sympy, import it).
+                 * /opt/kcr/python/sitecustomize.py appends /mnt/data instead. */
+                "PYTHONSAFEPATH=1", "PYTHONPATH=/opt/kcr/python", NULL},
         .time_mult = 1.0,
         .mem_mult = 1.0,
     },
@@ -38,19 +46,26 @@ static const struct kcr_lang langs[] = {
         .name = "TypeScript",
         .file = "code.ts",
         .image = "nodejs",
+        /* ts-runner type-checks with the TypeScript compiler API in-process
+         * (1-2 s, ~170 MB for a small program), emits to /tmp, then runs. */
         .steps = {{"node", "/opt/kcr/ts-runner.js", "{file}", "{args}", NULL}},
         .env = {BASE_ENV, "NODE_PATH=/opt/kcr/node_modules", NULL},
         .time_mult = 2.0,
-        .mem_mult = 1.0,
+        .mem_mult = 1.5,
     },
     {
         .code = "go",
         .name = "Go",
         .file = "main.go",
         .image = "go",
-        .steps = {{"go", "run", "{file}", "{args}", NULL}},
+        /* go build + run rather than `go run`: the program's own exit status
+         * and stdin, no "exit status N" line from the go tool. */
+        .steps = {{"go", "build", "-o", "/tmp/main", "{file}", NULL},
+                  {"/tmp/main", "{args}", NULL}},
+        /* CGO_ENABLED=1 matches how Debian precompiled the standard library:
+         * with 0, net and os/user are rebuilt into the empty GOCACHE (5 s). */
         .env = {BASE_ENV, "GOCACHE=/tmp/go-build", "GOPATH=/tmp/go", "GOPROXY=off", "GOSUMDB=off",
-                "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "CGO_ENABLED=0", NULL},
+                "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "CGO_ENABLED=1", NULL},
         .time_mult = 2.0,
         .mem_mult = 1.2,
     },
@@ -59,9 +74,16 @@ static const struct kcr_lang langs[] = {
         .name = "Java",
         .file = "Code.java",
         .image = "java",
-        .steps = {{"javac", "-d", "/tmp/classes", "{file}", NULL},
-                  {"java", "-cp", "/tmp/classes:/mnt/data", "{class}", "{args}", NULL}},
-        .env = {BASE_ENV, "JAVA_TOOL_OPTIONS=-XX:+UseSerialGC -XX:TieredStopAtLevel=1", NULL},
+        /* JVM options as arguments, not JAVA_TOOL_OPTIONS: the JVM announces
+         * that variable on stderr ("Picked up ...") in every run. Serial GC
+         * and C1 only: faster start-up, less memory for short programs. */
+        .steps = {{"javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8",
+                   "-d", "/tmp/classes", "{file}", NULL},
+                  {"java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+                   "/tmp/classes:/mnt/data", "{class}", "{args}", NULL}},
+        .env = {BASE_ENV, NULL},
+        /* The JDK's conf/ and security files are symlinks into /etc. */
+        .host_paths = {"/etc/java-17-openjdk", "/etc/java-21-openjdk", NULL},
         .time_mult = 2.0,
         .mem_mult = 1.5,
     },
@@ -94,6 +116,8 @@ static const struct kcr_lang langs[] = {
         .image = "php",
         .steps = {{"php", "{file}", "{args}", NULL}},
         .env = {BASE_ENV, NULL},
+        /* php.ini (errors to stderr, not stdout) and the extensions' conf.d. */
+        .host_paths = {"/etc/php", NULL},
         .time_mult = 1.0,
         .mem_mult = 1.0,
     },
@@ -115,6 +139,8 @@ static const struct kcr_lang langs[] = {
         .image = "r",
         .steps = {{"Rscript", "{file}", "{args}", NULL}},
         .env = {BASE_ENV, NULL},
+        /* /usr/lib/R/etc/{Renviron,ldpaths,...} are symlinks into /etc/R. */
+        .host_paths = {"/etc/R", NULL},
         .time_mult = 1.5,
         .mem_mult = 1.2,
     },
@@ -137,6 +163,8 @@ static const struct kcr_lang langs[] = {
         .steps = {{"ldc2", "-od=/tmp", "-of=/tmp/code", "{file}", NULL},
                   {"/tmp/code", "{args}", NULL}},
         .env = {BASE_ENV, NULL},
+        /* ldc2 finds druntime/phobos through its config file. */
+        .host_paths = {"/etc/ldc2.conf", NULL},
         .time_mult = 2.0,
         .mem_mult = 1.2,
     },
@@ -264,4 +292,58 @@ void lang_argv_free(char **argv)
     for (char **p = argv; *p; p++)
         free(*p);
     free(argv);
+}
+
+#define MULT_MIN 0.1
+#define MULT_MAX 100.0
+
+/* Reads <prefix><CODE> into *ret (unchanged when unset or empty). */
+static int mult_env(const char *prefix, const struct kcr_lang *lang, double *ret,
+                    struct kcr_err *err)
+{
+    char name[64];
+    size_t n = (size_t)snprintf(name, sizeof(name), "%s", prefix);
+    for (const char *c = lang->code; *c && n + 1 < sizeof(name); c++)
+        name[n++] = (char)toupper((unsigned char)*c);
+    name[n] = '\0';
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end != '\0' || !isfinite(d))
+        return kcr_err_set(err, 0, KCR_ERR_INVALID, "%s: '%s' is not a number", name, v);
+    if (d < MULT_MIN || d > MULT_MAX)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID, "%s: %g is outside %g..%g", name, d, MULT_MIN,
+                           MULT_MAX);
+    *ret = d;
+    return 0;
+}
+
+double lang_time_mult(const struct kcr_lang *lang)
+{
+    double d = lang->time_mult;
+    if (mult_env("LANG_TIME_MULT_", lang, &d, NULL) < 0)
+        return lang->time_mult;
+    return d;
+}
+
+double lang_mem_mult(const struct kcr_lang *lang)
+{
+    double d = lang->mem_mult;
+    if (mult_env("LANG_MEM_MULT_", lang, &d, NULL) < 0)
+        return lang->mem_mult;
+    return d;
+}
+
+int lang_config_check(struct kcr_err *err)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(langs); i++) {
+        double d;
+        if (mult_env("LANG_TIME_MULT_", &langs[i], &d, err) < 0 ||
+            mult_env("LANG_MEM_MULT_", &langs[i], &d, err) < 0)
+            return -1;
+    }
+    return 0;
 }

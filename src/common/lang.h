@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/err.h"
+
 #define KCR_LANG_MAX_STEPS 3
 #define KCR_LANG_MAX_ARGV  16
 
@@ -25,8 +27,8 @@ struct kcr_lang {
     /* Extra host paths a local pod binds read-only at the same place for this
      * language (e.g. "/etc/R"); NULL-terminated. Missing paths are skipped. */
     const char *host_paths[8];
-    double time_mult;    /* wall-time multiplier (compilers need more) */
-    double mem_mult;     /* memory multiplier */
+    double time_mult; /* wall-time multiplier (compilers need more) */
+    double mem_mult;  /* memory multiplier */
 };
 
 /* The language for an API code, compared case-insensitively; NULL if unknown. Borrowed. */
@@ -50,3 +52,15 @@ char *lang_code_file(const struct kcr_lang *lang, const char *code, char *ret_cl
 char **lang_expand(const struct kcr_lang *lang, int step, const char *file_path,
                    const char *class_name, const char *const *args, size_t nargs);
 void lang_argv_free(char **argv);
+
+/* The language's wall-time and memory multipliers: the environment variable
+ * LANG_TIME_MULT_<CODE> / LANG_MEM_MULT_<CODE> (code upper-cased, e.g.
+ * LANG_TIME_MULT_RS=4, LANG_MEM_MULT_JAVA=2.5) when set to a number in
+ * [0.1, 100], else the table's value. Call lang_config_check() at start so a
+ * bad value stops the start instead of being ignored here. */
+double lang_time_mult(const struct kcr_lang *lang);
+double lang_mem_mult(const struct kcr_lang *lang);
+
+/* Validates every LANG_TIME_MULT_* / LANG_MEM_MULT_* override of the table;
+ * the error names the first bad variable. */
+int lang_config_check(struct kcr_err *err);
