@@ -256,7 +256,7 @@ static void find_heredocs(struct df_instr *in, char ***ret_delims, bool **ret_ch
         push_ptr(&delims, &n, xstrndup(t + s, e - s));
         chomp = xrealloc(chomp, n * sizeof(bool));
         chomp[n - 1] = ch;
-        k = e;
+        k = e - 1;
     }
     *ret_delims = delims;
     *ret_chomp = chomp;

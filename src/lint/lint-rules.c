@@ -820,7 +820,8 @@ void lint_rules_check(const struct df_file *df, struct lint_report *rep)
     for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
         if (rules[i].check && (df->nstages > 0 || rules[i].check == rule_syntax))
             rules[i].check(&c);
-    qsort(rep->items, rep->count, sizeof(*rep->items), by_line);
+    if (rep->count > 1)
+        qsort(rep->items, rep->count, sizeof(*rep->items), by_line);
 }
 
 void lint_rules_print(const struct lint_report *rep, FILE *out)
