@@ -13,9 +13,13 @@ struct command {
 
 /* Subcommand entry points (one line each; declared here, defined in their module). */
 int lint_cmd_main(int argc, char **argv);
+int serve_main(int argc, char **argv);
+int pod_cmd_main(int argc, char **argv);
 
 static const struct command commands[] = {
     {"lint-dockerfile", "check Dockerfiles against the DHI guide", lint_cmd_main},
+    {"serve", "run the Code Interpreter API server (make run)", serve_main},
+    {"pod", "local pods: run one (tests, benchmarks), gc leftovers", pod_cmd_main},
     {NULL, NULL, NULL}, /* keeps the table non-empty while commands are added */
 };
 

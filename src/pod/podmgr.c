@@ -1,0 +1,747 @@
+/* podmgr — the privileged pod manager: creates and destroys local pods on
+ * typed requests from the unprivileged HTTP side.
+ *
+ * A pod is a pod init (pid 1 of new pid, net, ipc, uts, mount and cgroup
+ * namespaces, in the pod's cgroup) with two children: the main container
+ * (own mount namespace, pivot_root into a tmpfs root, `env -i <lang env>
+ * sleep infinity` as 65532) and kcr-sidecar (65532, no capabilities, bounding
+ * set limited to what kcr-nsexec's file capabilities need). See
+ * docs/local-pods.md for the whole picture. */
+#include "pod/podmgr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/id.h"
+#include "common/names.h"
+#include "common/xalloc.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/net.h"
+#include "sandbox/ns.h"
+#include "sandbox/rootfs.h"
+#include "sandbox/userns.h"
+
+#define POD_UID 65532
+#define POD_GID 65532
+/* How long CREATE waits for the pod's processes to exec (or report a failure). */
+#define SPAWN_TIMEOUT_MS 10000
+/* kcr-nsexec's file capabilities; CAP_SETPCAP lets it empty the bounding set. */
+#define NSEXEC_CAPS "cap_setpcap,cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep"
+static const int sidecar_bounding[] = {CAP_SETPCAP, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_PTRACE};
+
+struct pod_entry {
+    char id[64];
+    pid_t init_pid;
+    struct kcr_cgroup *cg;
+};
+
+struct podmgr {
+    const struct kcr_pod_local_config *cfg;
+    struct kcr_cgroup_mgr *cgm;
+    char *pods_dir;
+    int pods_dir_fd;
+    char *bin_dir; /* this manager's private copy of kcr-nsexec lives here */
+    char *nsexec;  /* what the sidecar gets as KCR_NSEXEC */
+    struct pod_entry *pods;
+    size_t npods, cap;
+};
+
+/* Everything a pod's processes need, prepared before clone so that the
+ * children only make system calls and exec. */
+struct pod_spawn {
+    const struct podmgr *m;
+    const struct kcr_lang *lang;
+    char *dir, *data_dir, *sock_path, *root_dir;
+    struct kcr_rootfs_plan *plan;
+    char **main_argv;
+    char **sidecar_env;
+    int release_fd; /* read end: the parent writes one byte once the cgroup is set */
+    int err_fd;     /* write end, O_CLOEXEC: a message here means failure, EOF success */
+};
+
+/*** Child side: pod init, main container, sidecar (no return) ***/
+
+__attribute__((noreturn)) static void child_fail(int fd, const char *who, const struct kcr_err *e)
+{
+    char msg[300];
+    int n = snprintf(msg, sizeof(msg), "%s: %s", who, e->msg);
+    if (fd >= 0 && n > 0)
+        (void)fs_write_all(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+    _exit(127);
+}
+
+static int drop_bounding_except(const int *keep, size_t nkeep, struct kcr_err *err)
+{
+    for (int cap = 0; cap <= CAP_LAST_CAP + 8; cap++) {
+        bool kept = false;
+        for (size_t i = 0; i < nkeep; i++)
+            kept |= keep[i] == cap;
+        if (kept)
+            continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "drop capability %d", cap);
+    }
+    return 0;
+}
+
+/* Root mode: become 65532 (clearing permitted/effective capabilities). */
+static int become_pod_user(struct kcr_err *err)
+{
+    if (setgroups(0, NULL) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "setgroups");
+    if (setresgid(POD_GID, POD_GID, POD_GID) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "setresgid %d", POD_GID);
+    if (setresuid(POD_UID, POD_UID, POD_UID) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "setresuid %d", POD_UID);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "clear ambient capabilities");
+    return 0;
+}
+
+/* Rootless: we already are 65532 inside the user namespace, with every
+ * capability of that namespace until exec. Keep the sidecar's four as ambient
+ * capabilities (capabilities(7)): they survive its exec and kcr-nsexec's, which
+ * then drops them all; no file capabilities exist in a user namespace here. */
+static int raise_ambient(const int *caps, size_t n, struct kcr_err *err)
+{
+    cap_t c = cap_get_proc();
+    if (!c)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "cap_get_proc");
+    int r = cap_set_flag(c, CAP_INHERITABLE, (int)n, caps, CAP_SET);
+    if (r == 0)
+        r = cap_set_proc(c);
+    cap_free(c);
+    if (r < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "set inheritable capabilities");
+    for (size_t i = 0; i < n; i++)
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, caps[i], 0, 0) < 0)
+            return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "raise ambient capability %d",
+                               caps[i]);
+    return 0;
+}
+
+__attribute__((noreturn)) static void run_main_container(struct pod_spawn *s)
+{
+    struct kcr_err e = {0};
+    static const int none[] = {-1};
+    if (ns_unshare(CLONE_NEWNS, &e) < 0 || rootfs_apply(s->plan, &e) < 0 ||
+        rootfs_pivot(s->plan->root, &e) < 0 || drop_bounding_except(none, 0, &e) < 0)
+        child_fail(s->err_fd, "main container", &e);
+    if (!s->m->cfg->rootless && become_pod_user(&e) < 0)
+        child_fail(s->err_fd, "main container", &e);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        kcr_err_set(&e, errno, KCR_ERR_INTERNAL, "no_new_privs");
+        child_fail(s->err_fd, "main container", &e);
+    }
+    static char *const empty_env[] = {NULL};
+    execve("/usr/bin/env", s->main_argv, empty_env);
+    kcr_err_set(&e, errno, KCR_ERR_UNAVAILABLE, "exec '/usr/bin/env' in the main container");
+    child_fail(s->err_fd, "main container", &e);
+}
+
+__attribute__((noreturn)) static void run_sidecar(struct pod_spawn *s)
+{
+    struct kcr_err e = {0};
+    if (chdir(s->data_dir) < 0) {
+        kcr_err_set(&e, errno, KCR_ERR_INTERNAL, "chdir '%s'", s->data_dir);
+        child_fail(s->err_fd, "sidecar", &e);
+    }
+    if (drop_bounding_except(sidecar_bounding, ARRAY_SIZE(sidecar_bounding), &e) < 0)
+        child_fail(s->err_fd, "sidecar", &e);
+    if (s->m->cfg->rootless ? raise_ambient(sidecar_bounding, ARRAY_SIZE(sidecar_bounding), &e)
+                            : become_pod_user(&e))
+        child_fail(s->err_fd, "sidecar", &e);
+    char *argv[] = {(char *)"kcr-sidecar", NULL};
+    execve(s->m->cfg->sidecar_bin, argv, s->sidecar_env);
+    kcr_err_set(&e, errno, KCR_ERR_UNAVAILABLE, "exec '%s'", s->m->cfg->sidecar_bin);
+    child_fail(s->err_fd, "sidecar", &e);
+}
+
+/* Rootless pods have no cgroup: lowered rlimits are all there is. */
+static void rootless_rlimits(const struct kcr_pod_local_config *cfg)
+{
+    struct rlimit rl;
+    const struct {
+        int res;
+        rlim_t v;
+    } lims[] = {{RLIMIT_NPROC, (rlim_t)cfg->pids_max}, {RLIMIT_CORE, 0}, {RLIMIT_NOFILE, 1024}};
+    for (size_t i = 0; i < ARRAY_SIZE(lims); i++)
+        if (getrlimit(lims[i].res, &rl) == 0) {
+            rl.rlim_cur = rl.rlim_max = lims[i].v < rl.rlim_max ? lims[i].v : rl.rlim_max;
+            (void)setrlimit(lims[i].res, &rl);
+        }
+}
+
+static int init_setup(struct pod_spawn *s, struct kcr_err *err)
+{
+    const struct kcr_pod_local_config *cfg = s->m->cfg;
+    uid_t owner = POD_UID; /* 65532 inside, in both modes */
+    /* The cgroup namespace only now: its root is the cgroup the parent moved
+     * us into (unsharing earlier shows paths like /../../kcr/<id>). */
+    if (ns_unshare(CLONE_NEWCGROUP, err) < 0 || ns_mounts_private(err) < 0 ||
+        ns_mount_proc("/proc", err) < 0 || ns_set_hostname("kcr", err) < 0 || net_lo_up(err) < 0 ||
+        ns_mount_tmpfs(s->data_dir, (unsigned)cfg->data_mb, 0755, owner, POD_GID, err) < 0)
+        return -1;
+    if (cfg->rootless)
+        rootless_rlimits(cfg);
+    return 0;
+}
+
+__attribute__((noreturn)) static void run_pod_init(struct pod_spawn *s)
+{
+    struct kcr_err e = {0};
+    char go = 0;
+    ssize_t n;
+    do
+        n = read(s->release_fd, &go, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(1); /* the manager gave up on us */
+    s->release_fd = safe_close(s->release_fd);
+    /* The whole pod dies with the manager even if it is SIGKILLed. */
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    (void)setsid();
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        (void)dup2(null, 0);
+        (void)dup2(null, 1);
+    }
+    if (init_setup(s, &e) < 0)
+        child_fail(s->err_fd, "pod init", &e);
+    pid_t main_pid = fork();
+    if (main_pid == 0) {
+        if (null >= 0)
+            (void)dup2(null, 2);
+        run_main_container(s);
+    }
+    pid_t sidecar_pid = main_pid > 0 ? fork() : -1;
+    if (sidecar_pid == 0)
+        run_sidecar(s);
+    if (main_pid < 0 || sidecar_pid < 0) {
+        kcr_err_set(&e, errno, KCR_ERR_LIMIT, "fork");
+        child_fail(s->err_fd, "pod init", &e);
+    }
+    s->err_fd = safe_close(s->err_fd);
+    (void)safe_close(null);
+    /* pid 1 of the namespace: reap whatever gets reparented to us, forever.
+     * The manager ends the pod by SIGKILL (pid-ns inits ignore SIGTERM). */
+    for (;;)
+        if (wait(NULL) < 0 && errno == ECHILD)
+            pause();
+}
+
+/*** Manager side ***/
+
+static int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid, bool chown_it,
+                       struct kcr_err *err)
+{
+    if (mkdir(path, mode) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "mkdir '%s'", path);
+    if (chown_it && chown(path, uid, gid) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "chown '%s'", path);
+    if (chmod(path, mode) < 0) /* umask-proof */
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "chmod '%s'", path);
+    return 0;
+}
+
+/* The interpreter or compiler of the language's first step, resolved on the
+ * host the way the main container's PATH will resolve it (/opt/kcr is the
+ * runtime dir). A missing runtime is reported now, not as a failed execution. */
+static int check_runtime(const struct podmgr *m, const struct kcr_lang *lang, struct kcr_err *err)
+{
+    const char *prog = lang->steps[0][0], *path = "/usr/bin:/bin";
+    for (int i = 0; lang->env[i]; i++)
+        if (!strncmp(lang->env[i], "PATH=", 5))
+            path = lang->env[i] + 5;
+    if (strchr(prog, '/'))
+        return 0; /* absolute steps (compiled output) are checked when they run */
+    _cleanup_free_ char *copy = xstrdup(path);
+    char *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        _cleanup_free_ char *cand = NULL;
+        if (!strncmp(dir, "/opt/kcr", 8) && (dir[8] == '/' || dir[8] == '\0'))
+            cand = xasprintf("%s%s/%s", m->cfg->runtime_dir, dir + 8, prog);
+        else
+            cand = xasprintf("%s/%s", dir, prog);
+        if (access(cand, X_OK) == 0)
+            return 0;
+    }
+    return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
+                       "runtime missing for language '%s': '%s' not found in PATH %s "
+                       "(/opt/kcr is KCR_RUNTIME_DIR '%s')",
+                       lang->code, prog, path, m->cfg->runtime_dir);
+}
+
+static char **build_main_argv(const struct kcr_lang *lang)
+{
+    size_t n = 0;
+    while (lang->env[n])
+        n++;
+    char **argv = xcalloc(n + 5, sizeof(char *));
+    size_t k = 0;
+    argv[k++] = xstrdup("env");
+    argv[k++] = xstrdup("-i");
+    for (size_t i = 0; i < n; i++)
+        argv[k++] = xstrdup(lang->env[i]);
+    argv[k++] = xstrdup("sleep");
+    argv[k++] = xstrdup("infinity");
+    return argv;
+}
+
+static char **build_sidecar_env(const struct podmgr *m, const struct pod_spawn *s)
+{
+    char **env = xcalloc(12, sizeof(char *));
+    size_t k = 0;
+    env[k++] = xstrdup("PATH=/usr/bin:/bin");
+    env[k++] = xasprintf("LANGUAGE=%s", s->lang->code);
+    env[k++] = xasprintf("WORKING_DIR=%s", s->data_dir);
+    env[k++] = xasprintf("SIDECAR_SOCKET=%s", s->sock_path);
+    env[k++] = xasprintf("KCR_NSEXEC=%s", m->nsexec);
+    static const char *const pass[] = {"MAX_EXECUTION_TIME", "MAX_OUTPUT_SIZE", "KCR_LOG_LEVEL",
+                                       "MAX_FILE_SIZE"};
+    for (size_t i = 0; i < ARRAY_SIZE(pass); i++) {
+        const char *v = getenv(pass[i]);
+        if (v && *v)
+            env[k++] = xasprintf("%s=%s", pass[i], v);
+    }
+    return env;
+}
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void spawn_done(struct pod_spawn *s)
+{
+    free(s->dir);
+    free(s->data_dir);
+    free(s->sock_path);
+    free(s->root_dir);
+    rootfs_plan_free(s->plan);
+    strv_free(s->main_argv);
+    strv_free(s->sidecar_env);
+    (void)safe_close(s->release_fd);
+    (void)safe_close(s->err_fd);
+}
+
+/* Kills and removes whatever exists of the pod: processes, cgroup, directory. */
+static int pod_teardown(struct podmgr *m, struct pod_entry *p, struct kcr_err *err)
+{
+    struct kcr_err e = {0};
+    int r = 0;
+    if (p->cg && cgroup_kill(p->cg, &e) < 0)
+        r = -1;
+    if (p->init_pid > 0) {
+        (void)kill(p->init_pid, SIGKILL);
+        while (waitpid(p->init_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        p->init_pid = 0;
+    }
+    if (p->cg && cgroup_destroy(TAKE_PTR(p->cg), r < 0 ? NULL : &e) < 0)
+        r = -1;
+    int rm = fs_rm_tree_at(m->pods_dir_fd, p->id);
+    if (rm < 0 && r == 0) {
+        kcr_err_set(&e, -rm, KCR_ERR_INTERNAL, "remove '%s/%s'", m->pods_dir, p->id);
+        r = -1;
+    }
+    if (r < 0 && err)
+        *err = e;
+    return r;
+}
+
+/* Reads the children's error pipe until EOF (every exec happened) or a
+ * message (a step failed), bounded by SPAWN_TIMEOUT_MS. */
+static int wait_spawned(int fd, struct kcr_err *err)
+{
+    char msg[300];
+    size_t len = 0;
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = poll(&pfd, 1, SPAWN_TIMEOUT_MS);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0)
+            return kcr_err_set(err, 0, KCR_ERR_TIMEOUT, "pod processes did not start within %d ms",
+                               SPAWN_TIMEOUT_MS);
+        ssize_t n = read(fd, msg + len, sizeof(msg) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof(msg) - 1)
+            break;
+    }
+    if (len == 0)
+        return 0;
+    msg[len] = '\0';
+    return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "%s", msg);
+}
+
+static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const char *id,
+                         struct pod_spawn *s, struct kcr_err *err)
+{
+    const struct kcr_pod_local_config *cfg = m->cfg;
+    s->m = m;
+    s->lang = lang;
+    s->dir = xasprintf("%s/%s", m->pods_dir, id);
+    s->data_dir = xasprintf("%s/data", s->dir);
+    s->root_dir = xasprintf("%s/root", s->dir);
+    s->sock_path = xasprintf("%s/sock/sidecar.sock", s->dir);
+    _cleanup_free_ char *sock_dir = xasprintf("%s/sock", s->dir);
+    if (mkdir_owned(s->dir, 0711, 0, 0, false, err) < 0 ||
+        mkdir_owned(s->data_dir, 0755, 0, 0, false, err) < 0 ||
+        mkdir_owned(s->root_dir, 0700, 0, 0, false, err) < 0 ||
+        mkdir_owned(sock_dir, 0711, POD_UID, POD_GID, !cfg->rootless, err) < 0)
+        return -1;
+    struct kcr_rootfs_config rc = {
+        .root = s->root_dir,
+        .data_dir = s->data_dir,
+        .runtime_dir = cfg->runtime_dir,
+        .host_paths = lang->host_paths,
+        .tmp_mb = (unsigned)cfg->tmp_mb,
+        .shm_mb = (unsigned)cfg->tmp_mb,
+        .hostname = "kcr",
+    };
+    s->plan = rootfs_plan_new(&rc, err);
+    if (!s->plan)
+        return -1;
+    s->main_argv = build_main_argv(lang);
+    s->sidecar_env = build_sidecar_env(m, s);
+    return 0;
+}
+
+static int spawn_pod(struct podmgr *m, struct pod_spawn *s, struct pod_entry *p,
+                     struct kcr_err *err)
+{
+    int rel[2], errp[2];
+    if (pipe2(rel, O_CLOEXEC) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "pipe");
+    if (pipe2(errp, O_CLOEXEC) < 0) {
+        (void)safe_close(rel[0]);
+        (void)safe_close(rel[1]);
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "pipe");
+    }
+    s->release_fd = rel[0];
+    s->err_fd = errp[1];
+    _cleanup_close_ int release_w = rel[1], err_r = errp[0];
+    int flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS;
+    if (m->cfg->rootless)
+        flags |= CLONE_NEWUSER;
+    pid_t pid = ns_fork(flags, err);
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        release_w = safe_close(release_w);
+        err_r = safe_close(err_r);
+        run_pod_init(s);
+    }
+    p->init_pid = pid;
+    s->release_fd = safe_close(s->release_fd);
+    s->err_fd = safe_close(s->err_fd);
+    if (m->cfg->rootless && userns_map_single(pid, POD_UID, getuid(), POD_GID, getgid(), err) < 0)
+        return -1;
+    if (p->cg && cgroup_attach(p->cg, pid, err) < 0)
+        return -1;
+    if (fs_write_all(release_w, "1", 1) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "release pod init");
+    return wait_spawned(err_r, err);
+}
+
+static struct pod_entry *pod_add(struct podmgr *m)
+{
+    if (m->npods == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 16;
+        m->pods = xrealloc(m->pods, m->cap * sizeof(*m->pods));
+    }
+    struct pod_entry *p = &m->pods[m->npods++];
+    memset(p, 0, sizeof(*p));
+    return p;
+}
+
+static int pod_create(struct podmgr *m, const char *code, struct podmgr_resp *resp,
+                      struct kcr_err *err)
+{
+    const struct kcr_lang *lang = lang_find(code);
+    if (!lang)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID, "unknown language '%s'", code);
+    if (check_runtime(m, lang, err) < 0)
+        return -1;
+    char nano[KCR_ID_LEN + 1];
+    id_new(nano);
+    struct pod_entry tmp = {0};
+    snprintf(tmp.id, sizeof(tmp.id), "kcr-%s-%s", lang->code, nano);
+    uint64_t mem = (uint64_t)((double)m->cfg->memory_mb * lang->mem_mult) << 20;
+    struct kcr_cgroup_limits lim = {
+        .memory_bytes = mem,
+        .pids_max = (uint64_t)m->cfg->pids_max,
+        .cpu_quota_us = (uint64_t)m->cfg->cpu_millis * 100,
+        .cpu_period_us = 100000,
+    };
+    struct pod_spawn s = {.release_fd = -1, .err_fd = -1};
+    int r = prepare_spawn(m, lang, tmp.id, &s, err);
+    if (r == 0) {
+        tmp.cg = cgroup_create(m->cgm, tmp.id, &lim, err);
+        r = tmp.cg ? spawn_pod(m, &s, &tmp, err) : -1;
+    }
+    if (r == 0) {
+        snprintf(resp->id, sizeof(resp->id), "%s", tmp.id);
+        snprintf(resp->socket, sizeof(resp->socket), "%s", s.sock_path);
+        snprintf(resp->working_dir, sizeof(resp->working_dir), "%s", s.data_dir);
+        *pod_add(m) = tmp;
+    } else {
+        (void)pod_teardown(m, &tmp, NULL);
+        kcr_err_wrap(err, "create pod for '%s'", lang->code);
+    }
+    spawn_done(&s);
+    return r;
+}
+
+static int pod_destroy(struct podmgr *m, const char *id, struct kcr_err *err)
+{
+    for (size_t i = 0; i < m->npods; i++) {
+        if (strcmp(m->pods[i].id, id) != 0)
+            continue;
+        int r = pod_teardown(m, &m->pods[i], err);
+        m->pods[i] = m->pods[--m->npods];
+        return r;
+    }
+    return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no pod '%s'", id);
+}
+
+/*** Start-up ***/
+
+/* Installs a root-owned copy of kcr-nsexec carrying its file capabilities in
+ * a directory only root can write, so the unprivileged sidecar can exec it
+ * and nobody can replace it. */
+static int install_nsexec(struct podmgr *m, struct kcr_err *err)
+{
+    _cleanup_close_ int in = open(m->cfg->nsexec_bin, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-nsexec '%s'", m->cfg->nsexec_bin);
+    m->nsexec = xasprintf("%s/kcr-nsexec", m->bin_dir);
+    _cleanup_free_ char *tmp = xasprintf("%s.tmp", m->nsexec);
+    _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    if (out < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "create '%s'", tmp);
+    if (fs_copy_fd(in, out, 256u << 20) < 0 || fchmod(out, 0755) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "copy kcr-nsexec to '%s'", tmp);
+    cap_t caps = cap_from_text(NSEXEC_CAPS);
+    int r = caps ? cap_set_fd(out, caps) : -1;
+    if (caps)
+        cap_free(caps);
+    if (r < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "set file capabilities on '%s'", tmp);
+    if (rename(tmp, m->nsexec) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "rename '%s'", tmp);
+    return 0;
+}
+
+static int manager_setup(struct podmgr *m, struct kcr_err *err)
+{
+    const struct kcr_pod_local_config *cfg = m->cfg;
+    umask(022);
+    if (fs_mkdir_p(cfg->run_dir, 0755, err) < 0)
+        return kcr_err_wrap(err, "run dir (KCR_RUN_DIR)");
+    m->pods_dir = xasprintf("%s/pods", cfg->run_dir);
+    if (fs_mkdir_p(m->pods_dir, 0711, err) < 0)
+        return -1;
+    m->pods_dir_fd = open(m->pods_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (m->pods_dir_fd < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "open '%s'", m->pods_dir);
+    if (access(cfg->sidecar_bin, X_OK) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-sidecar '%s' (KCR_SIDECAR_BIN)",
+                           cfg->sidecar_bin);
+    if (cfg->rootless) {
+        m->cgm = cgroup_mgr_new_disabled();
+        if (access(cfg->nsexec_bin, X_OK) < 0)
+            return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-nsexec '%s'", cfg->nsexec_bin);
+        m->nsexec = xstrdup(cfg->nsexec_bin);
+        return 0;
+    }
+    /* One copy per manager: several kcr instances may share a run dir. */
+    m->bin_dir = xasprintf("%s/bin/%d", cfg->run_dir, (int)getpid());
+    if (fs_mkdir_p(m->bin_dir, 0755, err) < 0 || install_nsexec(m, err) < 0)
+        return -1;
+    m->cgm = cgroup_mgr_new(NULL, cfg->cgroup_parent, err);
+    if (!m->cgm || cgroup_mgr_setup(m->cgm, err) < 0)
+        return -1;
+    return 0;
+}
+
+static void manager_cleanup(struct podmgr *m)
+{
+    while (m->npods > 0)
+        (void)pod_destroy(m, m->pods[0].id, NULL);
+    free(m->pods);
+    if (m->bin_dir) {
+        if (m->nsexec)
+            (void)unlink(m->nsexec);
+        (void)rmdir(m->bin_dir);
+    }
+    free(m->bin_dir);
+    free(m->nsexec);
+    free(m->pods_dir);
+    (void)safe_close(m->pods_dir_fd);
+    cgroup_mgr_free(m->cgm);
+}
+
+static void resp_error(struct podmgr_resp *resp, const struct kcr_err *e)
+{
+    resp->status = -1;
+    resp->kind = e->kind ? (int32_t)e->kind : KCR_ERR_INTERNAL;
+    resp->errnum = e->errnum;
+    snprintf(resp->msg, sizeof(resp->msg), "%s", e->msg);
+}
+
+static void handle(struct podmgr *m, const struct podmgr_req *req, ssize_t len,
+                   struct podmgr_resp *resp)
+{
+    struct kcr_err e = {0};
+    memset(resp, 0, sizeof(*resp));
+    int r;
+    if (len != (ssize_t)sizeof(*req) || !memchr(req->arg, '\0', sizeof(req->arg)))
+        r = kcr_err_set(&e, 0, KCR_ERR_INVALID, "malformed request");
+    else if (req->op == PODMGR_CREATE)
+        r = pod_create(m, req->arg, resp, &e);
+    else if (req->op == PODMGR_DESTROY)
+        r = names_is_safe(req->arg) ? pod_destroy(m, req->arg, &e)
+                                    : kcr_err_set(&e, 0, KCR_ERR_INVALID, "bad pod id");
+    else
+        r = kcr_err_set(&e, 0, KCR_ERR_INVALID, "unknown op %u", req->op);
+    if (r < 0)
+        resp_error(resp, &e);
+}
+
+static void reap_strays(struct podmgr *m)
+{
+    pid_t pid;
+    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+        for (size_t i = 0; i < m->npods; i++)
+            if (m->pods[i].init_pid == pid)
+                m->pods[i].init_pid = 0; /* died early; DESTROY cleans the rest */
+}
+
+__attribute__((noreturn)) static void manager_main(const struct kcr_pod_local_config *cfg, int fd)
+{
+    struct podmgr m = {.cfg = cfg, .pods_dir_fd = -1};
+    /* Terminal signals hit the whole process group: the manager ends only
+     * when kcr closes the socket, after destroying every pod. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    (void)prctl(PR_SET_NAME, "kcr-podmgr", 0, 0, 0);
+    struct podmgr_resp resp = {0};
+    struct kcr_err e = {0};
+    if (manager_setup(&m, &e) < 0)
+        resp_error(&resp, &e);
+    (void)send(fd, &resp, sizeof(resp), MSG_NOSIGNAL);
+    if (resp.status < 0) {
+        manager_cleanup(&m);
+        _exit(1);
+    }
+    for (;;) {
+        struct podmgr_req req;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 1000) == 0) {
+            reap_strays(&m);
+            continue;
+        }
+        ssize_t n = recv(fd, &req, sizeof(req), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        handle(&m, &req, n, &resp);
+        if (send(fd, &resp, sizeof(resp), MSG_NOSIGNAL) < 0)
+            break;
+        reap_strays(&m);
+    }
+    manager_cleanup(&m);
+    _exit(0);
+}
+
+/*** Client side ***/
+
+int podmgr_call(int fd, const struct podmgr_req *req, struct podmgr_resp *resp, struct kcr_err *err)
+{
+    ssize_t n;
+    do
+        n = send(fd, req, sizeof(*req), MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(*req))
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "pod manager: send");
+    do
+        n = recv(fd, resp, sizeof(*resp), 0);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(*resp))
+        return kcr_err_set(err, n < 0 ? errno : 0, KCR_ERR_UNAVAILABLE,
+                           "pod manager: no reply (it exited?)");
+    resp->msg[sizeof(resp->msg) - 1] = '\0';
+    resp->id[sizeof(resp->id) - 1] = '\0';
+    resp->socket[sizeof(resp->socket) - 1] = '\0';
+    resp->working_dir[sizeof(resp->working_dir) - 1] = '\0';
+    if (resp->status < 0) {
+        enum kcr_err_kind kind = resp->kind > 0 && resp->kind <= KCR_ERR_INTERNAL
+                                     ? (enum kcr_err_kind)resp->kind
+                                     : KCR_ERR_INTERNAL;
+        return kcr_err_set(err, 0, kind, "%s", resp->msg);
+    }
+    return 0;
+}
+
+pid_t podmgr_start(const struct kcr_pod_local_config *cfg, int *ret_fd, struct kcr_err *err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "pod manager: socketpair");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        (void)safe_close(sv[0]);
+        (void)safe_close(sv[1]);
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "pod manager: fork");
+    }
+    if (pid == 0) {
+        (void)safe_close(sv[0]);
+        manager_main(cfg, sv[1]);
+    }
+    (void)safe_close(sv[1]);
+    struct podmgr_resp hello;
+    struct pollfd pfd = {.fd = sv[0], .events = POLLIN};
+    ssize_t n = -1;
+    if (poll(&pfd, 1, 30000) == 1)
+        n = recv(sv[0], &hello, sizeof(hello), 0);
+    if (n != (ssize_t)sizeof(hello) || hello.status < 0) {
+        hello.msg[sizeof(hello.msg) - 1] = '\0';
+        kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod manager start-up: %s",
+                    n == (ssize_t)sizeof(hello) ? hello.msg : "no answer");
+        (void)safe_close(sv[0]);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return -1;
+    }
+    *ret_fd = sv[0];
+    return pid;
+}
