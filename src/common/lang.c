@@ -130,7 +130,8 @@ static const struct kcr_lang langs[] = {
         .name = "Rust",
         .file = "main.rs",
         .image = "rust",
-        .steps = {{"rustc", "-O", "-o", "/tmp/main", "{file}", NULL},
+        /* Edition 2021 as cargo new would; rustc alone defaults to 2015. */
+        .steps = {{"rustc", "--edition", "2021", "-O", "-o", "/tmp/main", "{file}", NULL},
                   {"/tmp/main", "{args}", NULL}},
         .env = {BASE_ENV, "CARGO_NET_OFFLINE=true", NULL},
         .time_mult = 3.0,

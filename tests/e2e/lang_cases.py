@@ -11,6 +11,7 @@ Every language has:
   echo           prints "args=<args joined by ','>|stdin=<stdin, stripped>"
   write          writes FILE_CONTENT (UTF-8) to FILE_NAME in the working directory
   unicode        prints UNICODE_OUT from a literal in its source
+  exit3          exits with status 3 and prints nothing
 """
 
 HELLO_OUT = "Hello, World!\n"
@@ -26,6 +27,7 @@ COMPILED = ("ts", "go", "java", "c", "cpp", "rs", "f90", "d")
 
 CASES = {
     "py": {
+        "exit3": 'import sys\nsys.exit(3)\n',
         "hello": 'print("Hello, World!")\n',
         "error": 'def f():\n    raise ValueError("kcr boom")\nf()\n',
         "error_msg": "ValueError: kcr boom",
@@ -41,6 +43,7 @@ CASES = {
         "unicode": 'print("héllo wörld ✓ 日本語 🚀")\n',
     },
     "js": {
+        "exit3": 'process.exit(3);\n',
         "hello": 'console.log("Hello, World!");\n',
         "error": 'function f() { throw new Error("kcr boom"); }\nf();\n',
         "error_msg": "Error: kcr boom",
@@ -53,6 +56,7 @@ CASES = {
         "unicode": 'console.log("héllo wörld ✓ 日本語 🚀");\n',
     },
     "ts": {
+        "exit3": 'const code: number = 3;\nprocess.exit(code);\n',
         "hello": 'const msg: string = "Hello, World!";\nconsole.log(msg);\n',
         "error": 'function f(): never { throw new Error("kcr boom"); }\nf();\n',
         "error_msg": "Error: kcr boom",
@@ -72,6 +76,7 @@ CASES = {
         "unicode": 'const s: string = "héllo wörld ✓ 日本語 🚀";\nconsole.log(s);\n',
     },
     "go": {
+        "exit3": 'package main\n\nimport "os"\n\nfunc main() {\n\tos.Exit(3)\n}\n',
         "hello": 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println("Hello, World!")\n}\n',
         "error": 'package main\n\nfunc main() {\n\tpanic("kcr boom")\n}\n',
         "error_msg": "panic: kcr boom",
@@ -94,6 +99,7 @@ CASES = {
         "unicode": 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println("héllo wörld ✓ 日本語 🚀")\n}\n',
     },
     "java": {
+        "exit3": 'public class Code {\n    public static void main(String[] args) {\n        System.exit(3);\n    }\n}\n',
         "hello": (
             "public class Code {\n"
             "    public static void main(String[] args) {\n"
@@ -141,6 +147,7 @@ CASES = {
         ),
     },
     "c": {
+        "exit3": 'int main(void)\n{\n    return 3;\n}\n',
         "hello": '#include <stdio.h>\n\nint main(void)\n{\n    printf("Hello, World!\\n");\n    return 0;\n}\n',
         "error": (
             "#include <stdio.h>\n\nint main(void)\n{\n"
@@ -171,6 +178,7 @@ CASES = {
         "unicode": '#include <stdio.h>\n\nint main(void)\n{\n    puts("héllo wörld ✓ 日本語 🚀");\n    return 0;\n}\n',
     },
     "cpp": {
+        "exit3": '#include <cstdlib>\n\nint main()\n{\n    std::exit(3);\n}\n',
         "hello": '#include <iostream>\n\nint main()\n{\n    std::cout << "Hello, World!" << std::endl;\n}\n',
         "error": (
             "#include <stdexcept>\n\nint main()\n{\n"
@@ -197,6 +205,7 @@ CASES = {
         "unicode": '#include <iostream>\n\nint main()\n{\n    std::cout << "héllo wörld ✓ 日本語 🚀" << std::endl;\n}\n',
     },
     "php": {
+        "exit3": '<?php\nexit(3);\n',
         "hello": '<?php\necho "Hello, World!\\n";\n',
         "error": '<?php\nfunction f() { throw new RuntimeException("kcr boom"); }\nf();\n',
         "error_msg": "Uncaught RuntimeException: kcr boom",
@@ -210,6 +219,7 @@ CASES = {
         "unicode": '<?php\necho "héllo wörld ✓ 日本語 🚀\\n";\n',
     },
     "rs": {
+        "exit3": 'fn main() {\n    std::process::exit(3);\n}\n',
         "hello": 'fn main() {\n    println!("Hello, World!");\n}\n',
         "error": 'fn main() {\n    let v: Vec<i32> = Vec::new();\n    if v.is_empty() {\n        panic!("kcr boom");\n    }\n}\n',
         "error_msg": "kcr boom",
@@ -233,6 +243,7 @@ CASES = {
         "unicode": 'fn main() {\n    println!("héllo wörld ✓ 日本語 🚀");\n}\n',
     },
     "r": {
+        "exit3": 'quit(status = 3)\n',
         "hello": 'cat("Hello, World!\\n")\n',
         "error": 'f <- function() stop("kcr boom")\nf()\n',
         "error_msg": "kcr boom",
@@ -249,6 +260,7 @@ CASES = {
         "unicode": 'cat("héllo wörld ✓ 日本語 🚀\\n")\n',
     },
     "f90": {
+        "exit3": 'program e\n    call exit(3)\nend program e\n',
         "hello": 'program hello\n    print "(a)", "Hello, World!"\nend program hello\n',
         "error": 'program boom\n    error stop "kcr boom"\nend program boom\n',
         "error_msg": "kcr boom",
@@ -291,6 +303,7 @@ CASES = {
         "unicode": 'program u\n    print "(a)", "héllo wörld ✓ 日本語 🚀"\nend program u\n',
     },
     "d": {
+        "exit3": 'int main()\n{\n    return 3;\n}\n',
         "hello": 'import std.stdio;\n\nvoid main()\n{\n    writeln("Hello, World!");\n}\n',
         "error": 'import std.stdio;\n\nvoid main()\n{\n    throw new Exception("kcr boom");\n}\n',
         "error_msg": "kcr boom",
@@ -311,6 +324,7 @@ CASES = {
         "unicode": 'import std.stdio;\n\nvoid main()\n{\n    writeln("héllo wörld ✓ 日本語 🚀");\n}\n',
     },
     "bash": {
+        "exit3": 'exit 3\n',
         "hello": 'echo "Hello, World!"\n',
         "error": 'f() { echo "kcr boom" >&2; exit 3; }\nf\n',
         "error_msg": "kcr boom",
