@@ -1,0 +1,24 @@
+/* seccomp — the system-call filter loaded last before user code runs.
+ *
+ * Default allow; the calls below answer EPERM (security.md item 14):
+ * kernel attack surface (ptrace, process_vm_*, bpf, perf_event_open, userfaultfd,
+ * io_uring_*, keyctl/add_key/request_key, kexec_*, *_module), namespace and mount
+ * changes (mount, umount2, pivot_root, open_tree, move_mount, fs*, mount_setattr,
+ * unshare, setns, chroot), machine state (swapon/off, reboot, acct, quotactl,
+ * clock_settime, settimeofday, clock_adjtime, adjtimex). Also:
+ *   - socket()/socketpair() for any family but AF_UNIX: EAFNOSUPPORT;
+ *   - clone() with a CLONE_NEW* flag: EPERM; clone3(): ENOSYS, so libc falls
+ *     back to clone(), whose flags a classic BPF filter can inspect;
+ *   - personality() other than PER_LINUX (0) or the 0xffffffff query: EPERM;
+ *   - every non-native architecture (i386 int 0x80, x32): the process is killed.
+ * Needs no_new_privs (or CAP_SYS_ADMIN) set before. */
+#pragma once
+
+#include <stddef.h>
+
+/* Loads the filter into the calling thread. Allocates (libseccomp), so call it
+ * in a single-threaded process. Returns 0 or -errno. */
+int seccomp_apply_policy(void);
+
+/* The names of the calls refused outright with EPERM (for docs and tests). Borrowed. */
+const char *const *seccomp_policy_denied(size_t *ret_count);

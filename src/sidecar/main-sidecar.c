@@ -1,0 +1,233 @@
+/* kcr-sidecar — the in-pod executor: a small HTTP server with no capabilities
+ * that finds the main container's process and runs code in it through
+ * kcr-nsexec (docs/sidecar.md). Configuration comes from the environment
+ * (sidecar-config.h); a bad value stops the start with one line and exit 2. */
+#include "sidecar/procscan.h"
+#include "sidecar/sidecar-config.h"
+#include "sidecar/sidecar-exec.h"
+#include "sidecar/sidecar-files.h"
+#include "sidecar/sidecar-request.h"
+#include "sidecar/sidecar-result.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "http/http.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+struct sidecar {
+    struct sidecar_config cfg;
+    struct sidecar_files files;
+    pthread_mutex_t lock; /* guards target */
+    struct procscan_target target;
+    /* One execution at a time: steps share the code file and /tmp of the
+     * main container. Pods are single-use, so this costs nothing. */
+    pthread_mutex_t exec_lock;
+    const char *setenv[3];
+};
+
+/* The cached main process if it is still the same one (pid reuse is caught by
+ * the start time), else a fresh scan. */
+static int find_target(struct sidecar *s, struct procscan_target *ret, struct kcr_err *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = 0;
+    if (s->target.pid == 0 || !procscan_still_valid(&s->target, s->cfg.main_name)) {
+        s->target.pid = 0;
+        r = procscan_find(s->cfg.main_name, getpid(), &s->target, err);
+    }
+    *ret = s->target;
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+static struct kcr_http_resp *handle_health(struct kcr_http_req *req, void *ctx)
+{
+    (void)req;
+    struct sidecar *s = ctx;
+    return http_resp_json(200, json_pack("{s:s,s:s,s:s}", "status", "healthy", "language",
+                                         s->cfg.language, "working_dir", s->cfg.working_dir));
+}
+
+static struct kcr_http_resp *handle_ready(struct kcr_http_req *req, void *ctx)
+{
+    struct sidecar *s = ctx;
+    struct procscan_target t;
+    struct kcr_err err = {0};
+    if (find_target(s, &t, &err) < 0) {
+        http_req_log(req, "reason", json_string(err.msg));
+        return http_resp_json(503, json_pack("{s:s,s:s}", "status", "not_ready", "error",
+                                             "main container not found"));
+    }
+    return http_resp_json(200, json_pack("{s:s,s:i}", "status", "ready", "main_pid", (int)t.pid));
+}
+
+static struct kcr_http_resp *exec_error(struct kcr_http_req *req, const struct kcr_err *err)
+{
+    http_req_log(req, "error", json_string(err->msg));
+    switch (err->kind) {
+    case KCR_ERR_INVALID:
+        return sidecar_files_error(422, "working_dir does not exist in the main container",
+                                   "working_dir");
+    case KCR_ERR_UNAVAILABLE:
+        return sidecar_files_error(503, "main container not found", NULL);
+    case KCR_ERR_NONE:
+    case KCR_ERR_NOT_FOUND:
+    case KCR_ERR_LIMIT:
+    case KCR_ERR_TIMEOUT:
+    case KCR_ERR_INTERNAL:
+        break;
+    }
+    return sidecar_files_error(500, err->msg, NULL);
+}
+
+static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
+{
+    struct sidecar *s = ctx;
+    const struct kcr_buf *body = http_req_body(req);
+    struct sidecar_request r;
+    struct sidecar_request_error e;
+    if (sidecar_request_parse(body->data, body->len, s->cfg.language, s->cfg.max_exec_time, &r,
+                              &e) < 0)
+        return sidecar_files_error(e.status, e.msg, e.field);
+    struct procscan_target t;
+    struct kcr_err err = {0};
+    if (find_target(s, &t, &err) < 0) {
+        sidecar_request_done(&r);
+        return exec_error(req, &err);
+    }
+    bool go = !strcmp(r.lang->code, "go") && s->cfg.network_isolated;
+    struct sidecar_exec_params p = {
+        .nsexec_path = s->cfg.nsexec_path,
+        .target = t.pid,
+        .target_start = t.start_time,
+        .data_dir = s->cfg.working_dir,
+        .uid = s->cfg.uid,
+        .max_output = (size_t)s->cfg.max_output,
+        .setenv = go ? s->setenv : NULL,
+    };
+    struct sidecar_result res;
+    pthread_mutex_lock(&s->exec_lock);
+    int rc = sidecar_exec_run(&p, &r, &res, &err);
+    pthread_mutex_unlock(&s->exec_lock);
+    http_req_log(req, "lang", json_string(r.lang->code));
+    sidecar_request_done(&r);
+    if (rc < 0) {
+        sidecar_result_done(&res);
+        return exec_error(req, &err);
+    }
+    http_req_log(req, "exit_code", json_integer(res.exit_code));
+    http_req_log(req, "execution_time_ms", json_integer(res.execution_time_ms));
+    json_t *out = sidecar_result_to_json(&res);
+    sidecar_result_done(&res);
+    return http_resp_json(200, out);
+}
+
+static struct kcr_http_resp *on_error(struct kcr_http_req *req, int status, const char *msg,
+                                      void *ctx)
+{
+    (void)req, (void)ctx;
+    return sidecar_files_error(status, msg, NULL);
+}
+
+/* The file handlers take the files part of the state. */
+static struct kcr_http_resp *files_upload(struct kcr_http_req *req, void *ctx)
+{
+    return sidecar_files_upload(req, &((struct sidecar *)ctx)->files);
+}
+static struct kcr_http_resp *files_list(struct kcr_http_req *req, void *ctx)
+{
+    return sidecar_files_list(req, &((struct sidecar *)ctx)->files);
+}
+static struct kcr_http_resp *files_get(struct kcr_http_req *req, void *ctx)
+{
+    return sidecar_files_get(req, &((struct sidecar *)ctx)->files);
+}
+static struct kcr_http_resp *files_delete(struct kcr_http_req *req, void *ctx)
+{
+    return sidecar_files_delete(req, &((struct sidecar *)ctx)->files);
+}
+
+static const struct kcr_http_route routes[] = {
+    {"POST", "/execute", KCR_HTTP_BODY_BUFFER, handle_execute},
+    {"POST", "/files", KCR_HTTP_BODY_MULTIPART, files_upload},
+    {"GET", "/files", KCR_HTTP_BODY_NONE, files_list},
+    {"GET", "/files/{*}", KCR_HTTP_BODY_NONE, files_get},
+    {"DELETE", "/files/{*}", KCR_HTTP_BODY_NONE, files_delete},
+    {"GET", "/health", KCR_HTTP_BODY_NONE, handle_health},
+    {"GET", "/ready", KCR_HTTP_BODY_NONE, handle_ready},
+};
+
+static int wait_for_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+}
+
+int main(void)
+{
+    /* First: nothing of this process (the environment, request bodies) may be
+     * read through /proc/<pid>/{environ,mem} or ptrace by user code of the
+     * same uid. no_new_privs must NOT be set: it would disable the file
+     * capabilities of kcr-nsexec. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    log_init("kcr-sidecar");
+    static struct sidecar s = {
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+        .exec_lock = PTHREAD_MUTEX_INITIALIZER,
+        .setenv = {"GOPROXY=off", "GOSUMDB=off", NULL},
+    };
+    struct kcr_err err = {0};
+    if (sidecar_config_load(&s.cfg, &err) < 0) {
+        fprintf(stderr, "kcr-sidecar: %s\n", err.msg);
+        return 2;
+    }
+    s.files.dir = s.cfg.working_dir;
+    /* Block before the server threads start so that they inherit the mask and
+     * only sigwait() sees SIGTERM; SIGPIPE: a client gone mid-reply or a
+     * program that closed its stdin must not kill us. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct kcr_http_config hc = {
+        .host = s.cfg.host,
+        .port = (int)s.cfg.port,
+        .unix_path = s.cfg.socket_path,
+        .routes = routes,
+        .nroutes = ARRAY_SIZE(routes),
+        .limits = {.max_body = 11u << 20, .max_part_size = 100u << 20, .max_parts = 50},
+        .hooks = {.error = on_error},
+        .ctx = &s,
+        .timeout_s = 660,
+    };
+    struct kcr_http_server *srv = http_server_start(&hc, &err);
+    if (!srv) {
+        fprintf(stderr, "kcr-sidecar: %s\n", err.msg);
+        return 2;
+    }
+    log_json(KCR_LOG_INFO, NULL, "listening",
+             json_pack("{s:s,s:i,s:s,s:s}", "socket", s.cfg.socket_path ? s.cfg.socket_path : "",
+                       "port", s.cfg.socket_path ? 0 : (int)s.cfg.port, "language", s.cfg.language,
+                       "main_process", s.cfg.main_name));
+    int sig = wait_for_signal();
+    log_msg(KCR_LOG_INFO, NULL, "signal %d: stopping", sig);
+    http_server_quiesce(srv);
+    srv = http_server_stop(srv);
+    sidecar_config_done(&s.cfg);
+    return 0;
+}

@@ -1,0 +1,36 @@
+/* nsexec-init — the second half of kcr-nsexec: pid 1 of the fresh pid
+ * namespace and the user program it starts.
+ *
+ *   kcr-nsexec (in the sidecar's pid ns, privileged, waits)
+ *     └─ init: pid 1 of a new pid ns. Mounts a fresh /proc, forks the user
+ *        program, drops its own privileges, reaps everything, reports how
+ *        the user program ended and exits — the kernel then SIGKILLs every
+ *        process left in the namespace. PR_SET_PDEATHSIG(SIGKILL) ties it to
+ *        kcr-nsexec, so SIGKILL of kcr-nsexec (the sidecar's timeout) ends
+ *        the whole tree.
+ *          └─ user program: no fds but 0/1/2, uid/gid 65532, no capabilities,
+ *             no_new_privs, oom_score_adj 1000, lowered rlimits, seccomp, execve. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/rlimit.h"
+
+struct nsexec_plan {
+    uid_t uid;
+    gid_t gid;
+    struct kcr_rlimits limits;
+    int report_fd;     /* -1 when absent */
+    int life_fd;       /* read end of a pipe whose writer is kcr-nsexec */
+    char *const *argv; /* program and arguments; argv[0] resolved via PATH */
+    char *const *envp; /* exactly the main container's environment */
+    const char *path;  /* PATH of that environment, or NULL */
+};
+
+/* Runs as pid 1 of the new pid namespace; never returns. */
+__attribute__((noreturn)) void nsexec_init_main(const struct nsexec_plan *plan);
+
+/* Resolves name through path (a PATH value) like execvp: the first regular,
+ * executable file. Writes it to out. Returns 0, -ENOENT or -EACCES. */
+int nsexec_init_resolve(const char *name, const char *path, char *out, size_t size);

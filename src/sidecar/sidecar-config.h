@@ -1,0 +1,27 @@
+/* sidecar-config — kcr-sidecar's settings, read once from the environment. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+struct sidecar_config {
+    const char *language;    /* LANGUAGE: default language code ("py"); must be in the table */
+    const char *working_dir; /* WORKING_DIR: the sidecar's path to the shared data dir */
+    const char *socket_path; /* SIDECAR_SOCKET: unix socket (wins over the port) */
+    long port;               /* SIDECAR_PORT: 8080 */
+    const char *host;        /* SIDECAR_HOST: 0.0.0.0 */
+    long max_exec_time;      /* MAX_EXECUTION_TIME: seconds, default 30, at most 600 */
+    long max_output;         /* MAX_OUTPUT_SIZE: bytes per stream, default 1 MiB */
+    const char *main_name;   /* MAIN_PROCESS_NAME: default "sleep" */
+    bool network_isolated;   /* NETWORK_ISOLATED: adds GOPROXY=off GOSUMDB=off for Go */
+    char *nsexec_path;       /* KCR_NSEXEC, else kcr-nsexec next to /proc/self/exe */
+    long uid;                /* KCR_EXEC_UID: user code's uid/gid, default 65532 */
+};
+
+/* Reads every variable; fails naming the first bad one. */
+int sidecar_config_load(struct sidecar_config *cfg, struct kcr_err *err);
+
+/* Frees what the config owns. */
+void sidecar_config_done(struct sidecar_config *cfg);

@@ -1,0 +1,388 @@
+#include "sidecar/sidecar-exec.h"
+#include "sidecar/nsexec-report.h"
+#include "sandbox/cgroup-self.h"
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK    65536
+#define KILL_GRACE_MS 3000
+#define NSEXEC_ARGV   48
+
+/* How one kcr-nsexec run ended. */
+struct step_outcome {
+    bool timed_out;
+    bool have_report;
+    struct nsexec_report report;
+    int wait_status;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *sidecar_exec_write_code(int dirfd, const struct sidecar_request *req, char *ret_class,
+                              size_t class_size, struct kcr_err *err)
+{
+    _cleanup_free_ char *name = lang_code_file(req->lang, req->code, ret_class, class_size);
+    /* User code may have left anything under that name (a symlink to
+     * /etc/shadow, a FIFO): remove it and create a fresh file exclusively. */
+    if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "remove old '%s'", name), NULL;
+    _cleanup_close_ int fd =
+        fs_open_beneath(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return kcr_err_set(err, -fd, KCR_ERR_INTERNAL, "create '%s'", name), NULL;
+    int r = fs_write_all(fd, req->code, req->code_len);
+    if (r < 0)
+        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "write '%s'", name), NULL;
+    return TAKE_PTR(name);
+}
+
+/*** One kcr-nsexec process ***/
+
+struct step_io {
+    int in_w, out_r, err_r, rep_r;
+    const char *stdin_data;
+    size_t stdin_len, stdin_off;
+    size_t rep_len;
+};
+
+static void close_pair(int p[2])
+{
+    p[0] = safe_close(p[0]);
+    p[1] = safe_close(p[1]);
+}
+
+/* The nsexec command line: options, then "--" and the step's argv. */
+static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, long cpu_s,
+                          char **argv, char store[][32])
+{
+    size_t n = 0, nargs = 0, nenv = 0;
+    while (argv[nargs])
+        nargs++;
+    while (p->setenv && p->setenv[nenv])
+        nenv++;
+    char **v = xcalloc(NSEXEC_ARGV + 2 * nenv + nargs + 1, sizeof(char *));
+    snprintf(store[0], 32, "%d", (int)p->target);
+    snprintf(store[1], 32, "%" PRIu64, p->target_start);
+    snprintf(store[2], 32, "%ld", p->uid);
+    snprintf(store[3], 32, "%ld", cpu_s);
+    v[n++] = (char *)p->nsexec_path;
+    v[n++] = "--target", v[n++] = store[0];
+    v[n++] = "--target-start", v[n++] = store[1];
+    v[n++] = "--wd", v[n++] = (char *)wd;
+    v[n++] = "--uid", v[n++] = store[2];
+    v[n++] = "--gid", v[n++] = store[2];
+    v[n++] = "--cpu", v[n++] = store[3];
+    v[n++] = "--nofile", v[n++] = "4096";
+    v[n++] = "--report-fd", v[n++] = "3";
+    for (size_t i = 0; i < nenv; i++)
+        v[n++] = "--setenv", v[n++] = (char *)p->setenv[i];
+    v[n++] = "--";
+    for (size_t i = 0; i < nargs; i++)
+        v[n++] = argv[i];
+    v[n] = NULL;
+    return v;
+}
+
+/* posix_spawn (vfork-like, safe in our multi-threaded server) with exactly
+ * fds 0-3 and an empty environment: kcr-nsexec reads the user environment
+ * from the main container and nothing of ours may reach user code. Signal
+ * dispositions are reset: SIG_IGN (our SIGPIPE) would survive execve. */
+static int spawn_nsexec(char **argv, int fds[4], pid_t *ret_pid)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t all, none;
+    char *envp[] = {NULL};
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawn_file_actions_init(&fa);
+    for (int i = 0; i < 4; i++)
+        posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    int r = posix_spawn(ret_pid, argv[0], &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return -r;
+}
+
+/* Reads what is there; the buffer keeps up to its cap and drops the rest, so
+ * the program never blocks on a full pipe and our memory stays bounded.
+ * Returns false at EOF or on error. */
+static bool drain(int fd, struct kcr_buf *b)
+{
+    char chunk[READ_CHUNK];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n > 0) {
+            buf_append(b, chunk, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && errno == EAGAIN;
+    }
+}
+
+static bool feed_stdin(struct step_io *io)
+{
+    while (io->stdin_off < io->stdin_len) {
+        ssize_t n = write(io->in_w, io->stdin_data + io->stdin_off, io->stdin_len - io->stdin_off);
+        if (n > 0) {
+            io->stdin_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && errno == EAGAIN; /* EPIPE: the program stopped reading */
+    }
+    return false; /* all written: close to signal EOF */
+}
+
+static bool read_report(int fd, struct step_io *io, struct step_outcome *o)
+{
+    for (;;) {
+        char *dst = (char *)&o->report + io->rep_len;
+        size_t room = sizeof(o->report) - io->rep_len;
+        char sink[64];
+        ssize_t n = room ? read(fd, dst, room) : read(fd, sink, sizeof(sink));
+        if (n > 0) {
+            if (room)
+                io->rep_len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        o->have_report = io->rep_len == sizeof(o->report) && nsexec_report_valid(&o->report);
+        return n < 0 && errno == EAGAIN;
+    }
+}
+
+/* The poll loop: until stdout, stderr and the report pipe reach EOF (every
+ * process holding them is gone). At the deadline, SIGKILL kcr-nsexec once and
+ * keep draining for a grace period while the namespace dies. */
+static void pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar_result *res,
+                 struct step_outcome *o)
+{
+    int64_t grace_end = 0;
+    while (io->out_r >= 0 || io->err_r >= 0 || io->rep_r >= 0) {
+        int64_t now = now_ms();
+        if (!o->timed_out && now >= deadline) {
+            o->timed_out = true;
+            (void)kill(pid, SIGKILL);
+            grace_end = now + KILL_GRACE_MS;
+            io->in_w = safe_close(io->in_w);
+        }
+        if (o->timed_out && now >= grace_end)
+            break;
+        struct pollfd pf[4] = {
+            {.fd = io->out_r, .events = POLLIN},
+            {.fd = io->err_r, .events = POLLIN},
+            {.fd = io->rep_r, .events = POLLIN},
+            {.fd = io->in_w, .events = POLLOUT},
+        };
+        int64_t wait = (o->timed_out ? grace_end : deadline) - now;
+        int r = poll(pf, 4, (int)(wait > 0 ? wait : 0));
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r <= 0)
+            continue;
+        if (pf[0].revents && !drain(io->out_r, &res->out))
+            io->out_r = safe_close(io->out_r);
+        if (pf[1].revents && !drain(io->err_r, &res->err))
+            io->err_r = safe_close(io->err_r);
+        if (pf[2].revents && !read_report(io->rep_r, io, o))
+            io->rep_r = safe_close(io->rep_r);
+        if (pf[3].revents && !feed_stdin(io))
+            io->in_w = safe_close(io->in_w);
+    }
+}
+
+static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const char *wd,
+                      const char *in, size_t in_len, int64_t deadline, struct sidecar_result *res,
+                      struct step_outcome *o, struct kcr_err *err)
+{
+    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, prep[2] = {-1, -1};
+    if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 ||
+        pipe2(prep, O_CLOEXEC) < 0) {
+        int e = errno;
+        close_pair(pin), close_pair(pout), close_pair(perr), close_pair(prep);
+        return kcr_err_set(err, e, KCR_ERR_INTERNAL, "pipe");
+    }
+    char store[4][32];
+    long cpu_s = (long)((deadline - now_ms()) / 1000) + 2;
+    _cleanup_free_ char **nargv = nsexec_argv(p, wd, cpu_s, argv, store);
+    int child_fds[4] = {pin[0], pout[1], perr[1], prep[1]};
+    pid_t pid = -1;
+    int r = spawn_nsexec(nargv, child_fds, &pid);
+    pin[0] = safe_close(pin[0]), pout[1] = safe_close(pout[1]);
+    perr[1] = safe_close(perr[1]), prep[1] = safe_close(prep[1]);
+    struct step_io io = {pin[1], pout[0], perr[0], prep[0], in, in ? in_len : 0, 0, 0};
+    int ours[4] = {io.in_w, io.out_r, io.err_r, io.rep_r};
+    for (int i = 0; i < 4; i++)
+        (void)fcntl(ours[i], F_SETFL, O_NONBLOCK);
+    if (!in || in_len == 0)
+        io.in_w = safe_close(io.in_w);
+    if (r < 0) {
+        safe_close(io.in_w), safe_close(io.out_r), safe_close(io.err_r), safe_close(io.rep_r);
+        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "spawn '%s'", p->nsexec_path);
+    }
+    pump(pid, &io, deadline, res, o);
+    safe_close(io.in_w), safe_close(io.out_r), safe_close(io.err_r), safe_close(io.rep_r);
+    if (o->timed_out)
+        (void)kill(pid, SIGKILL);
+    while (waitpid(pid, &o->wait_status, 0) < 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+/*** Steps and the result ***/
+
+/* Maps a setup failure inside kcr-nsexec to a result (program not found) or an error. */
+static int failed_step(const struct nsexec_report *rep, const char *prog,
+                       struct sidecar_result *res, bool *ret_done, struct kcr_err *err)
+{
+    const char *step = nsexec_report_step_name(rep->step);
+    *ret_done = true;
+    switch ((enum nsexec_step)rep->step) {
+    case NSEXEC_STEP_RESOLVE:
+    case NSEXEC_STEP_EXEC:
+        /* The shell convention: 127 not found, 126 found but not runnable. */
+        res->exit_code = rep->errnum == ENOENT ? 127 : 126;
+        buf_printf(&res->err, "%s: %s\n", prog, strerror(rep->errnum));
+        return 0;
+    case NSEXEC_STEP_CHDIR:
+        return kcr_err_set(err, rep->errnum, KCR_ERR_INVALID, "working_dir");
+    case NSEXEC_STEP_ENVIRON:
+    case NSEXEC_STEP_OPEN_NS:
+    case NSEXEC_STEP_OPEN_ROOT:
+    case NSEXEC_STEP_VERIFY_TARGET:
+        return kcr_err_set(err, rep->errnum, KCR_ERR_UNAVAILABLE, "main container is gone (%s)",
+                           step);
+    case NSEXEC_STEP_NONE:
+    case NSEXEC_STEP_SETNS:
+    case NSEXEC_STEP_UNSHARE:
+    case NSEXEC_STEP_MAKE_PRIVATE:
+    case NSEXEC_STEP_CHROOT:
+    case NSEXEC_STEP_FORK:
+    case NSEXEC_STEP_PDEATHSIG:
+    case NSEXEC_STEP_MOUNT_PROC:
+    case NSEXEC_STEP_CLOSE_FDS:
+    case NSEXEC_STEP_DROP_PRIVS:
+    case NSEXEC_STEP_NO_NEW_PRIVS:
+    case NSEXEC_STEP_OOM_ADJ:
+    case NSEXEC_STEP_RLIMIT:
+    case NSEXEC_STEP_SECCOMP:
+    case NSEXEC_STEP_ARGS:
+    case NSEXEC_STEP__MAX:
+        break;
+    }
+    return kcr_err_set(err, rep->errnum, KCR_ERR_INTERNAL, "kcr-nsexec: %s", step);
+}
+
+/* Fills res from how one step ended; *ret_done is true when no further step runs. */
+static int apply_outcome(const struct step_outcome *o, const char *prog, long timeout_s,
+                         struct sidecar_result *res, bool *ret_done, struct kcr_err *err)
+{
+    *ret_done = true;
+    if (o->timed_out) {
+        res->timed_out = true;
+        res->exit_code = 124;
+        if (res->err.len && res->err.data[res->err.len - 1] != '\n')
+            buf_append(&res->err, "\n", 1);
+        buf_printf(&res->err, "Execution timed out after %ld seconds", timeout_s);
+        return 0;
+    }
+    if (!o->have_report) {
+        if (WIFSIGNALED(o->wait_status))
+            return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "kcr-nsexec killed by signal %d",
+                               WTERMSIG(o->wait_status));
+        return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "kcr-nsexec exited %d without a report",
+                           WEXITSTATUS(o->wait_status));
+    }
+    switch ((enum nsexec_outcome)o->report.outcome) {
+    case NSEXEC_EXITED:
+        res->exit_code = o->report.code;
+        *ret_done = o->report.code != 0;
+        return 0;
+    case NSEXEC_SIGNALED:
+        res->signal = o->report.code;
+        res->exit_code = 128 + o->report.code;
+        return 0;
+    case NSEXEC_FAILED:
+        return failed_step(&o->report, prog, res, ret_done, err);
+    }
+    return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "bad report from kcr-nsexec");
+}
+
+static int run_steps(const struct sidecar_exec_params *p, const struct sidecar_request *req,
+                     const char *file_path, const char *cls, int64_t deadline,
+                     struct sidecar_result *res, struct kcr_err *err)
+{
+    int nsteps = lang_nsteps(req->lang);
+    for (int i = 0; i < nsteps; i++) {
+        bool last = i == nsteps - 1, done = false;
+        char **argv =
+            lang_expand(req->lang, i, file_path, cls, (const char *const *)req->args, req->nargs);
+        struct step_outcome o = {0};
+        int r = run_nsexec(p, argv, req->working_dir, last ? req->stdin_data : NULL, req->stdin_len,
+                           deadline, res, &o, err);
+        if (r == 0)
+            r = apply_outcome(&o, argv[0], req->timeout_s, res, &done, err);
+        lang_argv_free(argv);
+        if (r < 0 || done)
+            return r;
+    }
+    return 0;
+}
+
+int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_request *req,
+                     struct sidecar_result *res, struct kcr_err *err)
+{
+    sidecar_result_init(res, p->max_output);
+    int64_t start = now_ms();
+    int64_t deadline = start + req->timeout_s * 1000;
+    _cleanup_close_ int dirfd = open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "open '%s'", p->data_dir);
+    char cls[128];
+    _cleanup_free_ char *name = sidecar_exec_write_code(dirfd, req, cls, sizeof(cls), err);
+    if (!name)
+        return -1;
+    _cleanup_free_ char *file_path =
+        xasprintf("%s%s%s", req->working_dir,
+                  req->working_dir[strlen(req->working_dir) - 1] == '/' ? "" : "/", name);
+    uint64_t oom_before = 0, oom_after = 0;
+    struct kcr_err ignored;
+    bool have_oom = cgroup_self_oom_kills(&oom_before, &ignored) == 0;
+    int r = run_steps(p, req, file_path, cls, deadline, res, err);
+    res->execution_time_ms = (long)(now_ms() - start);
+    /* User code runs in our cgroup: an OOM kill there during the run that
+     * ended the program with SIGKILL is the memory limit, not a timeout. */
+    if (r == 0 && have_oom && res->signal == SIGKILL && !res->timed_out &&
+        cgroup_self_oom_kills(&oom_after, &ignored) == 0 && oom_after > oom_before)
+        res->oom_killed = true;
+    return r;
+}

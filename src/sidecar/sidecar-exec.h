@@ -1,0 +1,38 @@
+/* sidecar-exec — runs one /execute request through kcr-nsexec.
+ *
+ * Writes the code file into the shared working directory, then runs each step
+ * of the language (compile, run) as its own kcr-nsexec process, in order, with
+ * one wall-clock budget for all of them. Output of every step goes into the
+ * same two capped buffers; the stdin of the request goes to the last step.
+ * At the deadline kcr-nsexec is SIGKILLed: its pid-namespace init dies with it
+ * (PR_SET_PDEATHSIG) and the kernel kills every process of that namespace. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+#include "sidecar/sidecar-request.h"
+#include "sidecar/sidecar-result.h"
+
+struct sidecar_exec_params {
+    const char *nsexec_path;
+    pid_t target;              /* main container process */
+    uint64_t target_start;     /* its start time (pid reuse check in kcr-nsexec) */
+    const char *data_dir;      /* the sidecar's path to the shared working directory */
+    long uid;                  /* uid and gid of user code */
+    size_t max_output;         /* per stream */
+    const char *const *setenv; /* extra "K=V" for user code (NULL-terminated) or NULL */
+};
+
+/* Runs req; fills res (initialised here; the caller calls sidecar_result_done).
+ * A non-zero exit, a signal or a timeout is a result, not an error. Fails with
+ * KCR_ERR_UNAVAILABLE when the main container is gone, KCR_ERR_INVALID when
+ * working_dir does not exist inside it, KCR_ERR_INTERNAL otherwise. */
+int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_request *req,
+                     struct sidecar_result *res, struct kcr_err *err);
+
+/* Writes the code file of req into dirfd (replacing whatever had that name,
+ * never following a symlink). Returns the file name (new string) or NULL. */
+char *sidecar_exec_write_code(int dirfd, const struct sidecar_request *req, char *ret_class,
+                              size_t class_size, struct kcr_err *err);

@@ -1,0 +1,265 @@
+#include "sidecar/sidecar-files.h"
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/names.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LIST_MAX_ENTRIES 10000
+#define LIST_MAX_DEPTH   16
+#define LIST_MAX_MS      2000
+#define PATH_DEPTH       16
+
+struct kcr_http_resp *sidecar_files_error(int status, const char *msg, const char *field)
+{
+    json_t *o = json_pack("{s:s}", "error", msg);
+    if (field)
+        json_object_set_new(o, "field", json_string(field));
+    return http_resp_json(status, o);
+}
+
+static int open_dir(const struct sidecar_files *f)
+{
+    return open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* ELOOP (a symlink) and EXDEV (an escape) are refusals, not absences. */
+static struct kcr_http_resp *open_error(int errnum, const char *name)
+{
+    if (errnum == ELOOP || errnum == EXDEV)
+        return sidecar_files_error(400, "refusing to follow a symlink or leave the directory",
+                                   "path");
+    if (errnum == ENOENT || errnum == ENOTDIR)
+        return sidecar_files_error(404, "file not found", "path");
+    (void)name;
+    return sidecar_files_error(500, strerror(errnum), NULL);
+}
+
+/*** Upload ***/
+
+static int write_part(int dirfd, struct kcr_http_part *part, struct kcr_err *err)
+{
+    /* O_NONBLOCK: a FIFO planted under this name must not block us (ENXIO). */
+    _cleanup_close_ int fd = fs_open_beneath(
+        dirfd, part->filename, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0)
+        return kcr_err_set(err, -fd, KCR_ERR_INVALID, "'%s'", part->filename);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return kcr_err_set(err, 0, KCR_ERR_INVALID, "'%s' is not a regular file", part->filename);
+    (void)fcntl(fd, F_SETFL, 0);
+    ssize_t n = fs_copy_fd(part->fd, fd, (size_t)part->size);
+    if (n < 0)
+        return kcr_err_set(err, (int)-n, KCR_ERR_INTERNAL, "write '%s'", part->filename);
+    return 0;
+}
+
+struct kcr_http_resp *sidecar_files_upload(struct kcr_http_req *req, void *ctx)
+{
+    const struct sidecar_files *f = ctx;
+    size_t n = http_req_nparts(req);
+    size_t nfiles = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct kcr_http_part *p = http_req_part(req, i);
+        if (strcmp(p->field, "files") != 0 && strcmp(p->field, "file") != 0)
+            continue;
+        if (!names_is_safe(p->filename))
+            return sidecar_files_error(400, "unsafe file name", "files");
+        nfiles++;
+    }
+    if (nfiles == 0)
+        return sidecar_files_error(400, "no file parts named 'files'", "files");
+    _cleanup_close_ int dirfd = open_dir(f);
+    if (dirfd < 0)
+        return sidecar_files_error(500, "working directory unavailable", NULL);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        struct kcr_http_part *p = http_req_part(req, i);
+        if (strcmp(p->field, "files") != 0 && strcmp(p->field, "file") != 0)
+            continue;
+        struct kcr_err err = {0};
+        if (write_part(dirfd, p, &err) < 0) {
+            json_decref(list);
+            int st = err.errnum == ELOOP || err.kind == KCR_ERR_INVALID ? 400 : 500;
+            return sidecar_files_error(st, err.msg, "files");
+        }
+        json_array_append_new(
+            list, json_pack("{s:s,s:I}", "name", p->filename, "size", (json_int_t)p->size));
+    }
+    return http_resp_json(200, json_pack("{s:o}", "uploaded", list));
+}
+
+/*** Listing ***/
+
+static const char *type_name(mode_t m)
+{
+    if (S_ISREG(m))
+        return "file";
+    if (S_ISDIR(m))
+        return "directory";
+    if (S_ISLNK(m))
+        return "symlink";
+    return "other";
+}
+
+static json_t *list_top(int dirfd)
+{
+    json_t *arr = json_array();
+    int dfd = dup(dirfd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        safe_close(dfd);
+        return arr;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) && json_array_size(arr) < LIST_MAX_ENTRIES) {
+        struct stat st;
+        if (de->d_name[0] == '.' || fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        json_array_append_new(arr,
+                              json_pack("{s:s,s:I,s:s}", "name", de->d_name, "size",
+                                        (json_int_t)st.st_size, "type", type_name(st.st_mode)));
+    }
+    closedir(d);
+    return arr;
+}
+
+struct walk {
+    json_t *arr;
+    struct timespec start;
+    bool truncated;
+};
+
+static long elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* Depth-first; directories are opened beneath their parent with
+ * O_NOFOLLOW|O_DIRECTORY, so a symlink swapped in during the walk is refused. */
+static void walk_dir(int dirfd, const char *prefix, int depth, struct walk *w)
+{
+    if (depth > LIST_MAX_DEPTH) {
+        w->truncated = true;
+        return;
+    }
+    int dfd = dup(dirfd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        safe_close(dfd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (json_array_size(w->arr) >= LIST_MAX_ENTRIES || elapsed_ms(&w->start) > LIST_MAX_MS) {
+            w->truncated = true;
+            break;
+        }
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        _cleanup_free_ char *rel =
+            *prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
+        if (S_ISREG(st.st_mode)) {
+            json_array_append_new(
+                w->arr,
+                json_pack("{s:s,s:I,s:I}", "name", rel, "size", (json_int_t)st.st_size, "mtime_ns",
+                          (json_int_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec));
+        } else if (S_ISDIR(st.st_mode)) {
+            _cleanup_close_ int sub =
+                openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                walk_dir(sub, rel, depth + 1, w);
+        }
+        /* symlinks, FIFOs, sockets and devices are never listed */
+    }
+    closedir(d);
+}
+
+struct kcr_http_resp *sidecar_files_list(struct kcr_http_req *req, void *ctx)
+{
+    const struct sidecar_files *f = ctx;
+    _cleanup_close_ int dirfd = open_dir(f);
+    if (dirfd < 0)
+        return sidecar_files_error(500, "working directory unavailable", NULL);
+    const char *rec = http_req_query(req, "recursive");
+    if (!rec || !strcmp(rec, "0") || !strcmp(rec, "false"))
+        return http_resp_json(200, json_pack("{s:o}", "files", list_top(dirfd)));
+    struct walk w = {.arr = json_array()};
+    clock_gettime(CLOCK_MONOTONIC, &w.start);
+    walk_dir(dirfd, "", 1, &w);
+    return http_resp_json(200,
+                          json_pack("{s:o,s:b}", "files", w.arr, "truncated", (int)w.truncated));
+}
+
+/*** One file ***/
+
+struct kcr_http_resp *sidecar_files_get(struct kcr_http_req *req, void *ctx)
+{
+    const struct sidecar_files *f = ctx;
+    const char *path = http_req_param(req, 0);
+    if (!names_is_safe_path(path, PATH_DEPTH))
+        return sidecar_files_error(400, "unsafe path", "path");
+    _cleanup_close_ int dirfd = open_dir(f);
+    if (dirfd < 0)
+        return sidecar_files_error(500, "working directory unavailable", NULL);
+    _cleanup_close_ int fd = fs_open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return open_error(-fd, path);
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return sidecar_files_error(404, "not a regular file", "path");
+    const char *max = http_req_query(req, "max");
+    if (max) {
+        char *end = NULL;
+        unsigned long long m = strtoull(max, &end, 10);
+        if (end == max || *end)
+            return sidecar_files_error(400, "max must be a number of bytes", "max");
+        if ((unsigned long long)st.st_size > m)
+            return sidecar_files_error(413, "file exceeds max", "max");
+    }
+    (void)fcntl(fd, F_SETFL, 0);
+    return http_resp_fd(200, "application/octet-stream", TAKE_FD(fd), (uint64_t)st.st_size);
+}
+
+struct kcr_http_resp *sidecar_files_delete(struct kcr_http_req *req, void *ctx)
+{
+    const struct sidecar_files *f = ctx;
+    const char *path = http_req_param(req, 0);
+    if (!names_is_safe_path(path, PATH_DEPTH))
+        return sidecar_files_error(400, "unsafe path", "path");
+    _cleanup_close_ int dirfd = open_dir(f);
+    if (dirfd < 0)
+        return sidecar_files_error(500, "working directory unavailable", NULL);
+    _cleanup_free_ char *parent = xstrdup(path);
+    char *slash = strrchr(parent, '/');
+    const char *base = path;
+    _cleanup_close_ int pfd = -1;
+    if (slash) {
+        *slash = '\0';
+        base = path + (slash - parent) + 1;
+        pfd = fs_open_beneath(dirfd, parent, O_RDONLY | O_DIRECTORY, 0);
+        if (pfd < 0)
+            return open_error(-pfd, path);
+    }
+    int at = pfd >= 0 ? pfd : dirfd;
+    struct stat st;
+    if (fstatat(at, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return open_error(errno, path);
+    int r = fs_rm_tree_at(at, base);
+    if (r < 0)
+        return sidecar_files_error(500, strerror(-r), NULL);
+    return http_resp_json(200, json_pack("{s:s}", "deleted", path));
+}
