@@ -10,7 +10,7 @@ CC      ?= gcc
 SAN     ?=
 PY      := /usr/bin/python3
 
-PKGS    := libmicrohttpd jansson libcurl sqlite3 hiredis libseccomp libcap
+PKGS    := libmicrohttpd jansson libcurl sqlite3 hiredis libseccomp libcap libcrypto
 HAVE_PKGS := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -1,0 +1,215 @@
+#include "api/exec.h"
+#include "api/context.h"
+#include "api/errors.h"
+#include "api/metrics.h"
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+#include "core/orchestrator.h"
+
+#include <ctype.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_ARGS  256
+#define MAX_FILES 256
+
+/* The parsed request; strings are borrowed from the JSON document. */
+struct exec_input {
+    struct kcr_exec_request req;
+    const char *args[MAX_ARGS];
+    struct kcr_file_ref files[MAX_FILES];
+};
+
+static struct kcr_http_resp *invalid(struct kcr_http_req *req, const char *field,
+                                     const char *message, const char *code)
+{
+    char f[64];
+    snprintf(f, sizeof(f), "body -> %s", field);
+    return errors_app(req, 422, "Request validation failed",
+                      json_pack("[o]", errors_detail(f, message, code)));
+}
+
+static bool entity_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 40)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* An optional string field: NULL when absent or null; *bad set when it has
+ * another type. */
+static const char *opt_str(json_t *body, const char *key, bool *bad)
+{
+    json_t *v = json_object_get(body, key);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v)) {
+        *bad = true;
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static struct kcr_http_resp *parse_files(struct kcr_http_req *req, json_t *files,
+                                         struct exec_input *in)
+{
+    if (!files || json_is_null(files))
+        return NULL;
+    if (!json_is_array(files))
+        return invalid(req, "files", "Input should be a valid list", "list_type");
+    if (json_array_size(files) > MAX_FILES)
+        return invalid(req, "files", "Too many files", "too_long");
+    size_t i;
+    json_t *f;
+    json_array_foreach(files, i, f)
+    {
+        bool bad = false;
+        struct kcr_file_ref *r = &in->files[in->req.nfiles];
+        if (!json_is_object(f))
+            return invalid(req, "files", "Input should be a valid object", "dict_type");
+        r->id = opt_str(f, "id", &bad);
+        r->name = opt_str(f, "name", &bad);
+        r->session_id = opt_str(f, "session_id", &bad);
+        if (!r->session_id)
+            r->session_id = opt_str(f, "storage_session_id", &bad);
+        if (bad || (!r->id && !r->name))
+            return invalid(req, "files", "Each file needs a string id or name", "missing");
+        in->req.nfiles++;
+    }
+    in->req.files = in->files;
+    return NULL;
+}
+
+/* args: a list of strings (LibreChat) or one string; anything else is ignored
+ * as KubeCodeRun does. */
+static void parse_args(json_t *args, struct exec_input *in)
+{
+    if (json_is_string(args)) {
+        in->args[in->req.nargs++] = json_string_value(args);
+    } else if (json_is_array(args)) {
+        size_t i;
+        json_t *a;
+        json_array_foreach(args, i, a) if (json_is_string(a) && in->req.nargs < MAX_ARGS)
+            in->args[in->req.nargs++] = json_string_value(a);
+    }
+    in->req.args = in->args;
+}
+
+static struct kcr_http_resp *parse(struct kcr_http_req *req, json_t *body, struct exec_input *in)
+{
+    if (!json_is_object(body))
+        return errors_app(req, 422, "Request validation failed",
+                          json_pack("[o]", errors_detail("body",
+                                                         "Input should be a valid JSON "
+                                                         "object",
+                                                         "model_attributes_type")));
+    json_t *code = json_object_get(body, "code"), *lang = json_object_get(body, "lang");
+    if (!code)
+        return invalid(req, "code", "Field required", "missing");
+    if (!json_is_string(code))
+        return invalid(req, "code", "Input should be a valid string", "string_type");
+    if (!lang)
+        return invalid(req, "lang", "Field required", "missing");
+    if (!json_is_string(lang))
+        return invalid(req, "lang", "Input should be a valid string", "string_type");
+    bool bad = false;
+    in->req.entity_id = opt_str(body, "entity_id", &bad);
+    if (bad || (in->req.entity_id && !entity_ok(in->req.entity_id)))
+        return invalid(req, "entity_id", "String should match pattern '^[A-Za-z0-9_-]{1,40}$'",
+                       "string_pattern_mismatch");
+    in->req.session_id = opt_str(body, "session_id", &bad);
+    in->req.user_id = opt_str(body, "user_id", &bad);
+    const char *stdin_s = opt_str(body, "stdin", &bad);
+    if (bad)
+        return invalid(req, "session_id", "Input should be a valid string", "string_type");
+    in->req.stdin_data = stdin_s;
+    in->req.stdin_len = stdin_s ? json_string_length(json_object_get(body, "stdin")) : 0;
+    struct kcr_http_resp *r = parse_files(req, json_object_get(body, "files"), in);
+    if (r)
+        return r;
+    parse_args(json_object_get(body, "args"), in);
+
+    const char *c = json_string_value(code);
+    bool blank = true;
+    for (const char *p = c; *p && blank; p++)
+        blank = isspace((unsigned char)*p);
+    if (blank)
+        return errors_app(req, 400, "Code cannot be empty",
+                          json_pack("[o]", errors_detail("code",
+                                                         "Code field is required and cannot be "
+                                                         "empty",
+                                                         "empty_code")));
+    in->req.code = c;
+    in->req.lang = lang_find(json_string_value(lang));
+    if (!in->req.lang) {
+        char msg[160], det[160];
+        snprintf(msg, sizeof(msg), "Unsupported programming language: %.100s",
+                 json_string_value(lang));
+        snprintf(det, sizeof(det), "Language '%.100s' is not supported", json_string_value(lang));
+        return errors_app(req, 400, msg,
+                          json_pack("[o]", errors_detail("lang", det, "unsupported_language")));
+    }
+    return NULL;
+}
+
+static json_t *response_json(const struct kcr_exec_response *res)
+{
+    json_t *files = json_array();
+    for (size_t i = 0; i < res->nfiles; i++)
+        json_array_append_new(files, json_pack("{s:s,s:s,s:n}", "id", res->files[i].id, "name",
+                                               res->files[i].name, "path"));
+    return json_pack("{s:s,s:o,s:s,s:s,s:b,s:n,s:n}", "session_id", res->session_id, "files", files,
+                     "stdout", res->stdout_text ? res->stdout_text : "", "stderr",
+                     res->stderr_text ? res->stderr_text : "", "has_state", 0, "state_size",
+                     "state_hash");
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+struct kcr_http_resp *exec_handle(struct kcr_http_req *req, void *ctx)
+{
+    struct kcr_api *api = ctx;
+    const struct kcr_buf *b = http_req_body(req);
+    json_error_t jerr;
+    json_auto_t *body = json_loadb(b->data ? b->data : "", b->len, 0, &jerr);
+    if (!body)
+        return errors_app(
+            req, 422, "Request validation failed",
+            json_pack("[o]", errors_detail("body", "JSON decode error", "json_invalid")));
+    _cleanup_free_ struct exec_input *in = xcalloc(1, sizeof(*in));
+    struct kcr_http_resp *bad = parse(req, body, in);
+    if (bad)
+        return bad;
+    http_req_log(req, "language", json_string(in->req.lang->code));
+
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    atomic_fetch_add(&api->inflight, 1);
+    struct kcr_exec_response res;
+    struct kcr_err err = {0};
+    int r = orchestrator_exec(&api->core, &in->req, &res, &err);
+    atomic_fetch_sub(&api->inflight, 1);
+    double secs = elapsed_s(&t0);
+    if (r < 0) {
+        http_req_log(req, "outcome", json_string("error"));
+        http_req_log(req, "error", json_string(err.msg));
+        metrics_record_exec(api->metrics, in->req.lang->code, "error", secs);
+        return errors_from_err(req, &err);
+    }
+    http_req_log(req, "outcome", json_string(res.outcome));
+    http_req_log(req, "session_id", json_string(res.session_id));
+    metrics_record_exec(api->metrics, in->req.lang->code, res.outcome, secs);
+    json_t *out = response_json(&res);
+    orchestrator_response_done(&res);
+    return http_resp_json(200, out);
+}

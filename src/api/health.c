@@ -1,0 +1,105 @@
+#include "api/health.h"
+#include "api/context.h"
+#include "api/files.h"
+#include "core/session.h"
+
+#include <string.h>
+#include <time.h>
+
+struct kcr_http_resp *health_handle(struct kcr_http_req *req, void *ctx)
+{
+    (void)req;
+    struct kcr_api *api = ctx;
+    return http_resp_json(200,
+                          json_pack("{s:s,s:s,s:{s:b,s:b,s:b}}", "status", "healthy", "version",
+                                    api->version, "config", "debug", 0, "docs_enabled", 1,
+                                    "cors_enabled", api->core.cfg->enable_cors));
+}
+
+struct kcr_http_resp *health_handle_ready(struct kcr_http_req *req, void *ctx)
+{
+    (void)req;
+    struct kcr_api *api = ctx;
+    struct kcr_err err = {0};
+    if (api->core.meta->ops->ping(api->core.meta, &err) < 0 ||
+        api->core.blob->ops->ping(api->core.blob, &err) < 0)
+        return http_resp_json(503,
+                              json_pack("{s:s,s:s}", "status", "not_ready", "reason", err.msg));
+    if (!api->core.pool)
+        return http_resp_json(503, json_pack("{s:s,s:s}", "status", "not_ready", "reason",
+                                             "pod backend unavailable"));
+    return http_resp_json(200, json_pack("{s:s}", "status", "ready"));
+}
+
+/* One service entry: {"service","status","timestamp","response_time_ms",("error")}. */
+static json_t *service(const char *name, int rc, const struct kcr_err *err, double ms,
+                       const char *now)
+{
+    json_t *s =
+        json_pack("{s:s,s:s,s:s,s:f}", "service", name, "status", rc == 0 ? "healthy" : "unhealthy",
+                  "timestamp", now, "response_time_ms", ms);
+    if (rc < 0)
+        json_object_set_new(s, "error", json_string(err->msg));
+    return s;
+}
+
+static double since_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static json_t *pods_service(struct kcr_api *api, const char *now)
+{
+    if (!api->core.backend || !api->core.pool)
+        return json_pack("{s:s,s:s,s:s,s:s}", "service", "pods", "status", "unhealthy", "timestamp",
+                         now, "error", "pod backend unavailable");
+    json_t *h = api->core.backend->ops->health(api->core.backend);
+    json_t *s = json_pack("{s:s,s:s,s:s,s:s}", "service", "pods", "backend",
+                          api->core.backend->ops->name, "timestamp", now, "status", "healthy");
+    const char *st = json_string_value(json_object_get(h, "status"));
+    if (st)
+        json_object_set_new(s, "status", json_string(st));
+    json_object_set_new(s, "details", h ? h : json_object());
+    json_object_set_new(s, "pool", pool_stats(api->core.pool));
+    return s;
+}
+
+struct kcr_http_resp *health_handle_detailed(struct kcr_http_req *req, void *ctx)
+{
+    (void)req;
+    struct kcr_api *api = ctx;
+    char now[32];
+    files_iso_ms(session_now_ms(), now);
+    struct timespec t0;
+    struct kcr_err e1 = {0}, e2 = {0};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r1 = api->core.meta->ops->ping(api->core.meta, &e1);
+    double ms1 = since_ms(&t0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r2 = api->core.blob->ops->ping(api->core.blob, &e2);
+    double ms2 = since_ms(&t0);
+    json_t *services =
+        json_pack("{s:o,s:o,s:o}", "metadata", service("sqlite", r1, &e1, ms1, now), "files",
+                  service("filesystem", r2, &e2, ms2, now), "pods", pods_service(api, now));
+    int healthy = 0, degraded = 0, unhealthy = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(services, k, v)
+    {
+        const char *st = json_string_value(json_object_get(v, "status"));
+        healthy += st && !strcmp(st, "healthy");
+        degraded += st && !strcmp(st, "degraded");
+        unhealthy += !st || !strcmp(st, "unhealthy");
+    }
+    const char *overall = unhealthy ? "unhealthy" : degraded ? "degraded" : "healthy";
+    json_t *body = json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i,s:i}}", "status", overall, "timestamp",
+                             now, "services", services, "summary", "total_services",
+                             healthy + degraded + unhealthy, "healthy_services", healthy,
+                             "degraded_services", degraded, "unhealthy_services", unhealthy);
+    struct kcr_http_resp *r = http_resp_json(unhealthy ? 503 : 200, body);
+    if (degraded && !unhealthy)
+        http_resp_header(r, "X-Health-Status", "degraded");
+    return r;
+}

@@ -1,0 +1,211 @@
+#include "api/openapi.h"
+#include "api/context.h"
+#include "common/lang.h"
+
+#include <string.h>
+
+static json_t *ref(const char *name)
+{
+    char r[128];
+    snprintf(r, sizeof(r), "#/components/schemas/%s", name);
+    return json_pack("{s:s}", "$ref", r);
+}
+
+static json_t *json_content(json_t *schema)
+{
+    return json_pack("{s:{s:o}}", "application/json", "schema", schema);
+}
+
+/* A response with a JSON body of schema (taken; NULL for no body). */
+static json_t *resp(const char *desc, json_t *schema)
+{
+    json_t *r = json_pack("{s:s}", "description", desc);
+    if (schema)
+        json_object_set_new(r, "content", json_content(schema));
+    return r;
+}
+
+static json_t *path_param(const char *name)
+{
+    return json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", name, "in", "path", "required", 1, "schema",
+                     "type", "string");
+}
+
+/* An operation; responses taken. secured adds the API-key requirement. */
+static json_t *op(const char *id, const char *summary, bool secured, json_t *responses)
+{
+    json_t *o =
+        json_pack("{s:s,s:s,s:o}", "operationId", id, "summary", summary, "responses", responses);
+    if (!secured)
+        json_object_set_new(o, "security", json_array());
+    return o;
+}
+
+static json_t *schemas(void)
+{
+    size_t n = 0;
+    const struct kcr_lang *all = lang_all(&n);
+    json_t *langs = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(langs, json_string(all[i].code));
+    json_t *str = json_pack("{s:s}", "type", "string");
+    json_t *file_ref = json_pack("{s:s,s:{s:O,s:O,s:O,s:O,s:O,s:O}}", "type", "object",
+                                 "properties", "id", str, "name", str, "session_id", str,
+                                 "storage_session_id", str, "resource_id", str, "kind", str);
+    json_t *exec_req =
+        json_pack("{s:s,s:[s,s],s:{s:{s:s,s:i},s:{s:s,s:o,s:s},s:{s:s,s:O},s:O,s:O,s:O,s:{s:s,s:s},"
+                  "s:{s:s,s:o}}}",
+                  "type", "object", "required", "code", "lang", "properties", "code", "type",
+                  "string", "minLength", 1, "lang", "type", "string", "enum", langs, "description",
+                  "case-insensitive", "args", "type", "array", "items", str, "stdin", str,
+                  "user_id", str, "session_id", str, "entity_id", "type", "string", "pattern",
+                  "^[A-Za-z0-9_-]{1,40}$", "files", "type", "array", "items", file_ref);
+    json_t *out_file = json_pack("{s:s,s:{s:O,s:O,s:{s:b}}}", "type", "object", "properties", "id",
+                                 str, "name", str, "path", "nullable", 1);
+    json_t *exec_resp = json_pack(
+        "{s:s,s:{s:O,s:{s:s,s:o},s:O,s:O,s:{s:s},s:{s:s,s:b},s:{s:s,s:b}}}", "type", "object",
+        "properties", "session_id", str, "files", "type", "array", "items", out_file, "stdout", str,
+        "stderr", str, "has_state", "type", "boolean", "state_size", "type", "integer", "nullable",
+        1, "state_hash", "type", "string", "nullable", 1);
+    json_t *error =
+        json_pack("{s:s,s:{s:O,s:O,s:{s:s,s:b},s:O,s:{s:s}}}", "type", "object", "properties",
+                  "error", str, "error_type", str, "details", "type", "array", "nullable", 1,
+                  "request_id", str, "timestamp", "type", "number");
+    json_t *upload_resp =
+        json_pack("{s:s,s:{s:O,s:O,s:{s:s,s:{s:s,s:{s:O,s:O}}}}}", "type", "object", "properties",
+                  "message", str, "session_id", str, "files", "type", "array", "items", "type",
+                  "object", "properties", "fileId", str, "filename", str);
+    json_t *s = json_pack("{s:o,s:o,s:o,s:o}", "ExecRequest", exec_req, "ExecResponse", exec_resp,
+                          "Error", error, "UploadResponse", upload_resp);
+    json_decref(str);
+    return s;
+}
+
+static json_t *paths(void)
+{
+    json_t *err = ref("Error");
+    json_t *p = json_object();
+    json_t *exec_post =
+        op("exec", "Run code in a single-use pod", true,
+           json_pack("{s:o,s:o,s:o,s:o,s:o}", "200",
+                     resp("Result (also for failing or timed-out code)", ref("ExecResponse")),
+                     "400", resp("Bad request", json_incref(err)), "401",
+                     resp("Missing or invalid API key", NULL), "422",
+                     resp("Validation error", json_incref(err)), "503",
+                     resp("Pod backend unavailable", json_incref(err))));
+    json_object_set_new(
+        exec_post, "requestBody",
+        json_pack("{s:b,s:o}", "required", 1, "content", json_content(ref("ExecRequest"))));
+    json_object_set_new(p, "/exec", json_pack("{s:o}", "post", exec_post));
+
+    json_t *up = op("upload", "Upload files into a session", true,
+                    json_pack("{s:o,s:o,s:o}", "200", resp("Stored", ref("UploadResponse")), "413",
+                              resp("Too large or too many files", json_incref(err)), "422",
+                              resp("No file part", json_incref(err))));
+    json_object_set_new(
+        up, "requestBody",
+        json_pack("{s:b,s:{s:{s:{s:s,s:{s:{s:s,s:s},s:{s:s,s:{s:s,s:s}},s:{s:s}}}}}}", "required",
+                  1, "content", "multipart/form-data", "schema", "type", "object", "properties",
+                  "file", "type", "string", "format", "binary", "files", "type", "array", "items",
+                  "type", "string", "format", "binary", "entity_id", "type", "string"));
+    json_object_set_new(p, "/upload", json_pack("{s:o}", "post", up));
+
+    json_t *list = op("listFiles", "List a session's files", true,
+                      json_pack("{s:o}", "200",
+                                resp("Files (empty for an unknown session)",
+                                     json_pack("{s:s}", "type", "array"))));
+    json_object_set_new(list, "parameters",
+                        json_pack("[o,{s:s,s:s,s:{s:s,s:[s,s,s]}}]", path_param("session_id"),
+                                  "name", "detail", "in", "query", "schema", "type", "string",
+                                  "enum", "summary", "simple", "full"));
+    json_object_set_new(p, "/files/{session_id}", json_pack("{s:o}", "get", list));
+
+    json_t *del = op("deleteFile", "Delete one file", true,
+                     json_pack("{s:o,s:o}", "200", resp("Deleted", NULL), "404",
+                               resp("File not found", json_incref(err))));
+    json_object_set_new(del, "parameters",
+                        json_pack("[o,o]", path_param("session_id"), path_param("file_id")));
+    json_object_set_new(p, "/files/{session_id}/{file_id}", json_pack("{s:o}", "delete", del));
+
+    json_t *dl =
+        op("download", "Download a file's bytes", true,
+           json_pack("{s:{s:s,s:{s:{s:{s:s,s:s}}}},s:o}", "200", "description", "File bytes",
+                     "content", "application/octet-stream", "schema", "type", "string", "format",
+                     "binary", "404", resp("File not found", json_incref(err))));
+    json_object_set_new(dl, "parameters",
+                        json_pack("[o,o]", path_param("session_id"), path_param("file_id")));
+    json_t *dlo = op("downloadPreflight", "CORS preflight", false,
+                     json_pack("{s:o}", "204", resp("Preflight answer", NULL)));
+    json_object_set_new(p, "/download/{session_id}/{file_id}",
+                        json_pack("{s:o,s:o}", "get", dl, "options", dlo));
+
+    json_t *state = json_pack(
+        "{s:o,s:o,s:o,s:[o]}", "get",
+        op("getState", "Python state blob (ETag = quoted sha256; 304 on If-None-Match)", true,
+           json_pack("{s:o,s:o,s:o}", "200", resp("State bytes", NULL), "304",
+                     resp("Not modified", NULL), "404", resp("No state", json_incref(err)))),
+        "post",
+        op("putState", "Upload a state blob (version byte 1 or 2, at most 50 MiB)", true,
+           json_pack("{s:o,s:o,s:o}", "201", resp("Stored", NULL), "400",
+                     resp("Bad state", json_incref(err)), "413",
+                     resp("Too large", json_incref(err)))),
+        "delete",
+        op("deleteState", "Delete a state blob", true,
+           json_pack("{s:o}", "204", resp("Deleted", NULL))),
+        "parameters", path_param("session_id"));
+    json_object_set_new(p, "/state/{session_id}", state);
+    json_t *info =
+        op("stateInfo", "State metadata", true,
+           json_pack("{s:o}", "200", resp("Info", json_pack("{s:s}", "type", "object"))));
+    json_object_set_new(info, "parameters", json_pack("[o]", path_param("session_id")));
+    json_object_set_new(p, "/state/{session_id}/info", json_pack("{s:o}", "get", info));
+
+    json_t *obj = json_pack("{s:s}", "type", "object");
+    json_object_set_new(p, "/health",
+                        json_pack("{s:o}", "get",
+                                  op("health", "Liveness", false,
+                                     json_pack("{s:o}", "200", resp("Alive", json_incref(obj))))));
+    json_object_set_new(p, "/ready",
+                        json_pack("{s:o}", "get",
+                                  op("ready", "Readiness", false,
+                                     json_pack("{s:o,s:o}", "200", resp("Ready", json_incref(obj)),
+                                               "503", resp("Not ready", json_incref(obj))))));
+    json_object_set_new(
+        p, "/health/detailed",
+        json_pack("{s:o}", "get",
+                  op("healthDetailed", "Each dependency's state", true,
+                     json_pack("{s:o,s:o}", "200", resp("Healthy or degraded", json_incref(obj)),
+                               "503", resp("Unhealthy", json_incref(obj))))));
+    json_object_set_new(p, "/metrics",
+                        json_pack("{s:o}", "get",
+                                  op("metrics", "Prometheus metrics", true,
+                                     json_pack("{s:{s:s,s:{s:{s:{s:s}}}}}", "200", "description",
+                                               "Prometheus text format", "content", "text/plain",
+                                               "schema", "type", "string"))));
+    json_object_set_new(p, "/openapi.json",
+                        json_pack("{s:o}", "get",
+                                  op("openapi", "This document", false,
+                                     json_pack("{s:o}", "200", resp("OpenAPI 3 document", obj)))));
+    json_decref(err);
+    return p;
+}
+
+json_t *openapi_document(const char *version)
+{
+    return json_pack(
+        "{s:s,s:{s:s,s:s,s:s},s:[{s:s},{s:s}],s:o,s:{s:o,s:{s:{s:s,s:s,s:s},s:{s:s,s:s}}},"
+        "s:[{s:[]},{s:[]}]}",
+        "openapi", "3.0.3", "info", "title", "kcr Code Interpreter API", "version", version,
+        "description",
+        "LibreChat- and KubeCodeRun-compatible code execution. Every path also works under /v1.",
+        "servers", "url", "/", "url", "/v1", "paths", paths(), "components", "schemas", schemas(),
+        "securitySchemes", "ApiKeyHeader", "type", "apiKey", "in", "header", "name", "x-api-key",
+        "BearerAuth", "type", "http", "scheme", "bearer", "security", "ApiKeyHeader", "BearerAuth");
+}
+
+struct kcr_http_resp *openapi_handle(struct kcr_http_req *req, void *ctx)
+{
+    (void)req;
+    struct kcr_api *api = ctx;
+    return http_resp_json(200, openapi_document(api->version));
+}

@@ -1,0 +1,11 @@
+/* backend — picks the pod backend once at start from KCR_POD_BACKEND. */
+#pragma once
+
+#include "common/err.h"
+#include "core/config.h"
+#include "pod/pod.h"
+
+/* The configured backend. local: must be called while still root (it forks the
+ * privileged pod manager); kubernetes: not in this build (fails with a line
+ * naming KCR_POD_BACKEND). Free with be->ops->free. */
+struct kcr_pod_backend *backend_new(const struct kcr_serve_config *cfg, struct kcr_err *err);

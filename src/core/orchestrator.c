@@ -1,0 +1,286 @@
+#include "core/orchestrator.h"
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/names.h"
+#include "common/xalloc.h"
+#include "core/output.h"
+#include "core/session.h"
+#include "pod/sidecar-client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+/* Output paths deeper than this are not collected (security.md case 11). */
+#define OUTPUT_MAX_DEPTH 16
+
+/* A file placed into the pod before the run. */
+struct mounted {
+    struct kcr_file_meta meta;
+    char name[KCR_NAME_MAX + 1]; /* its name under /mnt/data */
+};
+
+/*** Files in ***/
+
+static int resolve_files(struct kcr_core *c, const char *sid, const struct kcr_exec_request *req,
+                         struct mounted **ret, size_t *ret_n, struct kcr_err *err)
+{
+    _cleanup_free_ struct mounted *v = xcalloc(req->nfiles + 1, sizeof(*v));
+    struct kcr_buf missing;
+    buf_init(&missing, 1024);
+    size_t n = 0, nmissing = 0;
+    for (size_t i = 0; i < req->nfiles; i++) {
+        const struct kcr_file_ref *ref = &req->files[i];
+        struct kcr_err e = {0};
+        if (files_resolve(c, sid, ref, &v[n].meta, &e) < 0) {
+            if (e.kind != KCR_ERR_NOT_FOUND) {
+                buf_done(&missing);
+                *err = e;
+                return -1;
+            }
+            buf_printf(&missing, "%s%s", nmissing++ ? ", " : "", e.msg);
+            continue;
+        }
+        _cleanup_free_ char *san =
+            names_sanitize(ref->name && *ref->name ? ref->name : v[n].meta.name);
+        snprintf(v[n].name, sizeof(v[n].name), "%s", san);
+        bool dup = false;
+        for (size_t j = 0; j < n; j++)
+            dup |= !strcmp(v[j].name, v[n].name);
+        if (!dup)
+            n++;
+    }
+    if (nmissing) {
+        kcr_err_set(err, 0, KCR_ERR_INVALID, "Failed to mount %zu file(s): %s", nmissing,
+                    missing.data);
+        buf_done(&missing);
+        return -1;
+    }
+    buf_done(&missing);
+    *ret = TAKE_PTR(v);
+    *ret_n = n;
+    return 0;
+}
+
+static int put_files(struct kcr_core *c, struct kcr_pod *pod, const struct mounted *m, size_t n,
+                     struct kcr_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t size = 0;
+        _cleanup_close_ int fd = files_open(c, &m[i].meta, &size, err);
+        if (fd < 0 || sidecar_put_file(pod, m[i].name, fd, size, err) < 0)
+            return kcr_err_wrap(err, "mount '%s'", m[i].name);
+    }
+    return 0;
+}
+
+/*** Files out ***/
+
+static bool is_dangerous(const char *name)
+{
+    static const char *const ext[] = {".exe", ".bat", ".cmd", ".sh", ".ps1", ".scr", ".com"};
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < ARRAY_SIZE(ext); i++)
+        if (!strcasecmp(dot, ext[i]))
+            return true;
+    return false;
+}
+
+static const struct kcr_pod_file *find_file(const struct kcr_pod_files *l, const char *name)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (!strcmp(l->items[i].name, name))
+            return &l->items[i];
+    return NULL;
+}
+
+/* Whether an entry of the after-run listing is a result of the run (rule 6):
+ * new, or an upload that was mounted and then modified. */
+static bool is_result(const struct kcr_pod_file *f, const struct kcr_pod_files *before,
+                      const struct mounted *m, size_t nm, const char *code_file)
+{
+    if (!strcmp(f->name, code_file) || !names_is_safe_path(f->name, OUTPUT_MAX_DEPTH) ||
+        is_dangerous(f->name))
+        return false;
+    const struct kcr_pod_file *old = find_file(before, f->name);
+    if (!old)
+        return true;
+    for (size_t i = 0; i < nm; i++)
+        if (!strcmp(m[i].name, f->name))
+            return old->size != f->size || old->mtime_ns != f->mtime_ns;
+    return false;
+}
+
+static int cmp_pod_file(const void *a, const void *b)
+{
+    return strcmp(((const struct kcr_pod_file *)a)->name, ((const struct kcr_pod_file *)b)->name);
+}
+
+/* Fetches one result into the blob store and records it as an output. */
+static int collect_one(struct kcr_core *c, struct kcr_pod *pod, const char *sid, const char *name,
+                       struct kcr_exec_output_file *out, struct kcr_err *err)
+{
+    _cleanup_close_ int fd = c->blob->ops->tmpfile(c->blob, err);
+    if (fd < 0)
+        return -1;
+    if (sidecar_get_file(pod, name, fd, c->cfg->max_file_size, err) < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "stat output '%s'", name);
+    struct kcr_file_meta f;
+    if (files_store(c, sid, name, NULL, KCR_FILE_OUTPUT, fd, (uint64_t)st.st_size, &f, err) < 0)
+        return -1;
+    memcpy(out->id, f.id, sizeof(out->id));
+    out->name = xstrdup(name);
+    return 0;
+}
+
+static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const char *sid,
+                         const struct kcr_pod_files *before, const struct mounted *m, size_t nm,
+                         const char *code_file, struct kcr_exec_response *res, struct kcr_err *err)
+{
+    struct kcr_pod_files after = {0};
+    if (sidecar_list_files(pod, &after, err) < 0)
+        return kcr_err_wrap(err, "list outputs");
+    qsort(after.items, after.count, sizeof(*after.items), cmp_pod_file);
+    size_t max = c->cfg->max_output_files;
+    res->files = xcalloc(max + 1, sizeof(*res->files));
+    int r = 0;
+    for (size_t i = 0; i < after.count && res->nfiles < max; i++) {
+        const struct kcr_pod_file *f = &after.items[i];
+        if (f->size > c->cfg->max_file_size || !is_result(f, before, m, nm, code_file))
+            continue;
+        struct kcr_err e = {0};
+        if (collect_one(c, pod, sid, f->name, &res->files[res->nfiles], &e) == 0) {
+            res->nfiles++;
+        } else if (e.kind == KCR_ERR_UNAVAILABLE && c->blob->ops->ping(c->blob, NULL) < 0) {
+            /* Our own store is failing: that is an error, not a skipped file. */
+            *err = e;
+            r = -1;
+            break;
+        }
+        /* Otherwise the file changed under us (grew past the limit, became a
+         * FIFO or a symlink): it is not a result. */
+    }
+    sidecar_files_done(&after);
+    return r;
+}
+
+/*** The run ***/
+
+static void finish_output(struct kcr_core *c, const struct kcr_exec_result *r, int timeout_s,
+                          struct kcr_exec_response *res)
+{
+    size_t cap = c->cfg->max_output_chars;
+    res->stdout_text = output_process(r->stdout_data, r->stdout_len, cap, true, false);
+    _cleanup_free_ char *err = output_process(r->stderr_data, r->stderr_len, cap, false, false);
+    const char *sep = *err && err[strlen(err) - 1] != '\n' ? "\n" : "";
+    res->exit_code = r->exit_code;
+    if (r->timed_out) {
+        res->outcome = "timeout";
+        res->stderr_text =
+            xasprintf("%s%sExecution timed out after %d seconds", err, sep, timeout_s);
+    } else if (r->oom_killed) {
+        res->outcome = "oom";
+        res->stderr_text = xasprintf("%s%sOut of memory: the program exceeded the memory limit "
+                                     "(%ld MB) and was killed",
+                                     err, sep, c->cfg->max_memory_mb);
+    } else if (r->exit_code != 0) {
+        res->outcome = "failed";
+        if (!*err && r->signal)
+            res->stderr_text =
+                xasprintf("Process killed by signal %d (%s)", r->signal, strsignal(r->signal));
+        else if (!*err)
+            res->stderr_text = xasprintf("Code execution failed with exit code %d", r->exit_code);
+        else
+            res->stderr_text = TAKE_PTR(err);
+    } else {
+        res->outcome = "completed";
+        res->stderr_text = TAKE_PTR(err);
+    }
+}
+
+/* Everything that needs the pod, which the caller releases afterwards. */
+static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_exec_request *req,
+                      const struct mounted *m, size_t nm, struct kcr_exec_response *res,
+                      struct kcr_err *err)
+{
+    if (put_files(c, pod, m, nm, err) < 0)
+        return -1;
+    struct kcr_pod_files before = {0};
+    if (sidecar_list_files(pod, &before, err) < 0)
+        return kcr_err_wrap(err, "list inputs");
+    double mult = req->lang->time_mult > 1.0 ? req->lang->time_mult : 1.0;
+    int timeout_s = (int)(c->cfg->max_exec_time_s * mult + 0.999);
+    struct kcr_exec_req x = {
+        .code = req->code,
+        .args = req->args,
+        .nargs = req->nargs,
+        .stdin_data = req->stdin_data,
+        .stdin_len = req->stdin_len,
+        .timeout_s = timeout_s,
+        .working_dir = "/mnt/data",
+    };
+    struct kcr_exec_result r = {0};
+    if (sidecar_execute(pod, &x, &r, err) < 0) {
+        sidecar_files_done(&before);
+        return kcr_err_wrap(err, "execute");
+    }
+    res->run_ms = r.execution_time_ms;
+    finish_output(c, &r, timeout_s, res);
+    sidecar_result_done(&r);
+    char cls[128];
+    _cleanup_free_ char *code_file = lang_code_file(req->lang, req->code, cls, sizeof(cls));
+    int rc = collect_files(c, pod, res->session_id, &before, m, nm, code_file, res, err);
+    sidecar_files_done(&before);
+    return rc;
+}
+
+int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
+                      struct kcr_exec_response *res, struct kcr_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    _cleanup_free_ const char **fsids = xcalloc(req->nfiles + 1, sizeof(char *));
+    for (size_t i = 0; i < req->nfiles; i++)
+        fsids[i] = req->files[i].session_id;
+    if (session_choose(c, req->session_id, fsids, req->nfiles, req->entity_id, req->user_id,
+                       res->session_id, err) < 0)
+        return -1;
+    _cleanup_free_ struct mounted *m = NULL;
+    size_t nm = 0;
+    if (resolve_files(c, res->session_id, req, &m, &nm, err) < 0)
+        return -1;
+    if (!c->pool)
+        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod backend unavailable");
+    struct kcr_pod *pod = pool_acquire(c->pool, req->lang, err);
+    if (!pod)
+        return kcr_err_wrap(err, "acquire %s pod", req->lang->code);
+    int r = run_in_pod(c, pod, req, m, nm, res, err);
+    pool_release(c->pool, pod);
+    if (r < 0) {
+        /* A transport failure mid-run is the pod backend's failure (503). */
+        if (err && err->kind != KCR_ERR_INTERNAL)
+            err->kind = KCR_ERR_UNAVAILABLE;
+        orchestrator_response_done(res);
+        return -1;
+    }
+    (void)c->meta->ops->session_touch(c->meta, res->session_id, session_now_ms(), NULL);
+    return 0;
+}
+
+void orchestrator_response_done(struct kcr_exec_response *res)
+{
+    free(res->stdout_text);
+    free(res->stderr_text);
+    for (size_t i = 0; i < res->nfiles; i++)
+        free(res->files[i].name);
+    free(res->files);
+    char sid[KCR_ID_LEN + 1];
+    memcpy(sid, res->session_id, sizeof(sid));
+    memset(res, 0, sizeof(*res));
+    memcpy(res->session_id, sid, sizeof(sid));
+}

@@ -1,0 +1,161 @@
+#include "core/session.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Expired sessions removed per store query. */
+#define REAP_BATCH 64
+
+int64_t session_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int session_create(struct kcr_core *c, const char *entity_id, const char *user_id,
+                   char ret_id[KCR_ID_LEN + 1], struct kcr_err *err)
+{
+    struct kcr_session s = {0};
+    id_new(s.id);
+    snprintf(s.entity_id, sizeof(s.entity_id), "%s", entity_id ? entity_id : "");
+    snprintf(s.user_id, sizeof(s.user_id), "%s", user_id ? user_id : "");
+    s.created_ms = s.last_activity_ms = session_now_ms();
+    long ttl = c->cfg->session_ttl_hours;
+    s.expires_ms = ttl > 0 ? s.created_ms + (int64_t)ttl * 3600 * 1000 : 0;
+    if (c->meta->ops->session_create(c->meta, &s, err) < 0)
+        return kcr_err_wrap(err, "create session");
+    memcpy(ret_id, s.id, KCR_ID_LEN + 1);
+    return 0;
+}
+
+bool session_exists(struct kcr_core *c, const char *sid)
+{
+    if (!sid || !id_is_valid(sid))
+        return false;
+    struct kcr_session s;
+    int64_t now = session_now_ms();
+    if (c->meta->ops->session_get(c->meta, sid, now, &s, NULL) < 0)
+        return false;
+    (void)c->meta->ops->session_touch(c->meta, sid, now, NULL);
+    return true;
+}
+
+int session_choose(struct kcr_core *c, const char *session_id, const char *const *file_sids,
+                   size_t nfile_sids, const char *entity_id, const char *user_id,
+                   char ret_id[KCR_ID_LEN + 1], struct kcr_err *err)
+{
+    const char *hit = NULL;
+    if (session_exists(c, session_id))
+        hit = session_id;
+    for (size_t i = 0; !hit && i < nfile_sids; i++)
+        if (session_exists(c, file_sids[i]))
+            hit = file_sids[i];
+    char ent[KCR_ID_LEN + 1];
+    if (!hit && entity_id && *entity_id &&
+        c->meta->ops->session_by_entity(c->meta, entity_id, session_now_ms(), ent, NULL) == 0 &&
+        session_exists(c, ent))
+        hit = ent;
+    if (hit) {
+        memcpy(ret_id, hit, KCR_ID_LEN + 1);
+        return 0;
+    }
+    return session_create(c, entity_id, user_id, ret_id, err);
+}
+
+int session_reap(struct kcr_core *c, int64_t now_ms)
+{
+    char ids[REAP_BATCH][KCR_ID_LEN + 1];
+    size_t n = 0;
+    int total = 0;
+    struct kcr_err err = {0};
+    do {
+        if (c->meta->ops->sessions_expired(c->meta, now_ms, ids, REAP_BATCH, &n, &err) < 0) {
+            log_msg(KCR_LOG_WARN, NULL, "session cleanup: %s", err.msg);
+            return total;
+        }
+        for (size_t i = 0; i < n; i++) {
+            /* Records first: once they are gone nothing can reach the bytes, so
+             * a crash between the two steps leaves only unreachable garbage. */
+            if (c->meta->ops->session_delete(c->meta, ids[i], &err) < 0) {
+                log_msg(KCR_LOG_WARN, NULL, "session cleanup '%s': %s", ids[i], err.msg);
+                return total;
+            }
+            (void)c->blob->ops->remove_dir(c->blob, ids[i], NULL);
+            char key[64];
+            snprintf(key, sizeof(key), "state/%s", ids[i]);
+            (void)c->blob->ops->remove(c->blob, key, NULL);
+            total++;
+        }
+    } while (n == REAP_BATCH);
+    return total;
+}
+
+struct kcr_session_reaper {
+    struct kcr_core *core;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+};
+
+static void *reaper_main(void *arg)
+{
+    struct kcr_session_reaper *r = arg;
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += r->core->cfg->cleanup_interval_s;
+        while (!r->stop && pthread_cond_timedwait(&r->cond, &r->lock, &until) != ETIMEDOUT)
+            ;
+        if (r->stop)
+            break;
+        pthread_mutex_unlock(&r->lock);
+        int n = session_reap(r->core, session_now_ms());
+        if (n > 0)
+            log_json(KCR_LOG_INFO, NULL, "expired sessions removed",
+                     json_pack("{s:i}", "sessions", n));
+        pthread_mutex_lock(&r->lock);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+struct kcr_session_reaper *session_reaper_start(struct kcr_core *c, struct kcr_err *err)
+{
+    if (c->cfg->session_ttl_hours <= 0)
+        return NULL;
+    struct kcr_session_reaper *r = xcalloc(1, sizeof(*r));
+    r->core = c;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    int e = pthread_create(&r->thread, NULL, reaper_main, r);
+    if (e) {
+        free(r);
+        kcr_err_set(err, e, KCR_ERR_INTERNAL, "start session cleanup thread");
+        return NULL;
+    }
+    return r;
+}
+
+struct kcr_session_reaper *session_reaper_stop(struct kcr_session_reaper *r)
+{
+    if (!r)
+        return NULL;
+    pthread_mutex_lock(&r->lock);
+    r->stop = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->thread, NULL);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+    return NULL;
+}

@@ -1,0 +1,97 @@
+/* meta — the metadata store interface: sessions, file records, Python state
+ * index and managed API keys.
+ *
+ * A backend is a `const struct kcr_meta_ops` chosen once at start (sqlite now,
+ * redis later); its instance struct starts with `struct kcr_meta super`. Every
+ * operation is thread-safe and durable once it returns 0. Lookups of missing
+ * records fail with KCR_ERR_NOT_FOUND; a broken store fails with
+ * KCR_ERR_UNAVAILABLE. Times are milliseconds since the epoch (UTC). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/id.h"
+
+struct kcr_session {
+    char id[KCR_ID_LEN + 1];
+    char entity_id[48]; /* "" when none */
+    char user_id[128];  /* "" when none */
+    int64_t created_ms;
+    int64_t last_activity_ms;
+    int64_t expires_ms; /* 0 = never */
+};
+
+enum kcr_file_kind { KCR_FILE_UPLOAD, KCR_FILE_OUTPUT };
+
+struct kcr_file_meta {
+    char id[KCR_ID_LEN + 1];
+    char session_id[KCR_ID_LEN + 1];
+    char name[4096]; /* sanitised upload name, or the relative path of an output */
+    char content_type[128];
+    uint64_t size;
+    int64_t created_ms;
+    enum kcr_file_kind kind;
+};
+
+struct kcr_state_meta {
+    char session_id[65];
+    uint64_t size;
+    char hash[65]; /* sha256 hex of the raw bytes */
+    int64_t created_ms;
+    int64_t expires_ms;
+};
+
+struct kcr_meta;
+
+struct kcr_meta_ops {
+    const char *name; /* "sqlite" */
+
+    int (*session_create)(struct kcr_meta *m, const struct kcr_session *s, struct kcr_err *err);
+    /* Fills ret; KCR_ERR_NOT_FOUND when absent or expired at now_ms. */
+    int (*session_get)(struct kcr_meta *m, const char *id, int64_t now_ms, struct kcr_session *ret,
+                       struct kcr_err *err);
+    int (*session_touch)(struct kcr_meta *m, const char *id, int64_t now_ms, struct kcr_err *err);
+    /* The most recently active live session created for entity_id. */
+    int (*session_by_entity)(struct kcr_meta *m, const char *entity_id, int64_t now_ms,
+                             char ret_id[KCR_ID_LEN + 1], struct kcr_err *err);
+    /* Up to max ids of sessions expired at now_ms (ret_ids: max entries). */
+    int (*sessions_expired)(struct kcr_meta *m, int64_t now_ms, char (*ret_ids)[KCR_ID_LEN + 1],
+                            size_t max, size_t *ret_n, struct kcr_err *err);
+    /* Removes the session with its file records and state record. */
+    int (*session_delete)(struct kcr_meta *m, const char *id, struct kcr_err *err);
+
+    int (*file_put)(struct kcr_meta *m, const struct kcr_file_meta *f, struct kcr_err *err);
+    int (*file_get)(struct kcr_meta *m, const char *sid, const char *fid, struct kcr_file_meta *ret,
+                    struct kcr_err *err);
+    /* The newest file of session sid whose name is name. */
+    int (*file_find_name)(struct kcr_meta *m, const char *sid, const char *name,
+                          struct kcr_file_meta *ret, struct kcr_err *err);
+    /* All files of sid, oldest first (*ret freed by the caller with free()). */
+    int (*file_list)(struct kcr_meta *m, const char *sid, struct kcr_file_meta **ret, size_t *ret_n,
+                     struct kcr_err *err);
+    int (*file_delete)(struct kcr_meta *m, const char *sid, const char *fid, struct kcr_err *err);
+
+    int (*state_put)(struct kcr_meta *m, const struct kcr_state_meta *s, struct kcr_err *err);
+    int (*state_get)(struct kcr_meta *m, const char *sid, int64_t now_ms,
+                     struct kcr_state_meta *ret, struct kcr_err *err);
+    int (*state_delete)(struct kcr_meta *m, const char *sid, struct kcr_err *err);
+
+    /* Managed keys are stored as sha256 hex; key_check fails with NOT_FOUND
+     * for an unknown hash and sets *ret_enabled otherwise. */
+    int (*key_add)(struct kcr_meta *m, const char *hash, const char *name, struct kcr_err *err);
+    int (*key_check)(struct kcr_meta *m, const char *hash, bool *ret_enabled, struct kcr_err *err);
+
+    /* 0 when the store answers a trivial query. */
+    int (*ping)(struct kcr_meta *m, struct kcr_err *err);
+    void (*free)(struct kcr_meta *m);
+};
+
+struct kcr_meta {
+    const struct kcr_meta_ops *ops;
+};
+
+/* Frees any backend. Accepts NULL; returns NULL. */
+struct kcr_meta *meta_free(struct kcr_meta *m);
