@@ -1,0 +1,908 @@
+/* pod-k8s — execution pods as Kubernetes Pods, pooled in the cluster (pod-k8s.h).
+ *
+ * Three threads touch the shared state, always under `mu`:
+ *  - the watcher keeps `cache` (name -> Pod) current: list, then watch from the
+ *    list's resourceVersion; a 410 relists; a dropped stream (API server
+ *    restart) resumes from the last version seen;
+ *  - the keeper refills the warm pool, renews the leases of the pods this
+ *    replica holds, retries failed deletes and garbage-collects orphans;
+ *  - callers of create()/destroy() (API threads).
+ * HTTP calls are made without holding `mu`. */
+#include "pod/pod-k8s.h"
+
+#include "common/cleanup.h"
+#include "common/config.h"
+#include "common/lang.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "pod/k8s-spec.h"
+#include "pod/sidecar-client.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+struct k8s_backend {
+    struct kcr_pod_backend super;
+    struct pod_k8s_config cfg;
+    struct k8s_client *client;
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* cache changed, or a kick for the keeper */
+    json_t *cache;       /* name -> Pod, fed by the watch */
+    char *rv;            /* last resourceVersion seen */
+    bool synced;         /* the cache reflects a list (+ watch) */
+    bool watch_ok;       /* the last watch attempt connected */
+    bool kick;           /* wake the keeper now */
+    json_t *held;        /* name -> lease expiry (unix s) of pods we hold */
+    json_t *doomed;      /* name -> true: deletes to retry */
+    char last_error[256];
+    unsigned long n_claims, n_conflicts, n_created, n_gc;
+    atomic_bool stop;
+    pthread_t watcher, keeper;
+    bool threads;
+};
+
+static struct k8s_backend *to_be(struct kcr_pod_backend *be)
+{
+    return (struct k8s_backend *)be;
+}
+
+/*** Configuration ***/
+
+static char *make_replica_id(void)
+{
+    unsigned char r[4] = {0};
+    char host[64] = "kcr";
+    char out[64];
+    size_t n = 0;
+    (void)gethostname(host, sizeof(host) - 1);
+    /* Label values: [a-z0-9-], at most 63; keep room for "-<8 hex>". */
+    for (const char *p = host; *p && n < 40; p++)
+        if (isalnum((unsigned char)*p) || *p == '-')
+            out[n++] = (char)tolower((unsigned char)*p);
+    while (n > 0 && out[n - 1] == '-')
+        n--;
+    if (n == 0 || !isalnum((unsigned char)out[0]))
+        n = (size_t)snprintf(out, sizeof(out), "kcr");
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r[0] = (unsigned char)getpid(); /* getrandom on a 4-byte read only fails pre-boot */
+    snprintf(out + n, sizeof(out) - n, "-%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+    return xstrdup(out);
+}
+
+static int read_pool_sizes(struct pod_k8s_config *cfg, struct kcr_err *err)
+{
+    size_t n = 0;
+    const struct kcr_lang *langs = lang_all(&n);
+    for (size_t i = 0; i < n && i < POD_K8S_MAX_LANGS; i++) {
+        char name[64];
+        int k = snprintf(name, sizeof(name), "POD_POOL_");
+        for (const char *p = langs[i].code; *p && k < (int)sizeof(name) - 1; p++)
+            name[k++] = (char)toupper((unsigned char)*p);
+        name[k] = '\0';
+        long def = !strcmp(langs[i].code, "py") ? 2 : !strcmp(langs[i].code, "js") ? 1 : 0;
+        long v = 0;
+        if (config_long(name, def, 0, 100, &v, err) < 0)
+            return -1;
+        cfg->pool_size[i] = (int)v;
+    }
+    return 0;
+}
+
+int pod_k8s_config_from_env(struct pod_k8s_config *cfg, struct kcr_err *err)
+{
+    *cfg = (struct pod_k8s_config){0};
+    struct {
+        const char *name;
+        long def, min, max;
+        long *ret;
+    } longs[] = {
+        {"MAX_MEMORY_MB", 512, 16, 1 << 20, &cfg->memory_mb},
+        {"K8S_CPU_MILLIS", 1000, 10, 1 << 20, &cfg->cpu_millis},
+        {"MAX_EXECUTION_TIME", 30, 1, 600, &cfg->max_exec_s},
+        {"MAX_OUTPUT_SIZE", 65536, 1, 1 << 30, &cfg->max_output},
+        {"MAX_PIDS", 256, 8, 1 << 22, &cfg->max_pids},
+        {"K8S_DATA_SIZE_MB", 1024, 1, 1 << 24, &cfg->data_mb},
+        {"K8S_TMP_SIZE_MB", 512, 1, 1 << 24, &cfg->tmp_mb},
+        {"K8S_SIDECAR_PORT", 8080, 1, 65535, &cfg->sidecar_port},
+        {"K8S_POOL_BATCH", 5, 1, 100, &cfg->batch},
+        {"K8S_POD_READY_TIMEOUT_SECONDS", 60, 1, 3600, &cfg->ready_timeout_s},
+        {"K8S_ACQUIRE_WAIT_MS", 3000, 0, 600000, &cfg->acquire_wait_ms},
+        {"K8S_LEASE_SECONDS", 120, 2, 86400, &cfg->lease_s},
+        {"K8S_GC_INTERVAL_SECONDS", 15, 1, 3600, &cfg->gc_interval_s},
+        {"K8S_POD_MAX_AGE_SECONDS", 3600, 10, 30 * 86400, &cfg->max_age_s},
+        {"K8S_WATCH_TIMEOUT_SECONDS", 240, 1, 3600, &cfg->watch_timeout_s},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(longs); i++)
+        if (config_long(longs[i].name, longs[i].def, longs[i].min, longs[i].max, longs[i].ret,
+                        err) < 0)
+            return -1;
+    if (read_pool_sizes(cfg, err) < 0)
+        return -1;
+    if (k8s_client_config_from_env(&cfg->client, err) < 0)
+        return -1;
+    cfg->registry = xstrdup(config_str("K8S_IMAGE_REGISTRY", "kcr"));
+    cfg->tag = xstrdup(config_str("K8S_IMAGE_TAG", "latest"));
+    const char *s = config_str("K8S_SIDECAR_IMAGE", NULL);
+    cfg->sidecar_image = s ? xstrdup(s) : NULL;
+    cfg->pull_policy = xstrdup(config_str("K8S_IMAGE_PULL_POLICY", "IfNotPresent"));
+    s = config_str("K8S_RUNTIME_CLASS", NULL);
+    cfg->runtime_class = s ? xstrdup(s) : NULL;
+    s = config_str("K8S_REPLICA_ID", NULL);
+    cfg->replica_id = s ? xstrdup(s) : make_replica_id();
+    return 0;
+}
+
+void pod_k8s_config_done(struct pod_k8s_config *cfg)
+{
+    k8s_client_config_done(&cfg->client);
+    free(cfg->registry);
+    free(cfg->tag);
+    free(cfg->sidecar_image);
+    free(cfg->pull_policy);
+    free(cfg->runtime_class);
+    free(cfg->replica_id);
+    *cfg = (struct pod_k8s_config){0};
+}
+
+static char *dup0(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+static void config_copy(struct pod_k8s_config *dst, const struct pod_k8s_config *src)
+{
+    *dst = *src;
+    dst->client.api_url = dup0(src->client.api_url);
+    dst->client.token = dup0(src->client.token);
+    dst->client.token_file = dup0(src->client.token_file);
+    dst->client.ca_file = dup0(src->client.ca_file);
+    dst->client.namespace = dup0(src->client.namespace);
+    dst->registry = dup0(src->registry ? src->registry : "kcr");
+    dst->tag = dup0(src->tag ? src->tag : "latest");
+    dst->sidecar_image = dup0(src->sidecar_image);
+    dst->pull_policy = dup0(src->pull_policy ? src->pull_policy : "IfNotPresent");
+    dst->runtime_class = dup0(src->runtime_class);
+    dst->replica_id = src->replica_id ? xstrdup(src->replica_id) : make_replica_id();
+}
+
+/*** Reading pods ***/
+
+static const char *label(const json_t *pod, const char *key)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), key));
+}
+
+static const char *meta_str(const json_t *pod, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(pod, "metadata"), key));
+}
+
+static long annotation_long(const json_t *pod, const char *key)
+{
+    const char *v = json_string_value(
+        json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"), key));
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+static const char *phase(const json_t *pod)
+{
+    const char *p = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+    return p ? p : "Pending";
+}
+
+static bool is_deleting(const json_t *pod)
+{
+    return meta_str(pod, "deletionTimestamp") != NULL;
+}
+
+static bool is_finished(const json_t *pod)
+{
+    return !strcmp(phase(pod), "Failed") || !strcmp(phase(pod), "Succeeded");
+}
+
+static const char *pod_ip(const json_t *pod)
+{
+    return json_string_value(json_object_get(json_object_get(pod, "status"), "podIP"));
+}
+
+/* Running, Ready=True, with an IP, and not being deleted. */
+static bool is_ready(const json_t *pod)
+{
+    size_t i;
+    json_t *c;
+    if (is_deleting(pod) || strcmp(phase(pod), "Running") || !pod_ip(pod))
+        return false;
+    json_array_foreach(
+        json_object_get(json_object_get(pod, "status"), "conditions"), i,
+        c) if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "",
+                       "Ready")) return !strcmp(json_string_value(json_object_get(c, "status"))
+                                                    ?: "",
+                                                "True");
+    return false;
+}
+
+static time_t created_at(const json_t *pod)
+{
+    const char *ts = meta_str(pod, "creationTimestamp");
+    struct tm tm = {0};
+    if (!ts || !strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm))
+        return time(NULL);
+    return timegm(&tm);
+}
+
+static int lang_index(const char *code)
+{
+    size_t n = 0;
+    const struct kcr_lang *langs = lang_all(&n);
+    for (size_t i = 0; code && i < n && i < POD_K8S_MAX_LANGS; i++)
+        if (!strcmp(langs[i].code, code))
+            return (int)i;
+    return -1;
+}
+
+/*** Watch ***/
+
+/* Caller holds mu. */
+static void set_rv(struct k8s_backend *b, const char *rv)
+{
+    if (rv && *rv) {
+        free(b->rv);
+        b->rv = xstrdup(rv);
+    }
+}
+
+static int on_event(const char *type, json_t *obj, void *ud)
+{
+    struct k8s_backend *b = ud;
+    const char *name = meta_str(obj, "name");
+    pthread_mutex_lock(&b->mu);
+    b->watch_ok = true;
+    set_rv(b, meta_str(obj, "resourceVersion"));
+    if (name && (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")))
+        json_object_set(b->cache, name, obj);
+    else if (name && !strcmp(type, "DELETED"))
+        json_object_del(b->cache, name);
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->mu);
+    return atomic_load(&b->stop) ? 1 : 0;
+}
+
+/* Replaces the cache with a fresh list. */
+static int relist(struct k8s_backend *b, struct kcr_err *err)
+{
+    json_auto_t *list = NULL;
+    if (k8s_pod_list(b->client, K8S_SELECTOR_ALL, &list, err) < 0)
+        return -1;
+    json_t *fresh = json_object();
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(list, "items"), i, p)
+    {
+        const char *name = meta_str(p, "name");
+        if (name)
+            json_object_set(fresh, name, p);
+    }
+    pthread_mutex_lock(&b->mu);
+    json_decref(b->cache);
+    b->cache = fresh;
+    set_rv(b, meta_str(list, "resourceVersion"));
+    b->synced = true;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->mu);
+    return 0;
+}
+
+/* Sleeps up to ms, returning early when the backend stops. */
+static void nap(struct k8s_backend *b, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&b->mu);
+    if (!atomic_load(&b->stop))
+        pthread_cond_timedwait(&b->cond, &b->mu, &ts);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void record_error(struct k8s_backend *b, const struct kcr_err *err)
+{
+    pthread_mutex_lock(&b->mu);
+    snprintf(b->last_error, sizeof(b->last_error), "%s", err->msg);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void *watcher_main(void *arg)
+{
+    struct k8s_backend *b = arg;
+    bool need_list = false; /* pod_k8s_new listed before starting us */
+    long backoff = 200;
+    while (!atomic_load(&b->stop)) {
+        struct kcr_err err = {0};
+        if (need_list) {
+            if (relist(b, &err) < 0) {
+                record_error(b, &err);
+                nap(b, backoff);
+                backoff = backoff < 2000 ? backoff * 2 : 2000;
+                continue;
+            }
+            log_msg(KCR_LOG_INFO, NULL, "kubernetes: relisted pods at resourceVersion %s",
+                    b->rv ? b->rv : "?");
+            need_list = false;
+        }
+        pthread_mutex_lock(&b->mu);
+        _cleanup_free_ char *rv = b->rv ? xstrdup(b->rv) : NULL;
+        pthread_mutex_unlock(&b->mu);
+        int rc = k8s_pod_watch(b->client, K8S_SELECTOR_ALL, rv, (int)b->cfg.watch_timeout_s,
+                               on_event, b, &b->stop, &err);
+        if (rc == 0) {
+            backoff = 200;
+            continue;
+        }
+        pthread_mutex_lock(&b->mu);
+        b->watch_ok = false;
+        snprintf(b->last_error, sizeof(b->last_error), "%s", err.msg);
+        pthread_mutex_unlock(&b->mu);
+        if (rc == K8S_GONE) {
+            need_list = true;
+            continue;
+        }
+        log_msg(KCR_LOG_WARN, NULL, "kubernetes: watch failed, retrying: %s", err.msg);
+        nap(b, backoff);
+        backoff = backoff < 2000 ? backoff * 2 : 2000;
+    }
+    return NULL;
+}
+
+/*** Creating, claiming, deleting ***/
+
+static void random_hex(char *out, size_t nbytes)
+{
+    unsigned char r[16] = {0};
+    if (nbytes > sizeof(r))
+        nbytes = sizeof(r);
+    if (getrandom(r, nbytes, 0) != (ssize_t)nbytes)
+        for (size_t i = 0; i < nbytes; i++)
+            r[i] = (unsigned char)rand();
+    for (size_t i = 0; i < nbytes; i++)
+        sprintf(out + 2 * i, "%02x", r[i]);
+}
+
+static json_t *spec_params(struct k8s_backend *b, const struct kcr_lang *lang, const char *name,
+                           bool claimed)
+{
+    const struct pod_k8s_config *c = &b->cfg;
+    json_t *p =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+                  " s:{s:s, s:s}, s:{}}",
+                  "name", name, "namespace", c->client.namespace, "language", lang->code,
+                  "registry", c->registry, "tag", c->tag, "pull_policy", c->pull_policy,
+                  "memory_mb", (json_int_t)c->memory_mb, "cpu_millis", (json_int_t)c->cpu_millis,
+                  "max_execution_time", (json_int_t)c->max_exec_s, "max_output_size",
+                  (json_int_t)c->max_output, "max_pids", (json_int_t)c->max_pids, "data_size_mb",
+                  (json_int_t)c->data_mb, "tmp_size_mb", (json_int_t)c->tmp_mb, "sidecar_port",
+                  (json_int_t)c->sidecar_port, "labels", K8S_LABEL_POOL,
+                  claimed ? "claimed" : "warm", "kcr.dev/creator", c->replica_id, "annotations");
+    if (c->sidecar_image)
+        json_object_set_new(p, "sidecar_image", json_string(c->sidecar_image));
+    if (c->runtime_class)
+        json_object_set_new(p, "runtime_class", json_string(c->runtime_class));
+    if (claimed) {
+        char lease[32], now[32];
+        snprintf(lease, sizeof(lease), "%lld", (long long)(time(NULL) + c->lease_s));
+        snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+        json_object_set_new(json_object_get(p, "labels"), K8S_LABEL_OWNER,
+                            json_string(c->replica_id));
+        json_object_set_new(json_object_get(p, "annotations"), K8S_ANNOT_LEASE, json_string(lease));
+        json_object_set_new(json_object_get(p, "annotations"), K8S_ANNOT_CLAIMED, json_string(now));
+    }
+    return p;
+}
+
+/* Creates a pod (warm, or already claimed by us) and puts it in the cache so
+ * the keeper does not count it missing before the watch reports it. */
+static char *create_pod(struct k8s_backend *b, const struct kcr_lang *lang, bool claimed,
+                        struct kcr_err *err)
+{
+    char hex[21];
+    random_hex(hex, 5);
+    _cleanup_free_ char *name = xasprintf("kcr-%s-%s", lang->code, hex);
+    json_auto_t *params = spec_params(b, lang, name, claimed);
+    json_auto_t *pod = k8s_spec_pod(params, err);
+    json_auto_t *created = NULL;
+    if (!pod || k8s_pod_create(b->client, pod, &created, err) < 0)
+        return NULL;
+    pthread_mutex_lock(&b->mu);
+    if (!json_object_get(b->cache, name))
+        json_object_set(b->cache, name, created);
+    if (claimed)
+        json_object_set_new(b->held, name, json_integer(time(NULL) + b->cfg.lease_s));
+    b->n_created++;
+    pthread_mutex_unlock(&b->mu);
+    return TAKE_PTR(name);
+}
+
+/* Deletes now, or remembers to retry (the keeper) when the API is down. */
+static void delete_pod(struct k8s_backend *b, const char *name)
+{
+    struct kcr_err err = {0};
+    pthread_mutex_lock(&b->mu);
+    json_object_del(b->held, name);
+    pthread_mutex_unlock(&b->mu);
+    if (k8s_pod_delete(b->client, name, 0, &err) == 0)
+        return;
+    pthread_mutex_lock(&b->mu);
+    json_object_set_new(b->doomed, name, json_true());
+    snprintf(b->last_error, sizeof(b->last_error), "%s", err.msg);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* The claim: warm -> claimed by us, only if nobody changed the pod since we
+ * saw version rv. Returns 0, K8S_CONFLICT, or -1 (gone or API failure). */
+static int claim(struct k8s_backend *b, const char *name, const char *rv, struct kcr_err *err)
+{
+    char lease[32], now[32];
+    snprintf(lease, sizeof(lease), "%lld", (long long)(time(NULL) + b->cfg.lease_s));
+    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    json_auto_t *patch =
+        json_pack("{s:{s:s, s:{s:s, s:s}, s:{s:s, s:s}}}", "metadata", "resourceVersion", rv,
+                  "labels", K8S_LABEL_POOL, "claimed", K8S_LABEL_OWNER, b->cfg.replica_id,
+                  "annotations", K8S_ANNOT_LEASE, lease, K8S_ANNOT_CLAIMED, now);
+    /* Held before the PATCH: a lease renewal may race ahead, never behind. */
+    pthread_mutex_lock(&b->mu);
+    json_object_set_new(b->held, name, json_integer(time(NULL) + b->cfg.lease_s));
+    pthread_mutex_unlock(&b->mu);
+    json_auto_t *updated = NULL;
+    int rc = k8s_pod_patch(b->client, name, patch, &updated, err);
+    pthread_mutex_lock(&b->mu);
+    if (rc == 0) {
+        json_object_set(b->cache, name, updated);
+        b->n_claims++;
+    } else {
+        json_object_del(b->held, name);
+        if (rc == K8S_CONFLICT)
+            b->n_conflicts++;
+    }
+    b->kick = true; /* the pool lost a warm pod (or we learnt it is stale) */
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/* Names and versions of lang's warm Ready pods, in random order. Caller holds mu. */
+static json_t *warm_candidates(struct k8s_backend *b, const char *code, size_t *ret_pending)
+{
+    json_t *out = json_array();
+    const char *name;
+    json_t *p;
+    *ret_pending = 0;
+    json_object_foreach(b->cache, name, p)
+    {
+        if (strcmp(label(p, K8S_LABEL_LANG) ?: "", code) ||
+            strcmp(label(p, K8S_LABEL_POOL) ?: "", "warm") || is_deleting(p) || is_finished(p))
+            continue;
+        if (!is_ready(p)) {
+            (*ret_pending)++;
+            continue;
+        }
+        json_array_append_new(out, json_pack("[s, s]", name, meta_str(p, "resourceVersion") ?: ""));
+    }
+    /* Shuffle so that replicas racing for the same pool mostly pick different pods. */
+    for (size_t i = json_array_size(out); i > 1; i--) {
+        size_t j = (size_t)rand() % i;
+        json_t *a = json_incref(json_array_get(out, i - 1));
+        json_array_set(out, i - 1, json_array_get(out, j));
+        json_array_set_new(out, j, a);
+    }
+    return out;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Waits (bounded) for the cache to change. Caller holds mu. */
+static void wait_change(struct k8s_backend *b, long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(&b->cond, &b->mu, &ts);
+}
+
+/* Tries to claim one warm Ready pod; returns its name or NULL. */
+static char *claim_warm(struct k8s_backend *b, const struct kcr_lang *lang, size_t *ret_pending)
+{
+    pthread_mutex_lock(&b->mu);
+    json_auto_t *cands = warm_candidates(b, lang->code, ret_pending);
+    pthread_mutex_unlock(&b->mu);
+    size_t i;
+    json_t *c;
+    json_array_foreach(cands, i, c)
+    {
+        struct kcr_err err = {0};
+        const char *name = json_string_value(json_array_get(c, 0));
+        int rc = claim(b, name, json_string_value(json_array_get(c, 1)), &err);
+        if (rc == 0)
+            return xstrdup(name);
+        if (rc == -1 && err.kind != KCR_ERR_NOT_FOUND)
+            record_error(b, &err);
+    }
+    return NULL;
+}
+
+/* Waits until pod name is Ready (returns its IP) or fails, or the deadline passes. */
+static char *wait_ready(struct k8s_backend *b, const char *name, long deadline, struct kcr_err *err)
+{
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        json_t *p = json_object_get(b->cache, name);
+        if (p && is_ready(p)) {
+            char *ip = xstrdup(pod_ip(p));
+            pthread_mutex_unlock(&b->mu);
+            return ip;
+        }
+        if (p && is_finished(p)) {
+            pthread_mutex_unlock(&b->mu);
+            return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod '%s' failed to start", name), NULL;
+        }
+        if (now_ms() >= deadline || atomic_load(&b->stop)) {
+            pthread_mutex_unlock(&b->mu);
+            return kcr_err_set(err, 0, KCR_ERR_TIMEOUT, "pod '%s' not ready after %ld s", name,
+                               b->cfg.ready_timeout_s),
+                   NULL;
+        }
+        wait_change(b, 200);
+    }
+}
+
+static struct kcr_pod *make_pod(struct k8s_backend *b, const struct kcr_lang *lang,
+                                const char *name, const char *ip)
+{
+    struct kcr_pod *pod = xcalloc(1, sizeof(*pod));
+    snprintf(pod->id, sizeof(pod->id), "%s", name);
+    pod->lang = lang;
+    pod->base_url = strchr(ip, ':') ? xasprintf("http://[%s]:%ld", ip, b->cfg.sidecar_port)
+                                    : xasprintf("http://%s:%ld", ip, b->cfg.sidecar_port);
+    return pod;
+}
+
+static void free_pod(struct kcr_pod *pod)
+{
+    if (pod) {
+        free(pod->unix_socket);
+        free(pod->base_url);
+        free(pod);
+    }
+}
+
+static struct kcr_pod *k8s_create(struct kcr_pod_backend *be, const struct kcr_lang *lang,
+                                  struct kcr_err *err)
+{
+    struct k8s_backend *b = to_be(be);
+    int li = lang_index(lang->code);
+    int target = li >= 0 ? b->cfg.pool_size[li] : 0;
+    long deadline = now_ms() + b->cfg.ready_timeout_s * 1000L;
+    long warm_until = now_ms() + (target > 0 ? b->cfg.acquire_wait_ms : 0);
+    _cleanup_free_ char *name = NULL;
+    for (;;) {
+        size_t pending = 0;
+        name = claim_warm(b, lang, &pending);
+        if (name || now_ms() >= warm_until || (pending == 0 && target == 0))
+            break;
+        pthread_mutex_lock(&b->mu);
+        b->kick = true;
+        pthread_cond_broadcast(&b->cond);
+        wait_change(b, 100);
+        pthread_mutex_unlock(&b->mu);
+    }
+    if (!name) {
+        name = create_pod(b, lang, true, err);
+        if (!name)
+            return kcr_err_wrap(err, "kubernetes: create %s pod", lang->code), NULL;
+    }
+    _cleanup_free_ char *ip = wait_ready(b, name, deadline, err);
+    if (!ip) {
+        delete_pod(b, name);
+        return NULL;
+    }
+    struct kcr_pod *pod = make_pod(b, lang, name, ip);
+    /* Ready as the kubelet last saw it; one direct probe proves the route. */
+    if (sidecar_ready(pod, 3000, err) < 0) {
+        delete_pod(b, name);
+        free_pod(pod);
+        return kcr_err_wrap(err, "kubernetes: pod '%s'", name), NULL;
+    }
+    return pod;
+}
+
+static void k8s_destroy(struct kcr_pod_backend *be, struct kcr_pod *pod)
+{
+    if (!pod)
+        return;
+    delete_pod(to_be(be), pod->id);
+    free_pod(pod);
+}
+
+/*** Keeper: refill, leases, retries, garbage collection ***/
+
+static void refill(struct k8s_backend *b)
+{
+    size_t n = 0;
+    const struct kcr_lang *langs = lang_all(&n);
+    for (size_t i = 0; i < n && i < POD_K8S_MAX_LANGS && !atomic_load(&b->stop); i++) {
+        if (b->cfg.pool_size[i] <= 0)
+            continue;
+        size_t pending = 0;
+        pthread_mutex_lock(&b->mu);
+        json_auto_t *ready = b->synced ? warm_candidates(b, langs[i].code, &pending) : NULL;
+        pthread_mutex_unlock(&b->mu);
+        if (!ready)
+            return;
+        long missing = b->cfg.pool_size[i] - (long)(json_array_size(ready) + pending);
+        /* One batch per round: the pods start in parallel in the cluster,
+         * and the next round sees them through the watch. */
+        for (long k = 0; k < missing && k < b->cfg.batch; k++) {
+            struct kcr_err err = {0};
+            _cleanup_free_ char *name = create_pod(b, &langs[i], false, &err);
+            if (!name) {
+                record_error(b, &err);
+                break;
+            }
+        }
+    }
+}
+
+static void renew_leases(struct k8s_backend *b)
+{
+    time_t now = time(NULL);
+    json_auto_t *due = json_array();
+    const char *name;
+    json_t *v;
+    pthread_mutex_lock(&b->mu);
+    json_object_foreach(b->held, name, v) if (json_integer_value(v) - now < b->cfg.lease_s / 2)
+        json_array_append_new(due, json_string(name));
+    pthread_mutex_unlock(&b->mu);
+    size_t i;
+    json_array_foreach(due, i, v)
+    {
+        char lease[32];
+        time_t until = time(NULL) + b->cfg.lease_s;
+        snprintf(lease, sizeof(lease), "%lld", (long long)until);
+        json_auto_t *patch =
+            json_pack("{s:{s:{s:s}}}", "metadata", "annotations", K8S_ANNOT_LEASE, lease);
+        struct kcr_err err = {0};
+        if (k8s_pod_patch(b->client, json_string_value(v), patch, NULL, &err) < 0) {
+            record_error(b, &err);
+            continue;
+        }
+        pthread_mutex_lock(&b->mu);
+        if (json_object_get(b->held, json_string_value(v)))
+            json_object_set_new(b->held, json_string_value(v), json_integer(until));
+        pthread_mutex_unlock(&b->mu);
+    }
+}
+
+static void retry_deletes(struct k8s_backend *b)
+{
+    pthread_mutex_lock(&b->mu);
+    json_auto_t *names = json_deep_copy(b->doomed);
+    pthread_mutex_unlock(&b->mu);
+    const char *name;
+    json_t *v;
+    json_object_foreach(names, name, v)
+    {
+        struct kcr_err err = {0};
+        if (k8s_pod_delete(b->client, name, 0, &err) < 0) {
+            record_error(b, &err);
+            return;
+        }
+        pthread_mutex_lock(&b->mu);
+        json_object_del(b->doomed, name);
+        pthread_mutex_unlock(&b->mu);
+    }
+}
+
+/* Why a pod in the cache is garbage, or NULL. Caller holds mu. */
+static const char *garbage_reason(struct k8s_backend *b, const char *name, const json_t *p,
+                                  time_t now)
+{
+    const char *pool = label(p, K8S_LABEL_POOL) ?: "";
+    time_t age = now - created_at(p);
+    if (is_deleting(p))
+        return NULL;
+    if (is_finished(p))
+        return "finished";
+    if (!strcmp(pool, "claimed")) {
+        if (json_object_get(b->held, name))
+            return NULL; /* ours: we renew its lease */
+        long until = annotation_long(p, K8S_ANNOT_LEASE);
+        if (until ? until < now : age > b->cfg.lease_s)
+            return "lease expired";
+        return NULL;
+    }
+    if (age > b->cfg.max_age_s)
+        return "max age";
+    if (!is_ready(p) && age > b->cfg.ready_timeout_s + 30)
+        return "never ready";
+    return NULL;
+}
+
+static void collect_garbage(struct k8s_backend *b)
+{
+    time_t now = time(NULL);
+    json_auto_t *victims = json_object();
+    const char *name;
+    json_t *p;
+    pthread_mutex_lock(&b->mu);
+    if (b->synced)
+        json_object_foreach(b->cache, name, p)
+        {
+            const char *why = garbage_reason(b, name, p, now);
+            if (why)
+                json_object_set_new(victims, name, json_string(why));
+        }
+    pthread_mutex_unlock(&b->mu);
+    json_object_foreach(victims, name, p)
+    {
+        struct kcr_err err = {0};
+        if (k8s_pod_delete(b->client, name, 0, &err) < 0) {
+            record_error(b, &err);
+            continue;
+        }
+        pthread_mutex_lock(&b->mu);
+        b->n_gc++;
+        pthread_mutex_unlock(&b->mu);
+        log_json(KCR_LOG_INFO, NULL, "kubernetes: garbage-collected pod",
+                 json_pack("{s:s, s:O}", "pod", name, "reason", p));
+    }
+}
+
+static void *keeper_main(void *arg)
+{
+    struct k8s_backend *b = arg;
+    long next_gc = 0;
+    while (!atomic_load(&b->stop)) {
+        retry_deletes(b);
+        renew_leases(b);
+        refill(b);
+        if (now_ms() >= next_gc) {
+            collect_garbage(b);
+            next_gc = now_ms() + b->cfg.gc_interval_s * 1000L;
+        }
+        pthread_mutex_lock(&b->mu);
+        if (!b->kick && !atomic_load(&b->stop))
+            wait_change(b, 1000);
+        b->kick = false;
+        pthread_mutex_unlock(&b->mu);
+    }
+    return NULL;
+}
+
+/*** Health and lifetime ***/
+
+static json_t *k8s_health(struct kcr_pod_backend *be)
+{
+    struct k8s_backend *b = to_be(be);
+    json_t *pools = json_object();
+    size_t n = 0;
+    const struct kcr_lang *langs = lang_all(&n);
+    pthread_mutex_lock(&b->mu);
+    for (size_t i = 0; i < n && i < POD_K8S_MAX_LANGS; i++) {
+        size_t pending = 0;
+        json_auto_t *ready = warm_candidates(b, langs[i].code, &pending);
+        if (b->cfg.pool_size[i] > 0 || json_array_size(ready) || pending)
+            json_object_set_new(pools, langs[i].code,
+                                json_pack("{s:i, s:i, s:i}", "target", b->cfg.pool_size[i], "warm",
+                                          (int)json_array_size(ready), "starting", (int)pending));
+    }
+    const char *status = !b->synced ? "unhealthy" : b->watch_ok ? "healthy" : "degraded";
+    json_t *h = json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:I, s:I, s:I, s:I, s:o, s:s}", "status", status,
+        "backend", "kubernetes", "namespace", b->cfg.client.namespace, "replica", b->cfg.replica_id,
+        "watching", b->watch_ok, "pods_seen", (int)json_object_size(b->cache), "held",
+        (int)json_object_size(b->held), "claims", (json_int_t)b->n_claims, "claim_conflicts",
+        (json_int_t)b->n_conflicts, "created", (json_int_t)b->n_created, "garbage_collected",
+        (json_int_t)b->n_gc, "pools", pools, "last_error", b->last_error);
+    pthread_mutex_unlock(&b->mu);
+    return h;
+}
+
+static void k8s_free(struct kcr_pod_backend *be)
+{
+    struct k8s_backend *b = to_be(be);
+    if (!b)
+        return;
+    atomic_store(&b->stop, true);
+    pthread_mutex_lock(&b->mu);
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->mu);
+    if (b->threads) {
+        pthread_join(b->watcher, NULL);
+        pthread_join(b->keeper, NULL);
+    }
+    /* Pods we still hold die with us; warm pods stay for the other replicas. */
+    const char *name;
+    json_t *v;
+    json_auto_t *held = json_deep_copy(b->held);
+    json_object_foreach(held, name, v)
+    {
+        struct kcr_err err = {0};
+        (void)k8s_pod_delete(b->client, name, 0, &err);
+    }
+    json_decref(b->held);
+    json_decref(b->doomed);
+    json_decref(b->cache);
+    free(b->rv);
+    k8s_client_free(b->client);
+    pod_k8s_config_done(&b->cfg);
+    pthread_cond_destroy(&b->cond);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+static const struct kcr_pod_ops k8s_ops = {
+    .name = "kubernetes",
+    .create = k8s_create,
+    .destroy = k8s_destroy,
+    .health = k8s_health,
+    .free = k8s_free,
+};
+
+struct kcr_pod_backend *pod_k8s_new(const struct pod_k8s_config *cfg, struct kcr_err *err)
+{
+    struct k8s_backend *b = xcalloc(1, sizeof(*b));
+    b->super.ops = &k8s_ops;
+    config_copy(&b->cfg, cfg);
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_cond_init(&b->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    b->cache = json_object();
+    b->held = json_object();
+    b->doomed = json_object();
+    unsigned seed = 0;
+    if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+        seed = (unsigned)time(NULL);
+    srand(seed ^ (unsigned)getpid());
+    b->client = k8s_client_new(&b->cfg.client, err);
+    if (!b->client || relist(b, err) < 0) {
+        kcr_err_wrap(err, "kubernetes backend");
+        k8s_free(&b->super);
+        return NULL;
+    }
+    b->watch_ok = true;
+    if (pthread_create(&b->watcher, NULL, watcher_main, b) != 0) {
+        kcr_err_set(err, errno, KCR_ERR_INTERNAL, "kubernetes backend: pthread_create");
+        k8s_free(&b->super);
+        return NULL;
+    }
+    if (pthread_create(&b->keeper, NULL, keeper_main, b) != 0) {
+        atomic_store(&b->stop, true);
+        pthread_join(b->watcher, NULL);
+        kcr_err_set(err, errno, KCR_ERR_INTERNAL, "kubernetes backend: pthread_create");
+        k8s_free(&b->super);
+        return NULL;
+    }
+    b->threads = true;
+    return &b->super;
+}

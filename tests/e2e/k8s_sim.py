@@ -1,0 +1,781 @@
+#!/usr/bin/python3
+"""k8s_sim — a SIMULATION of the Kubernetes API server, for tests only.
+
+This is not Kubernetes. No real API server can run on the test machine
+(docs/kubernetes.md), so this program implements the subset of the core/v1
+pods API that kcr's kubernetes backend uses, with the semantics kcr relies on:
+
+  - pods create / get / list with label selectors (k=v, k!=v, k, !k) / delete;
+  - PATCH (JSON merge patch) and PUT with metadata.resourceVersion as a
+    precondition: a stale version answers 409 Conflict;
+  - watch=1 as streamed JSON lines (chunked), resumed from resourceVersion;
+    a version older than the event history answers an ERROR event with code
+    410 (Gone), like the real watch cache;
+  - status.phase, status.podIP and the Ready condition.
+
+Each created pod is realised as a REAL local pod: the simulator runs
+`kcr pod run --lang <code>` (namespaces + kcr-sidecar on a unix socket; the pod
+is destroyed when its stdin closes) and exposes the sidecar on a unique
+loopback address (127.0.0.N:<sidecar port>) through a small TCP-to-unix-socket
+proxy. That address is the pod IP. The pod turns Ready once its sidecar
+answers GET /ready.
+
+`--fake-pods` replaces the real pods with a trivial HTTP responder; it exists
+only to develop the client while the local backend was not there and is never
+used by the tests.
+
+Test controls (not Kubernetes API): GET /_sim/stats (claims, creates, deletes,
+live pods), POST /_sim/restart?down_ms=N (the API server goes away: listener
+and every connection closed, the watch history dropped, then it listens again
+on the same port; pods keep running as they would on the nodes),
+POST /_sim/fail?status=S&count=N&method=M (the next N requests of method M
+answer S, with Retry-After: 1 for 429).
+
+Usage: k8s_sim.py --port P --kcr build/kcr [--token T] [--sidecar-port 8080]
+Prints "READY <port>" on stdout once it listens.
+"""
+import argparse
+import collections
+import copy
+import http.server
+import json
+import os
+import queue
+import signal
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+
+HISTORY = 2000  # watch events kept; older resourceVersions get 410
+
+
+def log(msg):
+    sys.stderr.write("k8s_sim: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def status_obj(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
+            "reason": reason, "message": message}
+
+
+def merge_patch(target, patch):
+    """RFC 7386."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if not isinstance(target, dict):
+        target = {}
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = merge_patch(target.get(k), v)
+    return target
+
+
+def parse_selector(sel):
+    reqs = []
+    for part in filter(None, (p.strip() for p in (sel or "").split(","))):
+        if "!=" in part:
+            k, v = part.split("!=", 1)
+            reqs.append(("ne", k.strip(), v.strip()))
+        elif "==" in part:
+            k, v = part.split("==", 1)
+            reqs.append(("eq", k.strip(), v.strip()))
+        elif "=" in part:
+            k, v = part.split("=", 1)
+            reqs.append(("eq", k.strip(), v.strip()))
+        elif part.startswith("!"):
+            reqs.append(("absent", part[1:].strip(), None))
+        else:
+            reqs.append(("exists", part, None))
+    return reqs
+
+
+def matches(pod, reqs):
+    labels = pod.get("metadata", {}).get("labels") or {}
+    for op, k, v in reqs:
+        if op == "eq" and labels.get(k) != v:
+            return False
+        if op == "ne" and labels.get(k) == v:
+            return False
+        if op == "exists" and k not in labels:
+            return False
+        if op == "absent" and k in labels:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# Pod realisation: a real local pod behind a loopback TCP proxy
+
+class Proxy:
+    """Accepts TCP on (ip, port) and pipes each connection to a unix socket."""
+
+    def __init__(self, ip, port, unix_path):
+        self.unix_path = unix_path
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(64)
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            u.connect(self.unix_path)
+        except OSError:
+            c.close()
+            u.close()
+            return
+
+        def pump(a, b):
+            try:
+                while True:
+                    d = a.recv(65536)
+                    if not d:
+                        break
+                    b.sendall(d)
+            except OSError:
+                pass
+            try:
+                b.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=pump, args=(u, c), daemon=True)
+        t.start()
+        pump(c, u)
+        t.join(timeout=600)
+        c.close()
+        u.close()
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class FakeResponder(http.server.BaseHTTPRequestHandler):
+    """--fake-pods only: answers /ready and /execute trivially (development aid)."""
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, *a):
+        pass
+
+    def _reply(self, body):
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self._reply({"status": "ready"})
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        self._reply({"exit_code": 0, "stdout": "fake\n", "stderr": "", "execution_time_ms": 1,
+                     "timed_out": False, "oom_killed": False})
+
+
+def unix_http_get(path, url, timeout=2.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % url)
+                  .encode())
+        data = b""
+        while len(data) < 65536:
+            d = s.recv(4096)
+            if not d:
+                break
+            data += d
+        line = data.split(b"\r\n", 1)[0].split()
+        return int(line[1]) if len(line) >= 2 else 0
+    except OSError:
+        return 0
+    finally:
+        s.close()
+
+
+class RealPod:
+    """One created pod: `kcr pod run` (or the fake responder) plus its proxy."""
+
+    def __init__(self, sim, name, lang, ip):
+        self.sim, self.name, self.lang, self.ip = sim, name, lang, ip
+        self.proc = None
+        self.proxy = None
+        self.fake = None
+        self.stopped = threading.Event()
+
+    def start(self):
+        port = self.sim.sidecar_port
+        if self.sim.fake_pods:
+            self.fake = socketserver.ThreadingTCPServer((self.ip, port), FakeResponder,
+                                                        bind_and_activate=False)
+            self.fake.allow_reuse_address = True
+            self.fake.daemon_threads = True
+            self.fake.server_bind()
+            self.fake.server_activate()
+            threading.Thread(target=self.fake.serve_forever, daemon=True).start()
+            return True
+        self.proc = subprocess.Popen([self.sim.kcr, "pod", "run", "--lang", self.lang],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.sim.pod_log, close_fds=True)
+        line = self.proc.stdout.readline()
+        try:
+            info = json.loads(line)
+        except ValueError:
+            log("pod %s: kcr pod run printed %r" % (self.name, line[:200]))
+            return False
+        sock = info.get("socket") or info.get("unix_socket") or info.get("sidecar_socket")
+        if not sock:
+            log("pod %s: no socket in %r" % (self.name, info))
+            return False
+        deadline = time.time() + 30
+        while time.time() < deadline and not self.stopped.is_set():
+            if unix_http_get(sock, "/ready") == 200:
+                break
+            time.sleep(0.05)
+        else:
+            return False
+        self.proxy = Proxy(self.ip, port, sock)
+        return True
+
+    def alive(self):
+        return self.fake is not None or (self.proc is not None and self.proc.poll() is None)
+
+    def stop(self):
+        self.stopped.set()
+        if self.proxy:
+            self.proxy.close()
+        if self.fake:
+            self.fake.shutdown()
+            self.fake.server_close()
+        if self.proc:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# --------------------------------------------------------------------------
+# API state
+
+class State:
+    def __init__(self, args):
+        self.lock = threading.Condition()
+        self.rv = 1
+        self.floor = 1  # events with rv > floor are in history
+        self.history = collections.deque(maxlen=HISTORY)
+        self.pods = {}  # (ns, name) -> object
+        self.real = {}  # (ns, name) -> RealPod
+        self.kcr = args.kcr
+        self.fake_pods = args.fake_pods
+        self.sidecar_port = args.sidecar_port
+        self.token = args.token
+        self.pod_log = open(args.pod_log, "ab") if args.pod_log else subprocess.DEVNULL
+        self.stats = {"creates": 0, "deletes": 0, "claims": [], "conflicts": 0, "ips_in_use": 0}
+        self.ips = set()
+        self.faults = []  # [method, status, remaining]
+        self.epoch = 0  # bumped on restart: watch streams of older epochs end
+
+    def next_rv(self):
+        self.rv += 1
+        return self.rv
+
+    def emit(self, etype, obj):
+        """Records an event (caller holds the lock) and wakes watchers."""
+        self.history.append((int(obj["metadata"]["resourceVersion"]), etype, copy.deepcopy(obj)))
+        if len(self.history) == HISTORY:
+            self.floor = self.history[0][0] - 1
+        self.lock.notify_all()
+
+    def alloc_ip(self):
+        for n in range(2, 255):
+            for m in range(1, 255):
+                ip = "127.0.%d.%d" % (m, n)
+                if ip in self.ips:
+                    continue
+                s = socket.socket()
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind((ip, self.sidecar_port))
+                except OSError:
+                    continue
+                finally:
+                    s.close()
+                self.ips.add(ip)
+                return ip
+        raise RuntimeError("no free loopback address")
+
+    # -- pod lifecycle (runs on worker threads) --
+
+    def realise(self, key, lang):
+        with self.lock:
+            ip = self.alloc_ip()
+            rp = RealPod(self, key[1], lang, ip)
+            self.real[key] = rp
+        ok = False
+        try:
+            ok = rp.start()
+        except Exception as e:  # noqa: BLE001 - any failure is a failed pod
+            log("pod %s: start failed: %s" % (key[1], e))
+        with self.lock:
+            pod = self.pods.get(key)
+            if pod is None or pod["metadata"].get("deletionTimestamp"):
+                return  # deleted while starting; the delete path stops it
+            st = pod.setdefault("status", {})
+            if ok:
+                st.update({"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                           "hostIP": "127.0.0.1", "startTime": now_iso(),
+                           "conditions": [{"type": "Ready", "status": "True"},
+                                          {"type": "ContainersReady", "status": "True"}]})
+            else:
+                st.update({"phase": "Failed", "reason": "StartError",
+                           "conditions": [{"type": "Ready", "status": "False"}]})
+            pod["metadata"]["resourceVersion"] = str(self.next_rv())
+            self.emit("MODIFIED", pod)
+        if ok:
+            threading.Thread(target=self.monitor, args=(key, rp), daemon=True).start()
+
+    def monitor(self, key, rp):
+        """A pod whose process died becomes Failed (like a crashed container)."""
+        while not rp.stopped.is_set():
+            time.sleep(0.5)
+            if not rp.alive() and not rp.stopped.is_set():
+                with self.lock:
+                    pod = self.pods.get(key)
+                    if pod is None or pod["metadata"].get("deletionTimestamp"):
+                        return
+                    pod["status"].update({"phase": "Failed",
+                                          "conditions": [{"type": "Ready", "status": "False"}]})
+                    pod["metadata"]["resourceVersion"] = str(self.next_rv())
+                    self.emit("MODIFIED", pod)
+                return
+
+    def teardown(self, key):
+        with self.lock:
+            rp = self.real.pop(key, None)
+        if rp:
+            rp.stop()
+        with self.lock:
+            if rp:
+                self.ips.discard(rp.ip)
+            pod = self.pods.pop(key, None)
+            if pod is not None:
+                pod["metadata"]["resourceVersion"] = str(self.next_rv())
+                self.emit("DELETED", pod)
+
+    def shutdown_pods(self):
+        with self.lock:
+            keys = list(self.real)
+        for k in keys:
+            self.teardown(k)
+
+
+# --------------------------------------------------------------------------
+# HTTP
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "k8s-sim"
+
+    def log_message(self, *a):
+        pass
+
+    @property
+    def st(self):
+        return self.server.state
+
+    def send_json(self, code, obj, extra=None):
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > 4 << 20:
+            raise ValueError("body too large")
+        raw = self.rfile.read(n) if n else b""
+        return json.loads(raw) if raw else None
+
+    def route(self):
+        u = urllib.parse.urlsplit(self.path)
+        q = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query).items()}
+        parts = u.path.strip("/").split("/")
+        if len(parts) >= 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
+            name = urllib.parse.unquote(parts[5]) if len(parts) == 6 else None
+            if len(parts) > 6:
+                return None, None, None, q
+            return "pods", urllib.parse.unquote(parts[3]), name, q
+        if u.path.startswith("/_sim/"):
+            return u.path[len("/_sim/"):], None, None, q
+        return None, None, None, q
+
+    def check_auth_and_faults(self, kind):
+        if kind and not kind.startswith("pods"):
+            return True
+        if self.st.token and self.headers.get("Authorization") != "Bearer " + self.st.token:
+            self.send_json(401, status_obj(401, "Unauthorized", "Unauthorized"))
+            return False
+        with self.st.lock:
+            for f in self.st.faults:
+                if f[0] == self.command and f[2] > 0:
+                    f[2] -= 1
+                    code = f[1]
+                    break
+            else:
+                return True
+        self.send_json(code, status_obj(code, "Injected", "injected by the simulator"),
+                       {"Retry-After": "1"} if code == 429 else None)
+        return False
+
+    def handle_one(self):
+        try:
+            kind, ns, name, q = self.route()
+            if kind is None:
+                return self.send_json(404, status_obj(404, "NotFound", "no such path"))
+            if not self.check_auth_and_faults(kind):
+                return None
+            if kind != "pods":
+                return self.sim_control(kind, q)
+            m = self.command
+            if m == "GET" and name is None and q.get("watch") in ("1", "true"):
+                return self.watch(ns, q)
+            if m == "GET" and name is None:
+                return self.list(ns, q)
+            if m == "GET":
+                return self.get(ns, name)
+            if m == "POST" and name is None:
+                return self.create(ns, self.read_body())
+            if m in ("PATCH", "PUT") and name:
+                return self.update(ns, name, self.read_body(), m == "PUT")
+            if m == "DELETE" and name:
+                return self.delete(ns, name)
+            return self.send_json(405, status_obj(405, "MethodNotAllowed", "not supported"))
+        except (ValueError, KeyError, TypeError) as e:
+            return self.send_json(400, status_obj(400, "BadRequest", str(e)))
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = handle_one
+
+    def sim_control(self, kind, q):
+        st = self.st
+        if kind == "stats":
+            with st.lock:
+                live = [{"name": p["metadata"]["name"], "labels": p["metadata"].get("labels", {}),
+                         "phase": p.get("status", {}).get("phase"),
+                         "deleting": bool(p["metadata"].get("deletionTimestamp"))}
+                        for p in st.pods.values()]
+                body = dict(st.stats, live=live, resourceVersion=st.rv, floor=st.floor,
+                            epoch=st.epoch)
+            return self.send_json(200, body)
+        if kind == "restart" and self.command == "POST":
+            self.server.restart_ms = int(q.get("down_ms", "1000"))
+            self.send_json(200, {"restarting": True})
+            self.server.restart_event.set()
+            return None
+        if kind == "fail" and self.command == "POST":
+            with st.lock:
+                st.faults.append([q.get("method", "GET"), int(q.get("status", "503")),
+                                  int(q.get("count", "1"))])
+            return self.send_json(200, {"ok": True})
+        return self.send_json(404, status_obj(404, "NotFound", "no such control"))
+
+    def list(self, ns, q):
+        reqs = parse_selector(q.get("labelSelector"))
+        with self.st.lock:
+            items = [copy.deepcopy(p) for (pns, _), p in sorted(self.st.pods.items())
+                     if pns == ns and matches(p, reqs)]
+            rv = str(self.st.rv)
+        self.send_json(200, {"kind": "PodList", "apiVersion": "v1",
+                             "metadata": {"resourceVersion": rv}, "items": items})
+
+    def get(self, ns, name):
+        with self.st.lock:
+            p = copy.deepcopy(self.st.pods.get((ns, name)))
+        if p is None:
+            return self.send_json(404, status_obj(404, "NotFound",
+                                                  'pods "%s" not found' % name))
+        return self.send_json(200, p)
+
+    def create(self, ns, body):
+        st = self.st
+        meta = (body or {}).get("metadata") or {}
+        name = meta.get("name")
+        if not name or body.get("kind") not in (None, "Pod"):
+            return self.send_json(422, status_obj(422, "Invalid", "metadata.name is required"))
+        containers = (body.get("spec") or {}).get("containers") or []
+        lang = None
+        for c in containers:
+            for e in c.get("env") or []:
+                if e.get("name") == "LANGUAGE":
+                    lang = e.get("value")
+        lang = lang or (meta.get("labels") or {}).get("kcr.dev/language")
+        if not lang:
+            return self.send_json(422, status_obj(422, "Invalid", "no LANGUAGE"))
+        with st.lock:
+            key = (ns, name)
+            if key in st.pods:
+                return self.send_json(409, status_obj(409, "AlreadyExists",
+                                                      'pods "%s" already exists' % name))
+            pod = copy.deepcopy(body)
+            pod.setdefault("apiVersion", "v1")
+            pod["kind"] = "Pod"
+            m = pod["metadata"]
+            m.update({"namespace": ns, "uid": str(uuid.uuid4()), "creationTimestamp": now_iso(),
+                      "resourceVersion": str(st.next_rv())})
+            pod["status"] = {"phase": "Pending",
+                             "conditions": [{"type": "Ready", "status": "False"}]}
+            st.pods[key] = pod
+            st.stats["creates"] += 1
+            st.emit("ADDED", pod)
+            out = copy.deepcopy(pod)
+        threading.Thread(target=st.realise, args=(key, lang), daemon=True).start()
+        return self.send_json(201, out)
+
+    def update(self, ns, name, body, replace):
+        st = self.st
+        if not isinstance(body, dict):
+            return self.send_json(400, status_obj(400, "BadRequest", "body must be an object"))
+        with st.lock:
+            key = (ns, name)
+            cur = st.pods.get(key)
+            if cur is None:
+                return self.send_json(404, status_obj(404, "NotFound",
+                                                      'pods "%s" not found' % name))
+            want = (body.get("metadata") or {}).get("resourceVersion")
+            if (want is not None or replace) and want != cur["metadata"]["resourceVersion"]:
+                st.stats["conflicts"] += 1
+                return self.send_json(409, status_obj(
+                    409, "Conflict", 'Operation cannot be fulfilled on pods "%s": the object '
+                    'has been modified; please apply your changes to the latest version and '
+                    'try again' % name))
+            before = (cur["metadata"].get("labels") or {}).get("kcr.dev/pool")
+            if replace:
+                new = copy.deepcopy(body)
+                # Only metadata is mutable here, as for a real pod's labels.
+                new["spec"], new["status"] = cur["spec"], cur["status"]
+                for k in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"):
+                    if k in cur["metadata"]:
+                        new["metadata"][k] = cur["metadata"][k]
+            else:
+                patch = copy.deepcopy(body)
+                patch.pop("spec", None)
+                patch.pop("status", None)
+                (patch.get("metadata") or {}).pop("resourceVersion", None)
+                new = merge_patch(copy.deepcopy(cur), patch)
+            new["metadata"]["resourceVersion"] = str(st.next_rv())
+            st.pods[key] = new
+            after = (new["metadata"].get("labels") or {}).get("kcr.dev/pool")
+            if before != "claimed" and after == "claimed":
+                st.stats["claims"].append({"pod": name, "owner": new["metadata"]["labels"].get(
+                    "kcr.dev/owner"), "rv": want})
+            st.emit("MODIFIED", new)
+            out = copy.deepcopy(new)
+        return self.send_json(200, out)
+
+    def delete(self, ns, name):
+        st = self.st
+        with st.lock:
+            key = (ns, name)
+            cur = st.pods.get(key)
+            if cur is None:
+                return self.send_json(404, status_obj(404, "NotFound",
+                                                      'pods "%s" not found' % name))
+            if not cur["metadata"].get("deletionTimestamp"):
+                cur["metadata"]["deletionTimestamp"] = now_iso()
+                cur["metadata"]["resourceVersion"] = str(st.next_rv())
+                st.stats["deletes"] += 1
+                st.emit("MODIFIED", cur)
+                threading.Thread(target=st.teardown, args=(key,), daemon=True).start()
+            out = copy.deepcopy(cur)
+        return self.send_json(200, out)
+
+    def write_chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def watch(self, ns, q):
+        st = self.st
+        reqs = parse_selector(q.get("labelSelector"))
+        timeout = min(int(q.get("timeoutSeconds", "300")), 1800)
+        rv = q.get("resourceVersion")
+        epoch = st.epoch
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        pending = []
+        with st.lock:
+            if rv in (None, "", "0"):
+                last = st.rv
+                for (pns, _), p in sorted(st.pods.items()):
+                    if pns == ns and matches(p, reqs):
+                        pending.append(("ADDED", copy.deepcopy(p)))
+            elif int(rv) < st.floor:
+                pending.append(("ERROR", status_obj(
+                    410, "Expired", "too old resource version: %s (%d)" % (rv, st.floor))))
+                last = None
+            else:
+                last = int(rv)
+        deadline = time.time() + timeout
+        try:
+            while True:
+                for etype, obj in pending:
+                    self.write_chunk(json.dumps({"type": etype, "object": obj}).encode() + b"\n")
+                if last is None:
+                    break
+                pending = []
+                with st.lock:
+                    while True:
+                        if st.epoch != epoch or self.server.stopping:
+                            raise ConnectionError("server restarting")
+                        new = [(r, t, o) for (r, t, o) in st.history if r > last]
+                        if new or time.time() >= deadline:
+                            break
+                        st.lock.wait(timeout=0.5)
+                    if last < st.floor:
+                        pending.append(("ERROR", status_obj(410, "Expired", "too old")))
+                        last = None
+                        continue
+                for r, t, o in new:
+                    last = max(last, r)
+                    if o["metadata"].get("namespace") == ns and matches(o, reqs):
+                        pending.append((t, o))
+                if not pending and time.time() >= deadline:
+                    break
+            self.write_chunk(b"")
+        except (ConnectionError, OSError):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, addr, state, restart_event):
+        self.state = state
+        self.restart_event = restart_event
+        self.restart_ms = 0
+        self.stopping = False
+        self.conns = set()
+        self.conns_lock = threading.Lock()
+        super().__init__(addr, Handler)
+
+    def process_request(self, request, client_address):
+        with self.conns_lock:
+            self.conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self.conns_lock:
+            self.conns.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self):
+        with self.conns_lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--kcr", default=os.path.join(os.environ.get("KCR_BUILD", "build"), "kcr"))
+    ap.add_argument("--token", default=None)
+    ap.add_argument("--sidecar-port", type=int, default=8080)
+    ap.add_argument("--pod-log", default=None)
+    ap.add_argument("--fake-pods", action="store_true")
+    args = ap.parse_args()
+
+    state = State(args)
+    restart = threading.Event()
+    done = threading.Event()
+
+    def on_term(signum, frame):
+        done.set()
+        restart.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+
+    port = args.port
+    first = True
+    while not done.is_set():
+        srv = Server((args.host, port), state, restart)
+        port = srv.server_address[1]
+        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
+                             daemon=True)
+        t.start()
+        if first:
+            print("READY %d" % port, flush=True)
+            first = False
+        restart.wait()
+        restart.clear()
+        # The API server goes away: stop accepting, cut every connection
+        # (watch streams included) and forget the watch history, as a
+        # restarted apiserver's watch cache does.
+        srv.stopping = True
+        srv.shutdown()
+        srv.server_close()
+        srv.drop_connections()
+        with state.lock:
+            state.epoch += 1
+            state.history.clear()
+            state.floor = state.rv
+            state.lock.notify_all()
+        if done.is_set():
+            break
+        log("restart: down for %d ms" % srv.restart_ms)
+        time.sleep(srv.restart_ms / 1000.0)
+    state.shutdown_pods()
+
+
+if __name__ == "__main__":
+    main()
