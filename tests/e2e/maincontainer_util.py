@@ -257,3 +257,50 @@ class Sidecar:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return 0
+
+
+def require_root_and_binaries(build):
+    import pytest
+    if os.geteuid() != 0:
+        pytest.skip("needs root (namespaces, pivot_root)")
+    for b in ("kcr-sidecar", "kcr-nsexec", "kcr-probe"):
+        if not os.access(os.path.join(build, b), os.X_OK):
+            pytest.skip(f"{b} not built in {build}")
+    if not os.path.exists(BUSYBOX):
+        pytest.skip("busybox-static is not installed (deps/test.txt)")
+
+
+class Pod:
+    """A main container plus a kcr-sidecar pointed at it."""
+
+    def __init__(self, tmp, build, kind="busybox", chroot_only=False, language="bash",
+                 extra_env=None):
+        self.main = MainContainer(str(tmp), os.path.join(build, "kcr-probe"), kind,
+                                  chroot_only).start()
+        try:
+            self.sidecar = Sidecar(build, str(tmp), self.main.data, self.main.name, language,
+                                   extra_env).start()
+        except Exception:
+            self.main.stop()
+            raise
+
+    def execute(self, code, **fields):
+        return self.sidecar.execute(code, **fields)
+
+    def run(self, code, **fields):
+        r = self.execute(code, **fields)
+        assert r.status == 200, r.body
+        return r.json()
+
+    def close(self):
+        self.sidecar.stop()
+        self.main.stop()
+
+
+def wait_no_survivors(marker, timeout=5.0):
+    deadline = time.time() + timeout
+    left = pids_with_marker(marker)
+    while left and time.time() < deadline:
+        time.sleep(0.05)
+        left = pids_with_marker(marker)
+    return left
