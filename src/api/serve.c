@@ -211,6 +211,10 @@ static int start_services(struct serve_state *s, struct kcr_err *err)
         struct kcr_err perr = {0};
         if (pool_config_from_env(&pc, err) < 0)
             return -1;
+        /* The kubernetes backend pools in the cluster itself (shared by
+         * every replica, docs/kubernetes.md): no second pool in-process. */
+        if (s->cfg.pod_backend == KCR_POD_BACKEND_KUBERNETES)
+            memset(pc.size, 0, sizeof(pc.size));
         api->core.pool = pool_new(api->core.backend, &pc, &perr);
         if (!api->core.pool)
             log_msg(KCR_LOG_WARN, NULL, "pod pool unavailable: %s", perr.msg);

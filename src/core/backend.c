@@ -1,5 +1,6 @@
 #include "core/backend.h"
 
+#include "pod/pod-k8s.h"
 #include "pod/pod-local.h"
 
 static struct kcr_pod_backend *local_new(struct kcr_err *err)
@@ -12,15 +13,24 @@ static struct kcr_pod_backend *local_new(struct kcr_err *err)
     return be;
 }
 
+static struct kcr_pod_backend *k8s_new(struct kcr_err *err)
+{
+    struct pod_k8s_config kc;
+    struct kcr_pod_backend *be = NULL;
+    if (pod_k8s_config_from_env(&kc, err) == 0)
+        be = pod_k8s_new(&kc, err);
+    pod_k8s_config_done(&kc);
+    return be;
+}
+
 struct kcr_pod_backend *backend_new(const struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     switch (cfg->pod_backend) {
     case KCR_POD_BACKEND_LOCAL:
         return local_new(err);
     case KCR_POD_BACKEND_KUBERNETES:
-        break;
+        return k8s_new(err);
     }
-    kcr_err_set(err, 0, KCR_ERR_INVALID,
-                "KCR_POD_BACKEND: 'kubernetes' is not available in this build yet (use local)");
+    kcr_err_set(err, 0, KCR_ERR_INVALID, "KCR_POD_BACKEND: unknown backend");
     return NULL;
 }
