@@ -1,0 +1,139 @@
+"""The sidecar's /files endpoints: uploads, listing, download, delete, and
+refusal of traversal, symlinks and FIFOs (security.md items 6, 10, 11)."""
+import os
+import time
+
+import pytest
+
+from maincontainer_util import Pod, require_root_and_binaries
+
+pytestmark = pytest.mark.needs_root
+
+
+@pytest.fixture(scope="module")
+def pod(tmp_path_factory, build_dir):
+    require_root_and_binaries(build_dir)
+    p = Pod(tmp_path_factory.mktemp("files"), build_dir)
+    yield p
+    p.close()
+
+
+def data(pod, *parts):
+    return os.path.join(pod.main.data, *parts)
+
+
+def test_upload_list_get_delete(pod):
+    r = pod.sidecar.upload([("a.txt", b"hello"), ("b.csv", b"1,2\n3,4\n")])
+    assert r.status == 200, r.body
+    assert r.json() == {"uploaded": [{"name": "a.txt", "size": 5}, {"name": "b.csv", "size": 8}]}
+    # user code sees the files in /mnt/data
+    assert pod.run("cat /mnt/data/a.txt")["stdout"] == "hello"
+    files = {f["name"]: f for f in pod.sidecar.request("GET", "/files").json()["files"]}
+    assert files["a.txt"] == {"name": "a.txt", "size": 5, "type": "file"}
+    g = pod.sidecar.request("GET", "/files/b.csv")
+    assert g.status == 200 and g.body == b"1,2\n3,4\n"
+    assert pod.sidecar.request("GET", "/files/b.csv?max=3").status == 413
+    d = pod.sidecar.request("DELETE", "/files/a.txt")
+    assert d.status == 200 and not os.path.exists(data(pod, "a.txt"))
+    assert pod.sidecar.request("GET", "/files/a.txt").status == 404
+    assert pod.sidecar.request("DELETE", "/files/a.txt").status == 404
+
+
+def test_files_written_by_user_code_are_listed_recursively(pod):
+    pod.run("mkdir -p out/sub && echo x > out/sub/r.txt && echo yy > top.txt && "
+            "ln -s /etc/passwd out/link && mkfifo out/fifo 2>/dev/null; true")
+    os.mkfifo(data(pod, "out", "fifo2"))
+    r = pod.sidecar.request("GET", "/files?recursive=1")
+    assert r.status == 200
+    j = r.json()
+    names = {f["name"]: f for f in j["files"]}
+    assert names["out/sub/r.txt"]["size"] == 2 and names["out/sub/r.txt"]["mtime_ns"] > 0
+    assert "top.txt" in names
+    assert not any(n.endswith(("link", "fifo", "fifo2")) for n in names)
+    assert j["truncated"] is False
+    g = pod.sidecar.request("GET", "/files/out/sub/r.txt")
+    assert g.status == 200 and g.body == b"x\n"
+    # a FIFO is not a file: answered at once, never blocks
+    t0 = time.monotonic()
+    assert pod.sidecar.request("GET", "/files/out/fifo2").status == 404
+    assert time.monotonic() - t0 < 2
+    assert pod.sidecar.request("DELETE", "/files/out").status == 200
+    assert not os.path.exists(data(pod, "out"))
+    assert os.path.exists("/etc/passwd")
+
+
+def test_recursive_listing_is_bounded(pod):
+    deep = data(pod, "deep")
+    p = deep
+    for i in range(20):
+        p = os.path.join(p, f"d{i}")
+    os.makedirs(p)
+    open(os.path.join(p, "bottom.txt"), "w").close()
+    j = pod.sidecar.request("GET", "/files?recursive=1").json()
+    assert j["truncated"] is True
+    assert not any(f["name"].endswith("bottom.txt") for f in j["files"])
+    pod.sidecar.request("DELETE", "/files/deep")
+    assert not os.path.exists(deep)
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc/passwd", ".hidden", "a/b", "..", "",
+                                  "x" * 256])
+def test_upload_refuses_unsafe_names(pod, name):
+    before = set(os.listdir(pod.main.data))
+    r = pod.sidecar.upload([("fine.txt", b"ok"), (name, b"evil")])
+    assert r.status == 400, (name, r.status, r.body)
+    assert "error" in r.json()
+    # nothing written, not even the safe part
+    assert set(os.listdir(pod.main.data)) == before
+    assert not os.path.exists(os.path.join(os.path.dirname(pod.main.data), "x"))
+
+
+@pytest.mark.parametrize("path", ["/files/..%2Fx", "/files/%2Fetc%2Fpasswd", "/files/.hidden",
+                                  "/files/a%00b", "/files/..", "/files/a/../b"])
+def test_get_and_delete_refuse_traversal(pod, path):
+    for method in ("GET", "DELETE"):
+        r = pod.sidecar.request(method, path)
+        assert r.status in (400, 404), (method, path, r.status)
+        assert "error" in r.json()
+    assert os.path.exists("/etc/passwd")
+
+
+def test_symlinks_planted_in_the_data_dir_are_never_followed(pod):
+    secret = os.path.join(os.path.dirname(pod.main.data), "outside.txt")
+    with open(secret, "w") as f:
+        f.write("outside-secret")
+    os.symlink(secret, data(pod, "link.txt"))
+    os.makedirs(data(pod, "real"), exist_ok=True)
+    os.symlink(os.path.dirname(pod.main.data), data(pod, "dirlink"))
+    try:
+        g = pod.sidecar.request("GET", "/files/link.txt")
+        assert g.status == 400 and b"outside-secret" not in g.body
+        g = pod.sidecar.request("GET", "/files/dirlink/outside.txt")
+        assert g.status == 400 and b"outside-secret" not in g.body
+        u = pod.sidecar.upload([("link.txt", b"overwrite")])
+        assert u.status == 400
+        assert open(secret).read() == "outside-secret"
+        # the listing shows the link as a link, never its target's size
+        files = {f["name"]: f for f in pod.sidecar.request("GET", "/files").json()["files"]}
+        assert files["link.txt"]["type"] == "symlink"
+        # deleting a link removes the link, not the target
+        assert pod.sidecar.request("DELETE", "/files/link.txt").status == 200
+        assert os.path.exists(secret)
+    finally:
+        for n in ("link.txt", "dirlink"):
+            if os.path.islink(data(pod, n)):
+                os.unlink(data(pod, n))
+
+
+def test_code_file_symlink_is_replaced_not_followed(pod):
+    victim = os.path.join(os.path.dirname(pod.main.data), "victim.txt")
+    with open(victim, "w") as f:
+        f.write("untouched")
+    p = data(pod, "code.sh")
+    if os.path.lexists(p):
+        os.unlink(p)
+    os.symlink(victim, p)
+    res = pod.run("echo ran")
+    assert res["stdout"] == "ran\n"
+    assert open(victim).read() == "untouched"
+    assert not os.path.islink(p)
