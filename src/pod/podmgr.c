@@ -491,7 +491,7 @@ static int pod_create(struct podmgr *m, const char *code, struct podmgr_resp *re
     id_new(nano);
     struct pod_entry tmp = {0};
     snprintf(tmp.id, sizeof(tmp.id), "kcr-%s-%s", lang->code, nano);
-    uint64_t mem = (uint64_t)((double)m->cfg->memory_mb * lang->mem_mult) << 20;
+    uint64_t mem = (uint64_t)((double)m->cfg->memory_mb * lang_mem_mult(lang)) << 20;
     struct kcr_cgroup_limits lim = {
         .memory_bytes = mem,
         .pids_max = (uint64_t)m->cfg->pids_max,

@@ -1,0 +1,325 @@
+/* cgroup: layout detection from mountinfo, path building and limit files
+ * against fake cgroupfs trees in a temp directory (v1 and a pure-v2
+ * simulation: this machine has no pure v2 hierarchy), and one real v1 cgroup
+ * (root only) whose kill must empty a tree of forked processes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fsutil.h"
+#include "common/xalloc.h"
+#include "sandbox/cgroup.h"
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/kcr-test-cgroup-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return fs_rm_tree_at(AT_FDCWD, tmpdir);
+}
+
+static void write_file(const char *path, const char *content)
+{
+    struct kcr_err err = {0};
+    _cleanup_free_ char *dir = xstrdup(path);
+    *strrchr(dir, '/') = '\0';
+    assert_int_equal(fs_mkdir_p(dir, 0755, &err), 0);
+    FILE *f = fopen(path, "we");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *buf = xcalloc(1, 4096);
+    size_t n = fread(buf, 1, 4095, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void assert_file(const char *path, const char *want)
+{
+    _cleanup_free_ char *got = read_file(path);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+}
+
+/* A mountinfo line for fstype mounted at mnt with super options opts. */
+static void mountinfo_line(FILE *f, int id, const char *mnt, const char *fstype, const char *opts)
+{
+    fprintf(f, "%d 1 0:%d / %s rw,nosuid,nodev,noexec,relatime shared:%d - %s cgroup %s\n", id, id,
+            mnt, id, fstype, opts);
+}
+
+static void test_cgroup_detect_none(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *mi = xasprintf("%s/mountinfo", tmpdir);
+    write_file(mi, "22 1 8:1 / / rw,relatime - ext4 /dev/vda rw\n");
+    struct kcr_err err = {0};
+    struct kcr_cgroup_mgr *m = cgroup_mgr_new(mi, "kcr", &err);
+    assert_null(m);
+    assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "cgroup unavailable"));
+}
+
+static void test_cgroup_bad_parent(void **state)
+{
+    (void)state;
+    struct kcr_err err = {0};
+    assert_null(cgroup_mgr_new(NULL, "../etc", &err));
+    assert_int_equal(err.kind, KCR_ERR_INVALID);
+}
+
+static void test_cgroup_disabled_is_noop(void **state)
+{
+    (void)state;
+    struct kcr_cgroup_mgr *m = cgroup_mgr_new_disabled();
+    assert_int_equal(cgroup_mgr_mode(m), KCR_CGROUP_DISABLED);
+    struct kcr_cgroup_limits lim = {.memory_bytes = 1 << 20, .pids_max = 8};
+    struct kcr_err err = {0};
+    struct kcr_cgroup *cg = cgroup_create(m, "pod1", &lim, &err);
+    assert_non_null(cg);
+    const char *const *paths;
+    assert_int_equal(cgroup_paths(cg, &paths), 0);
+    assert_int_equal(cgroup_attach(cg, getpid(), &err), 0);
+    assert_int_equal(cgroup_count_procs(cg), 0);
+    assert_int_equal(cgroup_destroy(cg, &err), 0);
+    cgroup_mgr_free(m);
+}
+
+/* v1 hybrid as on this machine: controllers per mount (cpu co-mounted with
+ * cpuacct, a mount point with an escaped space) plus the unified cgroup2. */
+static void test_cgroup_v1_fake_tree(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *mi = xasprintf("%s/mountinfo", tmpdir);
+    _cleanup_free_ char *mem = xasprintf("%s/mem ory", tmpdir);
+    _cleanup_free_ char *pids = xasprintf("%s/pids", tmpdir);
+    _cleanup_free_ char *cpu = xasprintf("%s/cpu,cpuacct", tmpdir);
+    _cleanup_free_ char *frz = xasprintf("%s/freezer", tmpdir);
+    _cleanup_free_ char *uni = xasprintf("%s/unified", tmpdir);
+    FILE *f = fopen(mi, "we");
+    assert_non_null(f);
+    fprintf(f, "22 1 8:1 / / rw,relatime - ext4 /dev/vda rw\n");
+    mountinfo_line(f, 30, uni, "cgroup2", "rw,nsdelegate");
+    _cleanup_free_ char *mem_esc = xasprintf("%s/mem\\040ory", tmpdir);
+    mountinfo_line(f, 31, mem_esc, "cgroup", "rw,memory");
+    mountinfo_line(f, 32, pids, "cgroup", "rw,pids");
+    mountinfo_line(f, 33, cpu, "cgroup", "rw,cpu,cpuacct");
+    mountinfo_line(f, 34, frz, "cgroup", "rw,freezer");
+    mountinfo_line(f, 35, "/x/systemd", "cgroup", "rw,xattr,name=systemd");
+    fclose(f);
+    /* cgroupfs files exist as soon as mkdir returns; a temp dir needs them made. */
+    const char *files[][2] = {{mem, "memory.limit_in_bytes"}, {mem, "memory.memsw.limit_in_bytes"},
+                              {mem, "cgroup.procs"},          {pids, "pids.max"},
+                              {pids, "cgroup.procs"},         {cpu, "cpu.cfs_period_us"},
+                              {cpu, "cpu.cfs_quota_us"},      {cpu, "cgroup.procs"},
+                              {frz, "cgroup.procs"},          {uni, "cgroup.procs"}};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        _cleanup_free_ char *p = xasprintf("%s/kcr/pod1/%s", files[i][0], files[i][1]);
+        write_file(p, "");
+    }
+    struct kcr_err err = {0};
+    struct kcr_cgroup_mgr *m = cgroup_mgr_new(mi, "kcr", &err);
+    assert_non_null(m);
+    assert_int_equal(cgroup_mgr_mode(m), KCR_CGROUP_V1);
+    struct kcr_cgroup_limits lim = {.memory_bytes = 536870912,
+                                    .pids_max = 256,
+                                    .cpu_quota_us = 150000,
+                                    .cpu_period_us = 100000};
+    struct kcr_cgroup *cg = cgroup_create(m, "pod1", &lim, &err);
+    assert_non_null(cg);
+    const char *const *paths;
+    assert_int_equal(cgroup_paths(cg, &paths), 5);
+    _cleanup_free_ char *want0 = xasprintf("%s/kcr/pod1", mem);
+    _cleanup_free_ char *want4 = xasprintf("%s/kcr/pod1", uni);
+    assert_string_equal(paths[0], want0);
+    assert_string_equal(paths[4], want4);
+    _cleanup_free_ char *p1 = xasprintf("%s/kcr/pod1/memory.limit_in_bytes", mem);
+    _cleanup_free_ char *p2 = xasprintf("%s/kcr/pod1/memory.memsw.limit_in_bytes", mem);
+    _cleanup_free_ char *p3 = xasprintf("%s/kcr/pod1/pids.max", pids);
+    _cleanup_free_ char *p4 = xasprintf("%s/kcr/pod1/cpu.cfs_quota_us", cpu);
+    _cleanup_free_ char *p5 = xasprintf("%s/kcr/pod1/cgroup.procs", frz);
+    assert_file(p1, "536870912");
+    assert_file(p2, "536870912");
+    assert_file(p3, "256");
+    assert_file(p4, "150000");
+    assert_int_equal(cgroup_attach(cg, 4242, &err), 0);
+    assert_file(p5, "4242");
+    /* Names from outside are checked. */
+    assert_null(cgroup_create(m, "../../etc", &lim, &err));
+    assert_int_equal(err.kind, KCR_ERR_INVALID);
+    cgroup_destroy(cg, NULL); /* fake dirs hold files: rmdir fails, memory is freed */
+    cgroup_mgr_free(m);
+}
+
+/* Pure cgroup v2 (Kubernetes nodes, current distributions), simulated in a
+ * temp directory: controllers enabled top-down, limits in memory.max,
+ * memory.swap.max, pids.max and cpu.max. */
+static void test_cgroup_v2_fake_tree(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *mi = xasprintf("%s/mountinfo", tmpdir);
+    _cleanup_free_ char *root = xasprintf("%s/v2", tmpdir);
+    FILE *f = fopen(mi, "we");
+    assert_non_null(f);
+    mountinfo_line(f, 30, root, "cgroup2", "rw,nsdelegate,memory_recursiveprot");
+    fclose(f);
+    _cleanup_free_ char *ctl = xasprintf("%s/cgroup.controllers", root);
+    write_file(ctl, "cpuset cpu io memory hugetlb pids rdma misc\n");
+    const char *files[] = {"cgroup.subtree_control", "kcr/cgroup.subtree_control",
+                           "kcr/pod1/memory.max",    "kcr/pod1/memory.swap.max",
+                           "kcr/pod1/pids.max",      "kcr/pod1/cpu.max",
+                           "kcr/pod1/cgroup.procs"};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        _cleanup_free_ char *p = xasprintf("%s/%s", root, files[i]);
+        write_file(p, "");
+    }
+    struct kcr_err err = {0};
+    struct kcr_cgroup_mgr *m = cgroup_mgr_new(mi, "kcr", &err);
+    assert_non_null(m);
+    assert_int_equal(cgroup_mgr_mode(m), KCR_CGROUP_V2);
+    assert_string_equal(cgroup_mode_name(cgroup_mgr_mode(m)), "v2");
+    struct kcr_cgroup_limits lim = {
+        .memory_bytes = 268435456, .pids_max = 64, .cpu_quota_us = 50000, .cpu_period_us = 100000};
+    struct kcr_cgroup *cg = cgroup_create(m, "pod1", &lim, &err);
+    assert_non_null(cg);
+    const char *const *paths;
+    assert_int_equal(cgroup_paths(cg, &paths), 1);
+    _cleanup_free_ char *want = xasprintf("%s/kcr/pod1", root);
+    assert_string_equal(paths[0], want);
+    const char *expect[][2] = {{"cgroup.subtree_control", "+memory +pids +cpu"},
+                               {"kcr/cgroup.subtree_control", "+memory +pids +cpu"},
+                               {"kcr/pod1/memory.max", "268435456"},
+                               {"kcr/pod1/memory.swap.max", "0"},
+                               {"kcr/pod1/pids.max", "64"},
+                               {"kcr/pod1/cpu.max", "50000 100000"}};
+    for (size_t i = 0; i < ARRAY_SIZE(expect); i++) {
+        _cleanup_free_ char *p = xasprintf("%s/%s", root, expect[i][0]);
+        assert_file(p, expect[i][1]);
+    }
+    assert_int_equal(cgroup_attach(cg, 777, &err), 0);
+    _cleanup_free_ char *procs = xasprintf("%s/kcr/pod1/cgroup.procs", root);
+    assert_file(procs, "777");
+    cgroup_destroy(cg, NULL);
+    cgroup_mgr_free(m);
+}
+
+static void test_cgroup_v2_without_memory(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *mi = xasprintf("%s/mountinfo", tmpdir);
+    _cleanup_free_ char *root = xasprintf("%s/v2", tmpdir);
+    FILE *f = fopen(mi, "we");
+    assert_non_null(f);
+    mountinfo_line(f, 30, root, "cgroup2", "rw");
+    fclose(f);
+    _cleanup_free_ char *ctl = xasprintf("%s/cgroup.controllers", root);
+    write_file(ctl, "hugetlb\n"); /* like this machine's unified mount */
+    struct kcr_err err = {0};
+    assert_null(cgroup_mgr_new(mi, "kcr", &err));
+    assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
+}
+
+/* Real v1 cgroup: a child joins it and forks 40 sleepers with pids.max 16;
+ * cgroup_destroy must kill them all and remove every directory. */
+static void test_cgroup_real_kill(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    struct kcr_err err = {0};
+    struct kcr_cgroup_mgr *m = cgroup_mgr_new(NULL, "kcr-unit", &err);
+    if (!m)
+        skip();
+    char name[64];
+    snprintf(name, sizeof(name), "t%d", (int)getpid());
+    struct kcr_cgroup_limits lim = {.memory_bytes = 64 << 20, .pids_max = 16};
+    struct kcr_cgroup *cg = cgroup_create(m, name, &lim, &err);
+    assert_non_null(cg);
+    int ready[2];
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (cgroup_attach(cg, getpid(), NULL) < 0)
+            _exit(3);
+        int made = 0;
+        for (int i = 0; i < 40; i++) {
+            pid_t c = fork();
+            if (c == 0) {
+                pause();
+                _exit(0);
+            }
+            made += c > 0;
+        }
+        char b = (char)made;
+        (void)!write(ready[1], &b, 1);
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char made = 0;
+    assert_int_equal(read(ready[0], &made, 1), 1);
+    close(ready[0]);
+    assert_int_equal(made, 15); /* pids.max 16 = the child and 15 forks */
+    assert_int_equal(cgroup_count_procs(cg), 16);
+    const char *const *paths;
+    size_t n = cgroup_paths(cg, &paths);
+    char *copies[8];
+    for (size_t i = 0; i < n; i++)
+        copies[i] = xstrdup(paths[i]);
+    assert_int_equal(cgroup_destroy(cg, &err), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(access(copies[i], F_OK), -1);
+        *strrchr(copies[i], '/') = '\0';
+        (void)rmdir(copies[i]); /* the test's own parent, if no other run uses it */
+        free(copies[i]);
+    }
+    cgroup_mgr_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cgroup_detect_none, setup, teardown),
+        cmocka_unit_test(test_cgroup_bad_parent),
+        cmocka_unit_test(test_cgroup_disabled_is_noop),
+        cmocka_unit_test_setup_teardown(test_cgroup_v1_fake_tree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cgroup_v2_fake_tree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cgroup_v2_without_memory, setup, teardown),
+        cmocka_unit_test(test_cgroup_real_kill),
+    };
+    alarm(60);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

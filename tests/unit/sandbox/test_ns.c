@@ -1,0 +1,100 @@
+/* ns and net: a child forked into new pid, net, uts, ipc and mount
+ * namespaces sees itself as pid 1, only lo (which it can bring up), its own
+ * hostname, and private mounts. Root only (skipped otherwise). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/net.h"
+#include "sandbox/ns.h"
+
+/* Waits for pid at most timeout_s seconds; kills it on timeout. Returns its
+ * exit code, or -1 when it was killed or timed out. */
+static int wait_child(pid_t pid, int timeout_s)
+{
+    int status = 0;
+    for (int i = 0; i < timeout_s * 100; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+static void test_ns_flags_name(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_string_equal(ns_flags_name(CLONE_NEWPID | CLONE_NEWNET, buf, sizeof(buf)), "pid net");
+    assert_string_equal(ns_flags_name(0, buf, sizeof(buf)), "");
+}
+
+static int in_pod_namespaces(void)
+{
+    struct kcr_err err = {0};
+    if (getpid() != 1)
+        return 10;
+    if (net_count_interfaces(&err) != 1 || if_nametoindex("lo") == 0)
+        return 11;
+    if (net_lo_up(&err) < 0)
+        return 12;
+    if (ns_set_hostname("kcr", &err) < 0)
+        return 13;
+    char host[64] = {0};
+    if (gethostname(host, sizeof(host) - 1) < 0 || strcmp(host, "kcr") != 0)
+        return 14;
+    if (ns_mounts_private(&err) < 0 || ns_mount_proc("/proc", &err) < 0)
+        return 15;
+    /* The fresh /proc shows this pid namespace: we are /proc/self -> 1. */
+    char self[16] = {0};
+    if (readlink("/proc/self", self, sizeof(self) - 1) < 0 || strcmp(self, "1") != 0)
+        return 16;
+    if (ns_unshare(CLONE_NEWCGROUP, &err) < 0)
+        return 17;
+    return 0;
+}
+
+static void test_ns_fork_pod_namespaces(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    struct kcr_err err = {0};
+    char host_before[64] = {0};
+    gethostname(host_before, sizeof(host_before) - 1);
+    pid_t pid =
+        ns_fork(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, &err);
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(in_pod_namespaces());
+    assert_int_equal(wait_child(pid, 10), 0);
+    /* Nothing leaked out: the host keeps its name. */
+    char host_after[64] = {0};
+    gethostname(host_after, sizeof(host_after) - 1);
+    assert_string_equal(host_before, host_after);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ns_flags_name),
+        cmocka_unit_test(test_ns_fork_pod_namespaces),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
