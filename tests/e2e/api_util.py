@@ -1,0 +1,184 @@
+"""Helpers for the kcr serve black-box tests: start a real `kcr serve` on a free
+loopback port with its own temporary KCR_DATA_DIR, talk to it with requests,
+stop it (SIGTERM) or kill it (SIGKILL) and start it again on the same data."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import BUILD, free_port
+
+KCR = os.path.join(BUILD, "kcr")
+SIDECAR = os.path.join(BUILD, "kcr-sidecar")
+NSEXEC = os.path.join(BUILD, "kcr-nsexec")
+TEST_KEY = "test-key-0123456789abcdef"
+
+
+def have_pods():
+    return os.path.exists(SIDECAR) and os.path.exists(NSEXEC)
+
+
+# Tests that run code need local pods: kcr-sidecar and kcr-nsexec built.
+needs_pods = pytest.mark.skipif(
+    not have_pods(), reason=f"needs {SIDECAR} and {NSEXEC} (local pods) to run code"
+)
+
+
+class Server:
+    """One `kcr serve` process. env adds to a small default environment."""
+
+    def __init__(self, env=None, data_dir=None, api_key=TEST_KEY):
+        self.tmp = None
+        if data_dir is None:
+            self.tmp = tempfile.mkdtemp(prefix="kcr-api-")
+            # As root the server drops to KCR_SERVE_UID, which must reach the dir.
+            os.chmod(self.tmp, 0o755)
+            data_dir = os.path.join(self.tmp, "data")
+        self.data_dir = data_dir
+        self.key = api_key
+        self.extra_env = dict(env or {})
+        self.port = None
+        self.proc = None
+        self.stdout_lines = []
+        self.stderr_lines = []
+        self.http = requests.Session()
+
+    def environ(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "KCR_", "MAX_"))}
+        env.update({
+            "API_HOST": "127.0.0.1",
+            "API_PORT": str(self.port),
+            "KCR_DATA_DIR": self.data_dir,
+            # Small warm pools: several servers run in one test session.
+            "POD_POOL_PY": "1",
+            "POD_POOL_JS": "0",
+        })
+        if self.key:
+            env["API_KEY"] = self.key
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout=30):
+        self.port = self.port or free_port()
+        self.stdout_lines, self.stderr_lines = [], []
+        self.proc = subprocess.Popen(
+            [KCR, "serve"], env=self.environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, errors="replace",
+        )
+        threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines),
+                         daemon=True).start()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if line:
+                self.stdout_lines.append(line)
+                if "listening on" in line:
+                    threading.Thread(target=self._drain,
+                                     args=(self.proc.stdout, self.stdout_lines),
+                                     daemon=True).start()
+                    return self
+            elif self.proc.poll() is not None:
+                break
+        self.proc.kill()
+        self.proc.wait()
+        raise RuntimeError("kcr serve did not start:\n" + "".join(self.stderr_lines[-30:]))
+
+    @staticmethod
+    def _drain(stream, sink):
+        for line in stream:
+            sink.append(line)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def headers(self, **extra):
+        h = {"x-api-key": self.key} if self.key else {}
+        h.update(extra)
+        return h
+
+    def get(self, path, **kw):
+        kw.setdefault("headers", self.headers())
+        kw.setdefault("timeout", 60)
+        return self.http.get(self.url + path, **kw)
+
+    def post(self, path, **kw):
+        kw.setdefault("headers", self.headers())
+        kw.setdefault("timeout", 120)
+        return self.http.post(self.url + path, **kw)
+
+    def delete(self, path, **kw):
+        kw.setdefault("headers", self.headers())
+        kw.setdefault("timeout", 60)
+        return self.http.delete(self.url + path, **kw)
+
+    def exec(self, code, lang="py", **fields):
+        body = {"lang": lang, "code": code}
+        body.update(fields)
+        return self.post("/exec", json=body)
+
+    def upload(self, name, data, field="file", entity_id=None, content_type=None):
+        files = {field: (name, data, content_type) if content_type else (name, data)}
+        form = {"entity_id": entity_id} if entity_id else None
+        return self.post("/upload", files=files, data=form)
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Signals the server and waits for it; returns its exit code."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            self.http.close()
+            if self.tmp:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def start_server(env=None, **kw):
+    if not os.path.exists(KCR):
+        pytest.skip(f"{KCR} not built")
+    return Server(env=env, **kw).start()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A server shared by the tests of one module (MAX_EXECUTION_TIME=5 keeps
+    timeout tests short)."""
+    s = start_server({"MAX_EXECUTION_TIME": "5"})
+    yield s
+    s.cleanup()
+
+
+def run_server_once(env, timeout=20):
+    """Runs `kcr serve` expecting it to exit (bad configuration); returns
+    (code, stdout, stderr)."""
+    base = Server(env=env)
+    base.port = free_port()
+    full = base.environ()
+    for k, v in env.items():
+        if v is None:
+            full.pop(k, None)
+    try:
+        p = subprocess.run([KCR, "serve"], env=full, capture_output=True, text=True,
+                           timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+    finally:
+        base.cleanup()

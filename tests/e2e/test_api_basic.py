@@ -1,0 +1,228 @@
+"""kcr serve: health, OpenAPI, auth, content types, error shapes, headers,
+prefixes, configuration failures (api-contract rules 10-12)."""
+import os
+import re
+import stat
+
+import requests
+
+from api_util import TEST_KEY, run_server_once, server, start_server  # noqa: F401
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+
+
+def assert_app_error(r, status, error_type):
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) >= {"error", "error_type", "details", "request_id", "timestamp"}, body
+    assert body["error_type"] == error_type
+    assert re.fullmatch(r"[A-Za-z0-9_-]{21}", body["request_id"])
+    assert isinstance(body["timestamp"], float)
+    return body
+
+
+def test_health_and_ready_need_no_key(server):
+    r = requests.get(server.url + "/health", timeout=10)
+    assert r.status_code == 200
+    assert r.json()["status"] == "healthy"
+    r = requests.get(server.url + "/ready", timeout=10)
+    assert r.status_code in (200, 503)
+    assert r.json()["status"] in ("ready", "not_ready")
+
+
+def test_every_path_works_with_and_without_v1(server):
+    for path in ("/health", "/v1/health", "/v1/openapi.json", "/openapi.json"):
+        assert requests.get(server.url + path, timeout=10).status_code == 200, path
+    r = server.get("/v1/files/nosuchsession0123456789")
+    assert r.status_code == 200 and r.json() == []
+
+
+def test_openapi_documents_every_endpoint(server):
+    doc = requests.get(server.url + "/openapi.json", timeout=10).json()
+    assert doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    want = {
+        "/exec": {"post"}, "/upload": {"post"}, "/files/{session_id}": {"get"},
+        "/files/{session_id}/{file_id}": {"delete"},
+        "/download/{session_id}/{file_id}": {"get", "options"},
+        "/state/{session_id}": {"get", "post", "delete"}, "/state/{session_id}/info": {"get"},
+        "/health": {"get"}, "/ready": {"get"}, "/health/detailed": {"get"},
+        "/metrics": {"get"}, "/openapi.json": {"get"},
+    }
+    for path, methods in want.items():
+        assert path in paths, path
+        assert methods <= set(paths[path]), (path, paths[path].keys())
+    langs = doc["components"]["schemas"]["ExecRequest"]["properties"]["lang"]["enum"]
+    assert {"py", "js", "ts", "go", "java", "c", "cpp", "php", "rs", "r", "f90", "d",
+            "bash"} <= set(langs)
+
+
+def test_security_headers_on_every_response(server):
+    responses = [
+        requests.get(server.url + "/health", timeout=10),
+        requests.get(server.url + "/files/x", timeout=10),  # 401
+        requests.post(server.url + "/exec", data="x", headers={"Content-Type": "image/png"},
+                      timeout=10),  # 415
+        server.get("/nowhere"),  # 404
+    ]
+    for r in responses:
+        for k, v in SECURITY_HEADERS.items():
+            assert r.headers.get(k) == v, (r.status_code, k, r.headers)
+
+
+def test_missing_and_invalid_key_give_401(server):
+    r = requests.get(server.url + "/files/abc", timeout=10)
+    assert r.status_code == 401
+    body = r.json()
+    assert body["error"] == "API key is required" and isinstance(body["timestamp"], float)
+    r = requests.get(server.url + "/files/abc", headers={"x-api-key": "wrong-key-wrong-key"},
+                     timeout=10)
+    assert r.status_code == 401 and r.json()["error"] == "Invalid API key"
+    r = requests.get(server.url + "/metrics", timeout=10)
+    assert r.status_code == 401
+    r = requests.get(server.url + "/health/detailed", timeout=10)
+    assert r.status_code == 401
+
+
+def test_key_header_forms(server):
+    forms = [
+        {"X-API-KEY": TEST_KEY},
+        {"x-api-key": TEST_KEY},
+        {"X-Api-Key": TEST_KEY},
+        {"Authorization": "Bearer " + TEST_KEY},
+        {"Authorization": "ApiKey " + TEST_KEY},
+    ]
+    for h in forms:
+        r = requests.get(server.url + "/files/abc", headers=h, timeout=10)
+        assert r.status_code == 200, h
+    r = requests.get(server.url + "/files/abc", headers={"Authorization": "Basic " + TEST_KEY},
+                     timeout=10)
+    assert r.status_code == 401
+
+
+def test_415_comes_before_auth(server):
+    r = requests.post(server.url + "/exec", data="<x/>",
+                      headers={"Content-Type": "application/xml"}, timeout=10)
+    assert r.status_code == 415
+    assert r.json()["error"] == "Unsupported content type: application/xml"
+    # JSON, form and text types pass the check (and then need a key).
+    for ct in ("application/json", "text/plain", "application/x-www-form-urlencoded"):
+        r = requests.post(server.url + "/exec", data="{}", headers={"Content-Type": ct},
+                          timeout=10)
+        assert r.status_code == 401, ct
+    # /state/ takes any body type.
+    r = requests.post(server.url + "/state/abc", data=b"\x01x",
+                      headers={"Content-Type": "application/octet-stream"}, timeout=10)
+    assert r.status_code == 401
+
+
+def test_unknown_path_404_and_wrong_method_405_are_json(server):
+    r = server.get("/no/such/path")
+    assert_app_error(r, 404, "resource_not_found")
+    r = server.get("/exec")
+    assert r.status_code == 405
+    assert r.json()["error"]
+    assert "POST" in r.headers.get("Allow", "")
+    r = server.delete("/files/abc")
+    assert r.status_code == 405
+
+
+def test_metrics_are_prometheus_text(server):
+    r = server.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    text = r.text
+    assert "# TYPE kcr_executions_total counter" in text
+    assert 'kcr_executions_total{language="py",outcome="completed"}' in text
+    assert "# TYPE kcr_execution_duration_seconds histogram" in text
+    assert 'kcr_execution_duration_seconds_bucket{language="py",le="+Inf"}' in text
+    assert "# TYPE kcr_pool_pods gauge" in text
+    assert re.search(r'kcr_http_responses_total\{status="200"\} [1-9]', text)
+
+
+def test_health_detailed_lists_dependencies(server):
+    r = server.get("/health/detailed")
+    assert r.status_code in (200, 503)
+    body = r.json()
+    assert set(body["services"]) == {"metadata", "files", "pods"}
+    assert body["services"]["metadata"]["status"] == "healthy"
+    assert body["summary"]["total_services"] == 3
+
+
+def test_short_api_key_stops_the_start_naming_the_variable():
+    code, out, err = run_server_once({"API_KEY": "short"})
+    assert code != 0
+    assert "API_KEY" in err and "16" in err
+    assert len(err.strip().splitlines()) == 1, err
+    code, out, err = run_server_once({"API_KEYS": "good-key-0123456789,bad"})
+    assert code != 0 and "API_KEYS" in err
+
+
+def test_bad_configuration_names_the_variable():
+    for var, val in (("MAX_EXECUTION_TIME", "abc"), ("API_PORT", "70000"),
+                     ("KCR_POD_BACKEND", "docker"), ("MAX_FILE_SIZE_MB", "-1")):
+        code, out, err = run_server_once({var: val})
+        assert code != 0, var
+        assert var in err, (var, err)
+    code, out, err = run_server_once({"KCR_POD_BACKEND": "kubernetes"})
+    assert code != 0 and "KCR_POD_BACKEND" in err
+
+
+def test_generated_key_is_printed_stored_and_reused():
+    s = start_server(api_key=None)
+    try:
+        line = "".join(s.stdout_lines)
+        m = re.search(r"listening on (http://127\.0\.0\.1:\d+) \(API key in (\S+): (\S+)\)", line)
+        assert m, line
+        url, path, key = m.groups()
+        assert url == s.url
+        assert path == os.path.join(s.data_dir, "api-key")
+        st = os.stat(path)
+        assert stat.S_IMODE(st.st_mode) == 0o600
+        with open(path) as f:
+            assert f.read().strip() == key
+        assert len(key) >= 16
+        assert requests.get(url + "/files/x", headers={"x-api-key": key},
+                            timeout=10).status_code == 200
+        assert s.stop() == 0
+        s.start()
+        assert key in "".join(s.stdout_lines)
+        assert requests.get(s.url + "/files/x", headers={"x-api-key": key},
+                            timeout=10).status_code == 200
+    finally:
+        s.cleanup()
+
+
+def test_cors_option():
+    s = start_server({"ENABLE_CORS": "true", "CORS_ORIGINS": "http://app.example"})
+    try:
+        r = requests.options(s.url + "/exec", headers={
+            "Origin": "http://app.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key,content-type"}, timeout=10)
+        assert r.status_code == 204
+        assert r.headers["Access-Control-Allow-Origin"] == "http://app.example"
+        assert "POST" in r.headers["Access-Control-Allow-Methods"]
+        r = s.get("/files/x", headers={"x-api-key": TEST_KEY, "Origin": "http://evil.example"})
+        assert "Access-Control-Allow-Origin" not in r.headers
+    finally:
+        s.cleanup()
+    # Off by default.
+    s = start_server()
+    try:
+        r = s.get("/files/x", headers={"x-api-key": TEST_KEY, "Origin": "http://app.example"})
+        assert "Access-Control-Allow-Origin" not in r.headers
+    finally:
+        s.cleanup()
+
+
+def test_sigterm_exits_zero():
+    s = start_server()
+    try:
+        assert s.stop() == 0
+    finally:
+        s.cleanup()
