@@ -214,7 +214,7 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
     struct kcr_pod_files before = {0};
     if (sidecar_list_files(pod, &before, err) < 0)
         return kcr_err_wrap(err, "list inputs");
-    double mult = req->lang->time_mult > 1.0 ? req->lang->time_mult : 1.0;
+    double mult = lang_time_mult(req->lang); /* table value or LANG_TIME_MULT_<CODE> */
     int timeout_s = (int)(c->cfg->max_exec_time_s * mult + 0.999);
     struct kcr_exec_req x = {
         .code = req->code,

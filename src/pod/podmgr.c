@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/config.h"
 #include "common/fsutil.h"
 #include "common/id.h"
 #include "common/names.h"
@@ -240,11 +241,20 @@ __attribute__((noreturn)) static void run_pod_init(struct pod_spawn *s)
     }
     s->err_fd = safe_close(s->err_fd);
     (void)safe_close(null);
-    /* pid 1 of the namespace: reap whatever gets reparented to us, forever.
-     * The manager ends the pod by SIGKILL (pid-ns inits ignore SIGTERM). */
-    for (;;)
-        if (wait(NULL) < 0 && errno == ECHILD)
+    /* pid 1 of the namespace: reap whatever gets reparented to us. A pod
+     * whose main container or sidecar died is useless: exiting ends the pid
+     * namespace, and the manager sees it. Otherwise the manager ends the pod
+     * by SIGKILL (pid-ns inits ignore SIGTERM). */
+    for (;;) {
+        int status = 0;
+        pid_t w = wait(&status);
+        if (w == sidecar_pid)
+            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        if (w == main_pid)
+            _exit(125);
+        if (w < 0 && errno == ECHILD)
             pause();
+    }
 }
 
 /*** Manager side ***/
@@ -314,8 +324,15 @@ static char **build_sidecar_env(const struct podmgr *m, const struct pod_spawn *
     env[k++] = xasprintf("WORKING_DIR=%s", s->data_dir);
     env[k++] = xasprintf("SIDECAR_SOCKET=%s", s->sock_path);
     env[k++] = xasprintf("KCR_NSEXEC=%s", m->nsexec);
-    static const char *const pass[] = {"MAX_EXECUTION_TIME", "MAX_OUTPUT_SIZE", "KCR_LOG_LEVEL",
-                                       "MAX_FILE_SIZE"};
+    /* The sidecar refuses timeouts above its MAX_EXECUTION_TIME; the API asks
+     * for the base limit times the language's multiplier (lang_time_mult). */
+    long base = strtol(config_str("MAX_EXECUTION_TIME", "30"), NULL, 10);
+    double want = (double)(base > 0 ? base : 30) * lang_time_mult(s->lang);
+    long max_exec = (long)want + ((double)(long)want < want); /* rounded up */
+    if (max_exec > 600)
+        max_exec = 600; /* the sidecar's own bound */
+    env[k++] = xasprintf("MAX_EXECUTION_TIME=%ld", max_exec < 1 ? 1 : max_exec);
+    static const char *const pass[] = {"MAX_OUTPUT_SIZE", "KCR_LOG_LEVEL", "MAX_FILE_SIZE"};
     for (size_t i = 0; i < ARRAY_SIZE(pass); i++) {
         const char *v = getenv(pass[i]);
         if (v && *v)
@@ -398,6 +415,30 @@ static int wait_spawned(int fd, struct kcr_err *err)
     return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "%s", msg);
 }
 
+/* Waits until the sidecar has bound its socket. The pod init exits when the
+ * sidecar does, so a sidecar that fails at start (bad config) is reported at
+ * once with its exit status instead of a readiness timeout. */
+static int wait_socket(const char *path, struct pod_entry *p, long timeout_ms, struct kcr_err *err)
+{
+    for (long waited_us = 0; waited_us < timeout_ms * 1000;) {
+        if (access(path, F_OK) == 0)
+            return 0;
+        int status = 0;
+        if (waitpid(p->init_pid, &status, WNOHANG) == p->init_pid) {
+            p->init_pid = 0;
+            return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
+                               "kcr-sidecar exited (status %d) before listening; its error is "
+                               "the kcr-sidecar line on stderr",
+                               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
+        long step = waited_us < 20000 ? 200 : 2000;
+        usleep((useconds_t)step);
+        waited_us += step;
+    }
+    return kcr_err_set(err, 0, KCR_ERR_TIMEOUT, "kcr-sidecar did not bind '%s' within %ld ms", path,
+                       timeout_ms);
+}
+
 static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const char *id,
                          struct pod_spawn *s, struct kcr_err *err)
 {
@@ -465,7 +506,9 @@ static int spawn_pod(struct podmgr *m, struct pod_spawn *s, struct pod_entry *p,
         return -1;
     if (fs_write_all(release_w, "1", 1) < 0)
         return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "release pod init");
-    return wait_spawned(err_r, err);
+    if (wait_spawned(err_r, err) < 0)
+        return -1;
+    return wait_socket(s->sock_path, p, m->cfg->ready_ms, err);
 }
 
 static struct pod_entry *pod_add(struct podmgr *m)
@@ -563,6 +606,13 @@ static int manager_setup(struct podmgr *m, struct kcr_err *err)
     umask(022);
     if (fs_mkdir_p(cfg->run_dir, 0755, err) < 0)
         return kcr_err_wrap(err, "run dir (KCR_RUN_DIR)");
+    struct stat st;
+    /* The sidecar (65532) reaches its socket and data dir through it. */
+    if (stat(cfg->run_dir, &st) < 0 || (!cfg->rootless && !(st.st_mode & S_IXOTH)))
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE,
+                           "run dir '%s' (KCR_RUN_DIR) must be searchable by uid %d (e.g. mode "
+                           "0755)",
+                           cfg->run_dir, POD_UID);
     m->pods_dir = xasprintf("%s/pods", cfg->run_dir);
     if (fs_mkdir_p(m->pods_dir, 0711, err) < 0)
         return -1;
