@@ -26,8 +26,9 @@ used by the tests.
 
 Test controls (not Kubernetes API): GET /_sim/stats (claims, creates, deletes,
 live pods), POST /_sim/restart?down_ms=N (the API server goes away: listener
-and every connection closed, the watch history dropped, then it listens again
-on the same port; pods keep running as they would on the nodes),
+and every connection closed, the watch history dropped and the global
+resourceVersion moved on as other objects' writes would, then it listens
+again on the same port; pods keep running as they would on the nodes),
 POST /_sim/fail?status=S&count=N&method=M (the next N requests of method M
 answer S, with Retry-After: 1 for 429).
 
@@ -732,6 +733,7 @@ def main():
     ap.add_argument("--sidecar-port", type=int, default=8080)
     ap.add_argument("--pod-log", default=None)
     ap.add_argument("--fake-pods", action="store_true")
+    ap.add_argument("--restart-rv-bump", type=int, default=100)
     args = ap.parse_args()
 
     state = State(args)
@@ -768,6 +770,10 @@ def main():
         with state.lock:
             state.epoch += 1
             state.history.clear()
+            # etcd's revision is global: other objects of a real cluster
+            # (Events, Leases...) move it on while the API server is away, so
+            # a watcher's last version is older than the new watch cache.
+            state.rv += args.restart_rv_bump
             state.floor = state.rv
             state.lock.notify_all()
         if done.is_set():
