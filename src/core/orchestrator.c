@@ -215,7 +215,10 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
     if (sidecar_list_files(pod, &before, err) < 0)
         return kcr_err_wrap(err, "list inputs");
     double mult = lang_time_mult(req->lang); /* table value or LANG_TIME_MULT_<CODE> */
-    int timeout_s = (int)(c->cfg->max_exec_time_s * mult + 0.999);
+    /* Rounded up and capped like the pod manager's sidecar bound. */
+    double want = c->cfg->max_exec_time_s * mult;
+    int timeout_s = (int)want + ((double)(int)want < want);
+    timeout_s = timeout_s < 1 ? 1 : timeout_s > 600 ? 600 : timeout_s;
     struct kcr_exec_req x = {
         .code = req->code,
         .args = req->args,

@@ -109,6 +109,19 @@ static int b_commit(struct kcr_blob *b, const char *key, int fd, struct kcr_err 
     _cleanup_close_ int dfd = open_dir(s, dir, true, err);
     if (dfd < 0)
         return -1;
+    /* A new name for a complete, fsynced unnamed file: one link makes it
+     * appear whole, with no temporary name in between. */
+    struct stat st;
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (fstat(fd, &st) == 0 && st.st_nlink == 0 && fsync_fd(fd) == 0 &&
+        linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0) {
+        int r = fsync_fd(dfd);
+        if (r < 0)
+            return kcr_err_set(err, -r, KCR_ERR_UNAVAILABLE, "fsync blob directory '%s'", dir);
+        return 0;
+    }
+    /* Replacing a blob (or a source we cannot link): temporary, then rename. */
     char rnd[KCR_ID_LEN + 1], tmp[64];
     id_new(rnd);
     snprintf(tmp, sizeof(tmp), ".tmp-%s", rnd);

@@ -1,0 +1,333 @@
+"""kcr serve: POST /exec end to end through local pods (api-contract rules 1-6)."""
+import hashlib
+import re
+
+import pytest
+
+from api_util import needs_pods, server, start_server  # noqa: F401
+
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{19}[A-Za-z0-9]")
+
+
+def ok(r):
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert list(body) == ["session_id", "files", "stdout", "stderr", "has_state", "state_size",
+                          "state_hash"]
+    assert ID.fullmatch(body["session_id"])
+    return body
+
+
+# Validation needs no pod.
+
+def test_missing_code_or_lang_is_422(server):
+    for body, field in (({"lang": "py"}, "body -> code"), ({"code": "print(1)"}, "body -> lang")):
+        r = server.post("/exec", json=body)
+        assert r.status_code == 422
+        b = r.json()
+        assert b["error"] == "Request validation failed" and b["error_type"] == "validation"
+        assert b["details"][0] == {"field": field, "message": "Field required", "code": "missing"}
+
+
+def test_empty_code_is_400(server):
+    r = server.exec("   \n\t")
+    assert r.status_code == 400
+    b = r.json()
+    assert b["error"] == "Code cannot be empty"
+    assert b["details"][0]["code"] == "empty_code" and b["details"][0]["field"] == "code"
+
+
+def test_unsupported_language_is_400(server):
+    r = server.exec("print(1)", lang="python")
+    assert r.status_code == 400
+    b = r.json()
+    assert b["error"] == "Unsupported programming language: python"
+    assert b["details"][0] == {"field": "lang", "message": "Language 'python' is not supported",
+                               "code": "unsupported_language"}
+
+
+def test_bad_entity_id_is_422(server):
+    for bad in ("has space", "x" * 41, "semi;colon"):
+        r = server.exec("print(1)", entity_id=bad)
+        assert r.status_code == 422, bad
+        assert r.json()["details"][0]["field"] == "body -> entity_id"
+
+
+def test_malformed_json_is_422(server):
+    r = server.post("/exec", data="{not json", headers=server.headers(
+        **{"Content-Type": "application/json"}))
+    assert r.status_code == 422
+
+
+# Executions.
+
+@needs_pods
+def test_print_hi_and_unknown_fields_ignored(server):
+    b = ok(server.exec('print("hi")', user_id="u1", LIBRECHAT_CODE_API_KEY="x",
+                       codeSessionKey="execute_code", args=["a"], extra={"nested": [1]}))
+    assert b["stdout"] == "hi\n" and b["stderr"] == ""
+    assert b["files"] == [] and b["has_state"] is False
+    assert b["state_size"] is None and b["state_hash"] is None
+
+
+@needs_pods
+def test_lang_is_case_insensitive_and_v1_prefix(server):
+    r = server.http.post(server.url + "/v1/exec", json={"lang": "PY", "code": "print(2)"},
+                         headers=server.headers(), timeout=120)
+    assert ok(r)["stdout"] == "2\n"
+
+
+@needs_pods
+def test_failing_code_is_200_with_stderr(server):
+    b = ok(server.exec("import sys\nprint('before')\nraise ValueError('boom')"))
+    assert b["stdout"] == "before\n"
+    assert "ValueError: boom" in b["stderr"]
+    b = ok(server.exec("import sys; sys.exit(3)"))
+    assert "exit code 3" in b["stderr"]
+    b = ok(server.exec("import ctypes; ctypes.string_at(0)"))
+    assert b["stderr"]
+
+
+@needs_pods
+def test_timeout_is_200_with_message(server):
+    b = ok(server.exec("import time\nprint('start', flush=True)\ntime.sleep(60)"))
+    assert "Execution timed out after 5 seconds" in b["stderr"]
+    assert b["stdout"] == "start\n"
+
+
+@needs_pods
+def test_output_rules(server):
+    # Leading whitespace kept, control characters removed, stdout ends with \n.
+    b = ok(server.exec(r"import sys; sys.stdout.write('  \n  indented\x07\x00 ok\x1b[0m')"))
+    assert b["stdout"] == "  \n  indented ok[0m\n"
+    # Invalid UTF-8 becomes U+FFFD; tabs and CR survive.
+    b = ok(server.exec(r"import sys; sys.stdout.buffer.write(b'a\xffb\tc\r\n')"))
+    assert b["stdout"] == "a\ufffdb\tc\r\n"
+    # stderr gets no newline added.
+    b = ok(server.exec(r"import sys; sys.stderr.write('warn')"))
+    assert b["stderr"] == "warn" and b["stdout"] == ""
+
+
+@needs_pods
+def test_output_cap_in_characters(server):
+    # The default cap is 65,536 characters (not bytes): 'é' is two bytes.
+    b = ok(server.exec("print('é' * 70000)"))
+    assert b["stdout"] == "é" * 65536 + "\n[Output truncated - size limit exceeded]\n"
+    b = ok(server.exec("import sys; sys.stderr.write('e' * 65536)"))
+    assert b["stderr"] == "e" * 65536
+
+
+@needs_pods
+def test_output_cap_is_configurable():
+    s = start_server({"MAX_OUTPUT_SIZE": "2000"})
+    try:
+        b = ok(s.exec("print('x' * 5000)"))
+        assert b["stdout"] == "x" * 2000 + "\n[Output truncated - size limit exceeded]\n"
+        b = ok(s.exec("print('y' * 1999)"))
+        assert b["stdout"] == "y" * 1999 + "\n"
+    finally:
+        s.cleanup()
+
+
+@needs_pods
+def test_args_and_stdin(server):
+    b = ok(server.exec("import sys; print(sys.argv[1:]); print(input())", args=["a b", "c"],
+                       stdin="from stdin\n"))
+    assert b["stdout"] == "['a b', 'c']\nfrom stdin\n"
+
+
+@needs_pods
+def test_session_reuse_by_session_id(server):
+    first = ok(server.exec("open('keep.txt','w').write('1')"))
+    sid = first["session_id"]
+    again = ok(server.exec("print(1)", session_id=sid))
+    assert again["session_id"] == sid
+    fresh = ok(server.exec("print(1)", session_id="NoSuchSession12345678"))
+    assert fresh["session_id"] not in (sid, "NoSuchSession12345678")
+    assert ID.fullmatch(fresh["session_id"])
+
+
+@needs_pods
+def test_session_reuse_by_entity_id(server):
+    a = ok(server.exec("print(1)", entity_id="agent_exec_test"))
+    b = ok(server.exec("print(2)", entity_id="agent_exec_test"))
+    assert a["session_id"] == b["session_id"]
+    # session_id wins over entity_id.
+    other = ok(server.exec("print(3)"))
+    c = ok(server.exec("print(4)", session_id=other["session_id"], entity_id="agent_exec_test"))
+    assert c["session_id"] == other["session_id"]
+
+
+@needs_pods
+def test_uploaded_file_mounted_by_both_shapes(server):
+    up = server.upload("data.csv", b"a,b\n1,2\n").json()
+    sid, fid = up["session_id"], up["files"][0]["fileId"]
+    code = "print(open('/mnt/data/data.csv').read(), end='')"
+    # Classic shape: {id, session_id, name}; the session comes from files[].session_id.
+    b = ok(server.exec(code, files=[{"id": fid, "session_id": sid, "name": "data.csv"}]))
+    assert b["stdout"] == "a,b\n1,2\n"
+    assert b["session_id"] == sid
+    assert b["files"] == []  # the mounted upload was not modified
+    # Current shape: {id, name, resource_id, storage_session_id, kind}.
+    b = ok(server.exec(code, files=[{"id": fid, "name": "data.csv", "resource_id": "user-1",
+                                     "storage_session_id": sid, "kind": "user"}]))
+    assert b["stdout"] == "a,b\n1,2\n" and b["session_id"] == sid
+    # By name when the id is unknown in that session.
+    b = ok(server.exec(code, files=[{"id": "NoSuchFile0123456789a", "session_id": sid,
+                                     "name": "data.csv"}]))
+    assert b["stdout"] == "a,b\n1,2\n"
+
+
+@needs_pods
+def test_file_from_another_session_is_copied(server):
+    up = server.upload("shared.txt", b"from elsewhere").json()
+    other = ok(server.exec("print(0)"))
+    b = ok(server.exec("print(open('/mnt/data/shared.txt').read())",
+                       session_id=other["session_id"],
+                       files=[{"id": up["files"][0]["fileId"], "session_id": up["session_id"],
+                               "name": "shared.txt"}]))
+    assert b["session_id"] == other["session_id"]
+    assert b["stdout"] == "from elsewhere\n"
+    names = [f["name"] for f in server.get(f"/files/{other['session_id']}?detail=simple").json()]
+    assert "shared.txt" in names
+    # The original stays in its own session.
+    orig = server.get(f"/files/{up['session_id']}?detail=simple").json()
+    assert [f["name"] for f in orig] == ["shared.txt"]
+
+
+@needs_pods
+def test_unresolvable_file_is_400_naming_it(server):
+    r = server.exec("print(1)", files=[{"id": "Missing0123456789abcd",
+                                        "session_id": "NoSession0123456789ab",
+                                        "name": "ghost.csv"}])
+    assert r.status_code == 400
+    b = r.json()
+    assert b["error_type"] == "validation"
+    assert "Missing0123456789abcd" in b["error"] and "ghost.csv" in b["error"]
+
+
+@needs_pods
+def test_generated_files_rules(server):
+    up = server.upload("input.txt", b"original").json()
+    sid, fid = up["session_id"], up["files"][0]["fileId"]
+    code = "\n".join([
+        "import os, json",
+        "os.makedirs('/mnt/data/sub/deeper', exist_ok=True)",
+        "open('/mnt/data/out.txt','w').write('top')",
+        "open('/mnt/data/sub/deeper/nested.csv','w').write('n')",
+        "json.dump({'k': 1}, open('/mnt/data/result.json','w'))",
+        "open('/mnt/data/.hidden','w').write('h')",
+        "open('/mnt/data/run.sh','w').write('echo')",
+        "open('/mnt/data/evil.EXE','w').write('x')",
+        "open('/mnt/data/input.txt','a').write(' modified')",
+        "os.symlink('/etc/passwd', '/mnt/data/link.txt')",
+        "os.mkfifo('/mnt/data/fifo.txt')",
+    ])
+    b = ok(server.exec(code, files=[{"id": fid, "session_id": sid, "name": "input.txt"}]))
+    names = sorted(f["name"] for f in b["files"])
+    assert names == ["input.txt", "out.txt", "result.json", "sub/deeper/nested.csv"], names
+    for f in b["files"]:
+        assert ID.fullmatch(f["id"]) and f["path"] is None
+    by = {f["name"]: f for f in b["files"]}
+    d = server.get(f"/download/{b['session_id']}/{by['input.txt']['id']}")
+    assert d.content == b"original modified"
+    d = server.get(f"/download/{b['session_id']}/{by['result.json']['id']}")
+    assert d.json() == {"k": 1}
+    assert d.headers["Content-Type"].startswith("application/json")
+    d = server.get(f"/download/{b['session_id']}/{by['sub/deeper/nested.csv']['id']}")
+    assert d.content == b"n"
+
+
+@needs_pods
+def test_output_file_count_and_size_bounds():
+    s = start_server({"MAX_OUTPUT_FILES": "3", "MAX_FILE_SIZE_MB": "1"})
+    try:
+        b = ok(s.exec("for i in range(6): open(f'/mnt/data/f{i}.txt','w').write(str(i))\n"
+                      "open('/mnt/data/big.bin','wb').write(b'x' * (2 * 1024 * 1024))"))
+        assert len(b["files"]) == 3
+        assert "big.bin" not in [f["name"] for f in b["files"]]
+    finally:
+        s.cleanup()
+
+
+@needs_pods
+def test_matplotlib_png_is_returned_byte_exact(server):
+    code = "\n".join([
+        "import matplotlib",
+        "matplotlib.use('Agg')",
+        "import matplotlib.pyplot as plt, hashlib",
+        "plt.plot([1, 2, 3], [1, 4, 9])",
+        "plt.savefig('/mnt/data/plot.png')",
+        "print(hashlib.sha256(open('/mnt/data/plot.png','rb').read()).hexdigest())",
+    ])
+    b = ok(server.exec(code))
+    assert b["stderr"] == "", b["stderr"]
+    [f] = b["files"]
+    assert f["name"] == "plot.png"
+    d = server.get(f"/download/{b['session_id']}/{f['id']}")
+    assert d.status_code == 200
+    assert d.headers["Content-Type"] == "image/png"
+    assert d.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert hashlib.sha256(d.content).hexdigest() == b["stdout"].strip()
+    listing = server.get(f"/files/{b['session_id']}?detail=simple").json()
+    assert {"id": f["id"], "name": "plot.png", "path": "/outputs/plot.png"} in listing
+
+
+@needs_pods
+def test_other_languages_run(server):
+    b = ok(server.exec("console.log(6*7)", lang="js"))
+    assert b["stdout"] == "42\n"
+    b = ok(server.exec("echo hi from bash", lang="bash"))
+    assert b["stdout"] == "hi from bash\n"
+
+
+def test_503_when_pod_backend_is_down():
+    s = start_server({"KCR_SIDECAR_BIN": "/nonexistent/kcr-sidecar"})
+    try:
+        r = s.exec("print(1)")
+        assert r.status_code == 503, r.text
+        assert r.json()["error_type"] == "service_unavailable"
+        assert s.get("/ready").status_code == 503
+        # Everything else keeps working.
+        assert s.upload("a.txt", b"a").status_code == 200
+    finally:
+        s.cleanup()
+
+
+@needs_pods
+def test_request_log_line_has_language_and_outcome(server):
+    ok(server.exec("print('logged')"))
+    import json
+    import time
+    time.sleep(0.2)
+    lines = [json.loads(l) for l in server.stderr_lines if l.startswith("{")]
+    reqs = [l for l in lines if l.get("msg") == "request" and l.get("path") == "/exec"
+            and l.get("component") == "kcr-serve"]
+    assert reqs, server.stderr_lines[-5:]
+    last = reqs[-1]
+    assert last["language"] == "py" and last["outcome"] == "completed"
+    assert last["status"] == 200 and "duration_ms" in last and last["method"] == "POST"
+    assert ID.fullmatch(last["request_id"])
+
+
+@needs_pods
+@pytest.mark.slow
+def test_sigterm_finishes_inflight_execution():
+    import threading
+    s = start_server()
+    try:
+        result = {}
+
+        def run():
+            result["r"] = s.exec("import time; time.sleep(2); print('done')")
+
+        t = threading.Thread(target=run)
+        t.start()
+        import time
+        time.sleep(1.0)
+        assert s.stop() == 0
+        t.join(30)
+        assert result["r"].status_code == 200
+        assert result["r"].json()["stdout"] == "done\n"
+    finally:
+        s.cleanup()

@@ -1,0 +1,67 @@
+"""kcr serve: /state/* with KubeCodeRun's exact semantics (api-contract rule 13)."""
+import hashlib
+
+from api_util import server  # noqa: F401
+
+SID = "StateSession012345678"
+
+
+def test_state_round_trip_etag_and_304(server):
+    blob = b"\x02" + bytes(range(256)) * 40
+    r = server.post(f"/state/{SID}", data=blob,
+                    headers=server.headers(**{"Content-Type": "application/octet-stream"}))
+    assert r.status_code == 201, r.text
+    assert r.json() == {"message": "state_uploaded", "size": len(blob)}
+    digest = hashlib.sha256(blob).hexdigest()
+
+    r = server.get(f"/state/{SID}")
+    assert r.status_code == 200
+    assert r.content == blob
+    assert r.headers["Content-Type"] == "application/octet-stream"
+    assert r.headers["ETag"] == f'"{digest}"'
+    assert int(r.headers["Content-Length"]) == len(blob)
+
+    for inm in (f'"{digest}"', digest):
+        r = server.get(f"/state/{SID}", headers=server.headers(**{"If-None-Match": inm}))
+        assert r.status_code == 304
+        assert r.headers["ETag"] == f'"{digest}"' and r.content == b""
+    r = server.get(f"/state/{SID}", headers=server.headers(**{"If-None-Match": '"other"'}))
+    assert r.status_code == 200
+
+    info = server.get(f"/state/{SID}/info").json()
+    assert info["exists"] is True and info["session_id"] == SID
+    assert info["size_bytes"] == len(blob) and info["hash"] == digest
+
+    r = server.delete(f"/state/{SID}")
+    assert r.status_code == 204 and r.content == b""
+    r = server.get(f"/state/{SID}")
+    assert r.status_code == 404
+    assert "state_not_found" in r.json()["error"]
+    assert server.delete(f"/state/{SID}").status_code == 204
+    info = server.get(f"/state/{SID}/info").json()
+    assert info == {"exists": False, "session_id": SID, "size_bytes": None, "hash": None,
+                    "created_at": None, "expires_at": None, "source": None}
+
+
+def test_state_validation(server):
+    h = server.headers(**{"Content-Type": "application/octet-stream"})
+    r = server.post(f"/state/{SID}", data=b"\x01", headers=h)
+    assert r.status_code == 400 and r.json()["error"] == "State too short"
+    r = server.post(f"/state/{SID}", data=b"\x03abc", headers=h)
+    assert r.status_code == 400 and r.json()["error"] == "Unknown state version: 3"
+    # Version 1 is accepted too, and any content type is (exempt from 415).
+    r = server.post(f"/state/{SID}", data=b"\x01abc",
+                    headers=server.headers(**{"Content-Type": "image/png"}))
+    assert r.status_code == 201
+
+
+def test_state_size_cap(server):
+    big = b"\x01" + b"\0" * (50 * 1024 * 1024)
+    r = server.post(f"/state/{SID}", data=big,
+                    headers=server.headers(**{"Content-Type": "application/octet-stream"}))
+    assert r.status_code == 413
+    assert r.json()["error_type"] == "resource_exhausted"
+    ok = b"\x01" + b"\0" * (50 * 1024 * 1024 - 1)
+    r = server.post(f"/state/{SID}", data=ok,
+                    headers=server.headers(**{"Content-Type": "application/octet-stream"}))
+    assert r.status_code == 201 and r.json()["size"] == 50 * 1024 * 1024
