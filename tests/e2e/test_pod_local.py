@@ -1,0 +1,283 @@
+"""Local pods (issue 3, core): a pod made by `kcr pod run` is isolated as
+docs/local-pods.md says, carries its cgroup limits, and leaves nothing behind.
+
+Every test uses its own run dir and cgroup parent (KCR_CGROUP_PARENT), so
+leftover counts are not disturbed by other kcr instances on the machine."""
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+
+import pytest
+
+from pod_util import LocalPod, PodError
+
+pytestmark = pytest.mark.needs_root
+
+CG_ROOT = "/sys/fs/cgroup"
+N_TEARDOWN = int(os.environ.get("KCR_POD_TEARDOWN_N", "200"))
+
+
+def cgroup_dirs(parent):
+    """Every pod cgroup directory under <hierarchy>/<parent>/ (v1 and v2)."""
+    out = []
+    for hier in sorted(os.listdir(CG_ROOT)) + [""]:
+        base = os.path.join(CG_ROOT, hier, parent)
+        if os.path.isdir(base):
+            out += [os.path.join(base, d) for d in os.listdir(base)
+                    if os.path.isdir(os.path.join(base, d))]
+    return out
+
+
+def v1_dir(ctrl, parent, pod_id):
+    return os.path.join(CG_ROOT, ctrl, parent, pod_id)
+
+
+def procs_mentioning(*needles):
+    """pids whose cgroup membership or environment mentions one of needles."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cgroup", "rb") as f:
+                text = f.read()
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                text += f.read()
+        except OSError:
+            continue
+        if any(n.encode() in text for n in needles):
+            found.append(int(pid))
+    return found
+
+
+def pod_members(parent, pod_id):
+    """Host pids in the pod's v1 pids cgroup, or None without v1."""
+    path = os.path.join(v1_dir("pids", parent, pod_id), "cgroup.procs")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return [int(x) for x in f.read().split()]
+
+
+def mounts_mentioning(needle):
+    with open("/proc/self/mountinfo") as f:
+        return [l for l in f if needle in l]
+
+
+@pytest.fixture
+def podenv(build_dir):
+    run_dir = tempfile.mkdtemp(prefix="kcr-e2e-run-")
+    os.chmod(run_dir, 0o755)  # the sidecar (uid 65532) must reach its socket
+    parent = f"kcr-e2e-{os.getpid()}-{int(time.time() * 1000) % 100000}"
+    env = {"KCR_BUILD": build_dir, "KCR_RUN_DIR": run_dir, "KCR_CGROUP_PARENT": parent}
+    yield env
+    for hier in os.listdir(CG_ROOT) + [""]:
+        base = os.path.join(CG_ROOT, hier, parent)
+        if os.path.isdir(base):
+            try:
+                os.rmdir(base)
+            except OSError:
+                pass
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def pod(env, lang="py", **extra):
+    e = dict(env)
+    e.update(extra)
+    return LocalPod(lang, build_dir=env["KCR_BUILD"], env=e)
+
+
+INSIDE = r'''
+import errno, json, os, socket
+def try_write(path):
+    try:
+        with open(path, "w") as f:
+            f.write("x")
+        return 0
+    except OSError as e:
+        return e.errno
+pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+cmds = {}
+for p in pids:
+    try:
+        cmds[p] = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")[0].decode()
+    except OSError:
+        cmds[p] = "?"
+print(json.dumps({
+    "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
+    "pids": pids, "cmds": cmds,
+    "ifaces": [l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]],
+    "hostname": socket.gethostname(),
+    "root_write": try_write("/kcr-probe"), "etc_write": try_write("/etc/passwd"),
+    "usr_write": try_write("/usr/kcr-probe"),
+    "tmp_write": try_write("/tmp/probe"), "data_write": try_write("/mnt/data/probe"),
+    "shm_write": try_write("/dev/shm/probe"),
+    "shadow": os.path.exists("/etc/shadow"), "root_home": os.path.exists("/root"),
+    "home": os.path.exists("/home"), "var": os.path.exists("/var"),
+    "passwd": open("/etc/passwd").read(),
+    "cgroup": open("/proc/self/cgroup").read(),
+    "env": dict(os.environ),
+    "status": {l.split(":")[0]: l.split(":", 1)[1].strip()
+               for l in open("/proc/self/status") if l.startswith(("Cap", "NoNewPrivs", "Seccomp"))},
+}))
+'''
+
+
+def test_pod_comes_up_isolated(podenv):
+    with pod(podenv) as p:
+        assert p.ready()
+        r = p.execute(INSIDE, timeout=20)
+        assert r["exit_code"] == 0, r["stderr"]
+        d = json.loads(r["stdout"])
+        assert d["uid"] == 65532 and d["gid"] == 65532 and d["groups"] in ([], [65532])
+        # User code sees only its own execution's processes (kcr-nsexec as
+        # pid 1 of a nested pid namespace): not the sidecar, not the host.
+        assert max(d["pids"]) < 16 and len(d["pids"]) <= 4, d["cmds"]
+        assert not any("sidecar" in c or "sleep" in c for c in d["cmds"].values()), d["cmds"]
+        assert d["ifaces"] == ["lo"]
+        assert d["hostname"] == "kcr"
+        assert d["root_write"] == 30 and d["etc_write"] == 30 and d["usr_write"] == 30  # EROFS
+        assert d["tmp_write"] == 0 and d["data_write"] == 0 and d["shm_write"] == 0
+        assert not d["shadow"] and not d["root_home"] and not d["home"] and not d["var"]
+        assert "kcr:x:65532:65532" in d["passwd"]
+        # The cgroup namespace is rooted at the pod's cgroup.
+        assert all(line.endswith(":/") for line in d["cgroup"].split()), d["cgroup"]
+        assert d["env"].get("HOME") == "/tmp" and "KCR_RUN_DIR" not in d["env"]
+        assert d["status"]["CapEff"] == "0000000000000000"
+        # The host sees the file the code wrote only through the pod.
+        assert p.get_file("probe") == b"x"
+        # From the host: the pod's processes live in their own pid namespace
+        # (init is pid 1 there) and main runs `sleep infinity` as 65532.
+        members = pod_members(podenv["KCR_CGROUP_PARENT"], p.id)
+        if members is not None:
+            inner = {}
+            for pid in members:
+                with open(f"/proc/{pid}/status") as f:
+                    st = dict(l.split(":", 1) for l in f if ":" in l)
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().split(b"\0")
+                inner[int(st["NSpid"].split()[-1])] = (cmd, st["Uid"].split()[0])
+            assert 1 in inner
+            assert any(c[:2] == [b"sleep", b"infinity"] and uid == "65532"
+                       for c, uid in inner.values()), inner
+
+
+def test_limits_visible_in_cgroup_files(podenv):
+    if not os.path.isdir(os.path.join(CG_ROOT, "memory")):
+        pytest.skip("cgroup v1 memory hierarchy not mounted (pure v2 host)")
+    parent = podenv["KCR_CGROUP_PARENT"]
+    with pod(podenv, MAX_MEMORY_MB="128", MAX_PIDS="64", MAX_CPUS="0.5") as p:
+        mem = v1_dir("memory", parent, p.id)
+        with open(os.path.join(mem, "memory.limit_in_bytes")) as f:
+            assert int(f.read()) == 128 << 20
+        with open(os.path.join(v1_dir("pids", parent, p.id), "pids.max")) as f:
+            assert f.read().strip() == "64"
+        cpu = v1_dir("cpu", parent, p.id)
+        if os.path.isdir(cpu):
+            with open(os.path.join(cpu, "cpu.cfs_quota_us")) as f:
+                assert int(f.read()) == 50000
+        # The pod's processes (init, main, sidecar) are in it.
+        with open(os.path.join(mem, "cgroup.procs")) as f:
+            assert len(f.read().split()) >= 3
+        # User code is charged to the pod too: 65 processes cannot exist.
+        r = p.execute("import os\nn=0\ntry:\n    while n < 100:\n        if os.fork() == 0:\n"
+                      "            import time; time.sleep(5); os._exit(0)\n        n += 1\n"
+                      "except OSError as e:\n    print('EAGAIN', n, e.errno)\n", timeout=20)
+        assert "EAGAIN" in r["stdout"], r
+        assert int(r["stdout"].split()[1]) < 64
+
+
+def snapshot(env):
+    run_dir, parent = env["KCR_RUN_DIR"], env["KCR_CGROUP_PARENT"]
+    pods_dir = os.path.join(run_dir, "pods")
+    files = []
+    for dirpath, dirnames, filenames in os.walk(pods_dir):
+        files += [os.path.join(dirpath, n) for n in dirnames + filenames]
+    return {
+        "cgroups": cgroup_dirs(parent),
+        "pod_dirs_and_sockets": files,
+        "procs": procs_mentioning(parent, run_dir),
+        "mounts": mounts_mentioning(run_dir),
+        "mount_count": len(open("/proc/self/mountinfo").readlines()),
+    }
+
+
+@pytest.mark.slow
+def test_teardown_leaves_nothing(podenv):
+    before = snapshot(podenv)
+    assert before["cgroups"] == [] and before["procs"] == []
+    start = time.monotonic()
+    for i in range(N_TEARDOWN):
+        with pod(podenv) as p:
+            r = p.execute(f"open('/mnt/data/f{i}', 'w').write('x'); print({i})")
+            assert r["stdout"] == f"{i}\n"
+    elapsed = time.monotonic() - start
+    after = snapshot(podenv)
+    print(f"{N_TEARDOWN} pods created, used and destroyed in {elapsed:.1f}s")
+    assert after["cgroups"] == []
+    assert after["pod_dirs_and_sockets"] == []
+    assert after["procs"] == []
+    assert after["mounts"] == []
+    assert after["mount_count"] == before["mount_count"]
+
+
+def test_fork_bomb_torn_down_instantly(podenv):
+    parent = podenv["KCR_CGROUP_PARENT"]
+    p = pod(podenv, MAX_PIDS="128").__enter__()
+    # Children keep forking too; failures (EAGAIN at pids.max) are retried.
+    bomb = ("import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n"
+            "        time.sleep(0.01)\n")
+    t = threading.Thread(target=lambda: _ignore(p.execute, bomb, timeout=25), daemon=True)
+    t.start()
+    pids = os.path.join(v1_dir("pids", parent, p.id), "pids.current") \
+        if os.path.isdir(os.path.join(CG_ROOT, "pids")) else None
+    deadline = time.monotonic() + 10
+    while pids and time.monotonic() < deadline:
+        with open(pids) as f:
+            if int(f.read()) >= 100:
+                break
+        time.sleep(0.05)
+    if pids:
+        with open(pids) as f:
+            assert int(f.read()) >= 100, "fork bomb did not fill the pids limit"
+    start = time.monotonic()
+    p.close()
+    took = time.monotonic() - start
+    assert p.proc.returncode == 0
+    assert took < 5, f"teardown took {took:.2f}s"
+    assert cgroup_dirs(parent) == []
+    assert procs_mentioning(parent, podenv["KCR_RUN_DIR"]) == []
+    t.join(timeout=10)
+
+
+def _ignore(fn, *a, **kw):
+    try:
+        fn(*a, **kw)
+    except Exception:
+        pass
+
+
+def test_missing_runtime_is_a_clear_error(podenv):
+    start = time.monotonic()
+    with pytest.raises(PodError) as e:
+        with pod(podenv, KCR_RUNTIME_DIR="/nonexistent/kcr-runtime"):
+            pass
+    assert time.monotonic() - start < 10
+    msg = str(e.value)
+    assert "runtime missing for language 'py'" in msg and "'python'" in msg, msg
+    assert cgroup_dirs(podenv["KCR_CGROUP_PARENT"]) == []
+
+
+def test_unknown_language_is_a_clear_error(podenv):
+    with pytest.raises(PodError) as e:
+        with pod(podenv, lang="cobol"):
+            pass
+    assert "unknown language 'cobol'" in str(e.value)
+
+
+def test_missing_sidecar_is_a_clear_error(podenv):
+    with pytest.raises(PodError) as e:
+        with pod(podenv, KCR_SIDECAR_BIN="/nonexistent/kcr-sidecar"):
+            pass
+    assert "kcr-sidecar '/nonexistent/kcr-sidecar'" in str(e.value)
