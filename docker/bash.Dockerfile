@@ -29,7 +29,7 @@ RUN if [ -n "${PACKAGES}" ]; then \
         rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d; \
     fi
 
-COPY --from=runtime-deps /mnt/data /mnt/data
+COPY --from=runtime-deps --chown=65532:65532 /mnt/data /mnt/data
 
 WORKDIR /mnt/data
 USER 65532

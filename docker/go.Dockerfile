@@ -35,7 +35,7 @@ COPY --from=builder --chown=65532:65532 /go/pkg/mod /go/pkg/mod
 COPY --from=runtime-deps /opt/kcr /opt/kcr
 
 COPY --from=runtime-deps /usr/bin/env /usr/bin/sleep /usr/bin/
-COPY --from=runtime-deps /mnt/data /mnt/data
+COPY --from=runtime-deps --chown=65532:65532 /mnt/data /mnt/data
 
 WORKDIR /mnt/data
 

@@ -21,7 +21,7 @@ FROM ${BASE}-dev AS final
 
 COPY --from=builder /build/lib /opt/java/lib
 COPY --from=builder /opt/kcr /opt/kcr
-COPY --from=builder /mnt/data /mnt/data
+COPY --from=builder --chown=65532:65532 /mnt/data /mnt/data
 
 WORKDIR /mnt/data
 USER 65532

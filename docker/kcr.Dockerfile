@@ -55,7 +55,7 @@ COPY --from=runtime-deps /usr/lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu
 COPY --from=runtime-deps /usr/lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu
 COPY --from=runtime-deps /etc/ssl/certs /etc/ssl/certs
 COPY --from=builder /out/kcr /usr/local/bin/kcr
-COPY --from=runtime-deps /var/lib/kcr /var/lib/kcr
+COPY --from=runtime-deps --chown=65532:65532 /var/lib/kcr /var/lib/kcr
 
 USER 65532
 EXPOSE 8000

@@ -32,7 +32,7 @@ COPY --from=builder /opt/php /opt/php
 COPY --from=builder /opt/kcr /opt/kcr
 
 COPY --from=builder /usr/bin/env /usr/bin/sleep /usr/bin/
-COPY --from=builder /mnt/data /mnt/data
+COPY --from=builder --chown=65532:65532 /mnt/data /mnt/data
 
 WORKDIR /mnt/data
 

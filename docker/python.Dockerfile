@@ -62,7 +62,7 @@ COPY --from=runtime-deps /opt/kcr /opt/kcr
 
 # Lessons 6 and 13: env for the ENTRYPOINT, sleep for the default CMD.
 COPY --from=runtime-deps /usr/bin/env /usr/bin/sleep /usr/bin/
-COPY --from=runtime-deps /mnt/data /mnt/data
+COPY --from=runtime-deps --chown=65532:65532 /mnt/data /mnt/data
 
 WORKDIR /mnt/data
 

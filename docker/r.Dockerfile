@@ -43,7 +43,7 @@ COPY --from=runtime-deps /usr/bin/Rscript /usr/bin/R /usr/bin/dash /usr/bin/unam
 COPY --from=runtime-deps /usr/bin/dash /bin/sh
 
 COPY --from=runtime-deps /usr/bin/env /usr/bin/sleep /usr/bin/
-COPY --from=runtime-deps /mnt/data /mnt/data
+COPY --from=runtime-deps --chown=65532:65532 /mnt/data /mnt/data
 
 WORKDIR /mnt/data
 

@@ -20,7 +20,7 @@ RUN mkdir -p /mnt/data /opt/kcr/bin && chown 65532:65532 /mnt/data && \
 FROM ${BASE}-dev AS final
 
 COPY --from=builder /opt/kcr /opt/kcr
-COPY --from=builder /mnt/data /mnt/data
+COPY --from=builder --chown=65532:65532 /mnt/data /mnt/data
 
 WORKDIR /mnt/data
 USER 65532

@@ -36,7 +36,7 @@ RUN mkdir -p /out && \
     chmod 0755 /out/kcr-sidecar /out/kcr-nsexec
 
 ################################
-# Stage 2: runtime libraries, file capabilities, data dir
+# Stage 2: runtime libraries (libcap2-bin for setcap), data dir
 FROM ${BASE}-dev AS runtime-deps
 ARG RUNTIME_PACKAGES="libmicrohttpd12t64 libjansson4 libcurl4t64 libsqlite3-0 libhiredis1.1.0 libseccomp2 libcap2 libcap2-bin"
 
@@ -51,11 +51,6 @@ RUN mkdir -p /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /mnt/data /opt
     fi
 
 COPY --from=builder /out/kcr-sidecar /out/kcr-nsexec /opt/kcr/bin/
-# File capabilities are set here because the final image has no setcap; COPY
-# keeps the security.capability attribute. Effective bit (+ep): kcr-nsexec is
-# not capability-aware about raising them itself.
-RUN setcap cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep /opt/kcr/bin/kcr-nsexec && \
-    getcap /opt/kcr/bin/kcr-nsexec | grep -q cap_sys_admin
 
 ################################
 # Stage 3: minimal runtime image
@@ -64,7 +59,15 @@ FROM ${BASE} AS final
 COPY --from=runtime-deps /usr/lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu
 COPY --from=runtime-deps /usr/lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu
 COPY --from=runtime-deps /opt/kcr/bin/kcr-sidecar /opt/kcr/bin/kcr-nsexec /usr/local/bin/
-COPY --from=runtime-deps /mnt/data /mnt/data
+COPY --from=runtime-deps --chown=65532:65532 /mnt/data /mnt/data
+
+# File capabilities are set in this stage: COPY does not reliably keep the
+# security.capability attribute (the classic builder drops it, moby#20435).
+# setcap is an exec-form RUN (no shell here) and needs root (CAP_SETFCAP);
+# at run time the sidecar is 65532 without CAP_SETFCAP, so setcap is inert.
+COPY --from=runtime-deps /usr/sbin/setcap /usr/sbin/setcap
+USER 0
+RUN ["/usr/sbin/setcap", "cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep", "/usr/local/bin/kcr-nsexec"]
 
 WORKDIR /mnt/data
 USER 65532
