@@ -279,8 +279,11 @@ static int failed_step(const struct nsexec_report *rep, const char *prog,
     case NSEXEC_STEP_OPEN_NS:
     case NSEXEC_STEP_OPEN_ROOT:
     case NSEXEC_STEP_VERIFY_TARGET:
-        return kcr_err_set(err, rep->errnum, KCR_ERR_UNAVAILABLE, "main container is gone (%s)",
-                           step);
+        /* EACCES/EPERM here is a deployment error (missing capabilities), not a gone pod. */
+        if (rep->errnum == ESRCH || rep->errnum == ENOENT)
+            return kcr_err_set(err, rep->errnum, KCR_ERR_UNAVAILABLE, "main container is gone (%s)",
+                               step);
+        break;
     case NSEXEC_STEP_NONE:
     case NSEXEC_STEP_SETNS:
     case NSEXEC_STEP_UNSHARE:
@@ -344,6 +347,11 @@ static int run_steps(const struct sidecar_exec_params *p, const struct sidecar_r
     int nsteps = lang_nsteps(req->lang);
     for (int i = 0; i < nsteps; i++) {
         bool last = i == nsteps - 1, done = false;
+        if (i > 0 && now_ms() >= deadline) {
+            /* the budget went to the earlier steps: no point starting this one */
+            struct step_outcome late = {.timed_out = true};
+            return apply_outcome(&late, "", req->timeout_s, res, &done, err);
+        }
         char **argv =
             lang_expand(req->lang, i, file_path, cls, (const char *const *)req->args, req->nargs);
         struct step_outcome o = {0};

@@ -177,8 +177,14 @@ class Response:
 class Sidecar:
     SECRET = "kcr-secret-" + secrets.token_hex(8)
 
-    def __init__(self, build, base, data_dir, main_name, language="bash", extra_env=None):
+    def __init__(self, build, base, data_dir, main_name, language="bash", extra_env=None,
+                 user=None, nsexec=None, cgroup_procs=None):
+        """user: run as this uid/gid (through setpriv, keeping the bounding set so
+        that a file-capability kcr-nsexec works); cgroup_procs: a cgroup.procs
+        file to move the sidecar into before it serves."""
         self.build = build
+        self.user = user
+        self.cgroup_procs = cgroup_procs
         self.sock = os.path.join(base, "sidecar.sock")
         self.log_path = os.path.join(base, "sidecar.log")
         env = {
@@ -187,7 +193,7 @@ class Sidecar:
             "WORKING_DIR": data_dir,
             "SIDECAR_SOCKET": self.sock,
             "MAIN_PROCESS_NAME": main_name,
-            "KCR_NSEXEC": os.path.join(build, "kcr-nsexec"),
+            "KCR_NSEXEC": nsexec or os.path.join(build, "kcr-nsexec"),
             "KCR_TEST_SECRET": self.SECRET,
             "MAX_EXECUTION_TIME": "60",
         }
@@ -197,8 +203,19 @@ class Sidecar:
 
     def start(self, timeout=10):
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([os.path.join(self.build, "kcr-sidecar")], env=self.env,
-                                     stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+        argv = [os.path.join(self.build, "kcr-sidecar")]
+        if self.user is not None:
+            argv = ["setpriv", f"--reuid={self.user}", f"--regid={self.user}",
+                    "--clear-groups", "--inh-caps=-all", "--"] + argv
+        procs = self.cgroup_procs
+
+        def enter_cgroup():
+            if procs:
+                with open(procs, "w") as f:
+                    f.write("0")
+
+        self.proc = subprocess.Popen(argv, env=self.env, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL, preexec_fn=enter_cgroup)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if os.path.exists(self.sock):
@@ -274,12 +291,12 @@ class Pod:
     """A main container plus a kcr-sidecar pointed at it."""
 
     def __init__(self, tmp, build, kind="busybox", chroot_only=False, language="bash",
-                 extra_env=None):
+                 extra_env=None, **sidecar_opts):
         self.main = MainContainer(str(tmp), os.path.join(build, "kcr-probe"), kind,
                                   chroot_only).start()
         try:
             self.sidecar = Sidecar(build, str(tmp), self.main.data, self.main.name, language,
-                                   extra_env).start()
+                                   extra_env, **sidecar_opts).start()
         except Exception:
             self.main.stop()
             raise

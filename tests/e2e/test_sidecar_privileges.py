@@ -1,0 +1,126 @@
+"""The deployment shapes of kcr-sidecar beyond "everything as root":
+  - image mode: the sidecar runs as uid 65532 with no capabilities and kcr-nsexec
+    carries file capabilities (docs/sidecar.md lists which and why);
+  - a memory limit on the pod: the OOM killer picks user code (oom_score_adj
+    1000), never the sidecar, and the reply says oom_killed;
+  - foreign syscall architectures kill the program (seccomp);
+  - concurrent requests are serialised and all answered."""
+import concurrent.futures
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from maincontainer_util import MARKER_OUTPUT, Pod, Sidecar, require_root_and_binaries
+
+pytestmark = pytest.mark.needs_root
+
+FILE_CAPS = "cap_dac_read_search,cap_setpcap,cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep"
+
+
+@pytest.fixture
+def open_base():
+    """A scratch dir that uid 65532 can traverse (pytest's tmp dirs are 0700)."""
+    d = tempfile.mkdtemp(prefix="kcr-sc-priv-", dir="/tmp")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_image_mode_unprivileged_sidecar_with_file_caps(open_base, build_dir):
+    require_root_and_binaries(build_dir)
+    if not shutil.which("setcap") or not shutil.which("setpriv"):
+        pytest.skip("setcap/setpriv missing (libcap2-bin, util-linux)")
+    nsexec = os.path.join(open_base, "kcr-nsexec")
+    shutil.copy2(os.path.join(build_dir, "kcr-nsexec"), nsexec)
+    os.chmod(nsexec, 0o755)
+    r = subprocess.run(["setcap", FILE_CAPS, nsexec], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"setcap failed here: {r.stderr.strip()}")
+    os.chown(open_base, 65532, 65532)  # the sidecar creates its socket there
+    p = Pod(open_base, build_dir, user=65532, nsexec=nsexec)
+    try:
+        st = open(f"/proc/{p.sidecar.proc.pid}/status").read()
+        fields = dict(l.split(":\t", 1) for l in st.splitlines() if ":\t" in l)
+        assert fields["Uid"].split()[0] == "65532"
+        assert int(fields["CapEff"], 16) == 0 and int(fields["CapPrm"], 16) == 0
+        assert fields["NoNewPrivs"].strip() == "0"  # would disable kcr-nsexec's file caps
+        res = p.run("only-in-rootfs; exec kcr-probe env")
+        assert res["exit_code"] == 0, res
+        assert res["stdout"].startswith(MARKER_OUTPUT + "\n") and "MARKER=1" in res["stdout"]
+        assert Sidecar.SECRET not in res["stdout"]
+        caps = p.run("exec kcr-probe caps")["stdout"]
+        for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            line = next(l for l in caps.splitlines() if l.startswith(k))
+            assert int(line.split()[1], 16) == 0, line
+        assert p.run("exec kcr-probe uid")["stdout"].startswith("uid=65532/65532")
+        assert p.run("exec kcr-probe fds")["stdout"] == "fds: 0 1 2\n"
+        t = p.run("kcr-probe spin", timeout=2)
+        assert t["exit_code"] == 124 and t["timed_out"] is True
+    finally:
+        p.close()
+
+
+def _memory_cgroup(limit):
+    base = "/sys/fs/cgroup/memory"
+    if not os.path.exists(os.path.join(base, "memory.limit_in_bytes")):
+        pytest.skip("no cgroup v1 memory controller here")
+    path = os.path.join(base, "kcr-sc-test-" + os.urandom(4).hex())
+    try:
+        os.mkdir(path)
+        with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
+            f.write(str(limit))
+    except OSError as e:
+        pytest.skip(f"cannot create a memory cgroup: {e}")
+    return path
+
+
+def test_memory_bomb_kills_user_code_not_the_sidecar(tmp_path, build_dir):
+    require_root_and_binaries(build_dir)
+    cg = _memory_cgroup(96 << 20)
+    p = None
+    try:
+        p = Pod(tmp_path, build_dir, cgroup_procs=os.path.join(cg, "cgroup.procs"))
+        res = p.run("exec kcr-probe memhog 400", timeout=20)
+        assert res["exit_code"] == 137 and res["signal"] == 9, res
+        assert res["oom_killed"] is True and res["timed_out"] is False
+        assert p.sidecar.proc.poll() is None
+        assert p.run("echo alive")["stdout"] == "alive\n"
+        small = p.run("exec kcr-probe memhog 8")
+        assert small["exit_code"] == 0 and small["oom_killed"] is False
+    finally:
+        if p:
+            p.close()
+        try:
+            os.rmdir(cg)
+        except OSError:
+            pass
+
+
+def test_foreign_architecture_syscall_is_killed(tmp_path, build_dir):
+    require_root_and_binaries(build_dir)
+    if os.uname().machine != "x86_64":
+        pytest.skip("int 0x80 probe is x86_64-only")
+    p = Pod(tmp_path, build_dir)
+    try:
+        res = p.run("exec kcr-probe try-syscall int80")
+        assert res["signal"] == 31 and res["exit_code"] == 159, res
+    finally:
+        p.close()
+
+
+def test_concurrent_requests_are_all_answered(tmp_path, build_dir):
+    require_root_and_binaries(build_dir)
+    p = Pod(tmp_path, build_dir)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(6) as ex:
+            futs = [ex.submit(p.run, f"echo run-{i}; cat code.sh | head -1") for i in range(12)]
+            outs = [f.result() for f in futs]
+        for i, o in enumerate(outs):
+            assert o["exit_code"] == 0
+            # each run saw its own code file: executions are serialised
+            assert o["stdout"] == f"run-{i}\necho run-{i}; cat code.sh | head -1"
+    finally:
+        p.close()
