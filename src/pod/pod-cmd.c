@@ -1,8 +1,9 @@
 /* pod-cmd — `kcr pod`: local pods from the command line, for tests,
  * benchmarks and operators.
  *
- *   kcr pod run --lang py   create one pod, print {"id","socket","working_dir_host"}
- *                           as one JSON line, wait for EOF on stdin, destroy it
+ *   kcr pod run --lang py   create one pod, print {"id","socket","working_dir_host",
+ *                           "lang","health"} as one JSON line, wait for EOF on stdin,
+ *                           destroy it
  *   kcr pod gc              remove leftovers of a crashed run (cgroups, run dirs) */
 #include "pod/pod-cmd.h"
 
@@ -68,9 +69,9 @@ static int cmd_run(int argc, char **argv)
         be->ops->free(be);
         return fail("run", &e);
     }
-    json_t *line =
-        json_pack("{s:s, s:s, s:s, s:s}", "id", pod->id, "socket", pod->unix_socket,
-                  "working_dir_host", pod_local_working_dir(be, pod), "lang", lang->code);
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", pod->id, "socket", pod->unix_socket,
+                             "working_dir_host", pod_local_working_dir(be, pod), "lang", lang->code,
+                             "health", be->ops->health(be));
     char *text = json_dumps(line, JSON_COMPACT);
     printf("%s\n", text);
     fflush(stdout);

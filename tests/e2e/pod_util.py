@@ -11,7 +11,9 @@ black-box tests and benchmarks.
 
 Attributes after __enter__: id, socket (host path of the sidecar's unix
 socket), working_dir_host (host path of the pod's /mnt/data, visible only
-inside the pod's mount namespaces), proc (the `kcr pod run` Popen).
+inside the pod's mount namespaces), health (the backend's health() JSON:
+status, isolation, cgroups...), proc (the `kcr pod run` Popen).
+LocalPod(run_as=65534) runs `kcr pod run` as that uid: rootless mode.
 Construction never hangs: a pod that does not come up within `start_timeout`
 seconds raises PodError with kcr's stderr. The environment of `kcr pod run`
 is os.environ plus `env`; KCR_RUN_DIR, KCR_CGROUP_PARENT, MAX_MEMORY_MB,
@@ -63,8 +65,9 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 
 class LocalPod:
-    def __init__(self, lang="py", build_dir=None, env=None, start_timeout=30):
+    def __init__(self, lang="py", build_dir=None, env=None, start_timeout=30, run_as=None):
         self.lang = lang
+        self.run_as = run_as  # uid to run `kcr pod run` as (rootless mode); None: ours
         self.kcr = kcr_binary(build_dir)
         self.env = dict(os.environ)
         self.env.update(env or {})
@@ -88,7 +91,8 @@ class LocalPod:
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([self.kcr, "pod", "run", "--lang", self.lang],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._stderr, env=self.env)
+                                     stderr=self._stderr, env=self.env,
+                                     **self._user_args())
         deadline = time.monotonic() + self.start_timeout
         line = b""
         while not line.endswith(b"\n"):
@@ -109,6 +113,12 @@ class LocalPod:
         info = json.loads(line)
         self.id, self.socket = info["id"], info["socket"]
         self.working_dir_host = info["working_dir_host"]
+        self.health = info.get("health", {})
+
+    def _user_args(self):
+        if self.run_as is None:
+            return {}
+        return {"user": self.run_as, "group": self.run_as, "extra_groups": []}
 
     def close(self, timeout=30):
         """Destroys the pod (EOF on kcr's stdin) and waits for kcr to exit."""

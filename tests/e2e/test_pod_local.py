@@ -281,3 +281,22 @@ def test_missing_sidecar_is_a_clear_error(podenv):
         with pod(podenv, KCR_SIDECAR_BIN="/nonexistent/kcr-sidecar"):
             pass
     assert "kcr-sidecar '/nonexistent/kcr-sidecar'" in str(e.value)
+
+
+def test_rootless_pod_is_degraded_but_isolated(podenv):
+    """Not root: a user namespace maps 65532 inside to the caller; no cgroups."""
+    run_dir = os.path.join(podenv["KCR_RUN_DIR"], "rootless")
+    os.mkdir(run_dir)
+    os.chown(run_dir, 65534, 65534)
+    env = dict(podenv, KCR_RUN_DIR=run_dir)
+    with LocalPod("py", build_dir=env["KCR_BUILD"], env=env, run_as=65534) as p:
+        assert p.health["status"] == "degraded" and p.health["isolation"] == "rootless"
+        assert p.health["cgroups"] == "disabled"
+        r = p.execute(INSIDE, timeout=20)
+        assert r["exit_code"] == 0, r["stderr"]
+        d = json.loads(r["stdout"])
+        assert d["uid"] == 65532 and d["ifaces"] == ["lo"] and d["hostname"] == "kcr"
+        assert d["root_write"] == 30 and d["tmp_write"] == 0 and d["data_write"] == 0
+        assert not d["shadow"] and d["status"]["CapEff"] == "0000000000000000"
+    assert os.listdir(os.path.join(run_dir, "pods")) == []
+    assert procs_mentioning(run_dir) == []
