@@ -399,15 +399,21 @@ static char *dup_string(json_t *s, size_t *ret_len)
     return p;
 }
 
+static json_t *not_null(json_t *v)
+{
+    return json_is_null(v) ? NULL : v;
+}
+
 static int parse_exec(json_t *j, struct kcr_exec_result *res, struct kcr_err *err)
 {
     json_t *exit_code = json_object_get(j, "exit_code");
     json_t *out = json_object_get(j, "stdout");
     json_t *errs = json_object_get(j, "stderr");
     json_t *timed_out = json_object_get(j, "timed_out");
-    json_t *time_ms = json_object_get(j, "execution_time_ms");
-    json_t *oom = json_object_get(j, "oom_killed");
-    json_t *sig = json_object_get(j, "signal");
+    /* Optional fields: absent and null both mean "not reported". */
+    json_t *time_ms = not_null(json_object_get(j, "execution_time_ms"));
+    json_t *oom = not_null(json_object_get(j, "oom_killed"));
+    json_t *sig = not_null(json_object_get(j, "signal"));
     if (!json_is_integer(exit_code) || !json_is_string(out) || !json_is_string(errs) ||
         !json_is_boolean(timed_out))
         return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,

@@ -81,7 +81,7 @@ static void handler(const struct pod_fake_request *req, int fd, void *ud)
         return reply_str(fd, 200,
                          "{\"exit_code\":3,\"stdout\":\"a\\u0000b\",\"stderr\":\"err\\n\","
                          "\"execution_time_ms\":12,\"timed_out\":false,\"oom_killed\":true,"
-                         "\"signal\":0}");
+                         "\"signal\":null}");
     case M_EXEC_BAD_TYPES:
         return reply_str(fd, 200,
                          "{\"exit_code\":\"0\",\"stdout\":\"\",\"stderr\":\"\","
