@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from conftest import BUILD, free_port
+from conftest import BUILD, ROOT as ROOT_DIR, free_port  # noqa: F401
 
 KCR = os.path.join(BUILD, "kcr")
 SIDECAR = os.path.join(BUILD, "kcr-sidecar")
