@@ -13,3 +13,10 @@ $(BUILD)/runtime/.stamp: $(RUNTIME_INPUTS)
 	@$(if $(Q),echo "  RUNTIME $(BUILD)/runtime")
 	$(Q)scripts/build-runtime.sh $(BUILD)/runtime
 	@touch $@
+
+# `make run` installs the language toolchains too (make test does it through
+# deps-test): without them every execution but bash would fail.
+.PHONY: deps-langs
+deps-langs:
+	@scripts/deps.sh langs
+run: deps-langs
