@@ -2,7 +2,7 @@
  * benchmarks and operators.
  *
  *   kcr pod run --lang py   create one pod, print {"id","socket","working_dir_host",
- *                           "lang","health"} as one JSON line, wait for EOF on stdin,
+ *                           "lang","health","create_ms"} as one JSON line, wait for EOF on stdin,
  *                           destroy it
  *   kcr pod gc              remove leftovers of a crashed run (cgroups, run dirs) */
 #include "pod/pod-cmd.h"
@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -64,14 +65,20 @@ static int cmd_run(int argc, char **argv)
     pod_local_config_done(&cfg);
     if (!be)
         return fail("run", &e);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     struct kcr_pod *pod = be->ops->create(be, lang, &e);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double create_ms =
+        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     if (!pod) {
         be->ops->free(be);
         return fail("run", &e);
     }
-    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", pod->id, "socket", pod->unix_socket,
-                             "working_dir_host", pod_local_working_dir(be, pod), "lang", lang->code,
-                             "health", be->ops->health(be));
+    json_t *line =
+        json_pack("{s:s, s:s, s:s, s:s, s:o, s:f}", "id", pod->id, "socket", pod->unix_socket,
+                  "working_dir_host", pod_local_working_dir(be, pod), "lang", lang->code, "health",
+                  be->ops->health(be), "create_ms", create_ms);
     char *text = json_dumps(line, JSON_COMPACT);
     printf("%s\n", text);
     fflush(stdout);

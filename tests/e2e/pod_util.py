@@ -114,6 +114,7 @@ class LocalPod:
         self.id, self.socket = info["id"], info["socket"]
         self.working_dir_host = info["working_dir_host"]
         self.health = info.get("health", {})
+        self.create_ms = info.get("create_ms")  # backend create() incl. /ready, measured by kcr
 
     def _user_args(self):
         if self.run_as is None:
