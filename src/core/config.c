@@ -1,6 +1,7 @@
 #include "core/config.h"
 #include "common/cleanup.h"
 #include "common/config.h"
+#include "common/lang.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -78,6 +79,9 @@ static int load_limits(struct kcr_serve_config *cfg, struct kcr_err *err)
     if (config_long("MAX_EXECUTION_TIME", 30, 1, 600, &v, err) < 0)
         return -1;
     cfg->max_exec_time_s = (int)v;
+    /* LANG_TIME_MULT_<CODE> / LANG_MEM_MULT_<CODE> overrides (docs/languages.md). */
+    if (lang_config_check(err) < 0)
+        return -1;
     if (config_long("MAX_OUTPUT_SIZE", 65536, 1, 64L << 20, &v, err) < 0)
         return -1;
     cfg->max_output_chars = (size_t)v;
