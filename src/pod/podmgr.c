@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -775,7 +776,16 @@ pid_t podmgr_start(const struct kcr_pod_local_config *cfg, int *ret_fd, struct k
     }
     if (pid == 0) {
         (void)safe_close(sv[0]);
-        manager_main(cfg, sv[1]);
+        /* Nothing of kcr's (listening sockets, stores) may reach the manager
+         * or, through it, a pod: keep stdio and the socketpair only. */
+        int fd = sv[1];
+        if (fd != 3) {
+            fd = dup3(sv[1], 3, O_CLOEXEC);
+            if (fd < 0)
+                _exit(1);
+        }
+        (void)close_range(4, ~0U, 0);
+        manager_main(cfg, fd);
     }
     (void)safe_close(sv[1]);
     struct podmgr_resp hello;

@@ -300,3 +300,26 @@ def test_rootless_pod_is_degraded_but_isolated(podenv):
         assert not d["shadow"] and d["status"]["CapEff"] == "0000000000000000"
     assert os.listdir(os.path.join(run_dir, "pods")) == []
     assert procs_mentioning(run_dir) == []
+
+
+def test_gc_removes_leftovers_of_a_crashed_run(podenv):
+    """`kcr pod gc`: cgroups (with a live process in them) and pod dirs left by
+    a kcr that was SIGKILLed are killed and removed."""
+    import subprocess
+    parent = podenv["KCR_CGROUP_PARENT"]
+    if not os.path.isdir(os.path.join(CG_ROOT, "pids")):
+        pytest.skip("cgroup v1 pids hierarchy not mounted")
+    leftover = os.path.join(CG_ROOT, "pids", parent, "kcr-py-leftover")
+    os.makedirs(leftover)
+    sleeper = subprocess.Popen(["sleep", "1000"])
+    with open(os.path.join(leftover, "cgroup.procs"), "w") as f:
+        f.write(str(sleeper.pid))
+    os.makedirs(os.path.join(podenv["KCR_RUN_DIR"], "pods", "kcr-py-leftover", "data"))
+    env = dict(os.environ, **podenv)
+    out = subprocess.run([os.path.join(podenv["KCR_BUILD"], "kcr"), "pod", "gc"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["cgroups_removed"] >= 1
+    assert sleeper.wait(timeout=10) == -9
+    assert cgroup_dirs(parent) == []
+    assert not os.path.exists(os.path.join(podenv["KCR_RUN_DIR"], "pods"))
