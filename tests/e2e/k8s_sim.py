@@ -41,7 +41,6 @@ import copy
 import http.server
 import json
 import os
-import queue
 import signal
 import socket
 import socketserver

@@ -2,8 +2,6 @@
 whose pods are real local pods (namespaces + kcr-sidecar) reached through
 loopback pod IPs. Each kcr replica is a kcr-k8s-driver process running
 src/pod/pod-k8s.c exactly as kcr serve does (create, sidecar calls, destroy)."""
-import json
-import os
 import time
 
 import pytest
