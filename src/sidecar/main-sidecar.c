@@ -13,6 +13,7 @@
 #include "http/http.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -182,6 +183,11 @@ int main(void)
      * same uid. no_new_privs must NOT be set: it would disable the file
      * capabilities of kcr-nsexec. */
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* fds 0-2 must be taken: a pipe landing on them would be clobbered when
+     * the spawn file actions dup2 the child's stdio into place. */
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
+            return 2;
     log_init("kcr-sidecar");
     static struct sidecar s = {
         .lock = PTHREAD_MUTEX_INITIALIZER,

@@ -106,7 +106,11 @@ __attribute__((noreturn)) static void child_main(const struct nsexec_plan *plan,
 __attribute__((noreturn)) static void init_fail(const struct nsexec_plan *plan, int step,
                                                 int errnum)
 {
-    (void)nsexec_report_write(plan->report_fd, NSEXEC_FAILED, 0, step, errnum);
+    if (plan->report_fd >= 0)
+        (void)nsexec_report_write(plan->report_fd, NSEXEC_FAILED, 0, step, errnum);
+    else
+        dprintf(STDERR_FILENO, "kcr-nsexec: %s: %s\n", nsexec_report_step_name(step),
+                strerror(errnum));
     _exit(127);
 }
 

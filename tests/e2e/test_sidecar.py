@@ -299,3 +299,56 @@ def test_overhead_of_nsexec(pod, build_dir):
     http = (time.perf_counter() - t0) / 20
     print(f"\nOVERHEAD bare fork+exec {bare * 1e3:.2f} ms, kcr-nsexec {ns * 1e3:.2f} ms "
           f"(+{(ns - bare) * 1e3:.2f} ms), POST /execute round trip {http * 1e3:.2f} ms")
+
+
+def test_nsexec_cli_directly(pod, build_dir):
+    nsexec = os.path.join(build_dir, "kcr-nsexec")
+    pid = str(pod.main.pid)
+    r = subprocess.run([nsexec, "--target", pid, "--wd", "/tmp", "--setenv", "MARKER=2",
+                        "--setenv", "EXTRA=x", "--", "kcr-probe", "env"],
+                       capture_output=True, text=True, env={"LEAK": "no"}, timeout=30)
+    assert r.returncode == 0, r.stderr
+    env = dict(l.split("=", 1) for l in r.stdout.splitlines())
+    assert env["MARKER"] == "2" and env["EXTRA"] == "x" and "LEAK" not in env
+    r = subprocess.run([nsexec, "--target", pid, "--wd", "/no/such", "--", "true"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 127 and r.stderr == "kcr-nsexec: chdir: No such file or directory\n"
+    r = subprocess.run([nsexec, "--target", pid, "--wd", "/", "--target-start", "1", "--",
+                        "true"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 127 and "verify target" in r.stderr
+    r = subprocess.run([nsexec, "--target", "1", "--wd", "/", "--", "true"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--target" in r.stderr
+    r = subprocess.run([nsexec, "--target", pid, "--wd", "rel", "--", "true"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    r = subprocess.run([nsexec, "--target", pid, "--wd", "/", "--", "exit-code-probe-missing"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 127 and "resolve program" in r.stderr
+
+
+def test_small_output_cap(tmp_path, build_dir):
+    require_root_and_binaries(build_dir)
+    from maincontainer_util import Pod
+    p = Pod(tmp_path, build_dir, extra_env={"MAX_OUTPUT_SIZE": "2048"})
+    try:
+        res = p.run("kcr-probe flood 100000")
+        assert res["stdout"].startswith("x" * 1023 + "\n")
+        assert res["stdout"].endswith("[output truncated: limit of 2048 bytes reached]\n")
+        assert len(res["stdout"]) < 2048 + 100
+    finally:
+        p.close()
+
+
+def test_bad_config_exits_2_with_one_line(tmp_path, build_dir):
+    require_root_and_binaries(build_dir)
+    sc = os.path.join(build_dir, "kcr-sidecar")
+    for env in ({"LANGUAGE": "cobol"}, {"MAX_EXECUTION_TIME": "9999"},
+                {"WORKING_DIR": str(tmp_path / "missing")}, {"SIDECAR_PORT": "x"},
+                {"KCR_NSEXEC": "/nonexistent"}):
+        full = {"WORKING_DIR": str(tmp_path), "SIDECAR_SOCKET": str(tmp_path / "s.sock")}
+        full.update(env)
+        r = subprocess.run([sc], env=full, capture_output=True, text=True, timeout=10)
+        assert r.returncode == 2, (env, r.stderr)
+        name = next(iter(env))
+        assert r.stderr.count("\n") == 1 and name in r.stderr, r.stderr
