@@ -191,3 +191,63 @@ def test_java_public_class_names_the_file(api):
     body = run(api, "java", C.JAVA_OTHER_CLASS)
     assert body["stdout"] == "Hello from Greeter\n", describe(body)
     assert body["files"] == [], body["files"]
+
+
+# --- per-language multipliers: configurable and enforced ------------------------
+
+
+def _own_server(env):
+    if not os.path.exists(os.path.join(BUILD, "kcr-sidecar")) or api_util is None:
+        pytest.skip("needs build/kcr-sidecar and tests/e2e/api_util.py")
+    return api_util.start_server(env)
+
+
+def test_time_multiplier_override_is_enforced():
+    s = _own_server({"MAX_EXECUTION_TIME": "2", "LANG_TIME_MULT_BASH": "3",
+                     "POD_POOL_PY": "0"})
+    try:
+        # bash: 2 s x 3 = 6 s, so a 3 s sleep completes.
+        body = run(s, "bash", "sleep 3\necho done\n")
+        assert body["stdout"] == "done\n", describe(body)
+        # py keeps its table multiplier (1.0): the same sleep hits the 2 s limit.
+        body = run(s, "py", "import time\ntime.sleep(3)\nprint('done')\n")
+        assert body["stdout"] == "", describe(body)
+        assert "Execution timed out after 2 seconds" in body["stderr"], describe(body)
+    finally:
+        s.cleanup()
+
+
+MEM_HOG = (
+    "b = bytearray(160 * 1024 * 1024)\n"
+    "for i in range(0, len(b), 4096):\n"
+    "    b[i] = 1\n"
+    "print('allocated')\n"
+)
+
+
+@pytest.mark.parametrize("mult,fits", [(None, False), ("4", True)])
+def test_memory_multiplier_override_is_enforced(mult, fits):
+    env = {"MAX_MEMORY_MB": "96", "POD_POOL_PY": "0"}
+    if mult:
+        env["LANG_MEM_MULT_PY"] = mult  # 96 MB x 4 = 384 MB
+    s = _own_server(env)
+    try:
+        body = run(s, "py", MEM_HOG)
+        if fits:
+            assert body["stdout"] == "allocated\n", describe(body)
+        else:
+            assert body["stdout"] == "", describe(body)
+            # The cgroup limit killed it (reported as out of memory, or at
+            # least as SIGKILL) or Python's allocation failed (MemoryError).
+            err = body["stderr"].lower()
+            assert "memory" in err or "signal 9" in err, describe(body)
+    finally:
+        s.cleanup()
+
+
+def test_bad_multiplier_stops_the_start():
+    if api_util is None or not os.path.exists(api_util.KCR):
+        pytest.skip("needs build/kcr and tests/e2e/api_util.py")
+    code, out, err = api_util.run_server_once({"LANG_MEM_MULT_JAVA": "0"})
+    assert code != 0
+    assert "LANG_MEM_MULT_JAVA" in err, err
