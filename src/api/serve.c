@@ -191,6 +191,11 @@ static int start_privileged(struct serve_state *s, struct kcr_err *err)
     }
     if (geteuid() == 0 && drop_privileges(&s->cfg, err) < 0)
         return -1;
+    if (access(s->cfg.data_dir, R_OK | W_OK | X_OK) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INVALID,
+                           "KCR_DATA_DIR: '%s' is not usable by uid %u (KCR_SERVE_UID); its "
+                           "parent directories must be searchable",
+                           s->cfg.data_dir, (unsigned)getuid());
     return 0;
 }
 
