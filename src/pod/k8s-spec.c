@@ -165,14 +165,22 @@ static json_t *sidecar_container(const struct spec_in *in)
                                      ? xstrdup(in->sidecar_image)
                                      : xasprintf("%s-sidecar:%s", in->registry, in->tag);
     /* Rounded up without libm: the multiplier only ever raises the limit. */
-    double want = (double)in->memory_mb * in->lang->mem_mult;
+    double want = (double)in->memory_mb * lang_mem_mult(in->lang);
     json_int_t exec_mb = (json_int_t)want;
     if ((double)exec_mb < want)
         exec_mb++;
+    /* The API asks the sidecar for the base limit times the language's time
+     * multiplier; the sidecar refuses anything above its MAX_EXECUTION_TIME. */
+    double want_s = (double)in->max_exec * lang_time_mult(in->lang);
+    json_int_t exec_s = (json_int_t)want_s;
+    if ((double)exec_s < want_s)
+        exec_s++;
+    if (exec_s > 600)
+        exec_s = 600; /* the sidecar's own bound */
     json_t *env =
         json_pack("[{s:s, s:s}, {s:s, s:s}, o, o, o, o, {s:s, s:s}]", "name", "LANGUAGE", "value",
                   in->lang->code, "name", "WORKING_DIR", "value", "/mnt/data",
-                  env_var("SIDECAR_PORT", in->port), env_var("MAX_EXECUTION_TIME", in->max_exec),
+                  env_var("SIDECAR_PORT", in->port), env_var("MAX_EXECUTION_TIME", exec_s),
                   env_var("MAX_OUTPUT_SIZE", in->max_output), env_var("MAX_MEMORY_MB", exec_mb),
                   "name", "NETWORK_ISOLATED", "value", "true");
     json_array_append_new(env, env_var("MAX_PIDS", in->max_pids));
