@@ -186,6 +186,10 @@ def test_limits_visible_in_cgroup_files(podenv):
                       "except OSError as e:\n    print('EAGAIN', n, e.errno)\n", timeout=20)
         assert "EAGAIN" in r["stdout"], r
         assert int(r["stdout"].split()[1]) < 64
+        # ... and to its memory: 300 MiB do not fit in 128.
+        r = p.execute("b = []\nwhile len(b) < 30:\n    b.append(bytearray(10 << 20))\n"
+                      "print('survived')\n", timeout=20)
+        assert "survived" not in r["stdout"] and r["exit_code"] == 137, r
 
 
 def snapshot(env):
