@@ -9,7 +9,10 @@ RUNTIME_INPUTS := runtime/package.json runtime/package-lock.json runtime/ts-runn
 
 runtime: $(BUILD)/runtime/.stamp
 
-$(BUILD)/runtime/.stamp: $(RUNTIME_INPUTS)
+# Rebuilt when an input changes, or when the installed libraries vanished.
+.PHONY: runtime-force
+$(BUILD)/runtime/.stamp: $(RUNTIME_INPUTS) \
+    $(if $(wildcard $(BUILD)/runtime/node_modules/.kcr-lock-sha256),,runtime-force)
 	@$(if $(Q),echo "  RUNTIME $(BUILD)/runtime")
 	$(Q)scripts/build-runtime.sh $(BUILD)/runtime
 	@touch $@
