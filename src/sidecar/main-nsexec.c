@@ -50,7 +50,10 @@ __attribute__((noreturn)) static void die_step(int step, int errnum)
         (void)nsexec_report_write(report_fd, NSEXEC_FAILED, 0, step, errnum);
     else
         fprintf(stderr, "kcr-nsexec: %s: %s\n", nsexec_report_step_name(step), strerror(errnum));
-    exit(127);
+    /* _exit: after unshare(CLONE_NEWPID) nothing may fork on the way out
+     * (sanitizer exit hooks clone a tracer, which would land in the new pid
+     * namespace and hang); stderr is unbuffered. */
+    _exit(127);
 }
 
 __attribute__((noreturn)) static void usage(const char *msg)
@@ -224,8 +227,6 @@ int main(int argc, char **argv)
     int st = 0;
     while (waitpid(init, &st, 0) < 0)
         if (errno != EINTR)
-            return 127;
-    if (WIFSIGNALED(st))
-        return 128 + WTERMSIG(st);
-    return WEXITSTATUS(st);
+            _exit(127);
+    _exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
 }
