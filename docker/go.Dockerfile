@@ -41,12 +41,14 @@ WORKDIR /mnt/data
 
 # GOCACHE is under /tmp (not /mnt/data as in the guide) so build-cache files
 # are never returned to the user as outputs; /tmp is writable by 65532.
+# GOMODCACHE points at the pre-downloaded modules. CGO_ENABLED=0 (lang.c has 1
+# for Debian's toolchain): the minimal image has no C compiler.
 ENTRYPOINT ["/usr/bin/env", "-i", \
     "PATH=/opt/kcr/bin:/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin", \
     "HOME=/tmp", \
     "TMPDIR=/tmp", \
     "LANG=C.UTF-8", \
-    "GOPATH=/go", \
+    "GOPATH=/tmp/go", \
     "GOMODCACHE=/go/pkg/mod", \
     "GOCACHE=/tmp/go-build", \
     "GOPROXY=off", \

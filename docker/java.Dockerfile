@@ -26,11 +26,12 @@ COPY --from=builder --chown=65532:65532 /mnt/data /mnt/data
 WORKDIR /mnt/data
 USER 65532
 
+# JVM options are arguments of the sidecar's steps (src/common/lang.c), not
+# JAVA_TOOL_OPTIONS, which the JVM announces on stderr in every run.
 ENTRYPOINT ["/usr/bin/env", "-i", \
     "PATH=/opt/kcr/bin:/opt/java/openjdk/bin:/usr/local/bin:/usr/bin:/bin", \
     "HOME=/tmp", \
     "TMPDIR=/tmp", \
     "LANG=C.UTF-8", \
-    "JAVA_HOME=/opt/java/openjdk", \
-    "JAVA_TOOL_OPTIONS=-XX:+UseSerialGC -XX:TieredStopAtLevel=1"]
+    "JAVA_HOME=/opt/java/openjdk"]
 CMD ["sleep", "infinity"]

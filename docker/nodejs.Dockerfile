@@ -53,5 +53,6 @@ ENTRYPOINT ["/usr/bin/env", "-i", \
     "HOME=/tmp", \
     "TMPDIR=/tmp", \
     "LANG=C.UTF-8", \
-    "NODE_PATH=/opt/kcr/node_modules"]
+    "NODE_PATH=/opt/kcr/node_modules", \
+    "UV_USE_IO_URING=0"]
 CMD ["sleep", "infinity"]

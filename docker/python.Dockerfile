@@ -59,6 +59,10 @@ COPY --from=runtime-deps /usr/lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu
 COPY --from=builder /opt/python/lib/python${PYTHON_VERSION}/site-packages /opt/python/lib/python${PYTHON_VERSION}/site-packages
 COPY --from=builder /opt/python/bin /opt/python/bin
 COPY --from=runtime-deps /opt/kcr /opt/kcr
+# PYTHONSAFEPATH=1 keeps /mnt/data/code.py from shadowing the stdlib's `code`
+# module (sympy imports pdb, which imports code); this hook appends /mnt/data
+# to sys.path instead (the same file local pods use).
+COPY runtime/python/sitecustomize.py /opt/kcr/python/sitecustomize.py
 
 # Lessons 6 and 13: env for the ENTRYPOINT, sleep for the default CMD.
 COPY --from=runtime-deps /usr/bin/env /usr/bin/sleep /usr/bin/
@@ -67,7 +71,7 @@ COPY --from=runtime-deps --chown=65532:65532 /mnt/data /mnt/data
 WORKDIR /mnt/data
 
 # Lesson 6: the sidecar reads this environment from /proc/<pid>/environ
-# (the same variables as src/common/lang.c gives `py`).
+# (the same variables as src/common/lang.c gives `py`, PATH plus /opt/python/bin).
 ENTRYPOINT ["/usr/bin/env", "-i", \
     "PATH=/opt/kcr/bin:/opt/python/bin:/usr/local/bin:/usr/bin:/bin", \
     "HOME=/tmp", \
@@ -76,6 +80,7 @@ ENTRYPOINT ["/usr/bin/env", "-i", \
     "PYTHONUNBUFFERED=1", \
     "PYTHONDONTWRITEBYTECODE=1", \
     "MPLBACKEND=Agg", \
-    "MPLCONFIGDIR=/tmp", \
-    "PYTHONPATH=/mnt/data"]
+    "MPLCONFIGDIR=/tmp/matplotlib", \
+    "PYTHONSAFEPATH=1", \
+    "PYTHONPATH=/opt/kcr/python"]
 CMD ["sleep", "infinity"]
