@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Local pods: Python print(1) bare versus through a pod, measured in the same run.
 
-Prints (never asserts):
-  bare      /usr/bin/python3 -c 'print(1)' as a subprocess
-  cold      pod create (kcr pod run: fork the pod manager, namespaces, cgroup,
-            rootfs, sidecar /ready) + POST /execute + destroy
-  create    the backend's create() alone, as measured inside kcr (create_ms)
-  warm      a pod created beforehand (what the warm pool hands out) + execute + destroy
+Prints (never asserts), medians:
+  bare        /usr/bin/python3 -c 'print(1)' as a subprocess (measured before and
+              after the pod runs; the mean of both medians is the baseline)
+  in kcr (`kcr pod bench`, in-process, the path kcr serve takes):
+    warm      pool_acquire (a warm pod) + sidecar /execute + pool_release
+    cold      backend create (namespaces, cgroup, rootfs, sidecar /ready) +
+              /execute + destroy
+  from a client (`kcr pod run` + HTTP from Python, tests/e2e/pod_util.py):
+    warm      a pod created beforehand + execute + destroy
+    cold      process start + create + execute + destroy
 and the ratios against bare. Needs root (skips with a message otherwise).
 Environment: BENCH_N (default 20), KCR_BUILD."""
+import json
 import os
 import shutil
 import statistics
@@ -18,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
-from pod_util import LocalPod  # noqa: E402
+from pod_util import LocalPod, kcr_binary  # noqa: E402
 
 N = int(os.environ.get("BENCH_N", "20"))
 
@@ -68,6 +73,14 @@ def bench_warm(env):
     return out
 
 
+def bench_in_kcr(env):
+    out = subprocess.run([kcr_binary(), "pod", "bench", "--lang", "py", "-n", str(N)],
+                         env=dict(os.environ, **env), capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"kcr pod bench failed: {out.stderr.strip()[-500:]}")
+    return json.loads(out.stdout)
+
+
 def main():
     if os.geteuid() != 0:
         print("bench_pod: skipped: local pods need root (namespaces, cgroups)")
@@ -77,9 +90,11 @@ def main():
     parent = f"kcr-bench-{os.getpid()}"
     env = {"KCR_RUN_DIR": run_dir, "KCR_CGROUP_PARENT": parent}
     try:
-        bare = bench_bare()
-        cold, create, execute, destroy, inner = bench_cold(env)
+        bare1 = bench_bare()
+        inner = bench_in_kcr(env)
+        cold, create, execute, destroy, inner_create = bench_cold(env)
         warm = bench_warm(env)
+        bare2 = bench_bare()
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
         for hier in os.listdir("/sys/fs/cgroup") + [""]:
@@ -87,16 +102,23 @@ def main():
                 os.rmdir(os.path.join("/sys/fs/cgroup", hier, parent))
             except OSError:
                 pass
-    b = ms(bare)
+    b = (ms(bare1) + ms(bare2)) / 2
+    w, c = inner["warm_total_ms"], inner["cold_total_ms"]
     print(f"python print(1), median of {N} runs each")
-    print(f"  bare /usr/bin/python3 -c       {b:8.1f} ms")
-    print(f"  warm pod: execute + destroy    {ms(warm):8.1f} ms   ratio {ms(warm) / b:5.2f}x")
-    print(f"  cold pod: create+exec+destroy  {ms(cold):8.1f} ms   ratio {ms(cold) / b:5.2f}x")
-    print(f"    create (kcr pod run -> ready)  {ms(create):8.1f} ms")
-    print(f"    create() inside kcr            {ms(inner):8.1f} ms   "
-          f"(cold creation on top of warm: {ms(cold) - ms(warm):.1f} ms)")
-    print(f"    execute                        {ms(execute):8.1f} ms")
-    print(f"    destroy (EOF -> kcr exited)    {ms(destroy):8.1f} ms")
+    print(f"  bare /usr/bin/python3 -c            {b:8.1f} ms   "
+          f"(before {ms(bare1):.1f}, after {ms(bare2):.1f})")
+    print("  in kcr (kcr pod bench):")
+    print(f"    warm: acquire+execute+release     {w:8.1f} ms   ratio {w / b:5.2f}x   "
+          f"(acquire {inner['warm_acquire_ms']:.3f} ms)")
+    print(f"    cold: create+execute+destroy      {c:8.1f} ms   ratio {c / b:5.2f}x   "
+          f"(create {inner['cold_create_ms']:.1f} ms; cold - warm {c - w:.1f} ms)")
+    print("  from a client (kcr pod run + HTTP from Python):")
+    print(f"    warm: execute+destroy             {ms(warm):8.1f} ms   ratio {ms(warm) / b:5.2f}x")
+    print(f"    cold: start+create+exec+destroy   {ms(cold):8.1f} ms   ratio {ms(cold) / b:5.2f}x")
+    print(f"      kcr pod run until ready           {ms(create):8.1f} ms "
+          f"(create() inside: {ms(inner_create):.1f} ms)")
+    print(f"      execute                           {ms(execute):8.1f} ms")
+    print(f"      destroy (EOF until kcr exited)    {ms(destroy):8.1f} ms")
     return 0
 
 
