@@ -8,6 +8,7 @@
 #include "pod/sidecar-client.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,9 +173,11 @@ static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const char *si
 
 /*** The run ***/
 
-static void finish_output(struct kcr_core *c, const struct kcr_exec_result *r, int timeout_s,
+static void finish_output(struct kcr_core *c, const struct kcr_lang *lang,
+                          const struct kcr_exec_result *r, int timeout_s,
                           struct kcr_exec_response *res)
 {
+    long mem_mb = (long)((double)c->cfg->max_memory_mb * lang_mem_mult(lang));
     size_t cap = c->cfg->max_output_chars;
     res->stdout_text = output_process(r->stdout_data, r->stdout_len, cap, true, false);
     _cleanup_free_ char *err = output_process(r->stderr_data, r->stderr_len, cap, false, false);
@@ -188,10 +191,16 @@ static void finish_output(struct kcr_core *c, const struct kcr_exec_result *r, i
         res->outcome = "oom";
         res->stderr_text = xasprintf("%s%sOut of memory: the program exceeded the memory limit "
                                      "(%ld MB) and was killed",
-                                     err, sep, c->cfg->max_memory_mb);
+                                     err, sep, mem_mb);
     } else if (r->exit_code != 0) {
         res->outcome = "failed";
-        if (!*err && r->signal)
+        /* Inside a pod nothing but the memory cgroup and the user's own code
+         * sends SIGKILL; say so when the sidecar could not confirm the OOM. */
+        if (r->signal == SIGKILL)
+            res->stderr_text = xasprintf("%s%sKilled (signal 9): the program most likely ran out "
+                                         "of memory (limit %ld MB)",
+                                         err, sep, mem_mb);
+        else if (!*err && r->signal)
             res->stderr_text =
                 xasprintf("Process killed by signal %d (%s)", r->signal, strsignal(r->signal));
         else if (!*err)
@@ -234,7 +243,7 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
         return kcr_err_wrap(err, "execute");
     }
     res->run_ms = r.execution_time_ms;
-    finish_output(c, &r, timeout_s, res);
+    finish_output(c, req->lang, &r, timeout_s, res);
     sidecar_result_done(&r);
     char cls[128];
     _cleanup_free_ char *code_file = lang_code_file(req->lang, req->code, cls, sizeof(cls));

@@ -331,3 +331,15 @@ def test_sigterm_finishes_inflight_execution():
         assert result["r"].json()["stdout"] == "done\n"
     finally:
         s.cleanup()
+
+
+@needs_pods
+def test_memory_limit_is_reported():
+    s = start_server({"MAX_MEMORY_MB": "64"})
+    try:
+        b = ok(s.exec("x = bytearray(512 * 1024 * 1024)\nprint('alive')"))
+        assert "alive" not in b["stdout"]
+        assert "memory" in b["stderr"].lower(), b["stderr"]
+        assert "64 MB" in b["stderr"]
+    finally:
+        s.cleanup()
