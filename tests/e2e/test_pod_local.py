@@ -204,6 +204,8 @@ def snapshot(env):
         "procs": procs_mentioning(parent, run_dir),
         "mounts": mounts_mentioning(run_dir),
         "mount_count": len(open("/proc/self/mountinfo").readlines()),
+        "nsexec_copies": os.listdir(os.path.join(run_dir, "bin"))
+        if os.path.isdir(os.path.join(run_dir, "bin")) else [],
     }
 
 
@@ -224,6 +226,7 @@ def test_teardown_leaves_nothing(podenv):
     assert after["procs"] == []
     assert after["mounts"] == []
     assert after["mount_count"] == before["mount_count"]
+    assert after["nsexec_copies"] == []
 
 
 def test_fork_bomb_torn_down_instantly(podenv):
