@@ -199,6 +199,8 @@ class Sidecar:
         }
         env.update(extra_env or {})
         self.env = env
+        # SIDECAR_SOCKET="" means TCP on SIDECAR_PORT
+        self.tcp_port = int(env["SIDECAR_PORT"]) if not env["SIDECAR_SOCKET"] else 0
         self.proc = None
 
     def start(self, timeout=10):
@@ -218,7 +220,7 @@ class Sidecar:
                                      stdin=subprocess.DEVNULL, preexec_fn=enter_cgroup)
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if os.path.exists(self.sock):
+            if self.tcp_port or os.path.exists(self.sock):
                 try:
                     self.request("GET", "/health")
                     return self
@@ -242,7 +244,10 @@ class Sidecar:
             self.log.close()
 
     def request(self, method, path, body=None, headers=None, timeout=90):
-        c = UnixHTTPConnection(self.sock, timeout=timeout)
+        if self.tcp_port:
+            c = http.client.HTTPConnection("127.0.0.1", self.tcp_port, timeout=timeout)
+        else:
+            c = UnixHTTPConnection(self.sock, timeout=timeout)
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()

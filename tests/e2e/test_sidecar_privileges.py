@@ -57,6 +57,11 @@ def test_image_mode_unprivileged_sidecar_with_file_caps(open_base, build_dir):
             assert int(line.split()[1], 16) == 0, line
         assert p.run("exec kcr-probe uid")["stdout"].startswith("uid=65532/65532")
         assert p.run("exec kcr-probe fds")["stdout"] == "fds: 0 1 2\n"
+        # a process of the same uid on the host cannot read the sidecar's environment
+        r = subprocess.run(["setpriv", "--reuid=65532", "--regid=65532", "--clear-groups",
+                            "cat", f"/proc/{p.sidecar.proc.pid}/environ"],
+                           capture_output=True, text=True)
+        assert r.returncode != 0 and Sidecar.SECRET not in r.stdout
         t = p.run("kcr-probe spin", timeout=2)
         assert t["exit_code"] == 124 and t["timed_out"] is True
     finally:
@@ -122,5 +127,24 @@ def test_concurrent_requests_are_all_answered(tmp_path, build_dir):
             assert o["exit_code"] == 0
             # each run saw its own code file: executions are serialised
             assert o["stdout"] == f"run-{i}\necho run-{i}; cat code.sh | head -1"
+    finally:
+        p.close()
+
+
+def test_tcp_listener(tmp_path, build_dir):
+    require_root_and_binaries(build_dir)
+    import socket
+    import requests
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = Pod(tmp_path, build_dir, extra_env={"SIDECAR_SOCKET": "", "SIDECAR_PORT": str(port),
+                                            "SIDECAR_HOST": "127.0.0.1"})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert requests.get(url + "/health", timeout=10).json()["status"] == "healthy"
+        r = requests.post(url + "/execute", json={"code": "echo tcp"}, timeout=30)
+        assert r.status_code == 200 and r.json()["stdout"] == "tcp\n"
+        assert requests.get(url + "/nope", timeout=10).status_code == 404
     finally:
         p.close()
