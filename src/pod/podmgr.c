@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -580,6 +581,16 @@ static int pod_destroy(struct podmgr *m, const char *id, struct kcr_err *err)
  * and nobody can replace it. */
 static int install_nsexec(struct podmgr *m, struct kcr_err *err)
 {
+    /* File capabilities are ignored on nosuid mounts, and noexec forbids the
+     * exec itself: /run is often both. Say so instead of failing later with
+     * "setns: Operation not permitted" inside every pod. */
+    struct statvfs vfs;
+    if (statvfs(m->bin_dir, &vfs) == 0 && (vfs.f_flag & (ST_NOSUID | ST_NOEXEC)))
+        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
+                           "'%s' is on a nosuid or noexec mount, where kcr-nsexec's file "
+                           "capabilities do not work: set KCR_RUN_DIR to a directory on another "
+                           "filesystem (e.g. /var/lib/kcr)",
+                           m->bin_dir);
     _cleanup_close_ int in = open(m->cfg->nsexec_bin, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-nsexec '%s'", m->cfg->nsexec_bin);

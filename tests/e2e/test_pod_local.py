@@ -331,3 +331,19 @@ def test_gc_removes_leftovers_of_a_crashed_run(podenv):
     assert sleeper.wait(timeout=10) == -9
     assert cgroup_dirs(parent) == []
     assert not os.path.exists(os.path.join(podenv["KCR_RUN_DIR"], "pods"))
+
+
+def test_nosuid_run_dir_is_a_clear_error(podenv):
+    """kcr-nsexec's file capabilities would be ignored on a nosuid mount."""
+    import subprocess
+    mnt = os.path.join(podenv["KCR_RUN_DIR"], "nosuid")
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "nosuid,size=1m,mode=755", "tmpfs", mnt],
+                   check=True)
+    try:
+        with pytest.raises(PodError) as e:
+            with pod(podenv, KCR_RUN_DIR=os.path.join(mnt, "run")):
+                pass
+        assert "nosuid or noexec mount" in str(e.value)
+    finally:
+        subprocess.run(["umount", mnt], check=True)
