@@ -1,4 +1,5 @@
 #include "api/auth.h"
+#include "api/admin.h"
 #include "api/context.h"
 #include "api/errors.h"
 #include "common/xalloc.h"
@@ -138,7 +139,8 @@ struct kcr_http_resp *auth_gate(struct kcr_http_req *req, const struct kcr_http_
     /* A CORS preflight for any path answers at once; finish adds the headers. */
     if (!route && !strcmp(method, "OPTIONS") && api->core.cfg->enable_cors)
         return http_resp_empty(204);
-    if (auth_is_public(method, path))
+    /* Admin routes check MASTER_API_KEY themselves (api/admin.c). */
+    if (auth_is_public(method, path) || !strncmp(path, ADMIN_PREFIX "/", strlen(ADMIN_PREFIX) + 1))
         return NULL;
     const char *key = auth_request_key(req);
     if (!key)

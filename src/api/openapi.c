@@ -182,10 +182,38 @@ static json_t *paths(void)
                                      json_pack("{s:{s:s,s:{s:{s:{s:s}}}}}", "200", "description",
                                                "Prometheus text format", "content", "text/plain",
                                                "schema", "type", "string"))));
-    json_object_set_new(p, "/openapi.json",
-                        json_pack("{s:o}", "get",
-                                  op("openapi", "This document", false,
-                                     json_pack("{s:o}", "200", resp("OpenAPI 3 document", obj)))));
+    json_object_set_new(
+        p, "/openapi.json",
+        json_pack("{s:o}", "get",
+                  op("openapi", "This document", false,
+                     json_pack("{s:o}", "200", resp("OpenAPI 3 document", json_incref(obj))))));
+    json_t *keys = json_pack(
+        "{s:o,s:o}", "get",
+        op("listKeys", "List API keys (MASTER_API_KEY in x-api-key)", true,
+           json_pack("{s:o,s:o}", "200", resp("Keys", json_pack("{s:s}", "type", "array")), "403",
+                     resp("Not the master key", json_incref(err)))),
+        "post",
+        op("createKey", "Create a managed API key, shown once (MASTER_API_KEY)", true,
+           json_pack("{s:o,s:o}", "200", resp("The key and its record", json_incref(obj)), "403",
+                     resp("Not the master key", json_incref(err)))));
+    json_object_set_new(
+        json_object_get(keys, "post"), "requestBody",
+        json_pack("{s:b,s:o}", "required", 1, "content",
+                  json_content(json_pack("{s:s,s:[s],s:{s:{s:s}}}", "type", "object", "required",
+                                         "name", "properties", "name", "type", "string"))));
+    json_object_set_new(p, "/api/v1/admin/keys", keys);
+    json_t *key =
+        json_pack("{s:o,s:o,s:[o]}", "patch",
+                  op("updateKey", "Enable or disable a managed key (MASTER_API_KEY)", true,
+                     json_pack("{s:o,s:o}", "200", resp("Updated", NULL), "404",
+                               resp("Key not found", json_incref(err)))),
+                  "delete",
+                  op("deleteKey", "Delete a managed key (MASTER_API_KEY)", true,
+                     json_pack("{s:o,s:o}", "200", resp("Deleted", NULL), "404",
+                               resp("Key not found", json_incref(err)))),
+                  "parameters", path_param("key_hash"));
+    json_object_set_new(p, "/api/v1/admin/keys/{key_hash}", key);
+    json_decref(obj);
     json_decref(err);
     return p;
 }

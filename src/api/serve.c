@@ -1,4 +1,5 @@
 #include "api/serve.h"
+#include "api/admin.h"
 #include "api/auth.h"
 #include "api/context.h"
 #include "api/download.h"
@@ -50,6 +51,10 @@ static const struct kcr_http_route routes[] = {
     {"GET", "/health/detailed", KCR_HTTP_BODY_NONE, health_handle_detailed},
     {"GET", "/metrics", KCR_HTTP_BODY_NONE, metrics_handle},
     {"GET", "/openapi.json", KCR_HTTP_BODY_NONE, openapi_handle},
+    {"GET", ADMIN_PREFIX "/keys", KCR_HTTP_BODY_NONE, admin_handle_list},
+    {"POST", ADMIN_PREFIX "/keys", KCR_HTTP_BODY_BUFFER, admin_handle_create},
+    {"PATCH", ADMIN_PREFIX "/keys/{}", KCR_HTTP_BODY_BUFFER, admin_handle_patch},
+    {"DELETE", ADMIN_PREFIX "/keys/{}", KCR_HTTP_BODY_NONE, admin_handle_delete},
 };
 
 /*** Response finishing: security headers, CORS, metrics ***/

@@ -29,8 +29,8 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS files_name ON files(session_id, name);"
     "CREATE TABLE IF NOT EXISTS states(session_id TEXT PRIMARY KEY, size INTEGER NOT NULL,"
     " hash TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS api_keys(hash TEXT PRIMARY KEY, name TEXT NOT NULL,"
-    " enabled INTEGER NOT NULL DEFAULT 1);";
+    "CREATE TABLE IF NOT EXISTS api_keys(hash TEXT PRIMARY KEY, prefix TEXT NOT NULL,"
+    " name TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL);";
 
 static struct meta_sqlite *ms(struct kcr_meta *m)
 {
@@ -389,11 +389,77 @@ static int m_state_delete(struct kcr_meta *m, const char *sid, struct kcr_err *e
 
 /*** Managed keys ***/
 
-static int m_key_add(struct kcr_meta *m, const char *hash, const char *name, struct kcr_err *err)
+static int m_key_add(struct kcr_meta *m, const struct kcr_key_meta *k, struct kcr_err *err)
 {
-    const void *a[] = {hash, name};
-    return exec_stmt(ms(m), "INSERT OR REPLACE INTO api_keys(hash,name,enabled) VALUES(?,?,1)",
-                     "ss", a, NULL, err);
+    int64_t enabled = k->enabled;
+    const void *a[] = {k->hash, k->prefix, k->name, &enabled, &k->created_ms};
+    return exec_stmt(ms(m),
+                     "INSERT OR REPLACE INTO api_keys(hash,prefix,name,enabled,created_ms) "
+                     "VALUES(?,?,?,?,?)",
+                     "sssii", a, NULL, err);
+}
+
+static int m_key_list(struct kcr_meta *m, struct kcr_key_meta **ret, size_t *ret_n,
+                      struct kcr_err *err)
+{
+    struct meta_sqlite *s = ms(m);
+    const void *a[] = {NULL};
+    *ret = NULL;
+    *ret_n = 0;
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = prep(s,
+                            "SELECT hash,prefix,name,enabled,created_ms FROM api_keys "
+                            "ORDER BY created_ms, rowid",
+                            "", a, err);
+    int r = -1;
+    if (st) {
+        struct kcr_key_meta *v = NULL;
+        size_t n = 0, cap = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 8;
+                v = xrealloc(v, cap * sizeof(*v));
+            }
+            col_text(st, 0, v[n].hash, sizeof(v[n].hash));
+            col_text(st, 1, v[n].prefix, sizeof(v[n].prefix));
+            col_text(st, 2, v[n].name, sizeof(v[n].name));
+            v[n].enabled = sqlite3_column_int(st, 3) != 0;
+            v[n].created_ms = sqlite3_column_int64(st, 4);
+            n++;
+        }
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE) {
+            *ret = v;
+            *ret_n = n;
+            r = 0;
+        } else {
+            free(v);
+            r = db_fail(s, err, "step");
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+static int m_key_set_enabled(struct kcr_meta *m, const char *hash, bool enabled,
+                             struct kcr_err *err)
+{
+    int64_t e = enabled;
+    const void *a[] = {&e, hash};
+    int changes = 0;
+    if (exec_stmt(ms(m), "UPDATE api_keys SET enabled=? WHERE hash=?", "is", a, &changes, err) < 0)
+        return -1;
+    return changes ? 0 : kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "Key not found");
+}
+
+static int m_key_delete(struct kcr_meta *m, const char *hash, struct kcr_err *err)
+{
+    const void *a[] = {hash};
+    int changes = 0;
+    if (exec_stmt(ms(m), "DELETE FROM api_keys WHERE hash=?", "s", a, &changes, err) < 0)
+        return -1;
+    return changes ? 0 : kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "Key not found");
 }
 
 static int m_key_check(struct kcr_meta *m, const char *hash, bool *ret_enabled, struct kcr_err *err)
@@ -455,6 +521,9 @@ static const struct kcr_meta_ops sqlite_ops = {
     .state_delete = m_state_delete,
     .key_add = m_key_add,
     .key_check = m_key_check,
+    .key_list = m_key_list,
+    .key_set_enabled = m_key_set_enabled,
+    .key_delete = m_key_delete,
     .ping = m_ping,
     .free = m_free,
 };

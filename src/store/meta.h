@@ -44,6 +44,15 @@ struct kcr_state_meta {
     int64_t expires_ms;
 };
 
+/* A managed API key: only its sha256 is stored. */
+struct kcr_key_meta {
+    char hash[65];
+    char prefix[16]; /* the first characters, to recognise a key in listings */
+    char name[128];
+    bool enabled;
+    int64_t created_ms;
+};
+
 struct kcr_meta;
 
 struct kcr_meta_ops {
@@ -79,10 +88,16 @@ struct kcr_meta_ops {
                      struct kcr_state_meta *ret, struct kcr_err *err);
     int (*state_delete)(struct kcr_meta *m, const char *sid, struct kcr_err *err);
 
-    /* Managed keys are stored as sha256 hex; key_check fails with NOT_FOUND
-     * for an unknown hash and sets *ret_enabled otherwise. */
-    int (*key_add)(struct kcr_meta *m, const char *hash, const char *name, struct kcr_err *err);
+    /* Managed keys, by sha256 hex. key_check fails with NOT_FOUND for an
+     * unknown hash and sets *ret_enabled otherwise. */
+    int (*key_add)(struct kcr_meta *m, const struct kcr_key_meta *k, struct kcr_err *err);
     int (*key_check)(struct kcr_meta *m, const char *hash, bool *ret_enabled, struct kcr_err *err);
+    /* All managed keys, oldest first (*ret freed by the caller with free()). */
+    int (*key_list)(struct kcr_meta *m, struct kcr_key_meta **ret, size_t *ret_n,
+                    struct kcr_err *err);
+    /* Enables/disables (NOT_FOUND if absent). */
+    int (*key_set_enabled)(struct kcr_meta *m, const char *hash, bool enabled, struct kcr_err *err);
+    int (*key_delete)(struct kcr_meta *m, const char *hash, struct kcr_err *err);
 
     /* 0 when the store answers a trivial query. */
     int (*ping)(struct kcr_meta *m, struct kcr_err *err);

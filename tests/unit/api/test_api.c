@@ -128,7 +128,9 @@ static void test_keys(void **state)
     auth_sha256_hex("managed-key-0123456789", 22, hash);
     assert_int_equal(strlen(hash), 64);
     assert_false(auth_key_valid(a, "managed-key-0123456789"));
-    assert_int_equal(m->ops->key_add(m, hash, "ci", NULL), 0);
+    struct kcr_key_meta k = {.name = "ci", .enabled = true};
+    strcpy(k.hash, hash);
+    assert_int_equal(m->ops->key_add(m, &k, NULL), 0);
     assert_true(auth_key_valid(a, "managed-key-0123456789"));
     auth_sha256_hex("abc", 3, hash);
     assert_string_equal(hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

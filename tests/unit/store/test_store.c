@@ -153,9 +153,24 @@ static void test_state_and_keys(void **state)
 
     bool enabled = false;
     assert_int_equal(m->ops->key_check(m, "deadbeef", &enabled, &err), -1);
-    assert_int_equal(m->ops->key_add(m, "deadbeef", "ci", NULL), 0);
+    struct kcr_key_meta k = {
+        .hash = "deadbeef", .prefix = "sk-dead", .name = "ci", .enabled = true, .created_ms = 5};
+    assert_int_equal(m->ops->key_add(m, &k, NULL), 0);
     assert_int_equal(m->ops->key_check(m, "deadbeef", &enabled, NULL), 0);
     assert_true(enabled);
+    assert_int_equal(m->ops->key_set_enabled(m, "deadbeef", false, NULL), 0);
+    assert_int_equal(m->ops->key_check(m, "deadbeef", &enabled, NULL), 0);
+    assert_false(enabled);
+    struct kcr_key_meta *v = NULL;
+    size_t n = 0;
+    assert_int_equal(m->ops->key_list(m, &v, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].name, "ci");
+    assert_string_equal(v[0].prefix, "sk-dead");
+    free(v);
+    assert_int_equal(m->ops->key_delete(m, "deadbeef", NULL), 0);
+    assert_int_equal(m->ops->key_delete(m, "deadbeef", &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
     assert_int_equal(m->ops->ping(m, NULL), 0);
     meta_free(m);
 }
