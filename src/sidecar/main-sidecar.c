@@ -33,13 +33,27 @@ struct sidecar {
     const char *setenv[3];
 };
 
+static int pinned_target(struct sidecar *s, struct kcr_err *err)
+{
+    uint64_t start = 0;
+    pid_t pid = (pid_t)s->cfg.main_pid;
+    if (procscan_stat(pid, NULL, &start) < 0 || (s->target.pid && start != s->target.start_time))
+        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "main process %d is gone", (int)pid);
+    s->target.pid = pid;
+    s->target.start_time = start;
+    return 0;
+}
+
 /* The cached main process if it is still the same one (pid reuse is caught by
- * the start time), else a fresh scan. */
+ * the start time), else a fresh scan. With KCR_MAIN_PID the process is given:
+ * hosts running many pods (the local backend) have many `sleep`s. */
 static int find_target(struct sidecar *s, struct procscan_target *ret, struct kcr_err *err)
 {
     pthread_mutex_lock(&s->lock);
     int r = 0;
-    if (s->target.pid == 0 || !procscan_still_valid(&s->target, s->cfg.main_name)) {
+    if (s->cfg.main_pid) {
+        r = pinned_target(s, err);
+    } else if (s->target.pid == 0 || !procscan_still_valid(&s->target, s->cfg.main_name)) {
         s->target.pid = 0;
         r = procscan_find(s->cfg.main_name, getpid(), &s->target, err);
     }

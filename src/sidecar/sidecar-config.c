@@ -47,7 +47,8 @@ int sidecar_config_load(struct sidecar_config *cfg, struct kcr_err *err)
         config_long("MAX_EXECUTION_TIME", 30, 1, 600, &cfg->max_exec_time, err) < 0 ||
         config_long("MAX_OUTPUT_SIZE", 1L << 20, 1024, 64L << 20, &cfg->max_output, err) < 0 ||
         config_bool("NETWORK_ISOLATED", false, &cfg->network_isolated, err) < 0 ||
-        config_long("KCR_EXEC_UID", 65532, 1, 0x7fffffff, &cfg->uid, err) < 0)
+        config_long("KCR_EXEC_UID", 65532, 1, 0x7fffffff, &cfg->uid, err) < 0 ||
+        config_long("KCR_MAIN_PID", 0, 0, 0x3fffffff, &cfg->main_pid, err) < 0)
         return -1;
     cfg->main_name = config_str("MAIN_PROCESS_NAME", "sleep");
     if (strchr(cfg->main_name, '/'))

@@ -18,6 +18,7 @@ struct sidecar_config {
     bool network_isolated;   /* NETWORK_ISOLATED: adds GOPROXY=off GOSUMDB=off for Go */
     char *nsexec_path;       /* KCR_NSEXEC, else kcr-nsexec next to /proc/self/exe */
     long uid;                /* KCR_EXEC_UID: user code's uid/gid, default 65532 */
+    long main_pid;           /* KCR_MAIN_PID: pin the main process (local pods); 0 = scan */
 };
 
 /* Reads every variable; fails naming the first bad one. */

@@ -352,3 +352,24 @@ def test_bad_config_exits_2_with_one_line(tmp_path, build_dir):
         assert r.returncode == 2, (env, r.stderr)
         name = next(iter(env))
         assert r.stderr.count("\n") == 1 and name in r.stderr, r.stderr
+
+
+def test_pinned_main_pid(tmp_path, build_dir):
+    """KCR_MAIN_PID: the local backend names the process instead of a scan."""
+    require_root_and_binaries(build_dir)
+    from maincontainer_util import MainContainer
+    mc = MainContainer(str(tmp_path), os.path.join(build_dir, "kcr-probe")).start()
+    sc = None
+    try:
+        sc = Sidecar(build_dir, str(tmp_path), mc.data, "kcr-not-the-name",
+                     extra_env={"KCR_MAIN_PID": str(mc.pid)}).start()
+        assert sc.request("GET", "/ready").json()["main_pid"] == mc.pid
+        r = sc.execute("only-in-rootfs")
+        assert r.status == 200 and r.json()["stdout"] == MARKER_OUTPUT + "\n"
+        mc.stop()
+        assert sc.request("GET", "/ready").status == 503
+        assert sc.execute("true").status == 503
+    finally:
+        if sc:
+            sc.stop()
+        mc.stop()
