@@ -110,8 +110,9 @@ def test_foreign_architecture_syscall_is_killed(tmp_path, build_dir):
         pytest.skip("int 0x80 probe is x86_64-only")
     p = Pod(tmp_path, build_dir)
     try:
-        res = p.run("exec kcr-probe try-syscall int80")
-        assert res["signal"] == 31 and res["exit_code"] == 159, res
+        for abi in ("int80", "x32"):
+            res = p.run(f"exec kcr-probe try-syscall {abi}")
+            assert res["signal"] == 31 and res["exit_code"] == 159, (abi, res)
     finally:
         p.close()
 

@@ -23,7 +23,8 @@
  *                       personality-query, socket-inet, socket-inet6, socket-unix,
  *                       socket-netlink, socket-alg, socket-vsock, socketpair-unix,
  *                       socketpair-inet, open_tree, fsopen, swapon, acct,
- *                       settimeofday, syslog, int80 (x86_64: an i386 syscall)
+ *                       settimeofday, syslog, int80 (x86_64: an i386 syscall),
+ *                       x32 (x86_64: an x32-ABI syscall)
  *   kill PID [SIG]      "kill PID SIG: ok|ERRNONAME" (SIG default 9)
  *   ptrace PID          "ptrace PID: ok|ERRNONAME" (PTRACE_ATTACH)
  *   read FILE           copies FILE to stdout; "read FILE: ERRNONAME" + exit 1 on failure
@@ -252,6 +253,8 @@ static long try_call(const char *name)
         __asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
         return ret;
     }
+    if (!strcmp(name, "x32"))
+        return syscall(0x40000000 | SYS_getpid); /* the x32 ABI: also foreign */
 #endif
     if (!strcmp(name, "clone3")) {
         struct clone_args ca = {.exit_signal = SIGCHLD};
