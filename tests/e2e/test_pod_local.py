@@ -235,19 +235,23 @@ def test_fork_bomb_torn_down_instantly(podenv):
     # Children keep forking too; failures (EAGAIN at pids.max) are retried.
     bomb = ("import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n"
             "        time.sleep(0.01)\n")
-    t = threading.Thread(target=lambda: _ignore(p.execute, bomb, timeout=25), daemon=True)
-    t.start()
-    pids = os.path.join(v1_dir("pids", parent, p.id), "pids.current") \
-        if os.path.isdir(os.path.join(CG_ROOT, "pids")) else None
-    deadline = time.monotonic() + 10
-    while pids and time.monotonic() < deadline:
-        with open(pids) as f:
-            if int(f.read()) >= 100:
-                break
-        time.sleep(0.05)
-    if pids:
-        with open(pids) as f:
-            assert int(f.read()) >= 100, "fork bomb did not fill the pids limit"
+    try:
+        t = threading.Thread(target=lambda: _ignore(p.execute, bomb, timeout=25), daemon=True)
+        t.start()
+        pids = os.path.join(v1_dir("pids", parent, p.id), "pids.current") \
+            if os.path.isdir(os.path.join(CG_ROOT, "pids")) else None
+        deadline = time.monotonic() + 10
+        while pids and time.monotonic() < deadline:
+            with open(pids) as f:
+                if int(f.read()) >= 100:
+                    break
+            time.sleep(0.05)
+        if pids:
+            with open(pids) as f:
+                assert int(f.read()) >= 100, "fork bomb did not fill the pids limit"
+    except BaseException:
+        p.close()  # a failed check must not leave the pod behind
+        raise
     start = time.monotonic()
     p.close()
     took = time.monotonic() - start
