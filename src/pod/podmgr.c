@@ -75,6 +75,9 @@ struct pod_spawn {
     struct kcr_rootfs_plan *plan;
     char **main_argv;
     char **sidecar_env;
+    /* "KCR_MAIN_PID=<pid in the pod's pid ns>", filled by pod init after it
+     * forked the main container; the last entry of sidecar_env (not freed). */
+    char main_pid_env[32];
     int release_fd; /* read end: the parent writes one byte once the cgroup is set */
     int err_fd;     /* write end, O_CLOEXEC: a message here means failure, EOF success */
 };
@@ -234,6 +237,8 @@ __attribute__((noreturn)) static void run_pod_init(struct pod_spawn *s)
             (void)dup2(null, 2);
         run_main_container(s);
     }
+    /* The sidecar is told main's pid instead of scanning /proc for it. */
+    snprintf(s->main_pid_env, sizeof(s->main_pid_env), "KCR_MAIN_PID=%d", (int)main_pid);
     pid_t sidecar_pid = main_pid > 0 ? fork() : -1;
     if (sidecar_pid == 0)
         run_sidecar(s);
@@ -317,7 +322,7 @@ static char **build_main_argv(const struct kcr_lang *lang)
     return argv;
 }
 
-static char **build_sidecar_env(const struct podmgr *m, const struct pod_spawn *s)
+static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
 {
     char **env = xcalloc(12, sizeof(char *));
     size_t k = 0;
@@ -340,6 +345,7 @@ static char **build_sidecar_env(const struct podmgr *m, const struct pod_spawn *
         if (v && *v)
             env[k++] = xasprintf("%s=%s", pass[i], v);
     }
+    env[k++] = (char *)s->main_pid_env; /* borrowed; see spawn_done */
     return env;
 }
 
@@ -358,6 +364,9 @@ static void spawn_done(struct pod_spawn *s)
     free(s->root_dir);
     rootfs_plan_free(s->plan);
     strv_free(s->main_argv);
+    for (size_t i = 0; s->sidecar_env && s->sidecar_env[i]; i++)
+        if (s->sidecar_env[i] == s->main_pid_env)
+            s->sidecar_env[i] = NULL; /* borrowed, not allocated */
     strv_free(s->sidecar_env);
     (void)safe_close(s->release_fd);
     (void)safe_close(s->err_fd);
