@@ -692,11 +692,27 @@ static void rule_x11(struct ctx *c)
     each_run_word(c, word_x11);
 }
 
+/* Whether stage st builds on a Debian image (DHI "-debianNN", debian-base,
+ * Debian release names): lesson 12 is about migrating from Alpine to those. */
+static bool stage_is_debian(const struct df_file *df, int st)
+{
+    if (st < 0)
+        return false;
+    _cleanup_free_ char *img = dockerfile_parse_stage_image(df, st);
+    static const char *const marks[] = {"debian", "trixie", "bookworm", "ubuntu"};
+    for (size_t i = 0; i < ARRAY_SIZE(marks); i++)
+        if (strstr(img, marks[i]))
+            return true;
+    return false;
+}
+
 /* Lesson 12: Alpine idioms in a Debian-based image. */
 static void word_alpine(struct ctx *c, const struct df_instr *in, const char *w, int line,
                         const char *next)
 {
     const char *fix = NULL;
+    if (!stage_is_debian(c->df, in->stage))
+        return;
     if (!strcmp(w, "apk") && (!strcmp(next, "add") || !strcmp(next, "del") ||
                               !strcmp(next, "update") || !strcmp(next, "upgrade")))
         fix = "use apt-get install -y --no-install-recommends ... && rm -rf /var/lib/apt/lists/*";

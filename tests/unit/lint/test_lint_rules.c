@@ -361,6 +361,8 @@ static void test_alpine_idiom(void **state)
     expect_none("FROM dhi.io/debian-base:trixie-dev\n"
                 "RUN apt-get install -y libc6-dev && useradd -u 1000 x\nUSER 65532\n",
                 "alpine-idiom");
+    /* apk is right on Alpine itself */
+    expect_none("FROM alpine:3.20\nRUN apk add --no-cache musl-dev\nUSER 65532\n", "alpine-idiom");
 }
 
 static void test_version_arg(void **state)
