@@ -8,6 +8,7 @@
  * set limited to what kcr-nsexec's file capabilities need). See
  * docs/local-pods.md for the whole picture. */
 #include "pod/podmgr.h"
+#include "pod/pod-init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,13 +42,10 @@
 #include "sandbox/rootfs.h"
 #include "sandbox/userns.h"
 
-#define POD_UID 65532
-#define POD_GID 65532
 /* How long CREATE waits for the pod's processes to exec (or report a failure). */
 #define SPAWN_TIMEOUT_MS 10000
 /* kcr-nsexec's file capabilities; CAP_SETPCAP lets it empty the bounding set. */
 #define NSEXEC_CAPS "cap_setpcap,cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep"
-static const int sidecar_bounding[] = {CAP_SETPCAP, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_PTRACE};
 
 struct pod_entry {
     char id[64];
@@ -65,204 +63,6 @@ struct podmgr {
     struct pod_entry *pods;
     size_t npods, cap;
 };
-
-/* Everything a pod's processes need, prepared before clone so that the
- * children only make system calls and exec. */
-struct pod_spawn {
-    const struct podmgr *m;
-    const struct kcr_lang *lang;
-    char *dir, *data_dir, *sock_path, *root_dir;
-    struct kcr_rootfs_plan *plan;
-    char **main_argv;
-    char **sidecar_env;
-    /* "KCR_MAIN_PID=<pid in the pod's pid ns>", filled by pod init after it
-     * forked the main container; the last entry of sidecar_env (not freed). */
-    char main_pid_env[32];
-    int release_fd; /* read end: the parent writes one byte once the cgroup is set */
-    int err_fd;     /* write end, O_CLOEXEC: a message here means failure, EOF success */
-};
-
-/*** Child side: pod init, main container, sidecar (no return) ***/
-
-__attribute__((noreturn)) static void child_fail(int fd, const char *who, const struct kcr_err *e)
-{
-    char msg[300];
-    int n = snprintf(msg, sizeof(msg), "%s: %s", who, e->msg);
-    if (fd >= 0 && n > 0)
-        (void)fs_write_all(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
-    _exit(127);
-}
-
-static int drop_bounding_except(const int *keep, size_t nkeep, struct kcr_err *err)
-{
-    for (int cap = 0; cap <= CAP_LAST_CAP + 8; cap++) {
-        bool kept = false;
-        for (size_t i = 0; i < nkeep; i++)
-            kept |= keep[i] == cap;
-        if (kept)
-            continue;
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-            return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "drop capability %d", cap);
-    }
-    return 0;
-}
-
-/* Root mode: become 65532 (clearing permitted/effective capabilities). */
-static int become_pod_user(struct kcr_err *err)
-{
-    if (setgroups(0, NULL) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "setgroups");
-    if (setresgid(POD_GID, POD_GID, POD_GID) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "setresgid %d", POD_GID);
-    if (setresuid(POD_UID, POD_UID, POD_UID) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "setresuid %d", POD_UID);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "clear ambient capabilities");
-    return 0;
-}
-
-/* Rootless: we already are 65532 inside the user namespace, with every
- * capability of that namespace until exec. Keep the sidecar's four as ambient
- * capabilities (capabilities(7)): they survive its exec and kcr-nsexec's, which
- * then drops them all; no file capabilities exist in a user namespace here. */
-static int raise_ambient(const int *caps, size_t n, struct kcr_err *err)
-{
-    cap_t c = cap_get_proc();
-    if (!c)
-        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "cap_get_proc");
-    int r = cap_set_flag(c, CAP_INHERITABLE, (int)n, caps, CAP_SET);
-    if (r == 0)
-        r = cap_set_proc(c);
-    cap_free(c);
-    if (r < 0)
-        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "set inheritable capabilities");
-    for (size_t i = 0; i < n; i++)
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, caps[i], 0, 0) < 0)
-            return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "raise ambient capability %d",
-                               caps[i]);
-    return 0;
-}
-
-__attribute__((noreturn)) static void run_main_container(struct pod_spawn *s)
-{
-    struct kcr_err e = {0};
-    static const int none[] = {-1};
-    if (ns_unshare(CLONE_NEWNS, &e) < 0 || rootfs_apply(s->plan, &e) < 0 ||
-        rootfs_pivot(s->plan->root, &e) < 0 || drop_bounding_except(none, 0, &e) < 0)
-        child_fail(s->err_fd, "main container", &e);
-    if (!s->m->cfg->rootless && become_pod_user(&e) < 0)
-        child_fail(s->err_fd, "main container", &e);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        kcr_err_set(&e, errno, KCR_ERR_INTERNAL, "no_new_privs");
-        child_fail(s->err_fd, "main container", &e);
-    }
-    static char *const empty_env[] = {NULL};
-    execve("/usr/bin/env", s->main_argv, empty_env);
-    kcr_err_set(&e, errno, KCR_ERR_UNAVAILABLE, "exec '/usr/bin/env' in the main container");
-    child_fail(s->err_fd, "main container", &e);
-}
-
-__attribute__((noreturn)) static void run_sidecar(struct pod_spawn *s)
-{
-    struct kcr_err e = {0};
-    if (chdir(s->data_dir) < 0) {
-        kcr_err_set(&e, errno, KCR_ERR_INTERNAL, "chdir '%s'", s->data_dir);
-        child_fail(s->err_fd, "sidecar", &e);
-    }
-    if (drop_bounding_except(sidecar_bounding, ARRAY_SIZE(sidecar_bounding), &e) < 0)
-        child_fail(s->err_fd, "sidecar", &e);
-    if (s->m->cfg->rootless ? raise_ambient(sidecar_bounding, ARRAY_SIZE(sidecar_bounding), &e)
-                            : become_pod_user(&e))
-        child_fail(s->err_fd, "sidecar", &e);
-    char *argv[] = {(char *)"kcr-sidecar", NULL};
-    execve(s->m->cfg->sidecar_bin, argv, s->sidecar_env);
-    kcr_err_set(&e, errno, KCR_ERR_UNAVAILABLE, "exec '%s'", s->m->cfg->sidecar_bin);
-    child_fail(s->err_fd, "sidecar", &e);
-}
-
-/* Rootless pods have no cgroup: lowered rlimits are all there is. */
-static void rootless_rlimits(const struct kcr_pod_local_config *cfg)
-{
-    struct rlimit rl;
-    const struct {
-        int res;
-        rlim_t v;
-    } lims[] = {{RLIMIT_NPROC, (rlim_t)cfg->pids_max}, {RLIMIT_CORE, 0}, {RLIMIT_NOFILE, 1024}};
-    for (size_t i = 0; i < ARRAY_SIZE(lims); i++)
-        if (getrlimit(lims[i].res, &rl) == 0) {
-            rl.rlim_cur = rl.rlim_max = lims[i].v < rl.rlim_max ? lims[i].v : rl.rlim_max;
-            (void)setrlimit(lims[i].res, &rl);
-        }
-}
-
-static int init_setup(struct pod_spawn *s, struct kcr_err *err)
-{
-    const struct kcr_pod_local_config *cfg = s->m->cfg;
-    uid_t owner = POD_UID; /* 65532 inside, in both modes */
-    /* The cgroup namespace only now: its root is the cgroup the parent moved
-     * us into (unsharing earlier shows paths like /../../kcr/<id>). */
-    if (ns_unshare(CLONE_NEWCGROUP, err) < 0 || ns_mounts_private(err) < 0 ||
-        ns_mount_proc("/proc", err) < 0 || ns_set_hostname("kcr", err) < 0 || net_lo_up(err) < 0 ||
-        ns_mount_tmpfs(s->data_dir, (unsigned)cfg->data_mb, 0755, owner, POD_GID, err) < 0)
-        return -1;
-    if (cfg->rootless)
-        rootless_rlimits(cfg);
-    return 0;
-}
-
-__attribute__((noreturn)) static void run_pod_init(struct pod_spawn *s)
-{
-    struct kcr_err e = {0};
-    char go = 0;
-    ssize_t n;
-    do
-        n = read(s->release_fd, &go, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1)
-        _exit(1); /* the manager gave up on us */
-    s->release_fd = safe_close(s->release_fd);
-    /* The whole pod dies with the manager even if it is SIGKILLed. */
-    (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    (void)setsid();
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null >= 0) {
-        (void)dup2(null, 0);
-        (void)dup2(null, 1);
-    }
-    if (init_setup(s, &e) < 0)
-        child_fail(s->err_fd, "pod init", &e);
-    pid_t main_pid = fork();
-    if (main_pid == 0) {
-        if (null >= 0)
-            (void)dup2(null, 2);
-        run_main_container(s);
-    }
-    /* The sidecar is told main's pid instead of scanning /proc for it. */
-    snprintf(s->main_pid_env, sizeof(s->main_pid_env), "KCR_MAIN_PID=%d", (int)main_pid);
-    pid_t sidecar_pid = main_pid > 0 ? fork() : -1;
-    if (sidecar_pid == 0)
-        run_sidecar(s);
-    if (main_pid < 0 || sidecar_pid < 0) {
-        kcr_err_set(&e, errno, KCR_ERR_LIMIT, "fork");
-        child_fail(s->err_fd, "pod init", &e);
-    }
-    s->err_fd = safe_close(s->err_fd);
-    (void)safe_close(null);
-    /* pid 1 of the namespace: reap whatever gets reparented to us. A pod
-     * whose main container or sidecar died is useless: exiting ends the pid
-     * namespace, and the manager sees it. Otherwise the manager ends the pod
-     * by SIGKILL (pid-ns inits ignore SIGTERM). */
-    for (;;) {
-        int status = 0;
-        pid_t w = wait(&status);
-        if (w == sidecar_pid)
-            _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        if (w == main_pid)
-            _exit(125);
-        if (w < 0 && errno == ECHILD)
-            pause();
-    }
-}
 
 /*** Manager side ***/
 
@@ -454,7 +254,7 @@ static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const ch
                          struct pod_spawn *s, struct kcr_err *err)
 {
     const struct kcr_pod_local_config *cfg = m->cfg;
-    s->m = m;
+    s->cfg = m->cfg;
     s->lang = lang;
     s->dir = xasprintf("%s/%s", m->pods_dir, id);
     s->data_dir = xasprintf("%s/data", s->dir);
@@ -506,7 +306,7 @@ static int spawn_pod(struct podmgr *m, struct pod_spawn *s, struct pod_entry *p,
     if (pid == 0) {
         release_w = safe_close(release_w);
         err_r = safe_close(err_r);
-        run_pod_init(s);
+        pod_init_run(s);
     }
     p->init_pid = pid;
     s->release_fd = safe_close(s->release_fd);

@@ -1,0 +1,32 @@
+/* pod-init — the processes of a local pod, from inside: pod init (pid 1 of
+ * the pod's namespaces), the main container and the sidecar. Runs in the child
+ * the pod manager clones; nothing here returns (docs/local-pods.md). */
+#pragma once
+
+#include "common/lang.h"
+#include "pod/pod-local.h"
+#include "sandbox/rootfs.h"
+
+#define POD_UID 65532
+#define POD_GID 65532
+
+/* Everything a pod's processes need, prepared before clone so that the
+ * children only make system calls and exec. */
+struct pod_spawn {
+    const struct kcr_pod_local_config *cfg; /* borrowed */
+    const struct kcr_lang *lang;
+    char *dir, *data_dir, *sock_path, *root_dir;
+    struct kcr_rootfs_plan *plan;
+    char **main_argv;
+    char **sidecar_env;
+    /* "KCR_MAIN_PID=<pid in the pod's pid ns>", filled by pod init after it
+     * forked the main container; the last entry of sidecar_env (not freed). */
+    char main_pid_env[32];
+    int release_fd; /* read end: the parent writes one byte once the cgroup is set */
+    int err_fd;     /* write end, O_CLOEXEC: a message here means failure, EOF success */
+};
+
+/* Pod init: waits for release_fd, then sets up the pod's namespaces, forks the
+ * main container and the sidecar, and reaps. A failing step writes
+ * "<who>: <what>" to err_fd and exits 127; both execs close err_fd (EOF). */
+__attribute__((noreturn)) void pod_init_run(struct pod_spawn *s);
