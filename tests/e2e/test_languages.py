@@ -251,3 +251,16 @@ def test_bad_multiplier_stops_the_start():
     code, out, err = api_util.run_server_once({"LANG_MEM_MULT_JAVA": "0"})
     assert code != 0
     assert "LANG_MEM_MULT_JAVA" in err, err
+
+
+def test_ts_program_is_the_main_module(api):
+    """The `if (require.main === module) main()` idiom runs, argv looks like
+    `node code.ts a` (the runner, and its snapshot, stay out of the way)."""
+    src = (
+        "function main(): void {\n"
+        "    console.log(process.argv.slice(1).join(' '));\n"
+        "}\n"
+        "if (require.main === module) main();\n"
+    )
+    body = run(api, "ts", src, args=["a"])
+    assert body["stdout"] == "/mnt/data/code.ts a\n", describe(body)
