@@ -189,13 +189,14 @@ sidecar_test() { # lang image
     volumes+=("$vol")
     docker_cmd volume create "$vol" >/dev/null
     docker_cmd run -d --init --name "$main" --network none --user 65532:65532 \
+        --cap-drop ALL --security-opt no-new-privileges --read-only --tmpfs /tmp:mode=1777 \
         -v "$vol:/mnt/data" "$image" >/dev/null || {
         record "$lang" sidecar FAIL "main container did not start"
         return
     }
     docker_cmd run -d --name "$side" --pid "container:$main" --network "container:$main" \
         --cap-drop ALL --cap-add SYS_ADMIN --cap-add SYS_CHROOT --cap-add SYS_PTRACE \
-        --user 65532:65532 -v "$vol:/mnt/data" -v "$sock:/run/kcr" \
+        --user 65532:65532 --read-only -v "$vol:/mnt/data" -v "$sock:/run/kcr" \
         -e "LANGUAGE=$lang" -e WORKING_DIR=/mnt/data -e SIDECAR_SOCKET=/run/kcr/sidecar.sock \
         -e "MAX_EXECUTION_TIME=$TIMEOUT" "$SIDECAR_IMAGE" >/dev/null || {
         record "$lang" sidecar FAIL "sidecar container did not start"

@@ -18,9 +18,10 @@
 # Each pod: shareProcessNamespace, seccomp RuntimeDefault, fsGroup 65532, no
 # service-account token; container `main` (the language image: env -i ...
 # sleep infinity) as 65532 with every capability dropped and no privilege
-# escalation; container `sidecar` as 65532, drop ALL, add SYS_PTRACE,
-# SYS_ADMIN, SYS_CHROOT, allowPrivilegeEscalation true (kcr-nsexec's file
-# capabilities); an emptyDir at /mnt/data shared by both. Code is sent as a
+# escalation, read-only root with an emptyDir /tmp; container `sidecar` as
+# 65532, drop ALL, add SYS_PTRACE, SYS_ADMIN, SYS_CHROOT,
+# allowPrivilegeEscalation true (kcr-nsexec's file capabilities), read-only
+# root; an emptyDir at /mnt/data shared by both (as src/pod/k8s-spec.c does). Code is sent as a
 # real POST /execute through the API server's pod proxy.
 set -euo pipefail
 
@@ -127,7 +128,7 @@ say() { [ "$VERBOSE" = 0 ] || echo "  $*" >&2; }
 render_pod() { # name lang image
     local name=$1 lang=$2 image=$3
     local user='"runAsUser": 65532, "runAsGroup": 65532, "runAsNonRoot": true'
-    local mount='"volumeMounts": [{"name": "shared-data", "mountPath": "/mnt/data"}]'
+    local mount='{"name": "shared-data", "mountPath": "/mnt/data"}'
     cat <<EOF
 {
   "apiVersion": "v1",
@@ -151,17 +152,22 @@ render_pod() { # name lang image
       "fsGroup": 65532,
       "seccompProfile": {"type": "RuntimeDefault"}
     },
-    "volumes": [{"name": "shared-data", "emptyDir": {"sizeLimit": "1Gi"}}],
+    "volumes": [
+      {"name": "shared-data", "emptyDir": {"sizeLimit": "1Gi"}},
+      {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
+    ],
     "containers": [
       {
         "name": "main",
         "image": "$image",
         "imagePullPolicy": "$PULL",
-        $mount,
+        "volumeMounts": [$mount, {"name": "tmp", "mountPath": "/tmp"}],
         "securityContext": {
           $user,
           "allowPrivilegeEscalation": false,
-          "capabilities": {"drop": ["ALL"]}
+          "readOnlyRootFilesystem": true,
+          "capabilities": {"drop": ["ALL"]},
+          "seccompProfile": {"type": "RuntimeDefault"}
         },
         "resources": {
           "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -180,11 +186,13 @@ render_pod() { # name lang image
           {"name": "MAX_EXECUTION_TIME", "value": "$TIMEOUT"},
           {"name": "NETWORK_ISOLATED", "value": "true"}
         ],
-        $mount,
+        "volumeMounts": [$mount],
         "securityContext": {
           $user,
           "allowPrivilegeEscalation": true,
-          "capabilities": {"drop": ["ALL"], "add": ["SYS_PTRACE", "SYS_ADMIN", "SYS_CHROOT"]}
+          "readOnlyRootFilesystem": true,
+          "capabilities": {"drop": ["ALL"], "add": ["SYS_PTRACE", "SYS_ADMIN", "SYS_CHROOT"]},
+          "seccompProfile": {"type": "RuntimeDefault"}
         },
         "readinessProbe": {
           "httpGet": {"path": "/ready", "port": 8080},

@@ -148,7 +148,10 @@ def test_test_images_dry_run_commands():
         assert "--user 65532:65532" in line
         assert line.rstrip().endswith("reg.example/kcr-sidecar:t1")
     main = [l for l in out.splitlines() if "--name kcr-test-main-" in l]
-    assert all("--init" in l and "--user 65532:65532" in l for l in main) and len(main) == 2
+    assert len(main) == 2
+    for line in main:
+        assert "--init" in line and "--user 65532:65532" in line
+        assert "--cap-drop ALL --security-opt no-new-privileges --read-only" in line
     body = re.search(r"-d '(\{.*\})'", out).group(1)
     assert json.loads(body) == {"lang": "py", "timeout": 60,
                                 "code": 'import sys\nprint("Hello from kcr", file=sys.stdout)\n'}
@@ -197,8 +200,12 @@ def test_k8s_manifests_security_fields(tmp_path):
         assert env["LANGUAGE"] == lang and env["WORKING_DIR"] == "/mnt/data"
         vols = {v["name"]: v for v in spec["volumes"]}
         for x in c.values():
-            (m,) = x["volumeMounts"]
-            assert m["mountPath"] == "/mnt/data" and "emptyDir" in vols[m["name"]]
+            m = [v for v in x["volumeMounts"] if v["mountPath"] == "/mnt/data"]
+            assert len(m) == 1 and "emptyDir" in vols[m[0]["name"]]
+            assert x["securityContext"]["readOnlyRootFilesystem"] is True
+            assert x["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert c["main"]["volumeMounts"][0]["name"] == c["sidecar"]["volumeMounts"][0]["name"]
+        assert any(v["mountPath"] == "/tmp" for v in c["main"]["volumeMounts"])
         assert c["sidecar"]["readinessProbe"]["httpGet"]["path"] == "/ready"
 
 
