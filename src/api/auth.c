@@ -2,9 +2,9 @@
 #include "api/admin.h"
 #include "api/context.h"
 #include "api/errors.h"
+#include "common/digest.h"
 #include "common/xalloc.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -56,12 +56,7 @@ static bool const_eq(const char *a, const char *b)
 
 void auth_sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[64] = '\0';
+    digest_sha256_hex(data, len, out);
 }
 
 bool auth_key_valid(struct kcr_auth *a, const char *key)

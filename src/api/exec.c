@@ -163,10 +163,12 @@ static json_t *response_json(const struct kcr_exec_response *res)
     for (size_t i = 0; i < res->nfiles; i++)
         json_array_append_new(files, json_pack("{s:s,s:s,s:n}", "id", res->files[i].id, "name",
                                                res->files[i].name, "path"));
-    return json_pack("{s:s,s:o,s:s,s:s,s:b,s:n,s:n}", "session_id", res->session_id, "files", files,
+    return json_pack("{s:s,s:o,s:s,s:s,s:b,s:o,s:o}", "session_id", res->session_id, "files", files,
                      "stdout", res->stdout_text ? res->stdout_text : "", "stderr",
-                     res->stderr_text ? res->stderr_text : "", "has_state", 0, "state_size",
-                     "state_hash");
+                     res->stderr_text ? res->stderr_text : "", "has_state", res->has_state,
+                     "state_size",
+                     res->has_state ? json_integer((json_int_t)res->state_size) : json_null(),
+                     "state_hash", res->has_state ? json_string(res->state_hash) : json_null());
 }
 
 static double elapsed_s(const struct timespec *t0)

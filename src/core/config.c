@@ -103,6 +103,8 @@ static int load_limits(struct kcr_serve_config *cfg, struct kcr_err *err)
     cfg->cleanup_interval_s = v * 60;
     if (config_long("STATE_TTL_SECONDS", 0, 0, 1L << 31, &cfg->state_ttl_s, err) < 0)
         return -1;
+    if (config_bool("STATE_PERSISTENCE_ENABLED", true, &cfg->state_persistence, err) < 0)
+        return -1;
     if (config_long("KCR_SHUTDOWN_GRACE_SECONDS", 30, 0, 3600, &v, err) < 0)
         return -1;
     cfg->shutdown_grace_s = (int)v;

@@ -32,6 +32,7 @@ struct kcr_serve_config {
     long session_ttl_hours;       /* SESSION_TTL_HOURS, 0 = never expire */
     long cleanup_interval_s;      /* SESSION_CLEANUP_INTERVAL_MINUTES (10) in seconds */
     long state_ttl_s;             /* STATE_TTL_SECONDS, 0 = as long as the session */
+    bool state_persistence;       /* STATE_PERSISTENCE_ENABLED, true: py globals persist */
 
     enum kcr_pod_backend_kind pod_backend; /* KCR_POD_BACKEND=local|kubernetes */
     bool enable_cors;                      /* ENABLE_CORS */

@@ -1,9 +1,11 @@
 #include "core/orchestrator.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/names.h"
 #include "common/xalloc.h"
 #include "core/output.h"
+#include "core/pystate.h"
 #include "core/session.h"
 #include "pod/sidecar-client.h"
 
@@ -103,8 +105,8 @@ static const struct kcr_pod_file *find_file(const struct kcr_pod_files *l, const
 static bool is_result(const struct kcr_pod_file *f, const struct kcr_pod_files *before,
                       const struct mounted *m, size_t nm, const char *code_file)
 {
-    if (!strcmp(f->name, code_file) || !names_is_safe_path(f->name, OUTPUT_MAX_DEPTH) ||
-        is_dangerous(f->name))
+    if (!strcmp(f->name, code_file) || !strcmp(f->name, PYSTATE_FILE) ||
+        !names_is_safe_path(f->name, OUTPUT_MAX_DEPTH) || is_dangerous(f->name))
         return false;
     const struct kcr_pod_file *old = find_file(before, f->name);
     if (!old)
@@ -141,12 +143,11 @@ static int collect_one(struct kcr_core *c, struct kcr_pod *pod, const char *sid,
 }
 
 static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const char *sid,
-                         const struct kcr_pod_files *before, const struct mounted *m, size_t nm,
-                         const char *code_file, struct kcr_exec_response *res, struct kcr_err *err)
+                         const struct kcr_pod_files *before, struct kcr_pod_files *after_list,
+                         const struct mounted *m, size_t nm, const char *code_file,
+                         struct kcr_exec_response *res, struct kcr_err *err)
 {
-    struct kcr_pod_files after = {0};
-    if (sidecar_list_files(pod, &after, err) < 0)
-        return kcr_err_wrap(err, "list outputs");
+    const struct kcr_pod_files after = *after_list;
     qsort(after.items, after.count, sizeof(*after.items), cmp_pod_file);
     size_t max = c->cfg->max_output_files;
     res->files = xcalloc(max + 1, sizeof(*res->files));
@@ -167,8 +168,68 @@ static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const char *si
         /* Otherwise the file changed under us (grew past the limit, became a
          * FIFO or a symlink): it is not a result. */
     }
-    sidecar_files_done(&after);
     return r;
+}
+
+/*** Python state (core/pystate.h) ***/
+
+static bool use_state(struct kcr_core *c, const struct kcr_exec_request *req)
+{
+    return c->cfg->state_persistence && !strcmp(req->lang->code, "py") &&
+           strlen(req->code) <= PYSTATE_MAX_CODE;
+}
+
+/* Mounts the session's state blob, if it has a live one. */
+static int put_state(struct kcr_core *c, struct kcr_pod *pod, const char *sid, struct kcr_err *err)
+{
+    struct kcr_state_meta sm;
+    if (c->meta->ops->state_get(c->meta, sid, session_now_ms(), &sm, NULL) < 0)
+        return 0;
+    char key[80];
+    snprintf(key, sizeof(key), "state/%s", sid);
+    uint64_t size = 0;
+    _cleanup_close_ int fd = c->blob->ops->open(c->blob, key, &size, NULL);
+    if (fd < 0)
+        return 0;
+    if (sidecar_put_file(pod, PYSTATE_FILE, fd, size, err) < 0)
+        return kcr_err_wrap(err, "mount state");
+    return 0;
+}
+
+/* Stores the state the wrapper wrote (bytes first, then the index). A state
+ * the pod cannot hand over within bounds is not kept: the previous one stays. */
+static int collect_state(struct kcr_core *c, struct kcr_pod *pod, const char *sid,
+                         const struct kcr_pod_files *before, const struct kcr_pod_files *after,
+                         struct kcr_exec_response *res, struct kcr_err *err)
+{
+    const struct kcr_pod_file *f = find_file(after, PYSTATE_FILE);
+    const struct kcr_pod_file *old = find_file(before, PYSTATE_FILE);
+    if (!f || f->size < 2 || f->size > PYSTATE_MAX_BYTES ||
+        (old && old->size == f->size && old->mtime_ns == f->mtime_ns))
+        return 0;
+    _cleanup_close_ int fd = c->blob->ops->tmpfile(c->blob, err);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (sidecar_get_file(pod, PYSTATE_FILE, fd, PYSTATE_MAX_BYTES, NULL) < 0 ||
+        fstat(fd, &st) < 0 || st.st_size < 2)
+        return 0;
+    struct kcr_state_meta sm = {.size = (uint64_t)st.st_size, .created_ms = session_now_ms()};
+    snprintf(sm.session_id, sizeof(sm.session_id), "%s", sid);
+    long ttl = c->cfg->state_ttl_s;
+    sm.expires_ms = ttl > 0 ? sm.created_ms + (int64_t)ttl * 1000 : 0;
+    int r = digest_sha256_fd(fd, sm.hash);
+    if (r < 0)
+        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "hash state");
+    char key[80];
+    snprintf(key, sizeof(key), "state/%s", sid);
+    if (c->blob->ops->commit(c->blob, key, fd, err) < 0 ||
+        c->meta->ops->state_put(c->meta, &sm, err) < 0)
+        return kcr_err_wrap(err, "save state");
+    res->has_state = true;
+    res->state_size = sm.size;
+    memcpy(res->state_hash, sm.hash, sizeof(sm.hash));
+    return 0;
 }
 
 /*** The run ***/
@@ -218,7 +279,8 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
                       const struct mounted *m, size_t nm, struct kcr_exec_response *res,
                       struct kcr_err *err)
 {
-    if (put_files(c, pod, m, nm, err) < 0)
+    bool state = use_state(c, req);
+    if (put_files(c, pod, m, nm, err) < 0 || (state && put_state(c, pod, res->session_id, err) < 0))
         return -1;
     struct kcr_pod_files before = {0};
     if (sidecar_list_files(pod, &before, err) < 0)
@@ -228,8 +290,9 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
     double want = c->cfg->max_exec_time_s * mult;
     int timeout_s = (int)want + ((double)(int)want < want);
     timeout_s = timeout_s < 1 ? 1 : timeout_s > 600 ? 600 : timeout_s;
+    _cleanup_free_ char *wrapped = state ? pystate_wrap(req->code, strlen(req->code)) : NULL;
     struct kcr_exec_req x = {
-        .code = req->code,
+        .code = wrapped ? wrapped : req->code,
         .args = req->args,
         .nargs = req->nargs,
         .stdin_data = req->stdin_data,
@@ -244,10 +307,17 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
     }
     res->run_ms = r.execution_time_ms;
     finish_output(c, req->lang, &r, timeout_s, res);
+    bool succeeded = r.exit_code == 0 && !r.timed_out;
     sidecar_result_done(&r);
     char cls[128];
     _cleanup_free_ char *code_file = lang_code_file(req->lang, req->code, cls, sizeof(cls));
-    int rc = collect_files(c, pod, res->session_id, &before, m, nm, code_file, res, err);
+    struct kcr_pod_files after = {0};
+    int rc = sidecar_list_files(pod, &after, err) < 0 ? kcr_err_wrap(err, "list outputs") : 0;
+    if (rc == 0 && state && succeeded)
+        rc = collect_state(c, pod, res->session_id, &before, &after, res, err);
+    if (rc == 0)
+        rc = collect_files(c, pod, res->session_id, &before, &after, m, nm, code_file, res, err);
+    sidecar_files_done(&after);
     sidecar_files_done(&before);
     return rc;
 }

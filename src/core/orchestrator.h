@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "common/id.h"
@@ -38,7 +39,10 @@ struct kcr_exec_response {
     size_t nfiles;
     const char *outcome; /* "completed", "failed", "timeout", "oom" (static) */
     int exit_code;
-    long run_ms; /* the program's own time as the sidecar measured it */
+    long run_ms;    /* the program's own time as the sidecar measured it */
+    bool has_state; /* py: the run saved its globals as the session's state */
+    uint64_t state_size;
+    char state_hash[65];
 };
 
 /* Runs one execution. A failing, crashing or timed-out program is a response

@@ -66,7 +66,12 @@ def test_print_hi_and_unknown_fields_ignored(server):
     b = ok(server.exec('print("hi")', user_id="u1", LIBRECHAT_CODE_API_KEY="x",
                        codeSessionKey="execute_code", args=["a"], extra={"nested": [1]}))
     assert b["stdout"] == "hi\n" and b["stderr"] == ""
-    assert b["files"] == [] and b["has_state"] is False
+    assert b["files"] == []
+    # Python runs save their globals as the session's state (rule 13).
+    assert b["has_state"] is True and b["state_size"] >= 2
+    assert re.fullmatch(r"[0-9a-f]{64}", b["state_hash"])
+    b = ok(server.exec("console.log(1)", lang="js"))
+    assert b["has_state"] is False
     assert b["state_size"] is None and b["state_hash"] is None
 
 
@@ -341,5 +346,52 @@ def test_memory_limit_is_reported():
         assert "alive" not in b["stdout"]
         assert "memory" in b["stderr"].lower(), b["stderr"]
         assert "64 MB" in b["stderr"]
+    finally:
+        s.cleanup()
+
+
+@needs_pods
+def test_python_state_persists_between_executions(server):
+    b = ok(server.exec("import math as m\nx = 41\ndef inc(a):\n    return a + 1\n"
+                       "class Box:\n    size = 3\nbox = Box()\n_private = 1\nprint('set')"))
+    sid = b["session_id"]
+    assert b["has_state"] is True
+    # The state is the session's /state blob: version byte 1, ETag = its sha256.
+    st = server.get(f"/state/{sid}")
+    assert st.status_code == 200 and st.content[0] == 1
+    assert hashlib.sha256(st.content).hexdigest() == b["state_hash"] == st.headers["ETag"][1:-1]
+    b = ok(server.exec("print(inc(x), box.size, round(m.pi, 2), '_private' in globals())",
+                       session_id=sid))
+    assert b["stdout"] == "42 3 3.14 False\n", b
+    # A failing run keeps the previous state; tracebacks show the user's code.
+    b = ok(server.exec("x = 0\nraise ValueError('boom')", session_id=sid))
+    assert b["has_state"] is False
+    assert 'File "/mnt/data/code.py", line 2, in <module>' in b["stderr"]
+    assert "__kcr" not in b["stderr"]
+    b = ok(server.exec("print(x)", session_id=sid))
+    assert b["stdout"] == "41\n"
+    # A syntax error points at the user's line.
+    b = ok(server.exec("def broken(:\n    pass", session_id=sid))
+    assert "def broken(:" in b["stderr"] and "SyntaxError" in b["stderr"]
+    # Another session does not see it; a state uploaded with POST /state is used.
+    other = ok(server.exec("print('x' in globals())"))
+    assert other["stdout"] == "False\n"
+    r = server.post(f"/state/{other['session_id']}", data=st.content,
+                    headers=server.headers(**{"Content-Type": "application/octet-stream"}))
+    assert r.status_code == 201
+    b = ok(server.exec("print(x, inc(1))", session_id=other["session_id"]))
+    assert b["stdout"] == "41 2\n"
+    # The state file is never returned as an output.
+    assert b["files"] == []
+
+
+@needs_pods
+def test_state_persistence_can_be_disabled():
+    s = start_server({"STATE_PERSISTENCE_ENABLED": "false"})
+    try:
+        b = ok(s.exec("x = 1"))
+        assert b["has_state"] is False
+        b = ok(s.exec("print('x' in globals())", session_id=b["session_id"]))
+        assert b["stdout"] == "False\n"
     finally:
         s.cleanup()

@@ -1,0 +1,12 @@
+/* digest — SHA-256 (OpenSSL libcrypto) as lowercase hex, for ETags, state
+ * hashes and managed API keys. */
+#pragma once
+
+#include <stddef.h>
+
+/* sha256 of len bytes at data into out (64 hex digits and a NUL). */
+void digest_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* sha256 of everything fd holds from offset 0 (read with pread). Returns 0,
+ * or -errno. */
+int digest_sha256_fd(int fd, char out[65]);
