@@ -255,7 +255,7 @@ def dockerd():
 
 @pytest.fixture(scope="module")
 def local_images(dockerd):
-    r = script("build-images.sh", "--local-base", "--prebuilt", BUILD, "bash", "sidecar",
+    r = script("build-images.sh", "--local-base", "--prebuilt", BUILD, "bash", "sidecar", "api",
                env=dockerd.env(), timeout=300)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     return dockerd
@@ -291,6 +291,18 @@ def test_docker_main_image(local_images):
     lines = r.stdout.split()
     assert "LEAK=1" not in lines and "HOME=/tmp" in lines and "TMPDIR=/tmp" in lines
     assert lines[-2:] == ["65532:65532", "65532"]
+
+
+def test_docker_api_image(local_images):
+    d = local_images
+    cfg = json.loads(d.docker("image", "inspect", "kcr-api:latest").stdout)[0]["Config"]
+    assert cfg["User"] == "65532"
+    assert cfg["Entrypoint"] == ["/usr/local/bin/kcr"] and cfg["Cmd"] == ["serve"]
+    r = d.docker("run", "--rm", "--network", "none", "kcr-api:latest", "--help")
+    assert "lint-dockerfile" in r.stdout
+    r = d.docker("run", "--rm", "--network", "none", "--entrypoint", "stat", "kcr-api:latest",
+                 "-c", "%u", "/var/lib/kcr")
+    assert r.stdout.strip() == "65532"
 
 
 def test_docker_test_images_script(local_images):
