@@ -43,6 +43,8 @@ die() {
     exit 2
 }
 
+need() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
+
 # Language code or image name -> image name (src/common/lang.c `image` field).
 image_of() {
     case "$1" in
@@ -166,12 +168,12 @@ images=""
 while [ $# -gt 0 ]; do
     case "$1" in
     -r | --registry)
-        [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"
+        need "$@"
         REGISTRY=${2%/}
         shift 2
         ;;
     -t | --tag)
-        [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"
+        need "$@"
         TAG=$2
         shift 2
         ;;
@@ -180,12 +182,12 @@ while [ $# -gt 0 ]; do
         shift
         ;;
     --base)
-        [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"
+        need "$@"
         BASE=$2
         shift 2
         ;;
     --prebuilt)
-        [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"
+        need "$@"
         PREBUILT=$2
         shift 2
         ;;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Sourced by the image scripts (bash): the languages, their images and a
 # hello-world program for each. Keep in step with src/common/lang.c (codes,
 # `image` field, code file names, steps).

@@ -24,7 +24,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lang-table.sh
+# shellcheck source=scripts/lang-table.sh
 . "$here/lang-table.sh"
 
 REGISTRY=
@@ -45,7 +45,7 @@ die() {
     echo "test-images: $*" >&2
     exit 2
 }
-need() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
+need() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -208,8 +208,8 @@ sidecar_test() { # lang image
         echo "curl --unix-socket $sock/sidecar.sock -X POST http://sidecar/execute -d '$body'"
         return
     fi
-    local ready="" i
-    for i in $(seq 1 100); do
+    local ready=""
+    for _ in $(seq 1 100); do
         if ready=$(sidecar_call "$sock/sidecar.sock" GET /ready 2>/dev/null); then break; fi
         ready=""
         sleep 0.2

@@ -26,7 +26,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=lang-table.sh
+# shellcheck source=scripts/lang-table.sh
 . "$here/lang-table.sh"
 
 REGISTRY=
@@ -49,7 +49,7 @@ die() {
     echo "test-k8s-sidecar: $*" >&2
     exit 2
 }
-need() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
+need() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
 # Values land in JSON and kubectl arguments: keep them to image-name characters.
 check_name() { [[ "$2" =~ ^[A-Za-z0-9._:/@-]+$ ]] || die "$1: invalid value '$2'"; }
 

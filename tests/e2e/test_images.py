@@ -324,3 +324,13 @@ def test_docker_test_images_script(local_images):
         pytest.xfail("kcr-nsexec cannot drop the bounding set without CAP_SETPCAP: " +
                      out[-400:])
     pytest.fail(out[-3000:])
+
+
+def test_scripts_pass_shellcheck():
+    import shutil
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck not installed")
+    r = subprocess.run(["shellcheck", "-x", "scripts/build-images.sh", "scripts/test-images.sh",
+                        "scripts/test-k8s-sidecar.sh", "scripts/lang-table.sh"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout
