@@ -67,7 +67,11 @@ def test_print_hi_and_unknown_fields_ignored(server):
                        codeSessionKey="execute_code", args=["a"], extra={"nested": [1]}))
     assert b["stdout"] == "hi\n" and b["stderr"] == ""
     assert b["files"] == []
+    # A run that defines nothing has no state to keep.
+    assert b["has_state"] is False
+    assert b["state_size"] is None and b["state_hash"] is None
     # Python runs save their globals as the session's state (rule 13).
+    b = ok(server.exec("y = 2"))
     assert b["has_state"] is True and b["state_size"] >= 2
     assert re.fullmatch(r"[0-9a-f]{64}", b["state_hash"])
     b = ok(server.exec("console.log(1)", lang="js"))
@@ -370,6 +374,11 @@ def test_python_state_persists_between_executions(server):
     assert "__kcr" not in b["stderr"]
     b = ok(server.exec("print(x)", session_id=sid))
     assert b["stdout"] == "41\n"
+    # Deleting a name is remembered too.
+    b = ok(server.exec("del x", session_id=sid))
+    assert b["has_state"] is True
+    b = ok(server.exec("print('x' in globals(), inc(1))", session_id=sid))
+    assert b["stdout"] == "False 2\n"
     # A syntax error points at the user's line.
     b = ok(server.exec("def broken(:\n    pass", session_id=sid))
     assert "def broken(:" in b["stderr"] and "SyntaxError" in b["stderr"]
