@@ -5,7 +5,8 @@
 #   node_modules/  the npm libraries for js/ts, `npm ci` of runtime/package-lock.json
 #   ts-runner.js   the TypeScript runner (type-check, compile to /tmp, run)
 #   ts-runner.blob its V8 startup snapshot (+ .node-version of the node that made it)
-#   python/        sitecustomize.py: /mnt/data goes last on sys.path
+#   python/        sitecustomize.py: /mnt/data goes last on sys.path; matplotlib/
+#                  the font cache it seeds into each pod's MPLCONFIGDIR
 # Usage: scripts/build-runtime.sh OUTDIR
 # Idempotent: npm ci runs only when the lockfile changed since the last build.
 set -eu
@@ -27,8 +28,11 @@ link tsc ../node_modules/typescript/bin/tsc
 # npm libraries: reinstall only when the lockfile changes.
 want=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)
 have=$(cat "$out/node_modules/.kcr-lock-sha256" 2>/dev/null || true)
-if [ "$want" != "$have" ]; then
-    command -v npm >/dev/null || { echo "build-runtime: npm not found (install nodejs)" >&2; exit 1; }
+if [ "$want" != "$have" ] && ! command -v npm >/dev/null; then
+    # make run / make test install nodejs first (deps/langs.txt); a plain make
+    # on a machine without node still builds kcr. Retried on the next make.
+    echo "build-runtime: warning: npm not found (install nodejs): no js/ts libraries" >&2
+elif [ "$want" != "$have" ]; then
     echo "  NPM     $out/node_modules" >&2
     rm -rf "$out/node_modules" "$out/package.json" "$out/package-lock.json" "$out/.npm-tmp"
     mkdir -p "$out/.npm-tmp"
@@ -49,8 +53,9 @@ install -m 0644 "$src/ts-runner.js" "$out/ts-runner.js"
 # rebuilt when the runner, the libraries or node change. Optional: without it
 # the runner compiles in-process, ~1.5 s slower per run.
 stamp=$(cat "$src/ts-runner.js" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)
-stamp="$stamp $(node --version)"
-if [ "$stamp" != "$(cat "$out/ts-runner.blob.stamp" 2>/dev/null || true)" ]; then
+stamp="$stamp $(node --version 2>/dev/null || true)"
+if [ -f "$out/node_modules/.kcr-lock-sha256" ] &&
+    [ "$stamp" != "$(cat "$out/ts-runner.blob.stamp" 2>/dev/null || true)" ]; then
     echo "  SNAPSHOT $out/ts-runner.blob" >&2
     rm -f "$out/ts-runner.blob" "$out/ts-runner.blob.node-version" "$out/ts-runner.blob.stamp"
     if (cd "$out" && node --no-warnings --snapshot-blob ts-runner.blob.tmp \
@@ -66,5 +71,17 @@ fi
 
 mkdir -p "$out/python"
 install -m 0644 "$src/python/sitecustomize.py" "$out/python/sitecustomize.py"
+# matplotlib's font cache, seeded into each pod's empty MPLCONFIGDIR by
+# sitecustomize.py (fonts are the host's /usr/share/fonts, as in pods).
+if [ ! -s "$out/python/matplotlib/.built" ] && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+    rm -rf "$out/python/matplotlib"
+    mkdir -p "$out/python/matplotlib"
+    if env -i PATH=/usr/bin:/bin HOME=/tmp MPLBACKEND=Agg MPLCONFIGDIR="$out/python/matplotlib" \
+        /usr/bin/python3 -c 'import matplotlib.font_manager' >&2; then
+        /usr/bin/python3 -c 'import matplotlib; print(matplotlib.__version__)' >"$out/python/matplotlib/.built"
+    else
+        echo "build-runtime: warning: no matplotlib font cache" >&2
+    fi
+fi
 # uid 65532 reads everything; nobody but root writes.
 chmod -R a+rX,go-w "$out"
