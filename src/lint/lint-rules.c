@@ -78,7 +78,10 @@ static bool stage_is_dev(const struct df_file *df, int st)
     char buf[256];
     const char *tag = image_tag(img, buf, sizeof(buf));
     size_t n = strlen(tag);
-    return !strcmp(tag, "dev") || (n >= 4 && !strcmp(tag + n - 4, "-dev"));
+    size_t m = strlen(img);
+    /* "${BASE}-dev" with BASE unknown has no tag to look at, but is still -dev. */
+    return !strcmp(tag, "dev") || (n >= 4 && !strcmp(tag + n - 4, "-dev")) ||
+           (m >= 4 && !strcmp(img + m - 4, "-dev"));
 }
 
 static bool image_is_dhi(const char *img)

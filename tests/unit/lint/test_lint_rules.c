@@ -141,6 +141,8 @@ static void test_final_user(void **state)
     expect_none(nonroot, "final-user");
     /* A minimal final stage is already 65532. */
     expect_none(good, "final-user");
+    /* An ARG without default still ends in -dev. */
+    expect("ARG BASE\nFROM ${BASE}-dev AS final\nRUN true\n", "final-user", 2, "8");
     /* A final stage built FROM a -dev stage inherits root. */
     expect("FROM dhi.io/rust:1-debian13-dev AS base\nUSER 65532\nFROM base AS final\n"
            "USER 0\n",
