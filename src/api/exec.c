@@ -133,6 +133,11 @@ static struct kcr_http_resp *parse(struct kcr_http_req *req, json_t *body, struc
     if (r)
         return r;
     parse_args(json_object_get(body, "args"), in);
+    /* `timeout` (ms) is sent by LibreChat's programmatic path; it can only
+     * shorten the configured limit. Other types are ignored like unknown fields. */
+    json_t *t = json_object_get(body, "timeout");
+    if (json_is_integer(t) && json_integer_value(t) > 0)
+        in->req.timeout_ms = (long)json_integer_value(t);
 
     const char *c = json_string_value(code);
     bool blank = true;

@@ -108,7 +108,12 @@ static json_t *paths(void)
                   1, "content", "multipart/form-data", "schema", "type", "object", "properties",
                   "file", "type", "string", "format", "binary", "files", "type", "array", "items",
                   "type", "string", "format", "binary", "entity_id", "type", "string"));
+    json_t *batch = op(
+        "uploadBatch", "Upload several files, each reported on its own", true,
+        json_pack("{s:o}", "200", resp("Per-file results", json_pack("{s:s}", "type", "object"))));
+    json_object_set_new(batch, "requestBody", json_incref(json_object_get(up, "requestBody")));
     json_object_set_new(p, "/upload", json_pack("{s:o}", "post", up));
+    json_object_set_new(p, "/upload/batch", json_pack("{s:o}", "post", batch));
 
     json_t *list = op("listFiles", "List a session's files", true,
                       json_pack("{s:o}", "200",

@@ -6,3 +6,7 @@
 
 /* ctx = struct kcr_api. */
 struct kcr_http_resp *upload_handle(struct kcr_http_req *req, void *ctx);
+/* POST /upload/batch (newer LibreChat): the same parts, each reported with its
+ * own status: {"message","storage_session_id","files":[{"status","fileId",
+ * "filename","error"?}],"succeeded","failed"}. */
+struct kcr_http_resp *upload_handle_batch(struct kcr_http_req *req, void *ctx);

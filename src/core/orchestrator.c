@@ -290,6 +290,8 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
     double want = c->cfg->max_exec_time_s * mult;
     int timeout_s = (int)want + ((double)(int)want < want);
     timeout_s = timeout_s < 1 ? 1 : timeout_s > 600 ? 600 : timeout_s;
+    if (req->timeout_ms > 0 && (req->timeout_ms + 999) / 1000 < timeout_s)
+        timeout_s = (int)((req->timeout_ms + 999) / 1000);
     _cleanup_free_ char *wrapped = state ? pystate_wrap(req->code, strlen(req->code)) : NULL;
     struct kcr_exec_req x = {
         .code = wrapped ? wrapped : req->code,

@@ -19,6 +19,7 @@ struct kcr_exec_request {
     size_t nargs;
     const char *stdin_data; /* may be NULL */
     size_t stdin_len;
+    long timeout_ms;        /* a client's own limit (LibreChat's PTC path), 0 = none; only lowers */
     const char *session_id; /* each may be NULL */
     const char *entity_id;
     const char *user_id;

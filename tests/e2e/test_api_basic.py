@@ -47,7 +47,8 @@ def test_openapi_documents_every_endpoint(server):
     assert doc["openapi"].startswith("3.")
     paths = doc["paths"]
     want = {
-        "/exec": {"post"}, "/upload": {"post"}, "/files/{session_id}": {"get"},
+        "/exec": {"post"}, "/upload": {"post"}, "/upload/batch": {"post"},
+        "/files/{session_id}": {"get"},
         "/files/{session_id}/{file_id}": {"delete"},
         "/download/{session_id}/{file_id}": {"get", "options"},
         "/state/{session_id}": {"get", "post", "delete"}, "/state/{session_id}/info": {"get"},

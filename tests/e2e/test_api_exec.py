@@ -404,3 +404,14 @@ def test_state_persistence_can_be_disabled():
         assert b["stdout"] == "False\n"
     finally:
         s.cleanup()
+
+
+@needs_pods
+def test_client_timeout_only_shortens_the_limit(server):
+    # LibreChat's programmatic path sends `timeout` in ms.
+    b = ok(server.exec("import time; time.sleep(10)", timeout=1500))
+    assert "Execution timed out after 2 seconds" in b["stderr"]
+    b = ok(server.exec("print('fine')", timeout=600000))
+    assert b["stdout"] == "fine\n"
+    b = ok(server.exec("print('ignored')", timeout="soon"))
+    assert b["stdout"] == "ignored\n"

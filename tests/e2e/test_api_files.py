@@ -218,3 +218,16 @@ def test_entity_id_reuses_upload_session(server):
     b = server.upload("two.txt", b"2", entity_id="agent_abc").json()
     c = server.upload("three.txt", b"3").json()
     assert a["session_id"] == b["session_id"] != c["session_id"]
+
+
+def test_upload_batch(server):
+    files = [("file", ("a b.txt", b"A")), ("file", ("c.csv", b"1,2\n"))]
+    r = server.post("/upload/batch", files=files, data={"kind": "user", "id": "user-1"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["message"] == "success" and body["succeeded"] == 2 and body["failed"] == 0
+    sid = body["storage_session_id"]
+    assert [(f["status"], f["filename"]) for f in body["files"]] == [
+        ("success", "a_b.txt"), ("success", "c.csv")]
+    d = server.get(f"/download/{sid}/{body['files'][1]['fileId']}")
+    assert d.content == b"1,2\n"
