@@ -227,6 +227,24 @@ sidecar_test() { # lang image
     else
         record "$lang" sidecar FAIL "$(head -c 400 <<<"$resp")"
     fi
+    # Lesson 6: user code sees the main container's env -i variables, read
+    # from /proc/<pid>/environ, and nothing of the sidecar's environment.
+    if [ "$lang" = bash ] && execute_ok "$resp"; then
+        resp=$(sidecar_call "$sock/sidecar.sock" POST /execute \
+            '{"lang":"bash","timeout":30,"code":"env | sort | tr \"\\n\" \" \""}' 2>&1) || true
+        say "env: $resp"
+        local want bad=""
+        while IFS= read -r want; do
+            [ -n "$want" ] || continue
+            case "$resp" in *"$want "*) ;; *) bad="$bad missing:$want" ;; esac
+        done < <(entrypoint_env "$image")
+        case "$resp" in *SIDECAR_SOCKET* | *LANGUAGE=* | *WORKING_DIR=*) bad="$bad sidecar-env-leaked" ;; esac
+        if [ -z "$bad" ]; then
+            record "$lang" sidecar-env PASS
+        else
+            record "$lang" sidecar-env FAIL "$bad: $(head -c 400 <<<"$resp")"
+        fi
+    fi
     docker rm -f "$side" "$main" >/dev/null 2>&1 || true
     docker volume rm -f "$vol" >/dev/null 2>&1 || true
 }

@@ -314,7 +314,9 @@ def test_docker_test_images_script(local_images):
     left = local_images.docker("ps", "-aq").stdout.split()
     vols = local_images.docker("volume", "ls", "-q").stdout.split()
     assert not left and not vols, "test-images.sh left containers or volumes behind"
-    if re.search(r"^PASS bash\s+sidecar", r.stdout, re.M):
+    if re.search(r"^PASS bash\s+sidecar\s*$", r.stdout, re.M):
+        # ... and user code saw exactly the image's env -i variables (lesson 6).
+        assert re.search(r"^PASS bash\s+sidecar-env", r.stdout, re.M), out
         assert r.returncode == 0, out
         return
     if "drop privileges: Operation not permitted" in out:
