@@ -150,6 +150,32 @@ static int init_setup(struct pod_spawn *s, struct kcr_err *err)
     return 0;
 }
 
+/* Polls /proc/<pid>/comm (the pod's own /proc) until it reads "sleep",
+ * bounded: a main container that dies or hangs is an error, not a hang. */
+static int wait_main_sleeping(pid_t pid, struct kcr_err *err)
+{
+    char path[64], comm[32];
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    for (int i = 0; i < 10000; i++) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, comm, sizeof(comm) - 1) : -1;
+        if (n < 0 && fd < 0)
+            return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "main container exited at start");
+        if (n > 0) {
+            comm[n] = '\0';
+            if (!strcmp(comm, "sleep\n"))
+                return 0;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
+                               "main container exited at start (status %d)",
+                               WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        usleep(i < 100 ? 100 : 1000);
+    }
+    return kcr_err_set(err, 0, KCR_ERR_TIMEOUT, "main container did not reach 'sleep infinity'");
+}
+
 __attribute__((noreturn)) void pod_init_run(struct pod_spawn *s)
 {
     struct kcr_err e = {0};
@@ -186,6 +212,12 @@ __attribute__((noreturn)) void pod_init_run(struct pod_spawn *s)
         kcr_err_set(&e, errno, KCR_ERR_LIMIT, "fork");
         child_fail(s->err_fd, "pod init", &e);
     }
+    /* The error pipe reaches EOF when /usr/bin/env has been exec'd, but main's
+     * environment exists only once env has exec'd sleep: a sidecar reading
+     * /proc/<main>/environ earlier finds it empty (no PATH). The pod is
+     * announced ready only after that second exec. */
+    if (wait_main_sleeping(main_pid, &e) < 0)
+        child_fail(s->err_fd, "pod init", &e);
     s->err_fd = safe_close(s->err_fd);
     (void)safe_close(null);
     /* pid 1 of the namespace: reap whatever gets reparented to us. A pod

@@ -216,9 +216,10 @@ static int wait_spawned(int fd, struct kcr_err *err)
             continue;
         if (n <= 0)
             break;
+        /* A failing step writes its whole message at once (< PIPE_BUF, so
+         * atomic): report it now rather than waiting for the other writers. */
         len += (size_t)n;
-        if (len == sizeof(msg) - 1)
-            break;
+        break;
     }
     if (len == 0)
         return 0;
