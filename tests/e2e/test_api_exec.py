@@ -415,3 +415,21 @@ def test_client_timeout_only_shortens_the_limit(server):
     assert b["stdout"] == "fine\n"
     b = ok(server.exec("print('ignored')", timeout="soon"))
     assert b["stdout"] == "ignored\n"
+
+
+@needs_pods
+def test_parallel_sessions_do_not_cross_talk(server):
+    import concurrent.futures as cf
+
+    def one(i):
+        r = server.exec(f"open('/mnt/data/out.txt','w').write('run {i}')\nprint({i})")
+        b = ok(r)
+        [f] = b["files"]
+        d = server.get(f"/download/{b['session_id']}/{f['id']}")
+        return i, b["stdout"], d.content, b["session_id"]
+
+    with cf.ThreadPoolExecutor(max_workers=8) as ex:
+        results = list(ex.map(one, range(12)))
+    for i, out, content, _ in results:
+        assert out == f"{i}\n" and content == f"run {i}".encode()
+    assert len({sid for *_, sid in results}) == 12
