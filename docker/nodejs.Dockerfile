@@ -26,6 +26,16 @@ RUN cd /opt/kcr && npm ci --omit=dev --no-audit --no-fund && \
     rm -rf /root/.npm && \
     chmod -R a+rX,go-w /opt/kcr
 COPY runtime/ts-runner.js /opt/kcr/ts-runner.js
+# V8 startup snapshot of the runner (compiler loaded, declarations parsed), as
+# scripts/build-runtime.sh makes for local pods: saves 1.5-2 s per TypeScript
+# run. Optional: without it the runner compiles in-process.
+RUN cd /opt/kcr && \
+    if node --no-warnings --snapshot-blob ts-runner.blob.tmp --build-snapshot ts-runner.js; then \
+        mv ts-runner.blob.tmp ts-runner.blob && node --version > ts-runner.blob.node-version; \
+    else \
+        rm -f ts-runner.blob.tmp; echo "no ts-runner snapshot: TypeScript compiles in-process" >&2; \
+    fi && \
+    chmod -R a+rX,go-w /opt/kcr
 
 ################################
 # Stage 2: data dir owned by the runtime user

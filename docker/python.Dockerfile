@@ -28,6 +28,12 @@ COPY docker/requirements/python.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir -r /tmp/requirements.txt && \
     test -d "/opt/python/lib/python${PYTHON_VERSION}/site-packages/numpy"
 
+# matplotlib's font cache, built once here; sitecustomize.py seeds it into each
+# pod's empty MPLCONFIGDIR (as local pods get it from scripts/build-runtime.sh).
+RUN mkdir -p /opt/kcr/python/matplotlib && \
+    MPLBACKEND=Agg MPLCONFIGDIR=/opt/kcr/python/matplotlib python -c 'import matplotlib.font_manager' && \
+    ls /opt/kcr/python/matplotlib/fontlist-*.json
+
 ################################
 # Stage 2: runtime libraries (no -dev packages), data dir, version-agnostic names
 FROM ${BASE}-dev AS runtime-deps
@@ -63,6 +69,7 @@ COPY --from=runtime-deps /opt/kcr /opt/kcr
 # module (sympy imports pdb, which imports code); this hook appends /mnt/data
 # to sys.path instead (the same file local pods use).
 COPY runtime/python/sitecustomize.py /opt/kcr/python/sitecustomize.py
+COPY --from=builder /opt/kcr/python/matplotlib /opt/kcr/python/matplotlib
 
 # Lessons 6 and 13: env for the ENTRYPOINT, sleep for the default CMD.
 COPY --from=runtime-deps /usr/bin/env /usr/bin/sleep /usr/bin/
