@@ -177,12 +177,20 @@ static json_t *sidecar_container(const struct spec_in *in)
         exec_s++;
     if (exec_s > 600)
         exec_s = 600; /* the sidecar's own bound */
+    /* MAX_OUTPUT_SIZE is characters for the API but bytes for the sidecar:
+     * a character takes up to 4 bytes of UTF-8, so the sidecar keeps enough
+     * for the API to cut at the right character (and its 1 MiB default at least). */
+    json_int_t out_bytes = in->max_output * 4 + 4;
+    if (out_bytes < (1 << 20))
+        out_bytes = 1 << 20;
+    if (out_bytes > (64 << 20))
+        out_bytes = 64 << 20;
     json_t *env =
         json_pack("[{s:s, s:s}, {s:s, s:s}, o, o, o, o, {s:s, s:s}]", "name", "LANGUAGE", "value",
                   in->lang->code, "name", "WORKING_DIR", "value", "/mnt/data",
                   env_var("SIDECAR_PORT", in->port), env_var("MAX_EXECUTION_TIME", exec_s),
-                  env_var("MAX_OUTPUT_SIZE", in->max_output), env_var("MAX_MEMORY_MB", exec_mb),
-                  "name", "NETWORK_ISOLATED", "value", "true");
+                  env_var("MAX_OUTPUT_SIZE", out_bytes), env_var("MAX_MEMORY_MB", exec_mb), "name",
+                  "NETWORK_ISOLATED", "value", "true");
     json_array_append_new(env, env_var("MAX_PIDS", in->max_pids));
     json_t *probe = json_pack("{s:{s:s, s:I}, s:i, s:i, s:i, s:i}", "httpGet", "path", "/ready",
                               "port", in->port, "initialDelaySeconds", 1, "periodSeconds", 2,

@@ -18,6 +18,7 @@
 #define K8S_LABEL_LANG      "kcr.dev/language"
 #define K8S_LABEL_POOL      "kcr.dev/pool"          /* "warm" or "claimed" */
 #define K8S_LABEL_OWNER     "kcr.dev/owner"         /* replica id of the claimer */
+#define K8S_LABEL_SPEC      "kcr.dev/spec"          /* hash of the pod spec: config version */
 #define K8S_ANNOT_LEASE     "kcr.dev/lease-expires" /* unix seconds, renewed by the owner */
 #define K8S_ANNOT_CLAIMED   "kcr.dev/claimed-at"    /* unix seconds */
 #define K8S_SELECTOR_ALL    "app.kubernetes.io/managed-by=kcr,app.kubernetes.io/component=execution"

@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,6 +43,10 @@ struct k8s_backend {
     bool kick;           /* wake the keeper now */
     json_t *held;        /* name -> lease expiry (unix s) of pods we hold */
     json_t *doomed;      /* name -> true: deletes to retry */
+    /* Hash of the pod spec each language's pods get from this replica's
+     * configuration: only pods with our hash are claimed or counted, so a
+     * replica never runs code under another configuration's limits. */
+    char spec_hash[POD_K8S_MAX_LANGS][17];
     char last_error[256];
     unsigned long n_claims, n_conflicts, n_created, n_gc;
     atomic_bool stop;
@@ -119,6 +124,7 @@ int pod_k8s_config_from_env(struct pod_k8s_config *cfg, struct kcr_err *err)
         {"K8S_GC_INTERVAL_SECONDS", 15, 1, 3600, &cfg->gc_interval_s},
         {"K8S_POD_MAX_AGE_SECONDS", 3600, 10, 30 * 86400, &cfg->max_age_s},
         {"K8S_WATCH_TIMEOUT_SECONDS", 240, 1, 3600, &cfg->watch_timeout_s},
+        {"K8S_FOREIGN_POD_GRACE_SECONDS", 600, 0, 30 * 86400, &cfg->foreign_grace_s},
     };
     for (size_t i = 0; i < ARRAY_SIZE(longs); i++)
         if (config_long(longs[i].name, longs[i].def, longs[i].min, longs[i].max, longs[i].ret,
@@ -396,6 +402,10 @@ static json_t *spec_params(struct k8s_backend *b, const struct kcr_lang *lang, c
                   (json_int_t)c->data_mb, "tmp_size_mb", (json_int_t)c->tmp_mb, "sidecar_port",
                   (json_int_t)c->sidecar_port, "labels", K8S_LABEL_POOL,
                   claimed ? "claimed" : "warm", "kcr.dev/creator", c->replica_id, "annotations");
+    int li = lang_index(lang->code);
+    if (li >= 0 && b->spec_hash[li][0])
+        json_object_set_new(json_object_get(p, "labels"), K8S_LABEL_SPEC,
+                            json_string(b->spec_hash[li]));
     if (c->sidecar_image)
         json_object_set_new(p, "sidecar_image", json_string(c->sidecar_image));
     if (c->runtime_class)
@@ -410,6 +420,27 @@ static json_t *spec_params(struct k8s_backend *b, const struct kcr_lang *lang, c
         json_object_set_new(json_object_get(p, "annotations"), K8S_ANNOT_CLAIMED, json_string(now));
     }
     return p;
+}
+
+/* FNV-1a of every language's rendered pod spec (labels excluded). Also
+ * validates the configuration: a spec that cannot be built fails the start. */
+static int compute_spec_hashes(struct k8s_backend *b, struct kcr_err *err)
+{
+    size_t n = 0;
+    const struct kcr_lang *langs = lang_all(&n);
+    for (size_t i = 0; i < n && i < POD_K8S_MAX_LANGS; i++) {
+        json_auto_t *params = spec_params(b, &langs[i], "kcr-spec-hash", false);
+        json_auto_t *pod = k8s_spec_pod(params, err);
+        if (!pod)
+            return -1;
+        _cleanup_free_ char *text =
+            json_dumps(json_object_get(pod, "spec"), JSON_SORT_KEYS | JSON_COMPACT);
+        uint64_t h = 14695981039346656037ULL;
+        for (const char *p = text ? text : ""; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        snprintf(b->spec_hash[i], sizeof(b->spec_hash[i]), "%016" PRIx64, h);
+    }
+    return 0;
 }
 
 /* Creates a pod (warm, or already claimed by us) and puts it in the cache so
@@ -488,10 +519,13 @@ static json_t *warm_candidates(struct k8s_backend *b, const char *code, size_t *
     json_t *out = json_array();
     const char *name;
     json_t *p;
+    int li = lang_index(code);
+    const char *hash = li >= 0 ? b->spec_hash[li] : "";
     *ret_pending = 0;
     json_object_foreach(b->cache, name, p)
     {
         if (strcmp(label(p, K8S_LABEL_LANG) ?: "", code) ||
+            strcmp(label(p, K8S_LABEL_SPEC) ?: "", hash) ||
             strcmp(label(p, K8S_LABEL_POOL) ?: "", "warm") || is_deleting(p) || is_finished(p))
             continue;
         if (!is_ready(p)) {
@@ -741,6 +775,13 @@ static const char *garbage_reason(struct k8s_backend *b, const char *name, const
     }
     if (age > b->cfg.max_age_s)
         return "max age";
+    /* Warm pods of another configuration (a rolling update, another
+     * deployment's settings): left to their replicas for a while, then
+     * replaced, so that they do not hold cluster resources forever. */
+    int li = lang_index(label(p, K8S_LABEL_LANG));
+    if (li >= 0 && strcmp(label(p, K8S_LABEL_SPEC) ?: "", b->spec_hash[li]) &&
+        age > b->cfg.foreign_grace_s)
+        return "other configuration";
     if (!is_ready(p) && age > b->cfg.ready_timeout_s + 30)
         return "never ready";
     return NULL;
@@ -884,7 +925,7 @@ struct kcr_pod_backend *pod_k8s_new(const struct pod_k8s_config *cfg, struct kcr
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
         seed = (unsigned)time(NULL);
     srand(seed ^ (unsigned)getpid());
-    b->client = k8s_client_new(&b->cfg.client, err);
+    b->client = compute_spec_hashes(b, err) < 0 ? NULL : k8s_client_new(&b->cfg.client, err);
     if (!b->client || relist(b, err) < 0) {
         kcr_err_wrap(err, "kubernetes backend");
         k8s_free(&b->super);

@@ -43,6 +43,7 @@ struct pod_k8s_config {
     long gc_interval_s;               /* K8S_GC_INTERVAL_SECONDS, 15 */
     long max_age_s;                   /* K8S_POD_MAX_AGE_SECONDS, 3600: warm pod lifetime */
     long watch_timeout_s;             /* K8S_WATCH_TIMEOUT_SECONDS, 240 */
+    long foreign_grace_s; /* K8S_FOREIGN_POD_GRACE_SECONDS, 600: warm pods of another config */
 };
 
 /* Reads the settings above; fails naming a bad variable. */

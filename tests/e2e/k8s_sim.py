@@ -226,8 +226,9 @@ def unix_http_get(path, url, timeout=2.0):
 class RealPod:
     """One created pod: `kcr pod run` (or the fake responder) plus its proxy."""
 
-    def __init__(self, sim, name, lang, ip):
+    def __init__(self, sim, name, lang, ip, spec):
         self.sim, self.name, self.lang, self.ip = sim, name, lang, ip
+        self.spec = spec
         self.proc = None
         self.proxy = None
         self.fake = None
@@ -246,7 +247,8 @@ class RealPod:
             return True
         self.proc = subprocess.Popen([self.sim.kcr, "pod", "run", "--lang", self.lang],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.sim.pod_log, close_fds=True)
+                                     stderr=self.sim.pod_log, close_fds=True,
+                                     env=self.local_env())
         line = self.proc.stdout.readline()
         try:
             info = json.loads(line)
@@ -266,6 +268,31 @@ class RealPod:
             return False
         self.proxy = Proxy(self.ip, port, sock)
         return True
+
+    def local_env(self):
+        """The pod spec's limits, as the local pod's settings: what the
+        kubelet would enforce from the manifest (sidecar env and resources,
+        emptyDir sizes) is what `kcr pod run` enforces here."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("MAX_", "LANG_", "POD_"))}
+        side = next((c for c in self.spec.get("containers", []) if c.get("name") == "kcr-sidecar"),
+                    {})
+        senv = {e.get("name"): e.get("value") for e in side.get("env") or []}
+        code = self.lang.upper()
+        # The manifest carries limits already multiplied for the language.
+        env["LANG_MEM_MULT_" + code] = "1"
+        env["LANG_TIME_MULT_" + code] = "1"
+        for k in ("MAX_MEMORY_MB", "MAX_EXECUTION_TIME", "MAX_OUTPUT_SIZE", "MAX_PIDS"):
+            if senv.get(k):
+                env[k] = senv[k]
+        cpu = ((side.get("resources") or {}).get("limits") or {}).get("cpu")
+        if cpu:
+            env["MAX_CPUS"] = "%.3f" % (int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu))
+        for v in self.spec.get("volumes") or []:
+            size = (v.get("emptyDir") or {}).get("sizeLimit", "")
+            if size.endswith("Mi") and v.get("name") in ("data", "tmp"):
+                env["POD_DATA_MB" if v["name"] == "data" else "POD_TMP_MB"] = size[:-2]
+        return env
 
     def alive(self):
         return self.fake is not None or (self.proc is not None and self.proc.poll() is None)
@@ -344,7 +371,8 @@ class State:
     def realise(self, key, lang):
         with self.lock:
             ip = self.alloc_ip()
-            rp = RealPod(self, key[1], lang, ip)
+            spec = copy.deepcopy((self.pods.get(key) or {}).get("spec") or {})
+            rp = RealPod(self, key[1], lang, ip, spec)
             self.real[key] = rp
         ok = False
         try:

@@ -105,6 +105,8 @@ static void test_pod_security_fields(void **state)
     assert_string_equal(env_of(s, "SIDECAR_PORT"), "8080");
     assert_string_equal(env_of(s, "NETWORK_ISOLATED"), "true");
     assert_string_equal(env_of(s, "MAX_EXECUTION_TIME"), "30");
+    /* Characters for the API, bytes for the sidecar: room for 4-byte UTF-8. */
+    assert_string_equal(env_of(s, "MAX_OUTPUT_SIZE"), "1048576");
 
     /* /mnt/data is one emptyDir with a size limit, mounted in both. */
     json_t *vol = json_array_get(at(pod, "spec.volumes"), 0);
@@ -139,6 +141,8 @@ static void test_limits_on_sidecar(void **state)
     assert_string_equal(str_at(s, "resources.limits.memory"), "832Mi");
     assert_string_equal(str_at(s, "resources.limits.cpu"), "2000m");
     assert_string_equal(env_of(s, "MAX_MEMORY_MB"), "768");
+    /* java time_mult 2.0: the API asks for 60 s, the sidecar must allow it. */
+    assert_string_equal(env_of(s, "MAX_EXECUTION_TIME"), "60");
     /* java time_mult 2.0: the sidecar accepts the API's 30 s x 2. */
     assert_string_equal(env_of(s, "MAX_EXECUTION_TIME"), "60");
     assert_string_equal(str_at(m, "resources.limits.memory"), "64Mi");

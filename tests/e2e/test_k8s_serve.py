@@ -1,0 +1,82 @@
+"""kcr serve with KCR_POD_BACKEND=kubernetes against the API server SIMULATION
+(k8s_sim.py; its pods are real local pods), and the API black-box suites
+re-run in that mode through the k8s_backend_plugin pytest plugin."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import api_util
+from conftest import BUILD
+from k8s_util import Sim, needs_k8s_bins
+
+pytestmark = [pytest.mark.needs_root, needs_k8s_bins]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture
+def sim():
+    s = Sim(token="serve-token-0123456789")
+    yield s
+    s.stop()
+
+
+def k8s_env(sim, **extra):
+    env = {"KCR_POD_BACKEND": "kubernetes", "K8S_API_URL": sim.url, "K8S_TOKEN": sim.token}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def test_exec_through_kubernetes_backend(sim):
+    s = api_util.start_server(k8s_env(sim, POD_POOL_PY=1))
+    try:
+        r = s.exec("import os; print(os.getuid())")
+        assert r.status_code == 200, r.text
+        assert r.json()["stdout"] == "65532\n"
+        h = s.get("/health/detailed").json()
+        pods = h["services"]["pods"]
+        assert pods["backend"] == "kubernetes" and pods["status"] == "healthy", pods
+        claims = sim.stats()["claims"]
+        assert len(claims) == 1 and claims[0]["owner"] == pods["details"]["replica"]
+        # Single use: the pod that ran the code is gone.
+        sim.wait(lambda: claims[0]["pod"] not in [p["name"] for p in sim.stats()["live"]],
+                 30, "used pod deleted")
+    finally:
+        s.cleanup()
+
+
+def test_serve_without_api_server_names_the_setting():
+    code, out, err = api_util.run_server_once({"KCR_POD_BACKEND": "kubernetes",
+                                               "K8S_API_URL": None,
+                                               "KUBERNETES_SERVICE_HOST": None})
+    assert code != 0 and "K8S_API_URL" in err and "KCR_POD_BACKEND" in err, err
+
+
+def test_503_when_pods_cannot_be_created(sim):
+    s = api_util.start_server(k8s_env(sim, POD_POOL_PY=0))
+    try:
+        sim.fail("POST", 500, 1000)
+        r = s.exec("print(1)")
+        assert r.status_code == 503, r.text
+    finally:
+        s.cleanup()
+
+
+@pytest.mark.slow
+def test_api_suites_pass_with_kubernetes_backend():
+    """The API helpers' black-box suites, unchanged, with every kcr serve on
+    the kubernetes backend (two local-backend-only tests are skipped, with
+    their kubernetes counterparts above)."""
+    suites = ["test_api_basic.py", "test_api_exec.py", "test_api_files.py",
+              "test_api_state.py", "test_api_durability.py", "test_languages.py",
+              "test_api_client.py"]
+    suites = [t for t in suites if os.path.exists(os.path.join(HERE, t))]
+    env = dict(os.environ, KCR_BUILD=BUILD)
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "k8s_backend_plugin",
+                        "-p", "no:cacheprovider"] + suites, cwd=HERE, env=env,
+                       capture_output=True, text=True, timeout=1800)
+    tail = p.stdout[-4000:]
+    assert p.returncode == 0, tail + p.stderr[-2000:]
+    assert " passed" in tail and "failed" not in tail
