@@ -227,3 +227,21 @@ def test_sigterm_exits_zero():
         assert s.stop() == 0
     finally:
         s.cleanup()
+
+
+def test_http_side_runs_unprivileged(server):
+    """As root, the serving process drops to KCR_SERVE_UID with no capability
+    in any set, no_new_privs and no core dumps; the pod manager keeps root."""
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("needs root (the drop happens only when started as root)")
+    with open(f"/proc/{server.proc.pid}/status") as f:
+        status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    assert status["Uid"].split() == ["65530"] * 4
+    assert status["Gid"].split() == ["65530"] * 4
+    assert status["Groups"].strip() == ""
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[cap], 16) == 0, (cap, status[cap])
+    assert status["NoNewPrivs"].strip() == "1"
+    # The data dir belongs to the serving uid.
+    assert os.stat(server.data_dir).st_uid == 65530
