@@ -234,14 +234,40 @@ static int collect_state(struct kcr_core *c, struct kcr_pod *pod, const char *si
 
 /*** The run ***/
 
+/* The sidecar ends a stream it had to cut with its own line ("[output
+ * truncated: limit of N bytes reached]"); take it off and report the cut with
+ * the API's marker instead (rule 4). Returns whether the stream was cut. */
+static bool strip_sidecar_mark(const char *data, size_t *len)
+{
+    static const char head[] = "\n[output truncated: limit of ";
+    static const char tail[] = " bytes reached]\n";
+    size_t n = *len, hl = strlen(head), tl = strlen(tail);
+    if (!data || n < hl + tl + 1 || memcmp(data + n - tl, tail, tl))
+        return false;
+    size_t digits = 0;
+    while (digits < 20 && n - tl - digits > 0 && data[n - tl - digits - 1] >= '0' &&
+           data[n - tl - digits - 1] <= '9')
+        digits++;
+    if (digits == 0 || n < hl + tl + digits)
+        return false;
+    size_t start = n - tl - digits - hl;
+    if (memcmp(data + start, head, hl))
+        return false;
+    *len = start;
+    return true;
+}
+
 static void finish_output(struct kcr_core *c, const struct kcr_lang *lang,
                           const struct kcr_exec_result *r, int timeout_s,
                           struct kcr_exec_response *res)
 {
     long mem_mb = (long)((double)c->cfg->max_memory_mb * lang_mem_mult(lang));
     size_t cap = c->cfg->max_output_chars;
-    res->stdout_text = output_process(r->stdout_data, r->stdout_len, cap, true, false);
-    _cleanup_free_ char *err = output_process(r->stderr_data, r->stderr_len, cap, false, false);
+    size_t olen = r->stdout_len, elen = r->stderr_len;
+    bool ocut = strip_sidecar_mark(r->stdout_data, &olen);
+    bool ecut = strip_sidecar_mark(r->stderr_data, &elen);
+    res->stdout_text = output_process(r->stdout_data, olen, cap, true, ocut);
+    _cleanup_free_ char *err = output_process(r->stderr_data, elen, cap, false, ecut);
     const char *sep = *err && err[strlen(err) - 1] != '\n' ? "\n" : "";
     res->exit_code = r->exit_code;
     if (r->timed_out) {

@@ -134,6 +134,12 @@ def test_output_cap_is_configurable():
         assert b["stdout"] == "x" * 2000 + "\n[Output truncated - size limit exceeded]\n"
         b = ok(s.exec("print('y' * 1999)"))
         assert b["stdout"] == "y" * 1999 + "\n"
+        # Two-byte characters: the pod cuts bytes first; the answer still
+        # carries the API's own marker, never the pod's.
+        b = ok(s.exec("print('é' * 5000)"))
+        assert b["stdout"].endswith("\n[Output truncated - size limit exceeded]\n")
+        assert "limit of" not in b["stdout"]
+        assert set(b["stdout"].split("\n")[0]) == {"é"}
     finally:
         s.cleanup()
 
