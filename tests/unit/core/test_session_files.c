@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
@@ -109,6 +110,25 @@ static void test_ttl_and_reap(void **state)
     cfg.session_ttl_hours = 0;
 }
 
+static void test_reaper_starts_and_stops(void **state)
+{
+    (void)state;
+    struct kcr_err err = {0};
+    /* No TTL: no thread. */
+    assert_null(session_reaper_start(&core, &err));
+    assert_int_equal(err.kind, KCR_ERR_NONE);
+    /* With a TTL the thread runs and stops at once when asked (no interval wait). */
+    cfg.session_ttl_hours = 1;
+    struct kcr_session_reaper *r = session_reaper_start(&core, &err);
+    assert_non_null(r);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_null(session_reaper_stop(r));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 2);
+    cfg.session_ttl_hours = 0;
+}
+
 static void test_store_resolve_copy_delete(void **state)
 {
     (void)state;
@@ -170,6 +190,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_choice_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ttl_and_reap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reaper_starts_and_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_resolve_copy_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mime, setup, teardown),
     };
