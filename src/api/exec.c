@@ -122,11 +122,16 @@ static struct kcr_http_resp *parse(struct kcr_http_req *req, json_t *body, struc
     if (bad || (in->req.entity_id && !entity_ok(in->req.entity_id)))
         return invalid(req, "entity_id", "String should match pattern '^[A-Za-z0-9_-]{1,40}$'",
                        "string_pattern_mismatch");
-    in->req.session_id = opt_str(body, "session_id", &bad);
-    in->req.user_id = opt_str(body, "user_id", &bad);
-    const char *stdin_s = opt_str(body, "stdin", &bad);
-    if (bad)
-        return invalid(req, "session_id", "Input should be a valid string", "string_type");
+    static const char *const str_fields[] = {"session_id", "user_id", "stdin"};
+    const char *vals[3];
+    for (size_t i = 0; i < 3; i++) {
+        vals[i] = opt_str(body, str_fields[i], &bad);
+        if (bad)
+            return invalid(req, str_fields[i], "Input should be a valid string", "string_type");
+    }
+    in->req.session_id = vals[0];
+    in->req.user_id = vals[1];
+    const char *stdin_s = vals[2];
     in->req.stdin_data = stdin_s;
     in->req.stdin_len = stdin_s ? json_string_length(json_object_get(body, "stdin")) : 0;
     struct kcr_http_resp *r = parse_files(req, json_object_get(body, "files"), in);

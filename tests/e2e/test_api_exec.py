@@ -53,6 +53,17 @@ def test_bad_entity_id_is_422(server):
         assert r.json()["details"][0]["field"] == "body -> entity_id"
 
 
+def test_wrong_field_types_are_422_naming_the_field(server):
+    for field in ("session_id", "user_id", "stdin"):
+        r = server.exec("print(1)", **{field: 123})
+        assert r.status_code == 422, field
+        assert r.json()["details"][0]["field"] == f"body -> {field}"
+    r = server.post("/exec", json={"lang": "py", "code": 5})
+    assert r.status_code == 422 and r.json()["details"][0]["code"] == "string_type"
+    r = server.exec("print(1)", files="nope")
+    assert r.status_code == 422 and r.json()["details"][0]["field"] == "body -> files"
+
+
 def test_malformed_json_is_422(server):
     r = server.post("/exec", data="{not json", headers=server.headers(
         **{"Content-Type": "application/json"}))
