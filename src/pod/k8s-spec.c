@@ -179,10 +179,10 @@ static json_t *sidecar_container(const struct spec_in *in)
         exec_s = 600; /* the sidecar's own bound */
     /* MAX_OUTPUT_SIZE is characters for the API but bytes for the sidecar:
      * a character takes up to 4 bytes of UTF-8, so the sidecar keeps enough
-     * for the API to cut at the right character (and its 1 MiB default at least). */
+     * for the API to cut at the right character, and no more. */
     json_int_t out_bytes = in->max_output * 4 + 4;
-    if (out_bytes < (1 << 20))
-        out_bytes = 1 << 20;
+    if (out_bytes < 1024)
+        out_bytes = 1024; /* the sidecar's minimum */
     if (out_bytes > (64 << 20))
         out_bytes = 64 << 20;
     json_t *env =

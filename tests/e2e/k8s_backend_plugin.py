@@ -1,13 +1,22 @@
-"""pytest plugin: run the API black-box suites with KCR_POD_BACKEND=kubernetes.
+"""pytest plugin: run the black-box suites with KCR_POD_BACKEND=kubernetes.
 
-Loaded with `-p k8s_backend_plugin` (see test_k8s_api_suite.py). It starts one
+Loaded with `-p k8s_backend_plugin` (see test_k8s_serve.py). It starts one
 API server SIMULATION (k8s_sim.py, real local pods behind loopback pod IPs) for
-the session and makes every `kcr serve` that api_util.Server starts use the
-kubernetes backend against it. The suites themselves are unchanged."""
+the session and
+  - makes every `kcr serve` that api_util.Server starts use the kubernetes
+    backend against it;
+  - replaces pod_util.LocalPod by K8sPod: a pod created and claimed through
+    the kubernetes backend (kcr-k8s-driver) with the test's limits, talked to
+    over its pod IP (http://127.0.N.M:8080) like kcr serve does.
+The suites themselves are unchanged."""
+import http.client
+import urllib.parse
+
 import pytest
 
 import api_util
-from k8s_util import Sim
+import pod_util
+from k8s_util import Replica, Sim
 
 _sim = None
 
@@ -26,6 +35,61 @@ def pytest_configure(config):
         return env
 
     api_util.Server.environ = environ
+    pod_util.LocalPod = K8sPod
+
+
+class K8sPod(pod_util.LocalPod):
+    """A pod of the kubernetes backend with the LocalPod interface. Its env
+    (MAX_MEMORY_MB, MAX_PIDS, MAX_EXECUTION_TIME...) configures the backend, so
+    the limits reach the pod through the manifest. `socket` and
+    `working_dir_host` are the node-side facts the simulator reports, for the
+    tests that look at the real pod from the host."""
+
+    def start(self):
+        env = {k: v for k, v in self.env.items()
+               if k.startswith(("MAX_", "LANG_", "KCR_LOG"))}
+        # Pod-level knobs of a LocalPod, as the kubernetes backend spells them.
+        # MAX_OUTPUT_SIZE of a LocalPod is the sidecar's byte cap; the backend's
+        # is the API's character cap, which it gives the sidecar as 4x bytes.
+        if "MAX_OUTPUT_SIZE" in env:
+            env["MAX_OUTPUT_SIZE"] = str(max(1, int(env["MAX_OUTPUT_SIZE"]) // 4))
+        for local, k8s in (("POD_TMP_MB", "K8S_TMP_SIZE_MB"), ("POD_DATA_MB", "K8S_DATA_SIZE_MB")):
+            if local in self.env:
+                env[k8s] = self.env[local]
+        env.update({"POD_POOL_" + c: "0" for c in ("PY", "JS")})
+        self.replica = Replica(_sim, **env)
+        r = self.replica.call(op="acquire", lang=self.lang)
+        if not r.get("ok"):
+            self.replica.stop()
+            raise pod_util.PodError(r.get("error"))
+        self.id = r["pod"]
+        u = urllib.parse.urlsplit(r["base_url"])
+        self.host, self.port = u.hostname, u.port
+        info = [p for p in _sim.stats()["live"] if p["name"] == self.id][0]
+        self.socket, self.working_dir_host = info["socket"], info["working_dir_host"]
+        self.health, self.create_ms = {}, None
+
+    def close(self, timeout=30):
+        rep = getattr(self, "replica", None)
+        if rep is None:
+            return
+        self.replica = None
+        try:
+            rep.call(op="release", pod=self.id)
+        finally:
+            rep.stop()
+
+    def stderr_text(self):
+        return "".join(self.replica.stderr[-20:]) if getattr(self, "replica", None) else ""
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
 
 
 def pytest_unconfigure(config):

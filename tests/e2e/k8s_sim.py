@@ -230,6 +230,7 @@ class RealPod:
         self.sim, self.name, self.lang, self.ip = sim, name, lang, ip
         self.spec = spec
         self.proc = None
+        self.socket = self.working_dir_host = None
         self.proxy = None
         self.fake = None
         self.stopped = threading.Event()
@@ -256,6 +257,7 @@ class RealPod:
             log("pod %s: kcr pod run printed %r" % (self.name, line[:200]))
             return False
         sock = info.get("socket") or info.get("unix_socket") or info.get("sidecar_socket")
+        self.socket, self.working_dir_host = sock, info.get("working_dir_host")
         if not sock:
             log("pod %s: no socket in %r" % (self.name, info))
             return False
@@ -526,10 +528,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.st
         if kind == "stats":
             with st.lock:
-                live = [{"name": p["metadata"]["name"], "labels": p["metadata"].get("labels", {}),
-                         "phase": p.get("status", {}).get("phase"),
-                         "deleting": bool(p["metadata"].get("deletionTimestamp"))}
-                        for p in st.pods.values()]
+                live = []
+                for key, p in st.pods.items():
+                    rp = st.real.get(key)
+                    live.append({"name": p["metadata"]["name"],
+                                 "labels": p["metadata"].get("labels", {}),
+                                 "phase": p.get("status", {}).get("phase"),
+                                 "deleting": bool(p["metadata"].get("deletionTimestamp")),
+                                 # Node-side facts, for tests that inspect the real pod.
+                                 "socket": rp.socket if rp else None,
+                                 "working_dir_host": rp.working_dir_host if rp else None})
                 body = dict(st.stats, live=live, resourceVersion=st.rv, floor=st.floor,
                             epoch=st.epoch)
             return self.send_json(200, body)

