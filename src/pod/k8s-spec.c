@@ -222,8 +222,12 @@ static int copy_string_map(const json_t *p, const char *key, json_t *dst, const 
         return 0;
     if (!json_is_object(m))
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "pod spec: '%s' must be an object", key);
-    json_object_foreach((json_t *)m, k, v) if (!json_is_string(v)) return kcr_err_set(
-        err, 0, KCR_ERR_INVALID, "pod spec: '%s.%s' must be a string", key, k);
+    json_object_foreach((json_t *)m, k, v)
+    {
+        if (!json_is_string(v))
+            return kcr_err_set(err, 0, KCR_ERR_INVALID, "pod spec: '%s.%s' must be a string", key,
+                               k);
+    }
     json_t *cur = json_object_get(dst, dst_key);
     if (!cur)
         json_object_set_new(dst, dst_key, json_deep_copy(m));

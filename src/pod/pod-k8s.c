@@ -15,6 +15,7 @@
 #include "common/lang.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "pod/k8s-pod.h"
 #include "pod/k8s-spec.h"
 #include "pod/sidecar-client.h"
 
@@ -59,192 +60,6 @@ static struct k8s_backend *to_be(struct kcr_pod_backend *be)
     return (struct k8s_backend *)be;
 }
 
-/*** Configuration ***/
-
-static char *make_replica_id(void)
-{
-    unsigned char r[4] = {0};
-    char host[64] = "kcr";
-    char out[64];
-    size_t n = 0;
-    (void)gethostname(host, sizeof(host) - 1);
-    /* Label values: [a-z0-9-], at most 63; keep room for "-<8 hex>". */
-    for (const char *p = host; *p && n < 40; p++)
-        if (isalnum((unsigned char)*p) || *p == '-')
-            out[n++] = (char)tolower((unsigned char)*p);
-    while (n > 0 && out[n - 1] == '-')
-        n--;
-    if (n == 0 || !isalnum((unsigned char)out[0]))
-        n = (size_t)snprintf(out, sizeof(out), "kcr");
-    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        r[0] = (unsigned char)getpid(); /* getrandom on a 4-byte read only fails pre-boot */
-    snprintf(out + n, sizeof(out) - n, "-%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
-    return xstrdup(out);
-}
-
-static int read_pool_sizes(struct pod_k8s_config *cfg, struct kcr_err *err)
-{
-    size_t n = 0;
-    const struct kcr_lang *langs = lang_all(&n);
-    for (size_t i = 0; i < n && i < POD_K8S_MAX_LANGS; i++) {
-        char name[64];
-        int k = snprintf(name, sizeof(name), "POD_POOL_");
-        for (const char *p = langs[i].code; *p && k < (int)sizeof(name) - 1; p++)
-            name[k++] = (char)toupper((unsigned char)*p);
-        name[k] = '\0';
-        long def = !strcmp(langs[i].code, "py") ? 2 : !strcmp(langs[i].code, "js") ? 1 : 0;
-        long v = 0;
-        if (config_long(name, def, 0, 100, &v, err) < 0)
-            return -1;
-        cfg->pool_size[i] = (int)v;
-    }
-    return 0;
-}
-
-int pod_k8s_config_from_env(struct pod_k8s_config *cfg, struct kcr_err *err)
-{
-    *cfg = (struct pod_k8s_config){0};
-    struct {
-        const char *name;
-        long def, min, max;
-        long *ret;
-    } longs[] = {
-        {"MAX_MEMORY_MB", 512, 16, 1 << 20, &cfg->memory_mb},
-        {"K8S_CPU_MILLIS", 1000, 10, 1 << 20, &cfg->cpu_millis},
-        {"MAX_EXECUTION_TIME", 30, 1, 600, &cfg->max_exec_s},
-        {"MAX_OUTPUT_SIZE", 65536, 1, 1 << 30, &cfg->max_output},
-        {"MAX_PIDS", 256, 8, 1 << 22, &cfg->max_pids},
-        {"K8S_DATA_SIZE_MB", 1024, 1, 1 << 24, &cfg->data_mb},
-        {"K8S_TMP_SIZE_MB", 512, 1, 1 << 24, &cfg->tmp_mb},
-        {"K8S_SIDECAR_PORT", 8080, 1, 65535, &cfg->sidecar_port},
-        {"K8S_POOL_BATCH", 5, 1, 100, &cfg->batch},
-        {"K8S_POD_READY_TIMEOUT_SECONDS", 60, 1, 3600, &cfg->ready_timeout_s},
-        {"K8S_ACQUIRE_WAIT_MS", 3000, 0, 600000, &cfg->acquire_wait_ms},
-        {"K8S_LEASE_SECONDS", 120, 2, 86400, &cfg->lease_s},
-        {"K8S_GC_INTERVAL_SECONDS", 15, 1, 3600, &cfg->gc_interval_s},
-        {"K8S_POD_MAX_AGE_SECONDS", 3600, 10, 30 * 86400, &cfg->max_age_s},
-        {"K8S_WATCH_TIMEOUT_SECONDS", 240, 1, 3600, &cfg->watch_timeout_s},
-        {"K8S_FOREIGN_POD_GRACE_SECONDS", 600, 0, 30 * 86400, &cfg->foreign_grace_s},
-    };
-    for (size_t i = 0; i < ARRAY_SIZE(longs); i++)
-        if (config_long(longs[i].name, longs[i].def, longs[i].min, longs[i].max, longs[i].ret,
-                        err) < 0)
-            return -1;
-    if (read_pool_sizes(cfg, err) < 0)
-        return -1;
-    if (k8s_client_config_from_env(&cfg->client, err) < 0)
-        return -1;
-    cfg->registry = xstrdup(config_str("K8S_IMAGE_REGISTRY", "kcr"));
-    cfg->tag = xstrdup(config_str("K8S_IMAGE_TAG", "latest"));
-    const char *s = config_str("K8S_SIDECAR_IMAGE", NULL);
-    cfg->sidecar_image = s ? xstrdup(s) : NULL;
-    cfg->pull_policy = xstrdup(config_str("K8S_IMAGE_PULL_POLICY", "IfNotPresent"));
-    s = config_str("K8S_RUNTIME_CLASS", NULL);
-    cfg->runtime_class = s ? xstrdup(s) : NULL;
-    s = config_str("K8S_REPLICA_ID", NULL);
-    cfg->replica_id = s ? xstrdup(s) : make_replica_id();
-    return 0;
-}
-
-void pod_k8s_config_done(struct pod_k8s_config *cfg)
-{
-    k8s_client_config_done(&cfg->client);
-    free(cfg->registry);
-    free(cfg->tag);
-    free(cfg->sidecar_image);
-    free(cfg->pull_policy);
-    free(cfg->runtime_class);
-    free(cfg->replica_id);
-    *cfg = (struct pod_k8s_config){0};
-}
-
-static char *dup0(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
-static void config_copy(struct pod_k8s_config *dst, const struct pod_k8s_config *src)
-{
-    *dst = *src;
-    dst->client.api_url = dup0(src->client.api_url);
-    dst->client.token = dup0(src->client.token);
-    dst->client.token_file = dup0(src->client.token_file);
-    dst->client.ca_file = dup0(src->client.ca_file);
-    dst->client.namespace = dup0(src->client.namespace);
-    dst->registry = dup0(src->registry ? src->registry : "kcr");
-    dst->tag = dup0(src->tag ? src->tag : "latest");
-    dst->sidecar_image = dup0(src->sidecar_image);
-    dst->pull_policy = dup0(src->pull_policy ? src->pull_policy : "IfNotPresent");
-    dst->runtime_class = dup0(src->runtime_class);
-    dst->replica_id = src->replica_id ? xstrdup(src->replica_id) : make_replica_id();
-}
-
-/*** Reading pods ***/
-
-static const char *label(const json_t *pod, const char *key)
-{
-    return json_string_value(
-        json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), key));
-}
-
-static const char *meta_str(const json_t *pod, const char *key)
-{
-    return json_string_value(json_object_get(json_object_get(pod, "metadata"), key));
-}
-
-static long annotation_long(const json_t *pod, const char *key)
-{
-    const char *v = json_string_value(
-        json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"), key));
-    return v ? strtol(v, NULL, 10) : 0;
-}
-
-static const char *phase(const json_t *pod)
-{
-    const char *p = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
-    return p ? p : "Pending";
-}
-
-static bool is_deleting(const json_t *pod)
-{
-    return meta_str(pod, "deletionTimestamp") != NULL;
-}
-
-static bool is_finished(const json_t *pod)
-{
-    return !strcmp(phase(pod), "Failed") || !strcmp(phase(pod), "Succeeded");
-}
-
-static const char *pod_ip(const json_t *pod)
-{
-    return json_string_value(json_object_get(json_object_get(pod, "status"), "podIP"));
-}
-
-/* Running, Ready=True, with an IP, and not being deleted. */
-static bool is_ready(const json_t *pod)
-{
-    size_t i;
-    json_t *c;
-    if (is_deleting(pod) || strcmp(phase(pod), "Running") || !pod_ip(pod))
-        return false;
-    json_array_foreach(
-        json_object_get(json_object_get(pod, "status"), "conditions"), i,
-        c) if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "",
-                       "Ready")) return !strcmp(json_string_value(json_object_get(c, "status"))
-                                                    ?: "",
-                                                "True");
-    return false;
-}
-
-static time_t created_at(const json_t *pod)
-{
-    const char *ts = meta_str(pod, "creationTimestamp");
-    struct tm tm = {0};
-    if (!ts || !strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm))
-        return time(NULL);
-    return timegm(&tm);
-}
-
 static int lang_index(const char *code)
 {
     size_t n = 0;
@@ -269,10 +84,10 @@ static void set_rv(struct k8s_backend *b, const char *rv)
 static int on_event(const char *type, json_t *obj, void *ud)
 {
     struct k8s_backend *b = ud;
-    const char *name = meta_str(obj, "name");
+    const char *name = k8s_pod_meta(obj, "name");
     pthread_mutex_lock(&b->mu);
     b->watch_ok = true;
-    set_rv(b, meta_str(obj, "resourceVersion"));
+    set_rv(b, k8s_pod_meta(obj, "resourceVersion"));
     if (name && (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")))
         json_object_set(b->cache, name, obj);
     else if (name && !strcmp(type, "DELETED"))
@@ -293,14 +108,14 @@ static int relist(struct k8s_backend *b, struct kcr_err *err)
     json_t *p;
     json_array_foreach(json_object_get(list, "items"), i, p)
     {
-        const char *name = meta_str(p, "name");
+        const char *name = k8s_pod_meta(p, "name");
         if (name)
             json_object_set(fresh, name, p);
     }
     pthread_mutex_lock(&b->mu);
     json_decref(b->cache);
     b->cache = fresh;
-    set_rv(b, meta_str(list, "resourceVersion"));
+    set_rv(b, k8s_pod_meta(list, "resourceVersion"));
     b->synced = true;
     pthread_cond_broadcast(&b->cond);
     pthread_mutex_unlock(&b->mu);
@@ -524,15 +339,17 @@ static json_t *warm_candidates(struct k8s_backend *b, const char *code, size_t *
     *ret_pending = 0;
     json_object_foreach(b->cache, name, p)
     {
-        if (strcmp(label(p, K8S_LABEL_LANG) ?: "", code) ||
-            strcmp(label(p, K8S_LABEL_SPEC) ?: "", hash) ||
-            strcmp(label(p, K8S_LABEL_POOL) ?: "", "warm") || is_deleting(p) || is_finished(p))
+        if (strcmp(k8s_pod_label(p, K8S_LABEL_LANG) ?: "", code) ||
+            strcmp(k8s_pod_label(p, K8S_LABEL_SPEC) ?: "", hash) ||
+            strcmp(k8s_pod_label(p, K8S_LABEL_POOL) ?: "", "warm") || k8s_pod_is_deleting(p) ||
+            k8s_pod_is_finished(p))
             continue;
-        if (!is_ready(p)) {
+        if (!k8s_pod_is_ready(p)) {
             (*ret_pending)++;
             continue;
         }
-        json_array_append_new(out, json_pack("[s, s]", name, meta_str(p, "resourceVersion") ?: ""));
+        json_array_append_new(out,
+                              json_pack("[s, s]", name, k8s_pod_meta(p, "resourceVersion") ?: ""));
     }
     /* Shuffle so that replicas racing for the same pool mostly pick different pods. */
     for (size_t i = json_array_size(out); i > 1; i--) {
@@ -589,12 +406,12 @@ static char *wait_ready(struct k8s_backend *b, const char *name, long deadline, 
     pthread_mutex_lock(&b->mu);
     for (;;) {
         json_t *p = json_object_get(b->cache, name);
-        if (p && is_ready(p)) {
-            char *ip = xstrdup(pod_ip(p));
+        if (p && k8s_pod_is_ready(p)) {
+            char *ip = xstrdup(k8s_pod_ip(p));
             pthread_mutex_unlock(&b->mu);
             return ip;
         }
-        if (p && is_finished(p)) {
+        if (p && k8s_pod_is_finished(p)) {
             pthread_mutex_unlock(&b->mu);
             return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod '%s' failed to start", name), NULL;
         }
@@ -712,8 +529,11 @@ static void renew_leases(struct k8s_backend *b)
     const char *name;
     json_t *v;
     pthread_mutex_lock(&b->mu);
-    json_object_foreach(b->held, name, v) if (json_integer_value(v) - now < b->cfg.lease_s / 2)
-        json_array_append_new(due, json_string(name));
+    json_object_foreach(b->held, name, v)
+    {
+        if (json_integer_value(v) - now < b->cfg.lease_s / 2)
+            json_array_append_new(due, json_string(name));
+    }
     pthread_mutex_unlock(&b->mu);
     size_t i;
     json_array_foreach(due, i, v)
@@ -759,16 +579,16 @@ static void retry_deletes(struct k8s_backend *b)
 static const char *garbage_reason(struct k8s_backend *b, const char *name, const json_t *p,
                                   time_t now)
 {
-    const char *pool = label(p, K8S_LABEL_POOL) ?: "";
-    time_t age = now - created_at(p);
-    if (is_deleting(p))
+    const char *pool = k8s_pod_label(p, K8S_LABEL_POOL) ?: "";
+    time_t age = now - k8s_pod_created_at(p);
+    if (k8s_pod_is_deleting(p))
         return NULL;
-    if (is_finished(p))
+    if (k8s_pod_is_finished(p))
         return "finished";
     if (!strcmp(pool, "claimed")) {
         if (json_object_get(b->held, name))
             return NULL; /* ours: we renew its lease */
-        long until = annotation_long(p, K8S_ANNOT_LEASE);
+        long until = k8s_pod_annotation_long(p, K8S_ANNOT_LEASE);
         if (until ? until < now : age > b->cfg.lease_s)
             return "lease expired";
         return NULL;
@@ -778,11 +598,11 @@ static const char *garbage_reason(struct k8s_backend *b, const char *name, const
     /* Warm pods of another configuration (a rolling update, another
      * deployment's settings): left to their replicas for a while, then
      * replaced, so that they do not hold cluster resources forever. */
-    int li = lang_index(label(p, K8S_LABEL_LANG));
-    if (li >= 0 && strcmp(label(p, K8S_LABEL_SPEC) ?: "", b->spec_hash[li]) &&
+    int li = lang_index(k8s_pod_label(p, K8S_LABEL_LANG));
+    if (li >= 0 && strcmp(k8s_pod_label(p, K8S_LABEL_SPEC) ?: "", b->spec_hash[li]) &&
         age > b->cfg.foreign_grace_s)
         return "other configuration";
-    if (!is_ready(p) && age > b->cfg.ready_timeout_s + 30)
+    if (!k8s_pod_is_ready(p) && age > b->cfg.ready_timeout_s + 30)
         return "never ready";
     return NULL;
 }
@@ -912,7 +732,7 @@ struct kcr_pod_backend *pod_k8s_new(const struct pod_k8s_config *cfg, struct kcr
 {
     struct k8s_backend *b = xcalloc(1, sizeof(*b));
     b->super.ops = &k8s_ops;
-    config_copy(&b->cfg, cfg);
+    pod_k8s_config_copy(&b->cfg, cfg);
     pthread_mutex_init(&b->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

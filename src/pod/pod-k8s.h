@@ -49,6 +49,9 @@ struct pod_k8s_config {
 /* Reads the settings above; fails naming a bad variable. */
 int pod_k8s_config_from_env(struct pod_k8s_config *cfg, struct kcr_err *err);
 void pod_k8s_config_done(struct pod_k8s_config *cfg);
+/* Deep copy (dst is overwritten); fills the defaults of unset strings and a
+ * fresh replica id when src has none. Free dst with pod_k8s_config_done. */
+void pod_k8s_config_copy(struct pod_k8s_config *dst, const struct pod_k8s_config *src);
 
 /* Starts the backend (copies cfg): lists the namespace's kcr pods, starts the
  * watch and pool threads. Fails when the API server cannot be reached or

@@ -18,9 +18,11 @@ static json_t *container(json_t *pod, const char *name)
 {
     size_t i;
     json_t *c;
-    json_array_foreach(
-        json_object_get(json_object_get(pod, "spec"), "containers"), i,
-        c) if (!strcmp(json_string_value(json_object_get(c, "name")), name)) return c;
+    json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+    {
+        if (!strcmp(json_string_value(json_object_get(c, "name")), name))
+            return c;
+    }
     return NULL;
 }
 
@@ -43,8 +45,11 @@ static bool has_string(json_t *arr, const char *s)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i,
-                       v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v) && !strcmp(json_string_value(v), s))
+            return true;
+    }
     return false;
 }
 
@@ -52,9 +57,11 @@ static const char *env_of(json_t *c, const char *name)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(c, "env"), i,
-                       v) if (!strcmp(json_string_value(json_object_get(v, "name")),
-                                      name)) return json_string_value(json_object_get(v, "value"));
+    json_array_foreach(json_object_get(c, "env"), i, v)
+    {
+        if (!strcmp(json_string_value(json_object_get(v, "name")), name))
+            return json_string_value(json_object_get(v, "value"));
+    }
     return NULL;
 }
 
