@@ -403,6 +403,7 @@ static char *claim_warm(struct k8s_backend *b, const struct kcr_lang *lang, size
 /* Waits until pod name is Ready (returns its IP) or fails, or the deadline passes. */
 static char *wait_ready(struct k8s_backend *b, const char *name, long deadline, struct kcr_err *err)
 {
+    long next_poll = 0;
     pthread_mutex_lock(&b->mu);
     for (;;) {
         json_t *p = json_object_get(b->cache, name);
@@ -420,6 +421,19 @@ static char *wait_ready(struct k8s_backend *b, const char *name, long deadline, 
             return kcr_err_set(err, 0, KCR_ERR_TIMEOUT, "pod '%s' not ready after %ld s", name,
                                b->cfg.ready_timeout_s),
                    NULL;
+        }
+        /* The watch feeds the cache; while it is down (API server restart),
+         * look at the pod directly now and then. */
+        if (!b->watch_ok && now_ms() >= next_poll) {
+            struct kcr_err gerr = {0};
+            json_t *fresh = NULL;
+            pthread_mutex_unlock(&b->mu);
+            int rc = k8s_pod_get(b->client, name, &fresh, &gerr);
+            pthread_mutex_lock(&b->mu);
+            if (rc == 0)
+                json_object_set_new(b->cache, name, fresh);
+            next_poll = now_ms() + 1000;
+            continue;
         }
         wait_change(b, 200);
     }
