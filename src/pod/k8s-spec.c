@@ -192,6 +192,10 @@ static json_t *sidecar_container(const struct spec_in *in)
                   env_var("MAX_OUTPUT_SIZE", out_bytes), env_var("MAX_MEMORY_MB", exec_mb), "name",
                   "NETWORK_ISOLATED", "value", "true");
     json_array_append_new(env, env_var("MAX_PIDS", in->max_pids));
+    /* No real file outgrows the pod's largest emptyDir; only a sparse one can
+     * claim to (security.md case 6). */
+    json_array_append_new(
+        env, env_var("MAX_FILE_WRITE_MB", in->data_mb > in->tmp_mb ? in->data_mb : in->tmp_mb));
     json_t *probe = json_pack("{s:{s:s, s:I}, s:i, s:i, s:i, s:i}", "httpGet", "path", "/ready",
                               "port", in->port, "initialDelaySeconds", 1, "periodSeconds", 2,
                               "timeoutSeconds", 3, "failureThreshold", 3);

@@ -140,9 +140,11 @@ static int init_setup(struct pod_spawn *s, struct kcr_err *err)
     const struct kcr_pod_local_config *cfg = s->cfg;
     uid_t owner = POD_UID; /* 65532 inside, in both modes */
     /* The cgroup namespace only now: its root is the cgroup the parent moved
-     * us into (unsharing earlier shows paths like /../../kcr/<id>). */
+     * us into (unsharing earlier shows paths like /../../kcr/<id>). Its own
+     * cgroup mounts let the sidecar read the pod's OOM counter. */
     if (ns_unshare(CLONE_NEWCGROUP, err) < 0 || ns_mounts_private(err) < 0 ||
-        ns_mount_proc("/proc", err) < 0 || ns_set_hostname("kcr", err) < 0 || net_lo_up(err) < 0 ||
+        cgroup_mgr_mount_ns_view(s->cgm, err) < 0 || ns_mount_proc("/proc", err) < 0 ||
+        ns_set_hostname("kcr", err) < 0 || net_lo_up(err) < 0 ||
         ns_mount_tmpfs(s->data_dir, (unsigned)cfg->data_mb, 0755, owner, POD_GID, err) < 0)
         return -1;
     if (cfg->rootless)

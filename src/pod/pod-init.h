@@ -5,6 +5,7 @@
 
 #include "common/lang.h"
 #include "pod/pod-local.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/rootfs.h"
 
 #define POD_UID 65532
@@ -14,6 +15,7 @@
  * children only make system calls and exec. */
 struct pod_spawn {
     const struct kcr_pod_local_config *cfg; /* borrowed */
+    const struct kcr_cgroup_mgr *cgm;       /* borrowed */
     const struct kcr_lang *lang;
     char *dir, *data_dir, *sock_path, *root_dir;
     struct kcr_rootfs_plan *plan;

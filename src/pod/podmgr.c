@@ -139,7 +139,11 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
     if (max_exec > 600)
         max_exec = 600; /* the sidecar's own bound */
     env[k++] = xasprintf("MAX_EXECUTION_TIME=%ld", max_exec < 1 ? 1 : max_exec);
-    static const char *const pass[] = {"MAX_OUTPUT_SIZE", "KCR_LOG_LEVEL", "MAX_FILE_SIZE"};
+    /* No real file outgrows the pod's largest disk; only a sparse one can
+     * claim to (security.md case 6). */
+    long disk_mb = m->cfg->tmp_mb > m->cfg->data_mb ? m->cfg->tmp_mb : m->cfg->data_mb;
+    env[k++] = xasprintf("MAX_FILE_WRITE_MB=%ld", disk_mb);
+    static const char *const pass[] = {"MAX_OUTPUT_SIZE", "KCR_LOG_LEVEL"};
     for (size_t i = 0; i < ARRAY_SIZE(pass); i++) {
         const char *v = getenv(pass[i]);
         if (v && *v)
@@ -256,6 +260,7 @@ static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const ch
 {
     const struct kcr_pod_local_config *cfg = m->cfg;
     s->cfg = m->cfg;
+    s->cgm = m->cgm;
     s->lang = lang;
     s->dir = xasprintf("%s/%s", m->pods_dir, id);
     s->data_dir = xasprintf("%s/data", s->dir);

@@ -3,11 +3,12 @@
 #include "common/xalloc.h"
 
 #include <errno.h>
-#include <inttypes.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The memory cgroup path of this process: the v1 line naming the "memory"
  * controller, else the v2 line ("0::/path"). *ret_v2 tells which. */
@@ -101,7 +102,42 @@ char *cgroup_self_memory_dir(struct kcr_err *err)
     return dir;
 }
 
-int cgroup_self_oom_kills(uint64_t *ret, struct kcr_err *err)
+/* The value of the line "oom_kill N" in buf (not "oom_kill_disable"). */
+static int parse_oom_kill(const char *buf, uint64_t *ret)
+{
+    const char *line = buf;
+    while (line && *line) {
+        if (!strncmp(line, "oom_kill ", 9)) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long long v = strtoull(line + 9, &end, 10);
+            if (errno || end == line + 9)
+                return -1;
+            *ret = v;
+            return 0;
+        }
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return -1;
+}
+
+int cgroup_self_oom_read(int fd, uint64_t *ret, struct kcr_err *err)
+{
+    char buf[1024]; /* both files are well under 200 bytes */
+    ssize_t n;
+    do
+        n = pread(fd, buf, sizeof(buf) - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "read the oom_kill counter");
+    buf[n] = '\0';
+    if (parse_oom_kill(buf, ret) < 0)
+        return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "no oom_kill line in the memory cgroup");
+    return 0;
+}
+
+int cgroup_self_oom_open(struct kcr_err *err)
 {
     _cleanup_free_ char *dir = cgroup_self_memory_dir(err);
     if (!dir)
@@ -109,17 +145,11 @@ int cgroup_self_oom_kills(uint64_t *ret, struct kcr_err *err)
     const char *files[] = {"memory.oom_control", "memory.events"};
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
         _cleanup_free_ char *path = xasprintf("%s/%s", dir, files[i]);
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        char key[64];
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         uint64_t v;
-        while (fscanf(f, "%63s %" SCNu64, key, &v) == 2) {
-            if (!strcmp(key, "oom_kill")) {
-                *ret = v;
-                return 0;
-            }
-        }
+        struct kcr_err ignored;
+        if (fd >= 0 && cgroup_self_oom_read(fd, &v, &ignored) == 0)
+            return TAKE_FD(fd);
     }
     return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no oom_kill counter in '%s'", dir);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -287,6 +288,36 @@ const char *cgroup_mode_name(enum kcr_cgroup_mode mode)
         return "v2";
     }
     return "unknown";
+}
+
+/*** A cgroup namespace's own view ***/
+
+/* Replaces the mount at mp with a fresh read-only instance of fstype. A fresh
+ * mount in a cgroup namespace is rooted at the namespace's root; mount(2)
+ * refuses a superblock on top of its own root (EBUSY, do_add_mount), so the
+ * inherited view is detached first. */
+static int remount_fresh(const char *mp, const char *fstype, const char *data, struct kcr_err *err)
+{
+    const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (umount2(mp, MNT_DETACH) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "cgroup: detach '%s'", mp);
+    if (mount(fstype, mp, fstype, flags, data) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "cgroup: mount %s at '%s'", fstype, mp);
+    /* Read-only per mount: the superblock stays writable for the host. */
+    if (mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, NULL) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "cgroup: make '%s' read-only", mp);
+    return 0;
+}
+
+int cgroup_mgr_mount_ns_view(const struct kcr_cgroup_mgr *mgr, struct kcr_err *err)
+{
+    if (!mgr->ops)
+        return 0;
+    if (mgr->v1[CG_MEMORY] && remount_fresh(mgr->v1[CG_MEMORY], "cgroup", "memory", err) < 0)
+        return -1;
+    if (mgr->v2 && remount_fresh(mgr->v2, "cgroup2", NULL, err) < 0)
+        return -1;
+    return 0;
 }
 
 /*** Pod cgroups ***/

@@ -49,6 +49,13 @@ enum kcr_cgroup_mode cgroup_mgr_mode(const struct kcr_cgroup_mgr *mgr);
 /* "disabled", "v1", "v2". */
 const char *cgroup_mode_name(enum kcr_cgroup_mode mode);
 
+/* For a pod's first process, after unshare(CLONE_NEWCGROUP) in a private
+ * mount namespace: replaces the memory hierarchy's mount (v1) and the cgroup2
+ * mount with fresh read-only ones rooted at the namespace's root, the view a
+ * container runtime gives a container, so the sidecar finds its own cgroup
+ * (cgroup-self.h). No-op when disabled. */
+int cgroup_mgr_mount_ns_view(const struct kcr_cgroup_mgr *mgr, struct kcr_err *err);
+
 /* Creates the parent directories (and, on v2, enables the controllers) once.
  * Idempotent; cgroup_create calls it. */
 int cgroup_mgr_setup(struct kcr_cgroup_mgr *mgr, struct kcr_err *err);

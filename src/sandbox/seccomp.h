@@ -6,7 +6,7 @@
  * changes (mount, umount2, pivot_root, open_tree, move_mount, fs*, mount_setattr,
  * unshare, setns, chroot), machine state (swapon/off, reboot, acct, quotactl,
  * clock_settime, settimeofday, clock_adjtime, adjtimex). Also:
- *   - socket()/socketpair() for any family but AF_UNIX: EAFNOSUPPORT;
+ *   - socket()/socketpair() for any family but AF_UNIX: EPERM;
  *   - clone() with a CLONE_NEW* flag: EPERM; clone3(): ENOSYS, so libc falls
  *     back to clone(), whose flags a classic BPF filter can inspect;
  *   - personality() other than PER_LINUX (0) or the 0xffffffff query: EPERM;

@@ -8,6 +8,7 @@
 #include "sidecar/sidecar-files.h"
 #include "sidecar/sidecar-request.h"
 #include "sidecar/sidecar-result.h"
+#include "sandbox/cgroup-self.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "http/http.h"
@@ -31,6 +32,7 @@ struct sidecar {
      * main container. Pods are single-use, so this costs nothing. */
     pthread_mutex_t exec_lock;
     const char *setenv[3];
+    int oom_fd; /* the memory cgroup's oom_kill counter, or -1 */
 };
 
 static int pinned_target(struct sidecar *s, struct kcr_err *err)
@@ -125,6 +127,8 @@ static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
         .data_dir = s->cfg.working_dir,
         .uid = s->cfg.uid,
         .max_output = (size_t)s->cfg.max_output,
+        .max_file_write = (uint64_t)s->cfg.max_file_write_mb << 20,
+        .oom_fd = s->oom_fd,
         .setenv = go ? s->setenv : NULL,
     };
     struct sidecar_result res;
@@ -214,6 +218,11 @@ int main(void)
         return 2;
     }
     s.files.dir = s.cfg.working_dir;
+    /* Without the counter a run killed for memory looks like any SIGKILL:
+     * say so once rather than report it wrongly later. */
+    s.oom_fd = cgroup_self_oom_open(&err);
+    if (s.oom_fd < 0)
+        log_msg(KCR_LOG_WARN, NULL, "no OOM accounting: %s", err.msg);
     /* Block before the server threads start so that they inherit the mask and
      * only sigwait() sees SIGTERM; SIGPIPE: a client gone mid-reply or a
      * program that closed its stdin must not kill us. */
@@ -241,13 +250,15 @@ int main(void)
         return 2;
     }
     log_json(KCR_LOG_INFO, NULL, "listening",
-             json_pack("{s:s,s:i,s:s,s:s}", "socket", s.cfg.socket_path ? s.cfg.socket_path : "",
-                       "port", s.cfg.socket_path ? 0 : (int)s.cfg.port, "language", s.cfg.language,
-                       "main_process", s.cfg.main_name));
+             json_pack("{s:s,s:i,s:s,s:s,s:b}", "socket",
+                       s.cfg.socket_path ? s.cfg.socket_path : "", "port",
+                       s.cfg.socket_path ? 0 : (int)s.cfg.port, "language", s.cfg.language,
+                       "main_process", s.cfg.main_name, "oom_accounting", s.oom_fd >= 0));
     int sig = wait_for_signal();
     log_msg(KCR_LOG_INFO, NULL, "signal %d: stopping", sig);
     http_server_quiesce(srv);
     srv = http_server_stop(srv);
     sidecar_config_done(&s.cfg);
+    s.oom_fd = safe_close(s.oom_fd);
     return 0;
 }

@@ -14,6 +14,7 @@ struct sidecar_config {
     const char *host;        /* SIDECAR_HOST: 0.0.0.0 */
     long max_exec_time;      /* MAX_EXECUTION_TIME: seconds, default 30, at most 600 */
     long max_output;         /* MAX_OUTPUT_SIZE: bytes per stream, default 1 MiB */
+    long max_file_write_mb;  /* MAX_FILE_WRITE_MB: RLIMIT_FSIZE of user code, 1024; 0 = none */
     const char *main_name;   /* MAIN_PROCESS_NAME: default "sleep" */
     bool network_isolated;   /* NETWORK_ISOLATED: adds GOPROXY=off GOSUMDB=off for Go */
     char *nsexec_path;       /* KCR_NSEXEC, else kcr-nsexec next to /proc/self/exe */

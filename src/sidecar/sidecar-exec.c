@@ -22,10 +22,12 @@
 #define READ_CHUNK    65536
 #define KILL_GRACE_MS 3000
 #define NSEXEC_ARGV   48
+#define OOM_POLL_MS   50
 
 /* How one kcr-nsexec run ended. */
 struct step_outcome {
     bool timed_out;
+    bool oom; /* the OOM killer acted during the step, which was then stopped */
     bool have_report;
     struct nsexec_report report;
     int wait_status;
@@ -63,6 +65,8 @@ struct step_io {
     const char *stdin_data;
     size_t stdin_len, stdin_off;
     size_t rep_len;
+    int oom_fd; /* -1: not watched */
+    uint64_t oom_base;
 };
 
 static void close_pair(int p[2])
@@ -85,6 +89,7 @@ static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, l
     snprintf(store[1], 32, "%" PRIu64, p->target_start);
     snprintf(store[2], 32, "%ld", p->uid);
     snprintf(store[3], 32, "%ld", cpu_s);
+    snprintf(store[4], 32, "%" PRIu64, p->max_file_write);
     v[n++] = (char *)p->nsexec_path;
     v[n++] = "--target", v[n++] = store[0];
     v[n++] = "--target-start", v[n++] = store[1];
@@ -93,6 +98,8 @@ static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, l
     v[n++] = "--gid", v[n++] = store[2];
     v[n++] = "--cpu", v[n++] = store[3];
     v[n++] = "--nofile", v[n++] = "4096";
+    if (p->max_file_write)
+        v[n++] = "--fsize", v[n++] = store[4];
     v[n++] = "--report-fd", v[n++] = "3";
     for (size_t i = 0; i < nenv; i++)
         v[n++] = "--setenv", v[n++] = (char *)p->setenv[i];
@@ -180,22 +187,40 @@ static bool read_report(int fd, struct step_io *io, struct step_outcome *o)
     }
 }
 
+/* True when the OOM killer has killed a process of our cgroup since base. */
+static bool oom_since(int fd, uint64_t base)
+{
+    uint64_t n;
+    struct kcr_err ignored;
+    return fd >= 0 && cgroup_self_oom_read(fd, &n, &ignored) == 0 && n > base;
+}
+
 /* The poll loop: until stdout, stderr and the report pipe reach EOF (every
- * process holding them is gone). At the deadline, SIGKILL kcr-nsexec once and
- * keep draining for a grace period while the namespace dies. */
+ * process holding them is gone). At the deadline, or once the OOM killer has
+ * killed any process of the run, SIGKILL kcr-nsexec once and keep draining for
+ * a grace period while the namespace dies. The OOM killer picks one process,
+ * not necessarily the one we wait for: a parent whose child it killed would
+ * otherwise sleep on to the deadline. Like Kubernetes' memory.oom.group, one
+ * OOM kill ends the run (cgroup v1 offers no counter to poll: sample it). */
 static void pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar_result *res,
                  struct step_outcome *o)
 {
-    int64_t grace_end = 0;
+    int64_t grace_end = 0, next_oom = 0;
+    bool stopping = false;
     while (io->out_r >= 0 || io->err_r >= 0 || io->rep_r >= 0) {
         int64_t now = now_ms();
-        if (!o->timed_out && now >= deadline) {
-            o->timed_out = true;
+        if (!stopping && now >= next_oom) {
+            o->oom = oom_since(io->oom_fd, io->oom_base);
+            next_oom = now + OOM_POLL_MS;
+        }
+        if (!stopping && (o->oom || now >= deadline)) {
+            o->timed_out = !o->oom;
+            stopping = true;
             (void)kill(pid, SIGKILL);
             grace_end = now + KILL_GRACE_MS;
             io->in_w = safe_close(io->in_w);
         }
-        if (o->timed_out && now >= grace_end)
+        if (stopping && now >= grace_end)
             break;
         struct pollfd pf[4] = {
             {.fd = io->out_r, .events = POLLIN},
@@ -203,8 +228,10 @@ static void pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar
             {.fd = io->rep_r, .events = POLLIN},
             {.fd = io->in_w, .events = POLLOUT},
         };
-        int64_t wait = (o->timed_out ? grace_end : deadline) - now;
-        int r = poll(pf, 4, (int)(wait > 0 ? wait : 0));
+        int64_t until = stopping ? grace_end : deadline;
+        if (!stopping && io->oom_fd >= 0 && next_oom < until)
+            until = next_oom;
+        int r = poll(pf, 4, (int)(until > now ? until - now : 0));
         if (r < 0 && errno != EINTR)
             break;
         if (r <= 0)
@@ -221,8 +248,8 @@ static void pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar
 }
 
 static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const char *wd,
-                      const char *in, size_t in_len, int64_t deadline, struct sidecar_result *res,
-                      struct step_outcome *o, struct kcr_err *err)
+                      const char *in, size_t in_len, int64_t deadline, uint64_t oom_base,
+                      struct sidecar_result *res, struct step_outcome *o, struct kcr_err *err)
 {
     int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, prep[2] = {-1, -1};
     if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 ||
@@ -231,7 +258,7 @@ static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const ch
         close_pair(pin), close_pair(pout), close_pair(perr), close_pair(prep);
         return kcr_err_set(err, e, KCR_ERR_INTERNAL, "pipe");
     }
-    char store[4][32];
+    char store[5][32];
     long cpu_s = (long)((deadline - now_ms()) / 1000) + 2;
     _cleanup_free_ char **nargv = nsexec_argv(p, wd, cpu_s, argv, store);
     int child_fds[4] = {pin[0], pout[1], perr[1], prep[1]};
@@ -239,7 +266,16 @@ static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const ch
     int r = spawn_nsexec(nargv, child_fds, &pid);
     pin[0] = safe_close(pin[0]), pout[1] = safe_close(pout[1]);
     perr[1] = safe_close(perr[1]), prep[1] = safe_close(prep[1]);
-    struct step_io io = {pin[1], pout[0], perr[0], prep[0], in, in ? in_len : 0, 0, 0};
+    struct step_io io = {
+        .in_w = pin[1],
+        .out_r = pout[0],
+        .err_r = perr[0],
+        .rep_r = prep[0],
+        .stdin_data = in,
+        .stdin_len = in ? in_len : 0,
+        .oom_fd = p->oom_fd,
+        .oom_base = oom_base,
+    };
     int ours[4] = {io.in_w, io.out_r, io.err_r, io.rep_r};
     for (int i = 0; i < 4; i++)
         (void)fcntl(ours[i], F_SETFL, O_NONBLOCK);
@@ -251,7 +287,7 @@ static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const ch
     }
     pump(pid, &io, deadline, res, o);
     safe_close(io.in_w), safe_close(io.out_r), safe_close(io.err_r), safe_close(io.rep_r);
-    if (o->timed_out)
+    if (o->timed_out || o->oom)
         (void)kill(pid, SIGKILL);
     while (waitpid(pid, &o->wait_status, 0) < 0 && errno == EINTR)
         ;
@@ -318,6 +354,12 @@ static int apply_outcome(const struct step_outcome *o, const char *prog, long ti
         buf_printf(&res->err, "Execution timed out after %ld seconds", timeout_s);
         return 0;
     }
+    if (o->oom) {
+        res->oom_killed = true;
+        res->signal = SIGKILL;
+        res->exit_code = 128 + SIGKILL;
+        return 0;
+    }
     if (!o->have_report) {
         if (WIFSIGNALED(o->wait_status))
             return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "kcr-nsexec killed by signal %d",
@@ -341,7 +383,7 @@ static int apply_outcome(const struct step_outcome *o, const char *prog, long ti
 }
 
 static int run_steps(const struct sidecar_exec_params *p, const struct sidecar_request *req,
-                     const char *file_path, const char *cls, int64_t deadline,
+                     const char *file_path, const char *cls, int64_t deadline, uint64_t oom_base,
                      struct sidecar_result *res, struct kcr_err *err)
 {
     int nsteps = lang_nsteps(req->lang);
@@ -356,7 +398,7 @@ static int run_steps(const struct sidecar_exec_params *p, const struct sidecar_r
             lang_expand(req->lang, i, file_path, cls, (const char *const *)req->args, req->nargs);
         struct step_outcome o = {0};
         int r = run_nsexec(p, argv, req->working_dir, last ? req->stdin_data : NULL, req->stdin_len,
-                           deadline, res, &o, err);
+                           deadline, oom_base, res, &o, err);
         if (r == 0)
             r = apply_outcome(&o, argv[0], req->timeout_s, res, &done, err);
         lang_argv_free(argv);
@@ -382,15 +424,16 @@ int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_r
     _cleanup_free_ char *file_path =
         xasprintf("%s%s%s", req->working_dir,
                   req->working_dir[strlen(req->working_dir) - 1] == '/' ? "" : "/", name);
-    uint64_t oom_before = 0, oom_after = 0;
+    /* No baseline, no watch: nothing exceeds UINT64_MAX. */
+    uint64_t oom_base = UINT64_MAX;
     struct kcr_err ignored;
-    bool have_oom = cgroup_self_oom_kills(&oom_before, &ignored) == 0;
-    int r = run_steps(p, req, file_path, cls, deadline, res, err);
+    if (p->oom_fd >= 0 && cgroup_self_oom_read(p->oom_fd, &oom_base, &ignored) < 0)
+        oom_base = UINT64_MAX;
+    int r = run_steps(p, req, file_path, cls, deadline, oom_base, res, err);
     res->execution_time_ms = (long)(now_ms() - start);
-    /* User code runs in our cgroup: an OOM kill there during the run that
-     * ended the program with SIGKILL is the memory limit, not a timeout. */
-    if (r == 0 && have_oom && res->signal == SIGKILL && !res->timed_out &&
-        cgroup_self_oom_kills(&oom_after, &ignored) == 0 && oom_after > oom_before)
+    /* A kill the watch had no time to see (the step ended first) is still
+     * reported; the program's exit status stays what it was. */
+    if (r == 0 && !res->timed_out && oom_since(p->oom_fd, oom_base))
         res->oom_killed = true;
     return r;
 }

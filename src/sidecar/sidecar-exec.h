@@ -5,7 +5,9 @@
  * one wall-clock budget for all of them. Output of every step goes into the
  * same two capped buffers; the stdin of the request goes to the last step.
  * At the deadline kcr-nsexec is SIGKILLed: its pid-namespace init dies with it
- * (PR_SET_PDEATHSIG) and the kernel kills every process of that namespace. */
+ * (PR_SET_PDEATHSIG) and the kernel kills every process of that namespace.
+ * The same happens as soon as the memory cgroup's OOM killer has killed any
+ * process of the run: the result is then exit 137 with oom_killed. */
 #pragma once
 
 #include <stdint.h>
@@ -22,6 +24,8 @@ struct sidecar_exec_params {
     const char *data_dir;      /* the sidecar's path to the shared working directory */
     long uid;                  /* uid and gid of user code */
     size_t max_output;         /* per stream */
+    uint64_t max_file_write;   /* RLIMIT_FSIZE of user code in bytes; 0 = none */
+    int oom_fd;                /* cgroup_self_oom_open(), or -1: no OOM accounting */
     const char *const *setenv; /* extra "K=V" for user code (NULL-terminated) or NULL */
 };
 

@@ -109,23 +109,11 @@ LOCAL_ONLY = {
 }
 
 
-# Tests that fail on the local backend too, for reasons outside the pod
-# backend (measured: 3 failures in 6 local-mode runs at 17:50).
-FLAKY_EVERYWHERE = {
-    "test_security.py::test_03_two_processes_together_over_limit":
-        "cgroup v1 OOM-kills ONE of the two equal processes; when it picks the forked "
-        "child, the parent sleeps on and the step times out (exit 124, not 137)",
-}
-
-
 def pytest_collection_modifyitems(config, items):
     for item in items:
         nodeid = item.nodeid.split("/")[-1]
         if nodeid in LOCAL_ONLY:
             item.add_marker(pytest.mark.skip(reason="local backend only: " + LOCAL_ONLY[nodeid]))
-        elif nodeid in FLAKY_EVERYWHERE:
-            item.add_marker(pytest.mark.skip(
-                reason="flaky on every backend: " + FLAKY_EVERYWHERE[nodeid]))
 
 
 @pytest.fixture(scope="session")

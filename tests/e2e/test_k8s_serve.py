@@ -72,8 +72,7 @@ def test_api_suites_pass_with_kubernetes_backend():
     kubernetes backend: every kcr serve uses it, and the security suite's pods
     are created and claimed through it and reached over their pod IPs (two
     local-backend-only tests are skipped, with their kubernetes counterparts
-    above, and one test that is flaky on the local backend as well; see
-    k8s_backend_plugin.py)."""
+    above; see k8s_backend_plugin.py)."""
     suites = ["test_api_basic.py", "test_api_exec.py", "test_api_files.py",
               "test_api_state.py", "test_api_durability.py", "test_languages.py",
               "test_api_client.py", "test_security.py", "test_parallel.py"]

@@ -35,33 +35,6 @@ MEM_MB = 128  # memory limit of the pods these tests create
 PIDS = 64  # pids limit of the pods these tests create
 
 
-class KnownGap(Exception):
-    """A check that fails because of a known gap in kcr (see the marker's reason).
-    Only this exception is expected by the xfail markers below (strict: a fix
-    turns the test red until its marker is removed); any other failed
-    assertion in the same test fails it for real."""
-
-
-def gap_check(cond, msg):
-    if not cond:
-        raise KnownGap(msg)
-
-
-GAP_OOM = pytest.mark.xfail(
-    raises=KnownGap, strict=True,
-    reason="gap: oom_killed stays false. kcr-sidecar reads the oom_kill counter through "
-           "cgroup_self_memory_dir(), which cannot resolve its own cgroup inside the pod's cgroup "
-           "namespace (/proc/self/cgroup says '/', mountinfo root says '/../..')")
-GAP_FSIZE = pytest.mark.xfail(
-    raises=KnownGap, strict=True,
-    reason="gap: no file-size rlimit. kcr-sidecar does not pass --fsize (MAX_FILE_SIZE_MB) to "
-           "kcr-nsexec, so a 1 TiB sparse file is created on tmpfs")
-GAP_SOCKET_ERRNO = pytest.mark.xfail(
-    raises=KnownGap, strict=True,
-    reason="gap: seccomp.c refuses socket()/socketpair() of non-AF_UNIX families with "
-           "EAFNOSUPPORT; security.md row 14 asks for EPERM (or a kill). Change one of them")
-
-
 # --------------------------------------------------------------------------
 # Helpers
 
@@ -375,7 +348,6 @@ print(json.dumps({"forked": n, "error": err,
 # 3. Memory bomb
 
 
-@GAP_OOM
 def test_03_memory_bomb_killed(pod):
     r = run(pod, """
 x = []
@@ -384,7 +356,7 @@ while True:
 """, timeout=20)
     assert r["exit_code"] == 137, r
     assert r["timed_out"] is False, r
-    gap_check(r["oom_killed"] is True, r)
+    assert r["oom_killed"] is True, r
 
 
 TWO_PROCS = """
@@ -399,7 +371,6 @@ if pid:
 """
 
 
-@GAP_OOM
 def test_03_two_processes_together_over_limit():
     share = int(MEM_MB * 0.6)
     # Control: one process with that much memory is under the limit.
@@ -411,7 +382,31 @@ def test_03_two_processes_together_over_limit():
         r = run(p, TWO_PROCS % share, timeout=8)
         assert r["exit_code"] == 137, r
         assert r["timed_out"] is False, r
-        gap_check(r["oom_killed"] is True, r)
+        assert r["oom_killed"] is True, r
+
+
+CHILD_IS_VICTIM = """
+import os, time
+parent_block = b'p' * (%d << 20)
+pid = os.fork()
+if pid == 0:
+    grow = []
+    while True:
+        grow.append(b'c' * (8 << 20))
+time.sleep(30)
+os.waitpid(pid, 0)
+"""
+
+
+def test_03_oom_kill_of_a_child_ends_the_run(pod):
+    """The OOM killer picks the largest process, here the child: the parent,
+    asleep, must not carry the run on to the time limit."""
+    t0 = time.monotonic()
+    r = run(pod, CHILD_IS_VICTIM % (MEM_MB // 4), timeout=15)
+    assert r["oom_killed"] is True, r
+    assert r["timed_out"] is False, r
+    assert r["exit_code"] == 137, r
+    assert time.monotonic() - t0 < 10, r
 
 
 # --------------------------------------------------------------------------
@@ -572,7 +567,6 @@ print(json.dumps(res))
 DISK_POD = dict(memory_mb=256, POD_TMP_MB=32, POD_DATA_MB=48)
 
 
-@GAP_FSIZE
 def test_06_disk_fill():
     with new_pod(**DISK_POD) as filler, new_pod(**DISK_POD) as other:
         r, doc = run_json(filler, FILL, timeout=30)
@@ -591,7 +585,7 @@ def test_06_disk_fill():
         # A 1 TiB sparse file is refused (EFBIG from the file-size limit); it
         # never becomes a 1 TiB file.
         for d, res in doc.items():
-            gap_check(res["sparse"][0] in ("ENOSPC", "EFBIG", "EDQUOT"), (d, res))
+            assert res["sparse"][0] in ("ENOSPC", "EFBIG", "EDQUOT"), (d, res)
 
 
 def test_06_file_over_limit_not_returned(pod):
@@ -932,7 +926,6 @@ def test_14_dangerous_syscalls_refused(pod):
         assert refused(name, rc, out), (name, rc, out)
 
 
-@GAP_SOCKET_ERRNO
 def test_14_socket_families_refused(pod):
     doc = try_syscalls(pod, SOCKETS + ["socket-unix", "socketpair-unix"])
     # AF_UNIX stays available (local IPC inside the program).
@@ -941,7 +934,7 @@ def test_14_socket_families_refused(pod):
     for name, (rc, out) in doc.items():
         assert rc != 0, (name, rc, out)  # refused one way or another
     for name, (rc, out) in doc.items():
-        gap_check(refused(name, rc, out), (name, rc, out))
+        assert refused(name, rc, out), (name, rc, out)
 
 
 # --------------------------------------------------------------------------

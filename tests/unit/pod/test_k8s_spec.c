@@ -150,8 +150,8 @@ static void test_limits_on_sidecar(void **state)
     assert_string_equal(env_of(s, "MAX_MEMORY_MB"), "768");
     /* java time_mult 2.0: the API asks for 60 s, the sidecar must allow it. */
     assert_string_equal(env_of(s, "MAX_EXECUTION_TIME"), "60");
-    /* java time_mult 2.0: the sidecar accepts the API's 30 s x 2. */
-    assert_string_equal(env_of(s, "MAX_EXECUTION_TIME"), "60");
+    /* the larger emptyDir (data 1024 Mi by default, tmp 512 Mi) */
+    assert_string_equal(env_of(s, "MAX_FILE_WRITE_MB"), "1024");
     assert_string_equal(str_at(m, "resources.limits.memory"), "64Mi");
     json_t *labels = at(pod, "metadata.labels");
     assert_string_equal(json_string_value(json_object_get(labels, K8S_LABEL_POOL)), "warm");

@@ -66,17 +66,55 @@ static void test_apply(void **state)
 static void test_cgroup_self_oom_counter(void **state)
 {
     (void)state;
-    uint64_t n = 0;
     struct kcr_err err = {0};
-    if (cgroup_self_oom_kills(&n, &err) < 0) {
+    int fd = cgroup_self_oom_open(&err);
+    if (fd < 0) {
         /* no memory cgroup visible here: say why */
         print_message("skipped: %s\n", err.msg);
         skip();
     }
+    /* The same fd reads the counter again and again (cgroupfs regenerates it). */
+    uint64_t first = 0, second = 0;
+    assert_int_equal(cgroup_self_oom_read(fd, &first, &err), 0);
+    assert_int_equal(cgroup_self_oom_read(fd, &second, &err), 0);
+    assert_true(second >= first);
+    close(fd);
     char *dir = cgroup_self_memory_dir(&err);
     assert_non_null(dir);
     assert_true(access(dir, R_OK) == 0);
     free(dir);
+}
+
+/* A regular file with content, opened for reading (unlinked at once). */
+static int file_with(const char *content)
+{
+    char path[] = "/tmp/kcr-oom-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    return fd;
+}
+
+static void test_oom_counter_formats(void **state)
+{
+    (void)state;
+    struct kcr_err err = {0};
+    uint64_t n = 0;
+    /* cgroup v1 memory.oom_control: oom_kill_disable comes first */
+    int fd = file_with("oom_kill_disable 1\nunder_oom 0\noom_kill 7\n");
+    assert_int_equal(cgroup_self_oom_read(fd, &n, &err), 0);
+    assert_int_equal(n, 7);
+    close(fd);
+    /* cgroup v2 memory.events */
+    fd = file_with("low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n");
+    assert_int_equal(cgroup_self_oom_read(fd, &n, &err), 0);
+    assert_int_equal(n, 2);
+    close(fd);
+    /* only the look-alike key: not a counter */
+    fd = file_with("oom_kill_disable 0\nunder_oom 0\n");
+    assert_int_equal(cgroup_self_oom_read(fd, &n, &err), -1);
+    close(fd);
 }
 
 int main(void)
@@ -84,6 +122,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_apply),
         cmocka_unit_test(test_cgroup_self_oom_counter),
+        cmocka_unit_test(test_oom_counter_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,6 +126,7 @@ static void test_missing_nsexec_is_an_error(void **state)
         .data_dir = d->path,
         .uid = 65532,
         .max_output = 1024,
+        .oom_fd = -1,
     };
     struct sidecar_request req = {.code = "echo",
                                   .code_len = 4,
