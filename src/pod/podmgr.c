@@ -44,8 +44,8 @@
 
 /* How long CREATE waits for the pod's processes to exec (or report a failure). */
 #define SPAWN_TIMEOUT_MS 10000
-/* kcr-nsexec's file capabilities; CAP_SETPCAP lets it empty the bounding set. */
-#define NSEXEC_CAPS "cap_setpcap,cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep"
+/* kcr-nsexec's file capabilities: the guide's sidecar set (docs/sidecar.md). */
+#define NSEXEC_CAPS "cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep"
 
 struct pod_entry {
     char id[64];
@@ -392,8 +392,10 @@ static int pod_destroy(struct podmgr *m, const char *id, struct kcr_err *err)
 /*** Start-up ***/
 
 /* Installs a root-owned copy of kcr-nsexec carrying its file capabilities in
- * a directory only root can write, so the unprivileged sidecar can exec it
- * and nobody can replace it. */
+ * a directory only root can write, so nobody can replace it. Mode 0750 with
+ * group 65532: the sidecar (65532) can exec it, other host users cannot (with
+ * those capabilities it enters any pod's main container). User code, also
+ * 65532, never sees the host's run dir. */
 static int install_nsexec(struct podmgr *m, struct kcr_err *err)
 {
     /* File capabilities are ignored on nosuid mounts, and noexec forbids the
@@ -411,10 +413,11 @@ static int install_nsexec(struct podmgr *m, struct kcr_err *err)
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-nsexec '%s'", m->cfg->nsexec_bin);
     m->nsexec = xasprintf("%s/kcr-nsexec", m->bin_dir);
     _cleanup_free_ char *tmp = xasprintf("%s.tmp", m->nsexec);
-    _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
     if (out < 0)
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "create '%s'", tmp);
-    if (fs_copy_fd(in, out, 256u << 20) < 0 || fchmod(out, 0755) < 0)
+    /* Owner first: chown(2) clears a file's capabilities, set last. */
+    if (fs_copy_fd(in, out, 256u << 20) < 0 || fchown(out, 0, POD_GID) < 0 || fchmod(out, 0750) < 0)
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "copy kcr-nsexec to '%s'", tmp);
     cap_t caps = cap_from_text(NSEXEC_CAPS);
     int r = caps ? cap_set_fd(out, caps) : -1;

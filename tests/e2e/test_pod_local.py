@@ -355,3 +355,30 @@ def test_nosuid_run_dir_is_a_clear_error(podenv):
         assert "nosuid or noexec mount" in str(e.value)
     finally:
         subprocess.run(["umount", mnt], check=True)
+
+
+def test_nsexec_copy_runs_only_for_the_sidecar(podenv):
+    """The manager's kcr-nsexec carries capabilities that enter any pod's main
+    container: root-owned, group 65532, mode 0750, so other host users cannot
+    exec it (and the capabilities survived the chown)."""
+    import subprocess
+    import stat
+    with pod(podenv) as p:
+        assert p.execute("print(1)")["stdout"] == "1\n"
+        bin_dir = os.path.join(podenv["KCR_RUN_DIR"], "bin")
+        (copy_dir,) = os.listdir(bin_dir)
+        path = os.path.join(bin_dir, copy_dir, "kcr-nsexec")
+        st = os.stat(path)
+        assert (st.st_uid, st.st_gid) == (0, 65532)
+        assert stat.S_IMODE(st.st_mode) == 0o750
+        caps = subprocess.run(["getcap", path], capture_output=True, text=True).stdout
+        assert caps.split()[-1].endswith("=ep"), caps
+        assert set(caps.split()[-1][:-3].split(",")) == {
+            "cap_sys_admin", "cap_sys_chroot", "cap_sys_ptrace"}, caps
+        # A plain uid change from root clears every capability (no keepcaps).
+        with pytest.raises(PermissionError):
+            subprocess.run([path, "--help"], user=1000, group=1000, extra_groups=[],
+                           capture_output=True)
+        sidecar = subprocess.run([path, "--help"], user=65532, group=65532, extra_groups=[],
+                                 capture_output=True, text=True)
+        assert "usage: kcr-nsexec" in sidecar.stderr, sidecar
