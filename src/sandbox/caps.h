@@ -8,11 +8,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Empties the bounding set. Needs CAP_SETPCAP (root has it; file-capability
- * installs of kcr-nsexec must grant it). Returns 0 or -errno. */
+/* Empties the bounding set. Needs CAP_SETPCAP in the caller's user namespace
+ * (root has it; caps_enter_own_userns gives it). Returns 0 or -errno. */
 int caps_drop_bounding(void);
 
+/* unshare(CLONE_NEWUSER), mapping only the caller's euid and egid to
+ * themselves (setgroups denied, as the kernel requires for an unprivileged
+ * gid map). Afterwards the caller holds every capability inside the new
+ * namespace and none outside it. Fails with EPERM in a chroot
+ * (unshare(2)) or where user namespaces are disabled. Returns 0 or -errno. */
+int caps_enter_own_userns(void);
+
 /* Drops everything, in the only order that works:
+ *   0. without CAP_SETPCAP: caps_enter_own_userns (ids stay what they were);
  *   1. bounding set (needs CAP_SETPCAP, so before the uid change clears it);
  *   2. when running as uid 0: setgroups(0), setgid(gid), setuid(uid);
  *   3. inheritable, permitted and effective sets emptied with capset;

@@ -1,8 +1,9 @@
 /* kcr-nsexec — runs one program inside the main container, as user code.
  *
- * The only privileged code of kcr (root, or file capabilities
- * cap_dac_read_search,cap_setpcap,cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep
- * in images; docs/sidecar.md says why each is needed).
+ * The only privileged code of kcr (root, or the file capabilities
+ * cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep in images, plus
+ * cap_dac_read_search against a main container of another uid;
+ * docs/sidecar.md says why each is needed).
  * One-shot: it may die on any failure, reporting the step to the sidecar.
  *
  *   kcr-nsexec --target PID [--target-start TICKS] --wd DIR [--uid 65532]

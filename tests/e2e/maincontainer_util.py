@@ -54,10 +54,12 @@ def pids_with_marker(marker):
 
 
 class MainContainer:
-    def __init__(self, base, probe, kind="busybox", chroot_only=False):
+    def __init__(self, base, probe, kind="busybox", chroot_only=False, user=None):
+        """user: the main process's uid/gid (a DHI image's 65532); default root."""
         self.base = base
         self.kind = kind
         self.chroot_only = chroot_only
+        self.user = user
         self.name = "kcrmain-" + secrets.token_hex(4)
         self.root = os.path.join(base, "rootfs")
         self.data = os.path.join(base, "data")
@@ -102,6 +104,8 @@ class MainContainer:
         r = self.root
         env = ("env -i PATH=/opt/kcrtest:/opt/kcr/bin:/usr/local/bin:/usr/bin:/bin "
                f"MARKER=1 HOME=/tmp LANG=C.UTF-8 {self.name} sleep")
+        if self.user is not None:
+            env = f"/opt/kcrtest/kcr-probe run-as {self.user} {self.user} {env}"
         mounts = [
             f"mount --bind {r} {r}",
             f"mount -t proc proc {r}/proc",
@@ -296,9 +300,9 @@ class Pod:
     """A main container plus a kcr-sidecar pointed at it."""
 
     def __init__(self, tmp, build, kind="busybox", chroot_only=False, language="bash",
-                 extra_env=None, **sidecar_opts):
+                 extra_env=None, main_user=None, **sidecar_opts):
         self.main = MainContainer(str(tmp), os.path.join(build, "kcr-probe"), kind,
-                                  chroot_only).start()
+                                  chroot_only, main_user).start()
         try:
             self.sidecar = Sidecar(build, str(tmp), self.main.data, self.main.name, language,
                                    extra_env, **sidecar_opts).start()

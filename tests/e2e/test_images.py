@@ -319,12 +319,6 @@ def test_docker_test_images_script(local_images):
         assert re.search(r"^PASS bash\s+sidecar-env", r.stdout, re.M), out
         assert r.returncode == 0, out
         return
-    if "drop privileges: Operation not permitted" in out:
-        # kcr-nsexec with file capabilities (SYS_ADMIN, SYS_CHROOT, SYS_PTRACE,
-        # the guide's set) runs as 65532 without CAP_SETPCAP, so dropping the
-        # bounding set (src/sandbox/caps.c caps_drop_bounding) fails with EPERM.
-        pytest.xfail("kcr-nsexec cannot drop the bounding set without CAP_SETPCAP: " +
-                     out[-400:])
     pytest.fail(out[-3000:])
 
 

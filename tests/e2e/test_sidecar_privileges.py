@@ -17,7 +17,11 @@ from maincontainer_util import MARKER_OUTPUT, Pod, Sidecar, require_root_and_bin
 
 pytestmark = pytest.mark.needs_root
 
-FILE_CAPS = "cap_dac_read_search,cap_setpcap,cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep"
+# The guide's sidecar capabilities (section 15), as the sidecar image's setcap
+# grants them; enough for a main container of the same uid (DHI: 65532).
+GUIDE_CAPS = "cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep"
+# Against a root main container, reading its environ also needs DAC override.
+FILE_CAPS = "cap_dac_read_search," + GUIDE_CAPS
 
 
 @pytest.fixture
@@ -29,21 +33,61 @@ def open_base():
     shutil.rmtree(d, ignore_errors=True)
 
 
-def test_image_mode_unprivileged_sidecar_with_file_caps(open_base, build_dir):
+def _nsexec_with(caps, base, build_dir):
+    """A copy of kcr-nsexec carrying file capabilities caps."""
     require_root_and_binaries(build_dir)
     if not shutil.which("setcap") or not shutil.which("setpriv"):
         pytest.skip("setcap/setpriv missing (libcap2-bin, util-linux)")
-    nsexec = os.path.join(open_base, "kcr-nsexec")
+    nsexec = os.path.join(base, "kcr-nsexec")
     shutil.copy2(os.path.join(build_dir, "kcr-nsexec"), nsexec)
     os.chmod(nsexec, 0o755)
-    r = subprocess.run(["setcap", FILE_CAPS, nsexec], capture_output=True, text=True)
+    r = subprocess.run(["setcap", caps, nsexec], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"setcap failed here: {r.stderr.strip()}")
-    os.chown(open_base, 65532, 65532)  # the sidecar creates its socket there
+    os.chown(base, 65532, 65532)  # the sidecar creates its socket there
+    return nsexec
+
+
+def _status(pid):
+    st = open(f"/proc/{pid}/status").read()
+    return dict(l.split(":\t", 1) for l in st.splitlines() if ":\t" in l)
+
+
+def test_guide_capabilities_against_a_dhi_main_container(open_base, build_dir):
+    """The Kubernetes shape: main runs as 65532, the sidecar as 65532 and
+    kcr-nsexec holds only SYS_ADMIN, SYS_CHROOT and SYS_PTRACE (no SETPCAP):
+    user code still ends with an empty bounding set, inside a user namespace
+    of its own that maps only 65532."""
+    nsexec = _nsexec_with(GUIDE_CAPS, open_base, build_dir)
+    p = Pod(open_base, build_dir, user=65532, nsexec=nsexec, main_user=65532)
+    try:
+        assert _status(p.main.pid)["Uid"].split()[0] == "65532"
+        res = p.run("only-in-rootfs; exec kcr-probe env")
+        assert res["exit_code"] == 0, res
+        assert res["stdout"].startswith(MARKER_OUTPUT + "\n") and "MARKER=1" in res["stdout"]
+        assert Sidecar.SECRET not in res["stdout"]
+        caps = p.run("exec kcr-probe caps")["stdout"]
+        for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            line = next(l for l in caps.splitlines() if l.startswith(k))
+            assert int(line.split()[1], 16) == 0, line
+        assert "NoNewPrivs:\t1" in caps or "NoNewPrivs: 1" in caps, caps
+        assert p.run("exec kcr-probe uid")["stdout"].startswith("uid=65532/65532")
+        maps = p.run("kcr-probe read /proc/self/uid_map; kcr-probe read /proc/self/gid_map")
+        assert maps["stdout"].split() == ["65532", "65532", "1"] * 2, maps
+        # Nothing privileged is left to use: namespaces, mounts and ptrace fail.
+        for name in ("unshare", "mount", "setns", "clone-newuser"):
+            out = p.run("exec kcr-probe try-syscall " + name)["stdout"]
+            assert out == name + ": EPERM\n", out
+        assert p.run("exec kcr-probe fds")["stdout"] == "fds: 0 1 2\n"
+    finally:
+        p.close()
+
+
+def test_image_mode_unprivileged_sidecar_with_file_caps(open_base, build_dir):
+    nsexec = _nsexec_with(FILE_CAPS, open_base, build_dir)
     p = Pod(open_base, build_dir, user=65532, nsexec=nsexec)
     try:
-        st = open(f"/proc/{p.sidecar.proc.pid}/status").read()
-        fields = dict(l.split(":\t", 1) for l in st.splitlines() if ":\t" in l)
+        fields = _status(p.sidecar.proc.pid)
         assert fields["Uid"].split()[0] == "65532"
         assert int(fields["CapEff"], 16) == 0 and int(fields["CapPrm"], 16) == 0
         assert fields["NoNewPrivs"].strip() == "0"  # would disable kcr-nsexec's file caps

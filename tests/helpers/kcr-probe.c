@@ -46,6 +46,10 @@
  *   flood-err BYTES     the same on stderr
  *   cat                 copies stdin to stdout
  *   echo ARGS...        prints the arguments, one per line
+ *   run-as UID GID PROG ARGS...
+ *                       drops supplementary groups, becomes UID/GID and execs
+ *                       PROG (the test harness's main containers, which have
+ *                       no setpriv with --reuid)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -53,6 +57,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -501,6 +506,18 @@ int main(int argc, char **argv)
             if (write(1, buf, (size_t)n) != n)
                 return 1;
         return 0;
+    }
+    if (!strcmp(cmd, "run-as") && argc > 4) {
+        uid_t uid = (uid_t)atol(argv[2]);
+        gid_t gid = (gid_t)atol(argv[3]);
+        if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+            setresuid(uid, uid, uid) < 0) {
+            fprintf(stderr, "run-as: %s\n", errname(errno));
+            return 126;
+        }
+        execvp(argv[4], argv + 4);
+        fprintf(stderr, "run-as: exec '%s': %s\n", argv[4], errname(errno));
+        return 127;
     }
     if (!strcmp(cmd, "echo")) {
         for (int i = 2; i < argc; i++)
