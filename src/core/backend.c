@@ -3,11 +3,13 @@
 #include "pod/pod-k8s.h"
 #include "pod/pod-local.h"
 
-static struct kcr_pod_backend *local_new(struct kcr_err *err)
+static struct kcr_pod_backend *local_new(const struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     struct kcr_pod_local_config lc;
     if (pod_local_config_from_env(&lc, err) < 0)
         return NULL;
+    /* The HTTP side talks to the sidecars after it dropped to this group. */
+    lc.client_gid = cfg->serve_gid;
     struct kcr_pod_backend *be = pod_local_new(&lc, err);
     pod_local_config_done(&lc);
     return be;
@@ -27,7 +29,7 @@ struct kcr_pod_backend *backend_new(const struct kcr_serve_config *cfg, struct k
 {
     switch (cfg->pod_backend) {
     case KCR_POD_BACKEND_LOCAL:
-        return local_new(err);
+        return local_new(cfg, err);
     case KCR_POD_BACKEND_KUBERNETES:
         return k8s_new(err);
     }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "common/err.h"
 #include "pod/pod.h"
@@ -26,6 +27,8 @@ struct kcr_pod_local_config {
     long data_mb;        /* POD_DATA_MB: /mnt/data size, default 512 */
     long ready_ms;       /* POD_READY_TIMEOUT_MS: sidecar readiness bound, default 10000 */
     bool rootless;       /* true when not root (set by pod_local_config_from_env) */
+    gid_t client_gid;    /* the group that may reach sidecar sockets besides root: the serving
+                          * process's (kcr serve sets it); 0 = root only */
 };
 
 /* Reads the settings above from the environment; fails naming a bad variable. */

@@ -267,10 +267,13 @@ static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const ch
     s->root_dir = xasprintf("%s/root", s->dir);
     s->sock_path = xasprintf("%s/sock/sidecar.sock", s->dir);
     _cleanup_free_ char *sock_dir = xasprintf("%s/sock", s->dir);
+    /* Pod ids are no secret (cgroup names): the socket directory itself keeps
+     * other host users from driving a sidecar. 65532 binds there; the API's
+     * group (client_gid) and root connect. */
     if (mkdir_owned(s->dir, 0711, 0, 0, false, err) < 0 ||
         mkdir_owned(s->data_dir, 0755, 0, 0, false, err) < 0 ||
         mkdir_owned(s->root_dir, 0700, 0, 0, false, err) < 0 ||
-        mkdir_owned(sock_dir, 0711, POD_UID, POD_GID, !cfg->rootless, err) < 0)
+        mkdir_owned(sock_dir, 0710, POD_UID, cfg->client_gid, !cfg->rootless, err) < 0)
         return -1;
     struct kcr_rootfs_config rc = {
         .root = s->root_dir,

@@ -229,6 +229,68 @@ def test_sigterm_exits_zero():
         s.cleanup()
 
 
+def _status_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def test_only_the_api_reaches_the_pods():
+    """Pod ids are visible to every host user (cgroup names), so the sidecar
+    socket's directory decides: 65532 binds, the API's group connects, any
+    other host user gets EACCES. The pod manager, the API's child, keeps root."""
+    import glob
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    import pytest
+    if os.geteuid() != 0:
+        pytest.skip("needs root (the API drops to KCR_SERVE_UID only when started as root)")
+    run_dir = tempfile.mkdtemp(prefix="kcr-api-run-")
+    os.chmod(run_dir, 0o755)
+    s = start_server({"KCR_RUN_DIR": run_dir})
+    try:
+        # The warm pool's pod, before any execution uses (and destroys) it.
+        sock, deadline = None, time.monotonic() + 20
+        while sock is None:
+            assert time.monotonic() < deadline, "the warm pool made no pod"
+            for path in glob.glob(os.path.join(run_dir, "pods/*/sock/sidecar.sock")):
+                with socket.socket(socket.AF_UNIX) as c:
+                    try:
+                        c.connect(path)
+                        sock = path
+                    except OSError:
+                        pass
+            time.sleep(0.05)
+        st = os.stat(os.path.dirname(sock))
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65532, 65530, 0o710)
+        probe = ("import socket, sys\n"
+                 "c = socket.socket(socket.AF_UNIX)\n"
+                 "try:\n    c.connect(sys.argv[1]); print('connected')\n"
+                 "except OSError as e:\n    print(type(e).__name__)\n")
+        for uid, want in ((1000, "PermissionError"), (65530, "connected")):
+            out = subprocess.run([sys.executable, "-c", probe, sock], user=uid, group=uid,
+                                 extra_groups=[], capture_output=True, text=True)
+            assert out.stdout.strip() == want, (uid, out)
+        r = s.exec("print(6*7)")
+        assert r.status_code == 200 and r.json()["stdout"] == "42\n", r.text
+        children = []
+        for p in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                st = _status_of(p)
+            except OSError:
+                continue  # gone meanwhile
+            if st.get("PPid") == str(s.proc.pid):
+                children.append(st["Uid"].split()[0])
+        assert "0" in children, ("no root child of the API (the pod manager)", children)
+    finally:
+        s.stop()
+        s.cleanup()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def test_http_side_runs_unprivileged(server):
     """As root, the serving process drops to KCR_SERVE_UID with no capability
     in any set, no_new_privs and no core dumps; the pod manager keeps root."""
