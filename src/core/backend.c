@@ -2,6 +2,7 @@
 
 #include "pod/pod-k8s.h"
 #include "pod/pod-local.h"
+#include "pod/sidecar-client.h"
 
 static struct kcr_pod_backend *local_new(const struct kcr_serve_config *cfg, struct kcr_err *err)
 {
@@ -10,6 +11,7 @@ static struct kcr_pod_backend *local_new(const struct kcr_serve_config *cfg, str
         return NULL;
     /* The HTTP side talks to the sidecars after it dropped to this group. */
     lc.client_gid = cfg->serve_gid;
+    lc.output_bytes = sidecar_output_bytes((long)cfg->max_output_chars);
     struct kcr_pod_backend *be = pod_local_new(&lc, err);
     pod_local_config_done(&lc);
     return be;

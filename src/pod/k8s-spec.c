@@ -11,6 +11,7 @@
  *    process between cgroups, so user code is charged to the SIDECAR's cgroup:
  *    the execution limits are the sidecar container's resources. */
 #include "pod/k8s-spec.h"
+#include "pod/sidecar-client.h"
 
 #include "common/cleanup.h"
 #include "common/lang.h"
@@ -177,14 +178,8 @@ static json_t *sidecar_container(const struct spec_in *in)
         exec_s++;
     if (exec_s > 600)
         exec_s = 600; /* the sidecar's own bound */
-    /* MAX_OUTPUT_SIZE is characters for the API but bytes for the sidecar:
-     * a character takes up to 4 bytes of UTF-8, so the sidecar keeps enough
-     * for the API to cut at the right character, and no more. */
-    json_int_t out_bytes = in->max_output * 4 + 4;
-    if (out_bytes < 1024)
-        out_bytes = 1024; /* the sidecar's minimum */
-    if (out_bytes > (64 << 20))
-        out_bytes = 64 << 20;
+    /* MAX_OUTPUT_SIZE is characters for the API but bytes for the sidecar. */
+    json_int_t out_bytes = sidecar_output_bytes((long)in->max_output);
     json_t *env =
         json_pack("[{s:s, s:s}, {s:s, s:s}, o, o, o, o, {s:s, s:s}]", "name", "LANGUAGE", "value",
                   in->lang->code, "name", "WORKING_DIR", "value", "/mnt/data",

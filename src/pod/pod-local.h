@@ -29,6 +29,8 @@ struct kcr_pod_local_config {
     bool rootless;       /* true when not root (set by pod_local_config_from_env) */
     gid_t client_gid;    /* the group that may reach sidecar sockets besides root: the serving
                           * process's (kcr serve sets it); 0 = root only */
+    long output_bytes;   /* the sidecar's MAX_OUTPUT_SIZE in bytes (kcr serve converts its
+                          * character cap); 0 = pass MAX_OUTPUT_SIZE through (kcr pod run) */
 };
 
 /* Reads the settings above from the environment; fails naming a bad variable. */

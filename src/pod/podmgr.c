@@ -143,12 +143,14 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
      * claim to (security.md case 6). */
     long disk_mb = m->cfg->tmp_mb > m->cfg->data_mb ? m->cfg->tmp_mb : m->cfg->data_mb;
     env[k++] = xasprintf("MAX_FILE_WRITE_MB=%ld", disk_mb);
-    static const char *const pass[] = {"MAX_OUTPUT_SIZE", "KCR_LOG_LEVEL"};
-    for (size_t i = 0; i < ARRAY_SIZE(pass); i++) {
-        const char *v = getenv(pass[i]);
-        if (v && *v)
-            env[k++] = xasprintf("%s=%s", pass[i], v);
-    }
+    /* kcr serve converts its character cap; kcr pod run passes bytes through. */
+    const char *out = getenv("MAX_OUTPUT_SIZE"), *level = getenv("KCR_LOG_LEVEL");
+    if (m->cfg->output_bytes)
+        env[k++] = xasprintf("MAX_OUTPUT_SIZE=%ld", m->cfg->output_bytes);
+    else if (out && *out)
+        env[k++] = xasprintf("MAX_OUTPUT_SIZE=%s", out);
+    if (level && *level)
+        env[k++] = xasprintf("KCR_LOG_LEVEL=%s", level);
     env[k++] = (char *)s->main_pid_env; /* borrowed; see spawn_done */
     return env;
 }

@@ -563,3 +563,12 @@ int sidecar_get_file(const struct kcr_pod *pod, const char *name, int out_fd, ui
     call_done(&c);
     return r < 0 ? kcr_err_wrap(err, "get '%s'", name) : 0;
 }
+
+long sidecar_output_bytes(long chars)
+{
+    const long lo = 1024, hi = 64L << 20;
+    if (chars >= (hi - 4) / 4)
+        return hi;
+    long bytes = chars * 4 + 4;
+    return bytes < lo ? lo : bytes;
+}

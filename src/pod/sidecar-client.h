@@ -48,6 +48,12 @@ struct kcr_pod_files {
 };
 
 /* GET /ready: 0 when ready, -1 (KCR_ERR_UNAVAILABLE) otherwise. */
+/* The sidecar's MAX_OUTPUT_SIZE (bytes per stream) for the API's cap of chars
+ * characters: a character takes up to 4 bytes of UTF-8, so the sidecar keeps
+ * enough for the API to cut at the right character, and no more; clamped to
+ * what the sidecar accepts (1 KiB..64 MiB). */
+long sidecar_output_bytes(long chars);
+
 int sidecar_ready(const struct kcr_pod *pod, int timeout_ms, struct kcr_err *err);
 
 /* POST /files: uploads size bytes from fd as working_dir/name. */

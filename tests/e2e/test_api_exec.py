@@ -145,12 +145,18 @@ def test_output_cap_is_configurable():
         assert b["stdout"] == "x" * 2000 + "\n[Output truncated - size limit exceeded]\n"
         b = ok(s.exec("print('y' * 1999)"))
         assert b["stdout"] == "y" * 1999 + "\n"
-        # Two-byte characters: the pod cuts bytes first; the answer still
+        # Characters, not bytes: 'é' is two bytes, '😀' four; the answer
         # carries the API's own marker, never the pod's.
-        b = ok(s.exec("print('é' * 5000)"))
-        assert b["stdout"].endswith("\n[Output truncated - size limit exceeded]\n")
-        assert "limit of" not in b["stdout"]
-        assert set(b["stdout"].split("\n")[0]) == {"é"}
+        for ch in ("é", "😀"):
+            b = ok(s.exec("print(%r * 5000)" % ch))
+            assert b["stdout"] == ch * 2000 + "\n[Output truncated - size limit exceeded]\n"
+    finally:
+        s.cleanup()
+    # Below the sidecar's own 1 KiB floor: still a working server.
+    s = start_server({"MAX_OUTPUT_SIZE": "100"})
+    try:
+        b = ok(s.exec("print('é' * 500)"))
+        assert b["stdout"] == "é" * 100 + "\n[Output truncated - size limit exceeded]\n"
     finally:
         s.cleanup()
 
