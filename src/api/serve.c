@@ -217,11 +217,12 @@ static int start_services(struct serve_state *s, struct kcr_err *err)
         !(api->core.blob = blob_fs_open(blobs, err)))
         return -1;
     s->spool_dir = xasprintf("%s/.tmp", blobs);
+    /* Read even without a backend: a bad POD_POOL_<CODE> stops the start. */
+    struct kcr_pool_config pc;
+    if (pool_config_from_env(&pc, err) < 0)
+        return -1;
     if (api->core.backend) {
-        struct kcr_pool_config pc;
         struct kcr_err perr = {0};
-        if (pool_config_from_env(&pc, err) < 0)
-            return -1;
         /* The kubernetes backend pools in the cluster itself (shared by
          * every replica, docs/kubernetes.md): no second pool in-process. */
         if (s->cfg.pod_backend == KCR_POD_BACKEND_KUBERNETES)
@@ -267,9 +268,13 @@ static void announce(struct serve_state *s)
 {
     const char *host = strchr(s->cfg.host, ':') ? "[::1]" : s->cfg.host;
     int port = http_server_port(s->srv);
-    if (s->key)
+    /* The key is shown once, when it is made: later starts name its file
+     * only, so it does not end up in every log of every restart. */
+    if (s->key && s->key_new)
         printf("kcr: listening on http://%s:%d (API key in %s: %s)\n", host, port, s->key_path,
                s->key);
+    else if (s->key)
+        printf("kcr: listening on http://%s:%d (API key in %s)\n", host, port, s->key_path);
     else
         printf("kcr: listening on http://%s:%d (API keys from API_KEY/API_KEYS)\n", host, port);
     fflush(stdout);

@@ -4,6 +4,7 @@
 #include "common/lang.h"
 #include "common/xalloc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -114,7 +115,15 @@ static int load_limits(struct kcr_serve_config *cfg, struct kcr_err *err)
 static int load_server(struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     long v;
-    cfg->host = xstrdup(config_str("API_HOST", "127.0.0.1"));
+    const char *host = config_str("API_HOST", "127.0.0.1");
+    if (!strcmp(host, "localhost"))
+        host = "127.0.0.1";
+    struct in6_addr any;
+    if (inet_pton(AF_INET, host, &any) != 1 && inet_pton(AF_INET6, host, &any) != 1)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID,
+                           "API_HOST: '%s' is not an IP address (e.g. 127.0.0.1, 0.0.0.0 or ::)",
+                           host);
+    cfg->host = xstrdup(host);
     if (config_long("API_PORT", 8000, 0, 65535, &v, err) < 0)
         return -1;
     cfg->port = (int)v;

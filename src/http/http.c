@@ -806,6 +806,8 @@ struct kcr_http_server *http_server_start(const struct kcr_http_config *cfg, str
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
                                         cfg->timeout_s ? cfg->timeout_s : 120, NULL};
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)cfg->port)};
+    const char *host = cfg->host ? cfg->host : "127.0.0.1";
     if (cfg->unix_path) {
         srv->unix_fd = listen_unix(cfg->unix_path, err);
         if (srv->unix_fd < 0) {
@@ -813,15 +815,16 @@ struct kcr_http_server *http_server_start(const struct kcr_http_config *cfg, str
             return NULL;
         }
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, srv->unix_fd, NULL};
-    } else {
-        const char *host = cfg->host ? cfg->host : "127.0.0.1";
-        if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-            free(srv);
-            kcr_err_set(err, 0, KCR_ERR_INVALID, "listen address '%s' is not an IPv4 address",
-                        host);
-            return NULL;
-        }
+    } else if (inet_pton(AF_INET, host, &sin.sin_addr) == 1) {
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sin};
+    } else if (inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1) {
+        /* Dual stack: "::" also takes IPv4 clients, as 0.0.0.0 users expect. */
+        flags |= MHD_USE_DUAL_STACK;
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sin6};
+    } else {
+        free(srv);
+        kcr_err_set(err, 0, KCR_ERR_INVALID, "listen address '%s' is not an IP address", host);
+        return NULL;
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
@@ -833,8 +836,8 @@ struct kcr_http_server *http_server_start(const struct kcr_http_config *cfg, str
         if (cfg->unix_path)
             kcr_err_set(err, 0, KCR_ERR_INTERNAL, "cannot serve on '%s'", cfg->unix_path);
         else
-            kcr_err_set(err, EADDRINUSE, KCR_ERR_INTERNAL, "cannot listen on %s:%d",
-                        cfg->host ? cfg->host : "127.0.0.1", cfg->port);
+            kcr_err_set(err, EADDRINUSE, KCR_ERR_INTERNAL, "cannot listen on %s:%d", host,
+                        cfg->port);
         return NULL;
     }
     if (!cfg->unix_path) {

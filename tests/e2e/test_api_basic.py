@@ -172,6 +172,28 @@ def test_bad_configuration_names_the_variable():
         assert var in err, (var, err)
     code, out, err = run_server_once({"KCR_POD_BACKEND": "kubernetes"})
     assert code != 0 and "KCR_POD_BACKEND" in err
+    for host in ("no-such-host", "10.0.0.300"):
+        code, out, err = run_server_once({"API_HOST": host})
+        assert code == 2 and "API_HOST" in err and host in err, (host, err)
+    # Checked even when the pod backend cannot start.
+    code, out, err = run_server_once({"POD_POOL_PY": "lots", "KCR_SIDECAR_BIN": "/nonexistent"})
+    assert code == 2 and "POD_POOL_PY" in err, err
+
+
+def test_ipv6_listen_address_is_dual_stack():
+    import socket
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError as e:
+        import pytest
+        pytest.skip(f"no IPv6 loopback here: {e}")
+    s = start_server({"API_HOST": "::"})
+    try:
+        for url in (f"http://[::1]:{s.port}/health", f"http://127.0.0.1:{s.port}/health"):
+            assert requests.get(url, timeout=10).status_code == 200, url
+        assert f"listening on http://[::1]:{s.port}" in "".join(s.stdout_lines)
+    finally:
+        s.cleanup()
 
 
 def test_generated_key_is_printed_stored_and_reused():
@@ -192,7 +214,9 @@ def test_generated_key_is_printed_stored_and_reused():
                             timeout=10).status_code == 200
         assert s.stop() == 0
         s.start()
-        assert key in "".join(s.stdout_lines)
+        # Printed once: a restart names the file, not the key.
+        again = "".join(s.stdout_lines)
+        assert key not in again and "(API key in %s)" % path in again, again
         assert requests.get(s.url + "/files/x", headers={"x-api-key": key},
                             timeout=10).status_code == 200
     finally:

@@ -415,6 +415,15 @@ def test_python_state_persists_between_executions(server):
     assert b["stdout"] == "41 2\n"
     # The state file is never returned as an output.
     assert b["files"] == []
+    # Version 2 is the same pickle, lz4-framed (rule 13): restored too.
+    import lz4.frame
+    v2 = b"\x02" + lz4.frame.compress(st.content[1:])
+    third = ok(server.exec("print('x' in globals())"))
+    r = server.post(f"/state/{third['session_id']}", data=v2,
+                    headers=server.headers(**{"Content-Type": "application/octet-stream"}))
+    assert r.status_code == 201
+    b = ok(server.exec("print(x, inc(1))", session_id=third["session_id"]))
+    assert b["stdout"] == "41 2\n" and "could not be restored" not in b["stderr"], b
 
 
 @needs_pods
