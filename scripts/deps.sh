@@ -12,6 +12,11 @@ for group in "$@"; do
         case "$status" in *" installed") ;; *) missing="$missing $pkg" ;; esac
     done
 done
+# js/ts need npm for runtime/node_modules: NodeSource's nodejs bundles it,
+# Debian's nodejs does not, so a plain Debian machine gets Debian's npm.
+case " $* " in
+*" langs "*) command -v npm >/dev/null 2>&1 || missing="$missing npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "deps.sh: missing packages:$missing (run as root or install them)" >&2
