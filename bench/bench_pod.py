@@ -5,11 +5,15 @@ Prints (never asserts), medians:
   bare        /usr/bin/python3 -c 'print(1)' as a subprocess (measured before and
               after the pod runs; the mean of both medians is the baseline)
   in kcr (`kcr pod bench`, in-process, the path kcr serve takes):
-    warm      pool_acquire (a warm pod) + sidecar /execute + pool_release
+    warm      pool_acquire (a warm pod) + sidecar /execute + pool_release (what
+              a request waits for; the pool tears the pod down after the reply)
+    warm + teardown   the same plus the teardown of a used pod (timed in the
+              cold loop, where it is on the caller's path)
     cold      backend create (namespaces, cgroup, rootfs, sidecar /ready) +
               /execute + destroy
   from a client (`kcr pod run` + HTTP from Python, tests/e2e/pod_util.py):
-    warm      a pod created beforehand + execute + destroy
+    warm      a pod created beforehand (and left 0.1 s, as a pooled pod waits,
+              so its runner has started) + execute + destroy
     cold      process start + create + execute + destroy
 and the ratios against bare. Needs root (skips with a message otherwise).
 Environment: BENCH_N (default 20), KCR_BUILD."""
@@ -65,6 +69,7 @@ def bench_warm(env):
     out = []
     for _ in range(N):
         p = LocalPod("py", env=env).__enter__()  # the pool's job, not timed
+        time.sleep(0.1)  # a pooled pod waits before its request
         t = time.perf_counter()
         r = p.execute("print(1)")
         p.close()
@@ -110,6 +115,9 @@ def main():
     print("  in kcr (kcr pod bench):")
     print(f"    warm: acquire+execute+release     {w:8.1f} ms   ratio {w / b:5.2f}x   "
           f"(acquire {inner['warm_acquire_ms']:.3f} ms)")
+    wt = w + inner["teardown_ms"]
+    print(f"    warm + teardown                   {wt:8.1f} ms   ratio {wt / b:5.2f}x   "
+          f"(teardown {inner['teardown_ms']:.1f} ms, after the reply)")
     print(f"    cold: create+execute+destroy      {c:8.1f} ms   ratio {c / b:5.2f}x   "
           f"(create {inner['cold_create_ms']:.1f} ms; cold - warm {c - w:.1f} ms)")
     print("  from a client (kcr pod run + HTTP from Python):")

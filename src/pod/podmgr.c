@@ -124,7 +124,7 @@ static char **build_main_argv(const struct kcr_lang *lang)
 
 static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
 {
-    char **env = xcalloc(12, sizeof(char *));
+    char **env = xcalloc(16, sizeof(char *));
     size_t k = 0;
     env[k++] = xstrdup("PATH=/usr/bin:/bin");
     env[k++] = xasprintf("LANGUAGE=%s", s->lang->code);
@@ -145,12 +145,15 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
     env[k++] = xasprintf("MAX_FILE_WRITE_MB=%ld", disk_mb);
     /* kcr serve converts its character cap; kcr pod run passes bytes through. */
     const char *out = getenv("MAX_OUTPUT_SIZE"), *level = getenv("KCR_LOG_LEVEL");
+    const char *prestart = getenv("PRESTART_RUNNER");
     if (m->cfg->output_bytes)
         env[k++] = xasprintf("MAX_OUTPUT_SIZE=%ld", m->cfg->output_bytes);
     else if (out && *out)
         env[k++] = xasprintf("MAX_OUTPUT_SIZE=%s", out);
     if (level && *level)
         env[k++] = xasprintf("KCR_LOG_LEVEL=%s", level);
+    if (prestart && *prestart)
+        env[k++] = xasprintf("PRESTART_RUNNER=%s", prestart);
     env[k++] = (char *)s->main_pid_env; /* borrowed; see spawn_done */
     return env;
 }

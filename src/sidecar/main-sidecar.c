@@ -8,6 +8,7 @@
 #include "sidecar/sidecar-files.h"
 #include "sidecar/sidecar-request.h"
 #include "sidecar/sidecar-result.h"
+#include "sidecar/sidecar-runner.h"
 #include "sandbox/cgroup-self.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -33,7 +34,50 @@ struct sidecar {
     pthread_mutex_t exec_lock;
     const char *setenv[3];
     int oom_fd; /* the memory cgroup's oom_kill counter, or -1 */
+    /* The default language's runner, started once (pods are single-use);
+     * guarded by exec_lock. */
+    struct sidecar_prestart *runner;
+    bool runner_tried;
 };
+
+static struct sidecar_exec_params
+exec_params(const struct sidecar *s, const struct procscan_target *t, const struct kcr_lang *lang)
+{
+    bool go = !strcmp(lang->code, "go") && s->cfg.network_isolated;
+    return (struct sidecar_exec_params){
+        .nsexec_path = s->cfg.nsexec_path,
+        .target = t->pid,
+        .target_start = t->start_time,
+        .data_dir = s->cfg.working_dir,
+        .uid = s->cfg.uid,
+        .max_output = (size_t)s->cfg.max_output,
+        .max_file_write = (uint64_t)s->cfg.max_file_write_mb << 20,
+        .oom_fd = s->oom_fd,
+        .setenv = go ? s->setenv : NULL,
+    };
+}
+
+/* Once the main container is there, the default language's interpreter can
+ * start while the pod waits in the pool. Never blocks /ready: an execution in
+ * progress holds exec_lock, and a pod runs one anyway. */
+static void maybe_prestart(struct sidecar *s, const struct procscan_target *t)
+{
+    if (!s->cfg.prestart_runner || pthread_mutex_trylock(&s->exec_lock) != 0)
+        return;
+    if (!s->runner_tried) {
+        s->runner_tried = true;
+        const struct kcr_lang *lang = lang_find(s->cfg.language);
+        struct sidecar_exec_params p = exec_params(s, t, lang);
+        struct kcr_err err = {0};
+        if (sidecar_runner_argv(lang)) {
+            s->runner =
+                sidecar_prestart_new(&p, lang, SIDECAR_DEFAULT_WD, s->cfg.max_exec_time, &err);
+            if (!s->runner)
+                log_msg(KCR_LOG_WARN, NULL, "runner not started: %s", err.msg);
+        }
+    }
+    pthread_mutex_unlock(&s->exec_lock);
+}
 
 static int pinned_target(struct sidecar *s, struct kcr_err *err)
 {
@@ -82,6 +126,7 @@ static struct kcr_http_resp *handle_ready(struct kcr_http_req *req, void *ctx)
         return http_resp_json(503, json_pack("{s:s,s:s}", "status", "not_ready", "error",
                                              "main container not found"));
     }
+    maybe_prestart(s, &t);
     return http_resp_json(200, json_pack("{s:s,s:i}", "status", "ready", "main_pid", (int)t.pid));
 }
 
@@ -119,21 +164,10 @@ static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
         sidecar_request_done(&r);
         return exec_error(req, &err);
     }
-    bool go = !strcmp(r.lang->code, "go") && s->cfg.network_isolated;
-    struct sidecar_exec_params p = {
-        .nsexec_path = s->cfg.nsexec_path,
-        .target = t.pid,
-        .target_start = t.start_time,
-        .data_dir = s->cfg.working_dir,
-        .uid = s->cfg.uid,
-        .max_output = (size_t)s->cfg.max_output,
-        .max_file_write = (uint64_t)s->cfg.max_file_write_mb << 20,
-        .oom_fd = s->oom_fd,
-        .setenv = go ? s->setenv : NULL,
-    };
+    struct sidecar_exec_params p = exec_params(s, &t, r.lang);
     struct sidecar_result res;
     pthread_mutex_lock(&s->exec_lock);
-    int rc = sidecar_exec_run(&p, &r, &res, &err);
+    int rc = sidecar_exec_run(&p, &r, &s->runner, &res, &err);
     pthread_mutex_unlock(&s->exec_lock);
     http_req_log(req, "lang", json_string(r.lang->code));
     sidecar_request_done(&r);
@@ -258,6 +292,7 @@ int main(void)
     log_msg(KCR_LOG_INFO, NULL, "signal %d: stopping", sig);
     http_server_quiesce(srv);
     srv = http_server_stop(srv);
+    s.runner = sidecar_prestart_free(s.runner);
     sidecar_config_done(&s.cfg);
     s.oom_fd = safe_close(s.oom_fd);
     return 0;

@@ -17,6 +17,7 @@ struct sidecar_config {
     long max_file_write_mb;  /* MAX_FILE_WRITE_MB: RLIMIT_FSIZE of user code, 1024; 0 = none */
     const char *main_name;   /* MAIN_PROCESS_NAME: default "sleep" */
     bool network_isolated;   /* NETWORK_ISOLATED: adds GOPROXY=off GOSUMDB=off for Go */
+    bool prestart_runner;    /* PRESTART_RUNNER: start LANGUAGE's runner at /ready, default on */
     char *nsexec_path;       /* KCR_NSEXEC, else kcr-nsexec next to /proc/self/exe */
     long uid;                /* KCR_EXEC_UID: user code's uid/gid, default 65532 */
     long main_pid;           /* KCR_MAIN_PID: pin the main process (local pods); 0 = scan */

@@ -1,5 +1,6 @@
 #include "sidecar/sidecar-exec.h"
 #include "sidecar/nsexec-report.h"
+#include "sidecar/sidecar-runner.h"
 #include "sandbox/cgroup-self.h"
 #include "common/cleanup.h"
 #include "common/fsutil.h"
@@ -247,9 +248,20 @@ static void pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar
     }
 }
 
-static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const char *wd,
-                      const char *in, size_t in_len, int64_t deadline, uint64_t oom_base,
-                      struct sidecar_result *res, struct step_outcome *o, struct kcr_err *err)
+/* A spawned kcr-nsexec and our ends of its pipes (non-blocking). */
+struct step_proc {
+    pid_t pid;
+    int in_w, out_r, err_r, rep_r;
+};
+
+static void step_proc_close(struct step_proc *sp)
+{
+    sp->in_w = safe_close(sp->in_w), sp->out_r = safe_close(sp->out_r);
+    sp->err_r = safe_close(sp->err_r), sp->rep_r = safe_close(sp->rep_r);
+}
+
+static int spawn_step(const struct sidecar_exec_params *p, char **argv, const char *wd, long cpu_s,
+                      struct step_proc *ret, struct kcr_err *err)
 {
     int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, prep[2] = {-1, -1};
     if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 ||
@@ -259,38 +271,60 @@ static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const ch
         return kcr_err_set(err, e, KCR_ERR_INTERNAL, "pipe");
     }
     char store[5][32];
-    long cpu_s = (long)((deadline - now_ms()) / 1000) + 2;
     _cleanup_free_ char **nargv = nsexec_argv(p, wd, cpu_s, argv, store);
     int child_fds[4] = {pin[0], pout[1], perr[1], prep[1]};
     pid_t pid = -1;
     int r = spawn_nsexec(nargv, child_fds, &pid);
     pin[0] = safe_close(pin[0]), pout[1] = safe_close(pout[1]);
     perr[1] = safe_close(perr[1]), prep[1] = safe_close(prep[1]);
-    struct step_io io = {
-        .in_w = pin[1],
-        .out_r = pout[0],
-        .err_r = perr[0],
-        .rep_r = prep[0],
-        .stdin_data = in,
-        .stdin_len = in ? in_len : 0,
-        .oom_fd = p->oom_fd,
-        .oom_base = oom_base,
-    };
-    int ours[4] = {io.in_w, io.out_r, io.err_r, io.rep_r};
-    for (int i = 0; i < 4; i++)
-        (void)fcntl(ours[i], F_SETFL, O_NONBLOCK);
-    if (!in || in_len == 0)
-        io.in_w = safe_close(io.in_w);
+    *ret = (struct step_proc){pid, pin[1], pout[0], perr[0], prep[0]};
     if (r < 0) {
-        safe_close(io.in_w), safe_close(io.out_r), safe_close(io.err_r), safe_close(io.rep_r);
+        step_proc_close(ret);
         return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "spawn '%s'", p->nsexec_path);
     }
-    pump(pid, &io, deadline, res, o);
+    int ours[4] = {ret->in_w, ret->out_r, ret->err_r, ret->rep_r};
+    for (int i = 0; i < 4; i++)
+        (void)fcntl(ours[i], F_SETFL, O_NONBLOCK);
+    return 0;
+}
+
+/* Feeds in, collects output until the step ends (or is stopped), reaps it.
+ * Takes the pipes of sp. */
+static void finish_step(struct step_proc *sp, const char *in, size_t in_len, int64_t deadline,
+                        int oom_fd, uint64_t oom_base, struct sidecar_result *res,
+                        struct step_outcome *o)
+{
+    struct step_io io = {
+        .in_w = sp->in_w,
+        .out_r = sp->out_r,
+        .err_r = sp->err_r,
+        .rep_r = sp->rep_r,
+        .stdin_data = in,
+        .stdin_len = in ? in_len : 0,
+        .oom_fd = oom_fd,
+        .oom_base = oom_base,
+    };
+    *sp = (struct step_proc){sp->pid, -1, -1, -1, -1};
+    if (!in || in_len == 0)
+        io.in_w = safe_close(io.in_w);
+    pump(sp->pid, &io, deadline, res, o);
     safe_close(io.in_w), safe_close(io.out_r), safe_close(io.err_r), safe_close(io.rep_r);
     if (o->timed_out || o->oom)
-        (void)kill(pid, SIGKILL);
-    while (waitpid(pid, &o->wait_status, 0) < 0 && errno == EINTR)
+        (void)kill(sp->pid, SIGKILL);
+    while (waitpid(sp->pid, &o->wait_status, 0) < 0 && errno == EINTR)
         ;
+    sp->pid = 0; /* reaped: the number may be reused */
+}
+
+static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const char *wd,
+                      const char *in, size_t in_len, int64_t deadline, uint64_t oom_base,
+                      struct sidecar_result *res, struct step_outcome *o, struct kcr_err *err)
+{
+    struct step_proc sp;
+    long cpu_s = (long)((deadline - now_ms()) / 1000) + 2;
+    if (spawn_step(p, argv, wd, cpu_s, &sp, err) < 0)
+        return -1;
+    finish_step(&sp, in, in_len, deadline, p->oom_fd, oom_base, res, o);
     return 0;
 }
 
@@ -408,8 +442,84 @@ static int run_steps(const struct sidecar_exec_params *p, const struct sidecar_r
     return 0;
 }
 
+/*** A step started ahead of its request ***/
+
+struct sidecar_prestart {
+    struct step_proc proc;
+    const struct kcr_lang *lang;
+    pid_t target;
+    uint64_t target_start;
+    char *wd;
+};
+
+struct sidecar_prestart *sidecar_prestart_new(const struct sidecar_exec_params *p,
+                                              const struct kcr_lang *lang, const char *wd,
+                                              long max_timeout_s, struct kcr_err *err)
+{
+    const char *const *argv = sidecar_runner_argv(lang);
+    if (!argv)
+        return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no runner for '%s'", lang->code), NULL;
+    struct sidecar_prestart *ps = xcalloc(1, sizeof(*ps));
+    /* RLIMIT_CPU is fixed at spawn: the longest run the sidecar accepts. */
+    if (spawn_step(p, (char **)argv, wd, max_timeout_s + 2, &ps->proc, err) < 0) {
+        free(ps);
+        return NULL;
+    }
+    ps->lang = lang;
+    ps->target = p->target;
+    ps->target_start = p->target_start;
+    ps->wd = xstrdup(wd);
+    return ps;
+}
+
+struct sidecar_prestart *sidecar_prestart_free(struct sidecar_prestart *ps)
+{
+    if (!ps)
+        return NULL;
+    step_proc_close(&ps->proc);
+    /* kcr-nsexec's death takes its pid namespace, the runner, with it. */
+    if (ps->proc.pid > 0) {
+        (void)kill(ps->proc.pid, SIGKILL);
+        while (waitpid(ps->proc.pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    free(ps->wd);
+    free(ps);
+    return NULL;
+}
+
+/* Still waiting, in the main container the request is for (pid reuse: the
+ * start time; a restarted main container is a new one). */
+static bool prestart_usable(struct sidecar_prestart *ps, const struct sidecar_exec_params *p)
+{
+    int status;
+    if (ps->target != p->target || ps->target_start != p->target_start)
+        return false;
+    if (waitpid(ps->proc.pid, &status, WNOHANG) == 0)
+        return true;
+    ps->proc.pid = 0; /* it ended (killed?) and is reaped now */
+    return false;
+}
+
+/* The program of req through a waiting runner, which this consumes. */
+static int run_prestarted(struct sidecar_prestart *ps, const struct sidecar_exec_params *p,
+                          const struct sidecar_request *req, const char *file_path,
+                          int64_t deadline, uint64_t oom_base, struct sidecar_result *res,
+                          struct kcr_err *err)
+{
+    size_t len = 0;
+    _cleanup_free_ char *in =
+        sidecar_runner_input(file_path, (const char *const *)req->args, req->nargs, req->stdin_data,
+                             req->stdin_len, &len);
+    struct step_outcome o = {0};
+    bool done = false;
+    finish_step(&ps->proc, in, len, deadline, p->oom_fd, oom_base, res, &o);
+    return apply_outcome(&o, ps->lang->steps[0][0], req->timeout_s, res, &done, err);
+}
+
 int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_request *req,
-                     struct sidecar_result *res, struct kcr_err *err)
+                     struct sidecar_prestart **runner, struct sidecar_result *res,
+                     struct kcr_err *err)
 {
     sidecar_result_init(res, p->max_output);
     int64_t start = now_ms();
@@ -429,7 +539,16 @@ int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_r
     struct kcr_err ignored;
     if (p->oom_fd >= 0 && cgroup_self_oom_read(p->oom_fd, &oom_base, &ignored) < 0)
         oom_base = UINT64_MAX;
-    int r = run_steps(p, req, file_path, cls, deadline, oom_base, res, err);
+    int r;
+    if (runner && *runner && !prestart_usable(*runner, p))
+        *runner = sidecar_prestart_free(*runner);
+    if (runner && *runner && (*runner)->lang == req->lang &&
+        !strcmp((*runner)->wd, req->working_dir)) {
+        r = run_prestarted(*runner, p, req, file_path, deadline, oom_base, res, err);
+        *runner = sidecar_prestart_free(*runner);
+    } else {
+        r = run_steps(p, req, file_path, cls, deadline, oom_base, res, err);
+    }
     res->execution_time_ms = (long)(now_ms() - start);
     /* A kill the watch had no time to see (the step ended first) is still
      * reported; the program's exit status stays what it was. */

@@ -29,12 +29,31 @@ struct sidecar_exec_params {
     const char *const *setenv; /* extra "K=V" for user code (NULL-terminated) or NULL */
 };
 
+/* A language runner (sidecar-runner.h) started ahead of its request: a
+ * kcr-nsexec step with the whole sandbox, waiting inside the main container. */
+struct sidecar_prestart;
+
+/* Starts lang's runner in p's main container with working dir wd; RLIMIT_CPU
+ * allows the longest timeout, max_timeout_s. Fails (KCR_ERR_NOT_FOUND) for a
+ * language without a runner, or as spawning a step fails. */
+struct sidecar_prestart *sidecar_prestart_new(const struct sidecar_exec_params *p,
+                                              const struct kcr_lang *lang, const char *wd,
+                                              long max_timeout_s, struct kcr_err *err);
+
+/* Kills and reaps the runner (if still there). Accepts NULL; returns NULL. */
+struct sidecar_prestart *sidecar_prestart_free(struct sidecar_prestart *ps);
+
 /* Runs req; fills res (initialised here; the caller calls sidecar_result_done).
- * A non-zero exit, a signal or a timeout is a result, not an error. Fails with
- * KCR_ERR_UNAVAILABLE when the main container is gone, KCR_ERR_INVALID when
- * working_dir does not exist inside it, KCR_ERR_INTERNAL otherwise. */
+ * With *runner set, a runner for the same language, working dir and main
+ * container runs the program instead of a fresh interpreter; it is used up
+ * (and *runner set to NULL), as is a runner that is dead or stale; one that
+ * only does not fit req is kept. A non-zero exit, a signal or a timeout is a
+ * result, not an error. Fails with KCR_ERR_UNAVAILABLE when the main container
+ * is gone, KCR_ERR_INVALID when working_dir does not exist inside it,
+ * KCR_ERR_INTERNAL otherwise. */
 int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_request *req,
-                     struct sidecar_result *res, struct kcr_err *err);
+                     struct sidecar_prestart **runner, struct sidecar_result *res,
+                     struct kcr_err *err);
 
 /* Writes the code file of req into dirfd (replacing whatever had that name,
  * never following a symlink). Returns the file name (new string) or NULL. */

@@ -78,7 +78,7 @@ static bool has_dotdot(const char *path)
 static int parse_working_dir(json_t *v, struct sidecar_request *r, struct sidecar_request_error *e)
 {
     if (!v || json_is_null(v)) {
-        r->working_dir = xstrdup("/mnt/data");
+        r->working_dir = xstrdup(SIDECAR_DEFAULT_WD);
         return 0;
     }
     const char *s = json_string_value(v);

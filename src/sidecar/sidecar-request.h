@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/lang.h"
 
+#define SIDECAR_DEFAULT_WD  "/mnt/data"
 #define SIDECAR_MAX_ARGS    64
 #define SIDECAR_MAX_ARG_LEN 4096
 

@@ -135,7 +135,7 @@ static void test_missing_nsexec_is_an_error(void **state)
                                   .working_dir = "/mnt/data"};
     struct sidecar_result res;
     struct kcr_err err = {0};
-    assert_int_equal(sidecar_exec_run(&p, &req, &res, &err), -1);
+    assert_int_equal(sidecar_exec_run(&p, &req, NULL, &res, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_INTERNAL);
     assert_non_null(strstr(err.msg, "spawn"));
     sidecar_result_done(&res);

@@ -1,0 +1,94 @@
+#include "sidecar/sidecar-runner.h"
+#include "common/xalloc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The Python runner (`python -c`). The header is read with os.read, byte by
+ * byte up to the newline, then exactly n bytes: nothing of the user's stdin
+ * is taken into a buffer, so sys.stdin sees all of it. The program runs in a
+ * fresh __main__ module, from the -c module's top level (one frame more than
+ * `python FILE`, the least exec allows). sys.path[0] is the script's
+ * directory, unless safe-path mode (PYTHONSAFEPATH, the py image's choice)
+ * leaves it out, as it does for FILE too. An uncaught exception goes to
+ * sys.excepthook with the runner's frame cut off the exception itself (the
+ * default hook prints __traceback__, not its argument); a SyntaxError from
+ * compile() keeps no frame at all, as `python FILE` prints it. The runner's
+ * names live in the -c module, which the program never sees. */
+static const char py_runner[] = "import os, sys\n"
+                                "_h = b''\n"
+                                "while not _h.endswith(b'\\n'):\n"
+                                "    _c = os.read(0, 1)\n"
+                                "    if not _c:\n"
+                                "        os._exit(0)\n"
+                                "    _h += _c\n"
+                                "_n, _p = int(_h), b''\n"
+                                "while len(_p) < _n:\n"
+                                "    _c = os.read(0, _n - len(_p))\n"
+                                "    if not _c:\n"
+                                "        os._exit(0)\n"
+                                "    _p += _c\n"
+                                "_path, *_args = [os.fsdecode(x) for x in _p.split(b'\\0')]\n"
+                                "sys.argv = [_path] + _args\n"
+                                "if not getattr(sys.flags, 'safe_path', False):\n"
+                                "    sys.path[0] = os.path.dirname(_path)\n"
+                                "import types\n"
+                                "from importlib.machinery import SourceFileLoader\n"
+                                "_m = types.ModuleType('__main__')\n"
+                                "_m.__file__, _m.__cached__, _m.__annotations__ = _path, None, {}\n"
+                                "_m.__loader__ = SourceFileLoader('__main__', _path)\n"
+                                "_m.__builtins__ = __builtins__\n"
+                                "sys.modules['__main__'] = _m\n"
+                                "try:\n"
+                                "    with open(_path, 'rb') as _f:\n"
+                                "        _code = compile(_f.read(), _path, 'exec')\n"
+                                "    exec(_code, _m.__dict__)\n"
+                                "except SystemExit:\n"
+                                "    raise\n"
+                                "except BaseException as _e:\n"
+                                "    _e = _e.with_traceback(_e.__traceback__.tb_next)\n"
+                                "    sys.excepthook(type(_e), _e, _e.__traceback__)\n"
+                                "    del _e\n"
+                                "    sys.exit(1)\n";
+
+struct runner {
+    const char *lang;
+    const char *argv[4];
+};
+
+/* argv[0] is the language's interpreter as its run step names it. */
+static const struct runner runners[] = {
+    {"py", {"python", "-c", py_runner, NULL}},
+};
+
+const char *const *sidecar_runner_argv(const struct kcr_lang *lang)
+{
+    if (lang_nsteps(lang) != 1)
+        return NULL;
+    for (size_t i = 0; i < sizeof(runners) / sizeof(runners[0]); i++)
+        if (!strcmp(runners[i].lang, lang->code) && !strcmp(runners[i].argv[0], lang->steps[0][0]))
+            return runners[i].argv;
+    return NULL;
+}
+
+char *sidecar_runner_input(const char *path, const char *const *args, size_t nargs,
+                           const char *stdin_data, size_t stdin_len, size_t *ret_len)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < nargs; i++)
+        n += 1 + strlen(args[i]);
+    char head[32];
+    int hl = snprintf(head, sizeof(head), "%zu\n", n);
+    size_t total = (size_t)hl + n + stdin_len;
+    char *out = xmalloc(total), *w = out;
+    memcpy(w, head, (size_t)hl), w += hl;
+    memcpy(w, path, strlen(path)), w += strlen(path);
+    for (size_t i = 0; i < nargs; i++) {
+        *w++ = '\0';
+        memcpy(w, args[i], strlen(args[i])), w += strlen(args[i]);
+    }
+    if (stdin_len)
+        memcpy(w, stdin_data, stdin_len);
+    *ret_len = total;
+    return out;
+}

@@ -1,0 +1,122 @@
+"""The pre-started Python runner (src/sidecar/sidecar-runner.c): a warm py
+pod's first execution runs in an interpreter that started before the code
+arrived; every later one starts `python code.py` afresh. User code must not be
+able to tell them apart: each probe below runs once each way, in a new pod,
+and both answers must be identical (stdout, stderr, exit code)."""
+import json
+
+import pytest
+
+from pod_util import LocalPod
+
+pytestmark = pytest.mark.needs_root
+
+WHICH = "import sys\nprint(sys.orig_argv[1])"
+
+PROBES = {
+    "argv-path-main": dict(code=(
+        "import sys\n"
+        "print(sys.argv, sys.path, __name__, __file__, type(__loader__).__name__,\n"
+        "      __spec__, __package__, __doc__)\n"
+        "import __main__\n"
+        "print(__main__.__dict__ is globals(), sys.modules['__main__'] is __main__)\n"
+        "print(sorted(globals()))\n"), args=["a b", "ü", "--x=1"]),
+    "stdin": dict(code="import sys\nprint(repr(sys.stdin.read()))\n",
+                  stdin="line 1\nline 2 ünïcode\n\n"),
+    "stdin-low-level": dict(code="import os\nprint(os.read(0, 100))\n", stdin="raw bytes\n"),
+    "traceback": dict(code=(
+        "def inner():\n    raise ValueError('boom')\n"
+        "def outer():\n    inner()\n"
+        "print('before')\nouter()\n")),
+    "syntax-error": dict(code="print('x')\ndef broken(:\n    pass\n"),
+    "exit-code": dict(code="import sys\nprint('out')\nsys.exit(3)\n"),
+    "exit-message": dict(code="import sys\nsys.exit('fatal: no input')\n"),
+    "os-exit": dict(code="import os, sys\nsys.stdout.write('partial')\nsys.stdout.flush()\n"
+                         "os._exit(4)\n"),
+    "excepthook": dict(code=(
+        "import sys\n"
+        "sys.excepthook = lambda t, v, tb: print('hook saw', t.__name__, v, tb.tb_frame.f_code.co_name)\n"
+        "raise KeyError('k')\n")),
+    "atexit-and-threads": dict(code=(
+        "import atexit, threading, time\n"
+        "atexit.register(print, 'bye')\n"
+        "t = threading.Thread(target=lambda: (time.sleep(0.1), print('thread done')))\n"
+        "t.start()\nprint('main done')\n")),
+    "pickle-main-class": dict(code=(
+        "import pickle\nclass A:\n    pass\n"
+        "print(type(pickle.loads(pickle.dumps(A()))).__name__, A.__module__)\n")),
+    "inspect-and-warnings": dict(code=(
+        "import inspect, warnings\n"
+        "def f():\n    return 1\n"
+        "print(inspect.getsource(f), end='')\n"
+        "warnings.warn('careful')\n")),
+    "import-code-module": dict(code="import code, pdb\nprint(code.__file__.startswith('/usr'))\n"),
+    # The program runs one frame deeper than under `python FILE` (exec needs
+    # a caller), so a RecursionError comes one call earlier: compared without
+    # the depth.
+    "recursion-and-stderr": dict(code=(
+        "import sys\n"
+        "def r(n):\n    return r(n + 1)\n"
+        "print('start', file=sys.stderr)\n"
+        "try:\n    r(0)\nexcept RecursionError as e:\n    print('caught:', e)\n")),
+}
+
+
+def fresh_pair(probe):
+    """(runner answer, fresh-interpreter answer) of probe, in a new pod."""
+    with LocalPod("py") as pod:
+        first = pod.execute(**probe)
+        second = pod.execute(**probe)
+        which = pod.execute(code=WHICH)
+    return first, second, which
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+def test_runner_is_indistinguishable(name):
+    first, second, which = fresh_pair(PROBES[name])
+    # The first really went through the runner, the probe after it did not.
+    assert which["stdout"] == "/mnt/data/code.py\n", which
+    keys = ("stdout", "stderr", "exit_code", "signal", "timed_out", "oom_killed")
+    assert {k: first[k] for k in keys} == {k: second[k] for k in keys}, (first, second)
+
+
+def test_runner_is_used_first_and_sandboxed():
+    with LocalPod("py") as pod:
+        r = pod.execute(code=(
+            "import json, os, sys\n"
+            "st = dict(l.split(':', 1) for l in open('/proc/self/status') if ':' in l)\n"
+            "print(json.dumps({'argv1': sys.orig_argv[1], 'uid': os.getuid(),\n"
+            "  'caps': [st[k].strip() for k in ('CapPrm', 'CapEff', 'CapBnd', 'CapAmb')],\n"
+            "  'nnp': st['NoNewPrivs'].strip(), 'seccomp': st['Seccomp'].strip(),\n"
+            "  'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),\n"
+            "  'fds': sorted(int(f) for f in os.listdir('/proc/self/fd'))}))\n"))
+    assert r["exit_code"] == 0, r
+    doc = json.loads(r["stdout"])
+    assert doc["argv1"] == "-c"  # the runner, not python code.py
+    assert doc["uid"] == 65532 and doc["nnp"] == "1" and doc["seccomp"] == "2", doc
+    assert doc["caps"] == ["0000000000000000"] * 4, doc
+    # Its own pid namespace: kcr-nsexec's init and the program, nothing else.
+    assert doc["pids"] == [1, 2], doc
+    assert doc["fds"][:3] == [0, 1, 2] and len(doc["fds"]) <= 4, doc  # + listdir's own
+
+
+def test_runner_keeps_for_its_language_and_working_dir():
+    """A request for another language or working dir runs the normal way and
+    leaves the runner for the next Python request."""
+    with LocalPod("py") as pod:
+        assert pod.execute(code="echo hi", lang="bash")["stdout"] == "hi\n"
+        assert pod.execute(code=WHICH)["stdout"] == "-c\n"
+        assert pod.execute(code=WHICH)["stdout"] == "/mnt/data/code.py\n"
+
+
+def test_runner_timeout_and_output_cap():
+    with LocalPod("py", env={"MAX_OUTPUT_SIZE": "4096"}) as pod:
+        r = pod.execute(code="while True:\n    print('x' * 100)\n", timeout=2)
+        assert r["timed_out"] is True and r["exit_code"] == 124, r
+        assert len(r["stdout"]) < 8192 and "truncated" in r["stdout"], len(r["stdout"])
+        assert pod.execute(code="print(6 * 7)")["stdout"] == "42\n"
+
+
+def test_runner_can_be_switched_off():
+    with LocalPod("py", env={"PRESTART_RUNNER": "false"}) as pod:
+        assert pod.execute(code=WHICH)["stdout"] == "/mnt/data/code.py\n"
