@@ -2,6 +2,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/digest.h"
+#include "common/log.h"
 #include "common/names.h"
 #include "common/xalloc.h"
 #include "core/output.h"
@@ -300,11 +301,14 @@ static void finish_output(struct kcr_core *c, const struct kcr_lang *lang,
     }
 }
 
-/* Everything that needs the pod, which the caller releases afterwards. */
+/* Everything that needs the pod, which the caller releases afterwards.
+ * *ret_started tells whether the program was sent to the pod: before that, a
+ * failure has no effect anyone could see. */
 static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_exec_request *req,
                       const struct mounted *m, size_t nm, struct kcr_exec_response *res,
-                      struct kcr_err *err)
+                      bool *ret_started, struct kcr_err *err)
 {
+    *ret_started = false;
     bool state = use_state(c, req);
     if (put_files(c, pod, m, nm, err) < 0 || (state && put_state(c, pod, res->session_id, err) < 0))
         return -1;
@@ -329,6 +333,7 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
         .working_dir = "/mnt/data",
     };
     struct kcr_exec_result r = {0};
+    *ret_started = true;
     if (sidecar_execute(pod, &x, &r, err) < 0) {
         sidecar_files_done(&before);
         return kcr_err_wrap(err, "execute");
@@ -366,11 +371,24 @@ int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
         return -1;
     if (!c->pool)
         return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod backend unavailable");
-    struct kcr_pod *pod = pool_acquire(c->pool, req->lang, err);
-    if (!pod)
-        return kcr_err_wrap(err, "acquire %s pod", req->lang->code);
-    int r = run_in_pod(c, pod, req, m, nm, res, err);
-    pool_release(c->pool, pod);
+    /* A warm pod can die while it waits (between health checks): if it
+     * fails before the program was sent, the request goes to a fresh pod. */
+    int r = -1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct kcr_pod *pod = pool_acquire(c->pool, req->lang, err);
+        if (!pod)
+            return kcr_err_wrap(err, "acquire %s pod", req->lang->code);
+        bool started = false;
+        r = run_in_pod(c, pod, req, m, nm, res, &started, err);
+        bool retry = r < 0 && !started && attempt == 0 && err && err->kind == KCR_ERR_UNAVAILABLE;
+        if (retry)
+            log_json(KCR_LOG_WARN, NULL, "exec: pod failed before the run; trying a fresh one",
+                     json_pack("{s:s, s:s}", "pod", pod->id, "error", err->msg));
+        pool_release(c->pool, pod);
+        if (!retry)
+            break;
+        orchestrator_response_done(res);
+    }
     if (r < 0) {
         /* A transport failure mid-run is the pod backend's failure (503). */
         if (err && err->kind != KCR_ERR_INTERNAL)

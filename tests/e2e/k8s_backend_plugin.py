@@ -106,6 +106,12 @@ LOCAL_ONLY = {
     "test_api_exec.py::test_503_when_pod_backend_is_down":
         "breaks the local backend with KCR_SIDECAR_BIN "
         "(test_k8s_serve.py::test_503_when_pods_cannot_be_created)",
+    "test_api_basic.py::test_only_the_api_reaches_the_pods":
+        "checks local pods' socket directories; in Kubernetes the NetworkPolicy admits only "
+        "the API (test_k8s_chart.py)",
+    "test_api_exec.py::test_dead_warm_pod_is_replaced_before_the_run":
+        "kills a local pod's sidecar found through KCR_RUN_DIR; the retry it proves is the "
+        "orchestrator's, the same for every backend",
 }
 
 

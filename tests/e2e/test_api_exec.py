@@ -465,3 +465,54 @@ def test_parallel_sessions_do_not_cross_talk(server):
     for i, out, content, _ in results:
         assert out == f"{i}\n" and content == f"run {i}".encode()
     assert len({sid for *_, sid in results}) == 12
+
+
+def _sidecar_of(sock):
+    """The pid of the kcr-sidecar serving the unix socket sock, or None."""
+    import os
+    want = ("SIDECAR_SOCKET=" + sock).encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if not f.read().startswith(b"kcr-sidecar"):
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if want in f.read().split(b"\0"):
+                    return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+@needs_pods
+def test_dead_warm_pod_is_replaced_before_the_run():
+    """A warm pod that died while it waited (its sidecar killed) fails before
+    the program is sent: the request goes to a fresh pod and succeeds."""
+    import glob
+    import os
+    import shutil
+    import signal
+    import tempfile
+    import time
+    if os.geteuid() != 0:
+        pytest.skip("needs root (finds and kills the pod's sidecar)")
+    run_dir = tempfile.mkdtemp(prefix="kcr-api-run-")
+    os.chmod(run_dir, 0o755)
+    s = start_server({"KCR_RUN_DIR": run_dir, "POD_POOL_PY": "1"})
+    try:
+        pid, deadline = None, time.monotonic() + 20
+        while pid is None:
+            assert time.monotonic() < deadline, "no warm pod"
+            for sock in glob.glob(os.path.join(run_dir, "pods/*/sock/sidecar.sock")):
+                pid = _sidecar_of(sock)
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+        while os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.01)
+        b = ok(s.exec("print('fresh pod')"))
+        assert b["stdout"] == "fresh pod\n", b
+        assert any("trying a fresh one" in line for line in s.stderr_lines), s.stderr_lines[-5:]
+    finally:
+        s.stop()
+        s.cleanup()
+        shutil.rmtree(run_dir, ignore_errors=True)
