@@ -11,6 +11,61 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* openat retried on EINTR. A symlink where a directory was needed answers
+ * ELOOP, as openat2's RESOLVE_NO_SYMLINKS does (openat says ENOTDIR). */
+static int openat_nofollow(int dirfd, const char *name, int flags, mode_t mode)
+{
+    int fd;
+    do
+        fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    while (fd < 0 && errno == EINTR);
+    if (fd >= 0)
+        return fd;
+    int e = errno;
+    struct stat st;
+    if (e == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+        e = ELOOP;
+    return -e;
+}
+
+int fs_open_beneath_walk(int dirfd, const char *path, int flags, mode_t mode)
+{
+    if (path[0] == '/')
+        return -EXDEV;
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, path, len + 1);
+    /* The components, without empty and "." ones; ".." is an escape here. */
+    char *parts[512], *save = NULL;
+    size_t n = 0;
+    for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(c, "."))
+            continue;
+        if (!strcmp(c, ".."))
+            return -EXDEV;
+        if (n == sizeof(parts) / sizeof(parts[0]))
+            return -ENAMETOOLONG;
+        parts[n++] = c;
+    }
+    if (n == 0)
+        return -ENOENT;
+    int cur = dirfd;
+    for (size_t i = 0; i + 1 < n; i++) {
+        int next = openat_nofollow(cur, parts[i], O_PATH | O_DIRECTORY, 0);
+        if (cur != dirfd)
+            close(cur);
+        if (next < 0)
+            return next;
+        cur = next;
+    }
+    int fd = openat_nofollow(cur, parts[n - 1], flags, mode);
+    if (cur != dirfd)
+        close(cur);
+    return fd;
+}
+
 int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
     struct open_how how = {
@@ -24,6 +79,10 @@ int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
         long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
         if (fd >= 0)
             return (int)fd;
+        /* Kernels before 5.6, and container runtimes' seccomp profiles from
+         * before it, answer ENOSYS: the walk does the same job. */
+        if (errno == ENOSYS)
+            return fs_open_beneath_walk(dirfd, path, flags, mode);
         if (errno != EINTR && errno != EAGAIN)
             return -errno;
     }

@@ -13,8 +13,13 @@
 
 /* openat2 beneath dirfd, refusing symlinks and magic links in every component.
  * O_CLOEXEC is always added. Returns the fd, or -errno (ELOOP for a symlink,
- * EXDEV for an escape). */
+ * EXDEV for an escape). Where openat2 is missing (ENOSYS), fs_open_beneath_walk. */
 int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+
+/* The same without openat2: one openat(O_NOFOLLOW) per component, through
+ * O_PATH directory fds. Absolute paths and any ".." are EXDEV; empty and "."
+ * components are skipped. Same results as fs_open_beneath for safe names. */
+int fs_open_beneath_walk(int dirfd, const char *path, int flags, mode_t mode);
 
 /* write(2) until done, retrying EINTR. Returns 0 or -errno. */
 int fs_write_all(int fd, const void *data, size_t len);

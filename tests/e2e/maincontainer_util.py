@@ -182,12 +182,14 @@ class Sidecar:
     SECRET = "kcr-secret-" + secrets.token_hex(8)
 
     def __init__(self, build, base, data_dir, main_name, language="bash", extra_env=None,
-                 user=None, nsexec=None, cgroup_procs=None):
+                 user=None, nsexec=None, cgroup_procs=None, wrapper=None):
         """user: run as this uid/gid (through setpriv, keeping the bounding set so
         that a file-capability kcr-nsexec works); cgroup_procs: a cgroup.procs
-        file to move the sidecar into before it serves."""
+        file to move the sidecar into before it serves; wrapper: argv to run
+        kcr-sidecar under (valgrind)."""
         self.build = build
         self.user = user
+        self.wrapper = list(wrapper or [])
         self.cgroup_procs = cgroup_procs
         self.sock = os.path.join(base, "sidecar.sock")
         self.log_path = os.path.join(base, "sidecar.log")
@@ -209,7 +211,7 @@ class Sidecar:
 
     def start(self, timeout=10):
         self.log = open(self.log_path, "wb")
-        argv = [os.path.join(self.build, "kcr-sidecar")]
+        argv = self.wrapper + [os.path.join(self.build, "kcr-sidecar")]
         if self.user is not None:
             argv = ["setpriv", f"--reuid={self.user}", f"--regid={self.user}",
                     "--clear-groups", "--inh-caps=-all", "--"] + argv

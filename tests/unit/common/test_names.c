@@ -96,22 +96,45 @@ static int teardown_tree(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void test_open_beneath(void **state)
+/* The same containment cases for openat2 and for the walk without it. */
+static void check_beneath(const struct tree *t, int (*open_fn)(int, const char *, int, mode_t))
 {
-    struct tree *t = *state;
-    int fd = fs_open_beneath(t->dirfd, "sub/f.txt", O_RDONLY, 0);
+    int fd = open_fn(t->dirfd, "sub/f.txt", O_RDONLY, 0);
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(fs_open_beneath(t->dirfd, "../etc/passwd", O_RDONLY, 0), -EXDEV);
-    assert_int_equal(fs_open_beneath(t->dirfd, "/etc/passwd", O_RDONLY, 0), -EXDEV);
-    assert_int_equal(fs_open_beneath(t->dirfd, "sub/../../x", O_RDONLY, 0), -EXDEV);
-    assert_int_equal(fs_open_beneath(t->dirfd, "link", O_RDONLY, 0), -ELOOP);
-    assert_int_equal(fs_open_beneath(t->dirfd, "dirlink/passwd", O_RDONLY, 0), -ELOOP);
+    fd = open_fn(t->dirfd, "./sub//f.txt", O_RDONLY, 0);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(open_fn(t->dirfd, "../etc/passwd", O_RDONLY, 0), -EXDEV);
+    assert_int_equal(open_fn(t->dirfd, "/etc/passwd", O_RDONLY, 0), -EXDEV);
+    assert_int_equal(open_fn(t->dirfd, "sub/../../x", O_RDONLY, 0), -EXDEV);
+    assert_int_equal(open_fn(t->dirfd, "link", O_RDONLY, 0), -ELOOP);
+    assert_int_equal(open_fn(t->dirfd, "dirlink/passwd", O_RDONLY, 0), -ELOOP);
+    assert_int_equal(open_fn(t->dirfd, "dirlink", O_RDONLY | O_DIRECTORY, 0), -ELOOP);
     /* Creating through a symlink is refused too: nothing is written to its target. */
-    assert_int_equal(fs_open_beneath(t->dirfd, "link", O_WRONLY | O_CREAT | O_TRUNC, 0644), -ELOOP);
-    assert_int_equal(fs_open_beneath(t->dirfd, "missing", O_RDONLY, 0), -ENOENT);
+    assert_int_equal(open_fn(t->dirfd, "link", O_WRONLY | O_CREAT | O_TRUNC, 0644), -ELOOP);
+    assert_int_equal(open_fn(t->dirfd, "missing", O_RDONLY, 0), -ENOENT);
+    fd = open_fn(t->dirfd, "sub/new.txt", O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    close(fd);
     /* Magic links are refused as well. */
-    assert_true(fs_open_beneath(AT_FDCWD, "/proc/self/root/etc/passwd", O_RDONLY, 0) < 0);
+    assert_true(open_fn(AT_FDCWD, "/proc/self/root/etc/passwd", O_RDONLY, 0) < 0);
+}
+
+static void test_open_beneath(void **state)
+{
+    check_beneath(*state, fs_open_beneath);
+}
+
+static void test_open_beneath_walk(void **state)
+{
+    check_beneath(*state, fs_open_beneath_walk);
+    /* The walk itself refuses a path it cannot hold rather than cutting it. */
+    char deep[5000];
+    memset(deep, 'a', sizeof(deep) - 1);
+    deep[sizeof(deep) - 1] = '\0';
+    assert_int_equal(fs_open_beneath_walk(((struct tree *)*state)->dirfd, deep, O_RDONLY, 0),
+                     -ENAMETOOLONG);
 }
 
 int main(void)
@@ -121,6 +144,7 @@ int main(void)
         cmocka_unit_test(test_is_safe_path),
         cmocka_unit_test(test_sanitize),
         cmocka_unit_test_setup_teardown(test_open_beneath, setup_tree, teardown_tree),
+        cmocka_unit_test_setup_teardown(test_open_beneath_walk, setup_tree, teardown_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
