@@ -64,6 +64,8 @@ int pod_k8s_config_from_env(struct pod_k8s_config *cfg, struct kcr_err *err)
     } longs[] = {
         {"MAX_MEMORY_MB", 512, 16, 1 << 20, &cfg->memory_mb},
         {"K8S_CPU_MILLIS", 1000, 10, 1 << 20, &cfg->cpu_millis},
+        {"K8S_MAIN_MEMORY_MB", 64, 8, 1 << 20, &cfg->main_memory_mb},
+        {"K8S_MAIN_CPU_MILLIS", 100, 10, 1 << 20, &cfg->main_cpu_millis},
         {"MAX_EXECUTION_TIME", 30, 1, 600, &cfg->max_exec_s},
         {"MAX_OUTPUT_SIZE", 65536, 1, 1 << 30, &cfg->max_output},
         {"MAX_PIDS", 256, 8, 1 << 22, &cfg->max_pids},

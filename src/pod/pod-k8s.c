@@ -221,6 +221,8 @@ static json_t *spec_params(struct k8s_backend *b, const struct kcr_lang *lang, c
     if (li >= 0 && b->spec_hash[li][0])
         json_object_set_new(json_object_get(p, "labels"), K8S_LABEL_SPEC,
                             json_string(b->spec_hash[li]));
+    json_object_set_new(p, "main_memory_mb", json_integer(c->main_memory_mb));
+    json_object_set_new(p, "main_cpu_millis", json_integer(c->main_cpu_millis));
     if (c->sidecar_image)
         json_object_set_new(p, "sidecar_image", json_string(c->sidecar_image));
     if (c->runtime_class)

@@ -21,20 +21,22 @@
 
 struct pod_k8s_config {
     struct k8s_client_config client; /* K8S_API_URL, K8S_TOKEN..., K8S_NAMESPACE */
-    char *registry;      /* K8S_IMAGE_REGISTRY, "kcr": images "<registry>-<image>:<tag>" */
-    char *tag;           /* K8S_IMAGE_TAG, "latest" */
-    char *sidecar_image; /* K8S_SIDECAR_IMAGE, default "<registry>-sidecar:<tag>" */
-    char *pull_policy;   /* K8S_IMAGE_PULL_POLICY, "IfNotPresent" */
-    char *runtime_class; /* K8S_RUNTIME_CLASS (e.g. "gvisor"), or NULL */
-    char *replica_id;    /* K8S_REPLICA_ID, default "<hostname>-<random>" */
-    long memory_mb;      /* MAX_MEMORY_MB, 512 (times the language's mem_mult) */
-    long cpu_millis;     /* K8S_CPU_MILLIS, 1000 */
-    long max_exec_s;     /* MAX_EXECUTION_TIME, 30 */
-    long max_output;     /* MAX_OUTPUT_SIZE, 65536 */
-    long max_pids;       /* MAX_PIDS, 256 */
-    long data_mb;        /* K8S_DATA_SIZE_MB, 1024: /mnt/data emptyDir size limit */
-    long tmp_mb;         /* K8S_TMP_SIZE_MB, 512: /tmp emptyDir size limit */
-    long sidecar_port;   /* K8S_SIDECAR_PORT, 8080 */
+    char *registry;       /* K8S_IMAGE_REGISTRY, "kcr": images "<registry>-<image>:<tag>" */
+    char *tag;            /* K8S_IMAGE_TAG, "latest" */
+    char *sidecar_image;  /* K8S_SIDECAR_IMAGE, default "<registry>-sidecar:<tag>" */
+    char *pull_policy;    /* K8S_IMAGE_PULL_POLICY, "IfNotPresent" */
+    char *runtime_class;  /* K8S_RUNTIME_CLASS (e.g. "gvisor"), or NULL */
+    char *replica_id;     /* K8S_REPLICA_ID, default "<hostname>-<random>" */
+    long memory_mb;       /* MAX_MEMORY_MB, 512 (times the language's mem_mult) */
+    long cpu_millis;      /* K8S_CPU_MILLIS, 1000 */
+    long main_memory_mb;  /* K8S_MAIN_MEMORY_MB, 64: the main container (it runs sleep) */
+    long main_cpu_millis; /* K8S_MAIN_CPU_MILLIS, 100 */
+    long max_exec_s;      /* MAX_EXECUTION_TIME, 30 */
+    long max_output;      /* MAX_OUTPUT_SIZE, 65536 */
+    long max_pids;        /* MAX_PIDS, 256 */
+    long data_mb;         /* K8S_DATA_SIZE_MB, 1024: /mnt/data emptyDir size limit */
+    long tmp_mb;          /* K8S_TMP_SIZE_MB, 512: /tmp emptyDir size limit */
+    long sidecar_port;    /* K8S_SIDECAR_PORT, 8080 */
     int pool_size[POD_K8S_MAX_LANGS]; /* POD_POOL_<CODE>, indexed like lang_all() */
     long batch;                       /* K8S_POOL_BATCH, 5: creates per refill round */
     long ready_timeout_s;             /* K8S_POD_READY_TIMEOUT_SECONDS, 60 */

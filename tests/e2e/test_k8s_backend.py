@@ -36,7 +36,7 @@ def replicas():
 def test_pod_manifest_and_single_use(sim, replicas):
     """A warm pod is claimed, runs code as 65532 in a real pod, then is deleted;
     the pool is refilled at once; the pods carry the section-15 fields."""
-    r = replicas(sim, POD_POOL_PY=1)
+    r = replicas(sim, POD_POOL_PY=1, K8S_MAIN_MEMORY_MB="48", K8S_MAIN_CPU_MILLIS="150")
     warm = sim.wait(lambda: [p for p in sim.pods("kcr.dev/pool=warm")
                              if p["status"].get("phase") == "Running"], 60, "a warm py pod")
     spec = warm[0]["spec"]
@@ -46,6 +46,8 @@ def test_pod_manifest_and_single_use(sim, replicas):
     side = [c for c in spec["containers"] if c["name"] == "kcr-sidecar"][0]
     assert sorted(side["securityContext"]["capabilities"]["add"]) == [
         "SYS_ADMIN", "SYS_CHROOT", "SYS_PTRACE"]
+    main = [c for c in spec["containers"] if c["name"] == "main"][0]
+    assert main["resources"]["limits"] == {"memory": "48Mi", "cpu": "150m"}, main["resources"]
 
     out = r.exec("import os; print(os.getuid(), os.getgid()); print(open('/etc/hostname').read() != '')")
     assert out["ok"], out
