@@ -206,8 +206,8 @@ __attribute__((noreturn)) void pod_init_run(struct pod_spawn *s)
             (void)dup2(null, 2);
         run_main_container(s);
     }
-    /* The sidecar is told main's pid instead of scanning /proc for it. */
-    snprintf(s->main_pid_env, sizeof(s->main_pid_env), "KCR_MAIN_PID=%d", (int)main_pid);
+    /* The sidecar finds main by the same /proc scan as in Kubernetes: the
+     * /proc mounted above shows this pod's processes only. */
     pid_t sidecar_pid = main_pid > 0 ? fork() : -1;
     if (sidecar_pid == 0)
         run_sidecar(s);

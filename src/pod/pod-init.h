@@ -21,9 +21,6 @@ struct pod_spawn {
     struct kcr_rootfs_plan *plan;
     char **main_argv;
     char **sidecar_env;
-    /* "KCR_MAIN_PID=<pid in the pod's pid ns>", filled by pod init after it
-     * forked the main container; the last entry of sidecar_env (not freed). */
-    char main_pid_env[32];
     int release_fd; /* read end: the parent writes one byte once the cgroup is set */
     int err_fd;     /* write end, O_CLOEXEC: a message here means failure, EOF success */
 };

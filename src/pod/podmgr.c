@@ -154,7 +154,6 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
         env[k++] = xasprintf("KCR_LOG_LEVEL=%s", level);
     if (prestart && *prestart)
         env[k++] = xasprintf("PRESTART_RUNNER=%s", prestart);
-    env[k++] = (char *)s->main_pid_env; /* borrowed; see spawn_done */
     return env;
 }
 
@@ -173,9 +172,6 @@ static void spawn_done(struct pod_spawn *s)
     free(s->root_dir);
     rootfs_plan_free(s->plan);
     strv_free(s->main_argv);
-    for (size_t i = 0; s->sidecar_env && s->sidecar_env[i]; i++)
-        if (s->sidecar_env[i] == s->main_pid_env)
-            s->sidecar_env[i] = NULL; /* borrowed, not allocated */
     strv_free(s->sidecar_env);
     (void)safe_close(s->release_fd);
     (void)safe_close(s->err_fd);

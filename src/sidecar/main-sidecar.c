@@ -91,8 +91,8 @@ static int pinned_target(struct sidecar *s, struct kcr_err *err)
 }
 
 /* The cached main process if it is still the same one (pid reuse is caught by
- * the start time), else a fresh scan. With KCR_MAIN_PID the process is given:
- * hosts running many pods (the local backend) have many `sleep`s. */
+ * the start time), else a fresh scan. KCR_MAIN_PID names the process instead,
+ * for a sidecar that shares a host's /proc with many other `sleep`s. */
 static int find_target(struct sidecar *s, struct procscan_target *ret, struct kcr_err *err)
 {
     pthread_mutex_lock(&s->lock);

@@ -20,7 +20,7 @@ struct sidecar_config {
     bool prestart_runner;    /* PRESTART_RUNNER: start LANGUAGE's runner at /ready, default on */
     char *nsexec_path;       /* KCR_NSEXEC, else kcr-nsexec next to /proc/self/exe */
     long uid;                /* KCR_EXEC_UID: user code's uid/gid, default 65532 */
-    long main_pid;           /* KCR_MAIN_PID: pin the main process (local pods); 0 = scan */
+    long main_pid;           /* KCR_MAIN_PID: pin the main process; 0 = scan */
 };
 
 /* Reads every variable; fails naming the first bad one. */

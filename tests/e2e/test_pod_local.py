@@ -382,3 +382,22 @@ def test_nsexec_copy_runs_only_for_the_sidecar(podenv):
         sidecar = subprocess.run([path, "--help"], user=65532, group=65532, extra_groups=[],
                                  capture_output=True, text=True)
         assert "usage: kcr-nsexec" in sidecar.stderr, sidecar
+
+
+def test_sidecar_finds_main_by_scanning(podenv):
+    """As in Kubernetes, the sidecar is not told main's pid: it scans its
+    /proc (the pod's) for the `sleep` process."""
+    with pod(podenv) as p:
+        assert p.execute("print('scanned')")["stdout"] == "scanned\n"
+        want = ("SIDECAR_SOCKET=" + p.socket).encode()
+        envs = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+            except OSError:
+                continue
+            if want in env:
+                envs.append(env)
+        assert len(envs) == 1, "one sidecar serves the pod's socket"
+        assert not [v for v in envs[0] if v.startswith(b"KCR_MAIN_PID=")], envs[0]
