@@ -18,7 +18,7 @@ def visible_temporaries(data_dir):
     return found
 
 
-def test_kill9_during_uploads_then_restart_serves_everything():
+def test_kill9_during_uploads_and_executions_then_restart_serves_everything():
     s = start_server()
     acked = []
     stop = threading.Event()
@@ -37,21 +37,40 @@ def test_kill9_during_uploads_then_restart_serves_everything():
             i += 1
 
     outputs = []
+
+    def executor(n):
+        """Executions writing two files each, running when the kill comes."""
+        i = 0
+        while not stop.is_set():
+            token = f"output {n}-{i} " + os.urandom(8).hex()
+            code = (f"open('/mnt/data/a{n}.txt', 'w').write({token!r})\n"
+                    f"open('/mnt/data/b{n}.bin', 'wb').write(bytes(range(256)) * {100 + i})\n")
+            try:
+                r = s.exec(code)
+            except Exception:
+                return  # died mid-request: not acknowledged
+            if r.status_code == 200:
+                b = r.json()
+                by_name = {f["name"]: f["id"] for f in b["files"]}
+                outputs.append((b["session_id"], by_name[f"a{n}.txt"], token.encode()))
+                outputs.append((b["session_id"], by_name[f"b{n}.bin"],
+                                bytes(range(256)) * (100 + i)))
+            i += 1
+
     try:
-        if have_pods():
-            r = s.exec("open('/mnt/data/out.txt','w').write('output survives')")
-            assert r.status_code == 200
-            b = r.json()
-            outputs.append((b["session_id"], b["files"][0]["id"], b"output survives"))
         threads = [threading.Thread(target=uploader, args=(n,)) for n in range(4)]
+        if have_pods():
+            threads += [threading.Thread(target=executor, args=(n,)) for n in range(2)]
         for t in threads:
             t.start()
         time.sleep(1.5)
-        s.kill9()  # mid-flight: some uploads are half-received, some half-stored
+        s.kill9()  # mid-flight: uploads and outputs half-received, half-stored
         stop.set()
         for t in threads:
             t.join(30)
         assert len(acked) > 5, "too few uploads acknowledged before the kill"
+        if have_pods():
+            assert len(outputs) >= 4, "too few executions acknowledged before the kill"
         assert visible_temporaries(s.data_dir) == []  # before the restart's sweep too
 
         s.start()

@@ -344,9 +344,37 @@ def test_request_log_line_has_language_and_outcome(server):
 
 @needs_pods
 @pytest.mark.slow
+def _pod_leftovers(run_dir, parent):
+    """Pod dirs under run_dir, cgroups under <hierarchy>/parent, processes
+    naming run_dir: what a destroyed pod must not leave."""
+    import glob
+    import os
+    out = glob.glob(os.path.join(run_dir, "pods", "*"))
+    out += [d for d in glob.glob(os.path.join("/sys/fs/cgroup", "*", parent, "*"))
+            + glob.glob(os.path.join("/sys/fs/cgroup", parent, "*")) if os.path.isdir(d)]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if run_dir.encode() in f.read():
+                    out.append("process %s" % pid)
+        except OSError:
+            pass
+    return out
+
+
 def test_sigterm_finishes_inflight_execution():
+    """SIGTERM: the server stops accepting at once, lets the execution in
+    flight finish, destroys every pod (warm ones too) and exits 0."""
+    import os
+    import shutil
+    import socket
+    import tempfile
     import threading
-    s = start_server()
+    import time
+    run_dir = tempfile.mkdtemp(prefix="kcr-api-run-")
+    os.chmod(run_dir, 0o755)
+    parent = "kcr-e2e-term-%d" % os.getpid()
+    s = start_server({"KCR_RUN_DIR": run_dir, "KCR_CGROUP_PARENT": parent, "POD_POOL_PY": "2"})
     try:
         result = {}
 
@@ -355,14 +383,62 @@ def test_sigterm_finishes_inflight_execution():
 
         t = threading.Thread(target=run)
         t.start()
-        import time
         time.sleep(1.0)
-        assert s.stop() == 0
+        s.proc.terminate()
+        # Stops accepting: a new connection is refused while the run finishes.
+        deadline = time.monotonic() + 1.0
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            try:
+                socket.create_connection(("127.0.0.1", s.port), timeout=0.5).close()
+                time.sleep(0.05)
+            except OSError:
+                refused = True
+        assert refused, "still accepting connections after SIGTERM"
+        assert s.proc.wait(timeout=30) == 0
         t.join(30)
         assert result["r"].status_code == 200
         assert result["r"].json()["stdout"] == "done\n"
+        assert _pod_leftovers(run_dir, parent) == []
     finally:
+        s.stop()
         s.cleanup()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@needs_pods
+def test_sigterm_grace_is_bounded():
+    """An execution longer than KCR_SHUTDOWN_GRACE_SECONDS does not hold the
+    shutdown: the server exits after the grace, its pods destroyed."""
+    import os
+    import shutil
+    import tempfile
+    import threading
+    import time
+    run_dir = tempfile.mkdtemp(prefix="kcr-api-run-")
+    os.chmod(run_dir, 0o755)
+    parent = "kcr-e2e-grace-%d" % os.getpid()
+    s = start_server({"KCR_RUN_DIR": run_dir, "KCR_CGROUP_PARENT": parent,
+                      "KCR_SHUTDOWN_GRACE_SECONDS": "1"})
+    try:
+        def run():
+            try:
+                s.exec("import time; time.sleep(25)")
+            except Exception:
+                pass  # the server ends past its grace: the connection drops
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        s.proc.terminate()
+        s.proc.wait(timeout=20)
+        assert time.monotonic() - t0 < 8, "shutdown waited for the execution"
+        assert _pod_leftovers(run_dir, parent) == []
+    finally:
+        s.stop()
+        s.cleanup()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @needs_pods
