@@ -5,6 +5,7 @@ libraries users expect (Python's scientific stack, R plots, npm libraries).
 
 Snippets live in lang_cases.py; docs/languages.md explains the table."""
 import os
+import re
 import sys
 
 import pytest
@@ -180,6 +181,39 @@ def test_js_npm_libraries(api):
     assert body["stdout"] == C.JS_LIBS_OUT, describe(body)
     xlsx = download(api, body, "book.xlsx")
     assert xlsx.startswith(b"PK\x03\x04"), xlsx[:8]  # a zip, as .xlsx files are
+
+
+def test_js_libraries_are_read_only(api):
+    """The preinstalled npm libraries are shared by every pod: read-only."""
+    body = run(api, "js", (
+        "const fs = require('fs');\n"
+        "const dir = require.resolve('lodash').replace(/[/][^/]*$/, '');\n"
+        "try { fs.writeFileSync(dir + '/planted.js', 'x'); console.log('written'); }\n"
+        "catch (e) { console.log(e.code); }\n"))
+    assert body["stdout"] == "EROFS\n", describe(body)
+
+
+def test_go_builds_offline(api):
+    """GOPROXY=off: a module outside the standard library cannot be fetched;
+    the compiler says so instead of hanging on the network."""
+    body = run(api, "go", (
+        "package main\n\nimport \"github.com/google/uuid\"\n\n"
+        "func main() { println(uuid.NewString()) }\n"))
+    assert "github.com/google/uuid" in body["stderr"], describe(body)
+    assert re.search(r"GOPROXY=off|cannot find module|no required module|disabled", body["stderr"]), \
+        describe(body)
+    assert body["stdout"] == "", describe(body)
+
+
+def test_python_requests_has_no_network(api):
+    body = run(api, "py", (
+        "import requests\n"
+        "try:\n"
+        "    requests.get('http://93.184.216.34/', timeout=3)\n"
+        "    print('reached')\n"
+        "except requests.exceptions.ConnectionError:\n"
+        "    print('no network')\n"))
+    assert body["stdout"] == "no network\n", describe(body)
 
 
 def test_ts_npm_libraries_typed(api):
