@@ -22,7 +22,7 @@ RUN ln -sf /opt/nodejs/node-* /opt/node && \
 
 # The same libraries and lockfile as the local backend (runtime/, issue 5).
 COPY runtime/package.json runtime/package-lock.json /opt/kcr/
-RUN cd /opt/kcr && npm ci --omit=dev --no-audit --no-fund && \
+RUN cd /opt/kcr && npm ci --omit=dev --no-audit --no-fund --ignore-scripts && \
     rm -rf /root/.npm && \
     chmod -R a+rX,go-w /opt/kcr
 COPY runtime/ts-runner.js /opt/kcr/ts-runner.js

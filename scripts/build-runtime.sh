@@ -37,7 +37,7 @@ elif [ "$want" != "$have" ]; then
     rm -rf "$out/node_modules" "$out/package.json" "$out/package-lock.json" "$out/.npm-tmp"
     mkdir -p "$out/.npm-tmp"
     cp "$src/package.json" "$src/package-lock.json" "$out/.npm-tmp/"
-    (cd "$out/.npm-tmp" && npm ci --omit=dev --no-audit --no-fund --loglevel=error >&2) || {
+    (cd "$out/.npm-tmp" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error >&2) || {
         echo "build-runtime: npm ci failed; the js/ts libraries are missing" >&2
         rm -rf "$out/.npm-tmp"
         exit 1

@@ -2,7 +2,112 @@
 #include "api/context.h"
 #include "common/lang.h"
 
+#include <assert.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+
+/* The bodies that json_pack would make unreadable, as JSON text. */
+static const char more_schemas[] =
+    "{"
+    "\"AuthError\": {\"type\": \"object\", \"required\": [\"error\"], \"properties\": {"
+    "  \"error\": {\"type\": \"string\", \"enum\": [\"API key is required\", \"Invalid API key\"]},"
+    "  \"timestamp\": {\"type\": \"number\"}}},"
+    "\"FileSummary\": {\"type\": \"object\", \"properties\": {"
+    "  \"name\": {\"type\": \"string\", \"description\": \"<session_id>/<file_id>\"},"
+    "  \"fileId\": {\"type\": \"string\"},"
+    "  \"lastModified\": {\"type\": \"string\", \"format\": \"date-time\"}}},"
+    "\"FileSimple\": {\"type\": \"object\", \"properties\": {"
+    "  \"id\": {\"type\": \"string\"}, \"name\": {\"type\": \"string\"},"
+    "  \"path\": {\"type\": \"string\"}}},"
+    "\"FileFull\": {\"type\": \"object\", \"properties\": {"
+    "  \"name\": {\"type\": \"string\"}, \"id\": {\"type\": \"string\"},"
+    "  \"session_id\": {\"type\": \"string\"}, \"content\": {\"nullable\": true},"
+    "  \"size\": {\"type\": \"integer\"}, \"lastModified\": {\"type\": \"string\"},"
+    "  \"etag\": {\"type\": \"string\"}, \"contentType\": {\"type\": \"string\"},"
+    "  \"metadata\": {\"type\": \"object\", \"properties\": {"
+    "    \"content-type\": {\"type\": \"string\"},"
+    "    \"original-filename\": {\"type\": \"string\"}}}}},"
+    "\"FileList\": {\"description\": \"detail=summary, simple or full (the default)\","
+    "  \"oneOf\": ["
+    "    {\"type\": \"array\", \"items\": {\"$ref\": \"#/components/schemas/FileSummary\"}},"
+    "    {\"type\": \"array\", \"items\": {\"$ref\": \"#/components/schemas/FileSimple\"}},"
+    "    {\"type\": \"array\", \"items\": {\"$ref\": \"#/components/schemas/FileFull\"}}]},"
+    "\"StateInfo\": {\"type\": \"object\", \"properties\": {"
+    "  \"exists\": {\"type\": \"boolean\"}, \"session_id\": {\"type\": \"string\"},"
+    "  \"size_bytes\": {\"type\": \"integer\"}, \"hash\": {\"type\": \"string\"},"
+    "  \"created_at\": {\"type\": \"string\", \"format\": \"date-time\"},"
+    "  \"expires_at\": {\"type\": \"string\", \"nullable\": true},"
+    "  \"source\": {\"type\": \"string\"}}},"
+    "\"Health\": {\"type\": \"object\", \"properties\": {"
+    "  \"status\": {\"type\": \"string\"}, \"version\": {\"type\": \"string\"},"
+    "  \"config\": {\"type\": \"object\"}}},"
+    "\"Ready\": {\"type\": \"object\", \"properties\": {"
+    "  \"status\": {\"type\": \"string\", \"enum\": [\"ready\", \"not_ready\"]}}},"
+    "\"ServiceState\": {\"type\": \"object\", \"properties\": {"
+    "  \"service\": {\"type\": \"string\"},"
+    "  \"status\": {\"type\": \"string\", \"enum\": [\"healthy\", \"degraded\", \"unhealthy\"]},"
+    "  \"timestamp\": {\"type\": \"string\"}, \"response_time_ms\": {\"type\": \"number\"}},"
+    "  \"additionalProperties\": true},"
+    "\"HealthDetailed\": {\"type\": \"object\", \"properties\": {"
+    "  \"status\": {\"type\": \"string\", \"enum\": [\"healthy\", \"degraded\", \"unhealthy\"]},"
+    "  \"timestamp\": {\"type\": \"string\"},"
+    "  \"services\": {\"type\": \"object\","
+    "    \"additionalProperties\": {\"$ref\": \"#/components/schemas/ServiceState\"}}}}"
+    "}";
+
+/* Responses every operation can give, referred to from each one. */
+static json_t *common_responses(void)
+{
+    return json_pack("{s:{s:s,s:{s:{s:{s:s}}}},s:{s:s,s:{s:{s:{s:s}}}},s:{s:s,s:{s:{s:{s:s}}}},"
+                     "s:{s:s,s:{s:{s:{s:s}}}}}",
+                     "Unauthorized", "description", "No API key, or an invalid one", "content",
+                     "application/json", "schema", "$ref", "#/components/schemas/AuthError",
+                     "UnsupportedMediaType", "description",
+                     "A body that is not JSON, multipart, form or text (checked before the key)",
+                     "content", "application/json", "schema", "$ref", "#/components/schemas/Error",
+                     "ServerError", "description", "Internal error", "content", "application/json",
+                     "schema", "$ref", "#/components/schemas/Error", "Unavailable", "description",
+                     "A dependency (storage, pods) is down", "content", "application/json",
+                     "schema", "$ref", "#/components/schemas/Error");
+}
+
+static void add_response(json_t *responses, const char *status, const char *name)
+{
+    if (json_object_get(responses, status))
+        return;
+    char r[128];
+    snprintf(r, sizeof(r), "#/components/responses/%s", name);
+    json_object_set_new(responses, status, json_pack("{s:s}", "$ref", r));
+}
+
+/* One pass over every operation, so that none can forget them: 500 always;
+ * 401 and 503 where a key is needed; 415 where a JSON body is taken. */
+static void add_common_responses(json_t *paths)
+{
+    const char *path;
+    json_t *item;
+    json_object_foreach(paths, path, item)
+    {
+        const char *method;
+        json_t *o;
+        json_object_foreach(item, method, o)
+        {
+            json_t *responses = json_object_get(o, "responses");
+            if (!responses)
+                continue; /* "parameters" */
+            bool secured = !json_object_get(o, "security");
+            json_t *body = json_object_get(json_object_get(o, "requestBody"), "content");
+            add_response(responses, "500", "ServerError");
+            if (secured) {
+                add_response(responses, "401", "Unauthorized");
+                add_response(responses, "503", "Unavailable");
+            }
+            if (json_object_get(body, "application/json"))
+                add_response(responses, "415", "UnsupportedMediaType");
+        }
+    }
+}
 
 static json_t *ref(const char *name)
 {
@@ -78,6 +183,10 @@ static json_t *schemas(void)
     json_t *s = json_pack("{s:o,s:o,s:o,s:o}", "ExecRequest", exec_req, "ExecResponse", exec_resp,
                           "Error", error, "UploadResponse", upload_resp);
     json_decref(str);
+    json_t *more = json_loads(more_schemas, 0, NULL);
+    assert(more); /* a constant: a parse error is a programming error */
+    json_object_update(s, more);
+    json_decref(more);
     return s;
 }
 
@@ -115,10 +224,9 @@ static json_t *paths(void)
     json_object_set_new(p, "/upload", json_pack("{s:o}", "post", up));
     json_object_set_new(p, "/upload/batch", json_pack("{s:o}", "post", batch));
 
-    json_t *list = op("listFiles", "List a session's files", true,
-                      json_pack("{s:o}", "200",
-                                resp("Files (empty for an unknown session)",
-                                     json_pack("{s:s}", "type", "array"))));
+    json_t *list = op(
+        "listFiles", "List a session's files", true,
+        json_pack("{s:o}", "200", resp("Files (empty for an unknown session)", ref("FileList"))));
     json_object_set_new(list, "parameters",
                         json_pack("[o,{s:s,s:s,s:{s:s,s:[s,s,s]}}]", path_param("session_id"),
                                   "name", "detail", "in", "query", "schema", "type", "string",
@@ -159,9 +267,8 @@ static json_t *paths(void)
            json_pack("{s:o}", "204", resp("Deleted", NULL))),
         "parameters", path_param("session_id"));
     json_object_set_new(p, "/state/{session_id}", state);
-    json_t *info =
-        op("stateInfo", "State metadata", true,
-           json_pack("{s:o}", "200", resp("Info", json_pack("{s:s}", "type", "object"))));
+    json_t *info = op("stateInfo", "State metadata", true,
+                      json_pack("{s:o}", "200", resp("Info", ref("StateInfo"))));
     json_object_set_new(info, "parameters", json_pack("[o]", path_param("session_id")));
     json_object_set_new(p, "/state/{session_id}/info", json_pack("{s:o}", "get", info));
 
@@ -169,18 +276,18 @@ static json_t *paths(void)
     json_object_set_new(p, "/health",
                         json_pack("{s:o}", "get",
                                   op("health", "Liveness", false,
-                                     json_pack("{s:o}", "200", resp("Alive", json_incref(obj))))));
+                                     json_pack("{s:o}", "200", resp("Alive", ref("Health"))))));
     json_object_set_new(p, "/ready",
                         json_pack("{s:o}", "get",
                                   op("ready", "Readiness", false,
-                                     json_pack("{s:o,s:o}", "200", resp("Ready", json_incref(obj)),
-                                               "503", resp("Not ready", json_incref(obj))))));
-    json_object_set_new(
-        p, "/health/detailed",
-        json_pack("{s:o}", "get",
-                  op("healthDetailed", "Each dependency's state", true,
-                     json_pack("{s:o,s:o}", "200", resp("Healthy or degraded", json_incref(obj)),
-                               "503", resp("Unhealthy", json_incref(obj))))));
+                                     json_pack("{s:o,s:o}", "200", resp("Ready", ref("Ready")),
+                                               "503", resp("Not ready", ref("Ready"))))));
+    json_object_set_new(p, "/health/detailed",
+                        json_pack("{s:o}", "get",
+                                  op("healthDetailed", "Each dependency's state", true,
+                                     json_pack("{s:o,s:o}", "200",
+                                               resp("Healthy or degraded", ref("HealthDetailed")),
+                                               "503", resp("Unhealthy", ref("HealthDetailed"))))));
     json_object_set_new(p, "/metrics",
                         json_pack("{s:o}", "get",
                                   op("metrics", "Prometheus metrics", true,
@@ -220,20 +327,24 @@ static json_t *paths(void)
     json_object_set_new(p, "/api/v1/admin/keys/{key_hash}", key);
     json_decref(obj);
     json_decref(err);
+    add_common_responses(p);
     return p;
 }
 
 json_t *openapi_document(const char *version)
 {
     return json_pack(
-        "{s:s,s:{s:s,s:s,s:s},s:[{s:s},{s:s}],s:o,s:{s:o,s:{s:{s:s,s:s,s:s},s:{s:s,s:s}}},"
-        "s:[{s:[]},{s:[]}]}",
+        "{s:s,s:{s:s,s:s,s:s},s:[{s:s},{s:s}],s:o,s:{s:o,s:o,s:{s:{s:s,s:s,s:s},s:{s:s,s:s},"
+        "s:{s:s,s:s,s:s,s:s}}},s:[{s:[]},{s:[]},{s:[]}]}",
         "openapi", "3.0.3", "info", "title", "kcr Code Interpreter API", "version", version,
         "description",
         "LibreChat- and KubeCodeRun-compatible code execution. Every path also works under /v1.",
         "servers", "url", "/", "url", "/v1", "paths", paths(), "components", "schemas", schemas(),
-        "securitySchemes", "ApiKeyHeader", "type", "apiKey", "in", "header", "name", "x-api-key",
-        "BearerAuth", "type", "http", "scheme", "bearer", "security", "ApiKeyHeader", "BearerAuth");
+        "responses", common_responses(), "securitySchemes", "ApiKeyHeader", "type", "apiKey", "in",
+        "header", "name", "x-api-key", "BearerAuth", "type", "http", "scheme", "bearer",
+        "ApiKeyAuthorization", "type", "apiKey", "in", "header", "name", "Authorization",
+        "description", "Authorization: ApiKey <key>", "security", "ApiKeyHeader", "BearerAuth",
+        "ApiKeyAuthorization");
 }
 
 struct kcr_http_resp *openapi_handle(struct kcr_http_req *req, void *ctx)
