@@ -62,7 +62,7 @@ BINS := $(BUILD)/kcr \
 UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps deps-test run test unit valgrind e2e asan clean format format-check bench
+.PHONY: all deps deps-test run test unit valgrind e2e asan clean format format-check bench bench-quick
 .DEFAULT_GOAL := all
 
 # Dependencies are installed first, then make re-reads this file so that
@@ -134,6 +134,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory bench-quick
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -157,6 +158,12 @@ e2e: binaries-only
 
 bench: all
 	KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py $(BENCH)
+
+# The benchmarks with few samples, as part of make test: they print ratios
+# against baselines measured in the same run and assert nothing (about 1 min).
+bench-quick: binaries-only
+	BENCH_N=5 BENCH_N1=20 BENCH_N8=40 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py pod api
+	BENCH_N=2 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py langs
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
