@@ -373,3 +373,31 @@ def test_pinned_main_pid(tmp_path, build_dir):
         if sc:
             sc.stop()
         mc.stop()
+
+
+GO_ENV = """package main
+
+import (
+\t"fmt"
+\t"os"
+)
+
+func main() { fmt.Println(os.Getenv("GOPROXY"), os.Getenv("GOSUMDB")) }
+"""
+
+
+@pytest.mark.parametrize("isolated,want", [("true", "off off\n"), ("false", " \n")])
+def test_network_isolated_sets_go_offline(tmp_path, build_dir, isolated, want):
+    """NETWORK_ISOLATED (set in Kubernetes pod specs) gives Go programs
+    GOPROXY=off GOSUMDB=off on top of the main container's environment."""
+    require_root_and_binaries(build_dir)
+    if not shutil.which("go"):
+        pytest.skip("no Go toolchain on this machine")
+    p = Pod(tmp_path, build_dir, kind="python", language="go",
+            extra_env={"NETWORK_ISOLATED": isolated})
+    try:
+        r = p.run(GO_ENV, timeout=60)
+        assert r["exit_code"] == 0, r
+        assert r["stdout"] == want, r
+    finally:
+        p.close()

@@ -13,12 +13,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -292,6 +296,75 @@ static void test_config_from_env(void **state)
     unsetenv("K8S_NAMESPACE");
 }
 
+/* In a child with a private mount namespace, a tmpfs over /run (so
+ * /var/run/secrets) holds a service account, as the kubelet provides one. */
+static int in_cluster_child(void)
+{
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("tmpfs", "/run", "tmpfs", 0, "size=1m") < 0)
+        return 77; /* no mount namespace here */
+    const char *dirs[] = {"/run/secrets", "/run/secrets/kubernetes.io",
+                          "/run/secrets/kubernetes.io/serviceaccount"};
+    for (size_t i = 0; i < 3; i++)
+        if (mkdir(dirs[i], 0755) < 0)
+            return 10;
+    const char *sa = "/var/run/secrets/kubernetes.io/serviceaccount";
+    char path[128];
+    const char *files[][2] = {{"token", "tok-123"}, {"ca.crt", "-----"}, {"namespace", "exec-ns"}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", sa, files[i][0]);
+        FILE *f = fopen(path, "we");
+        if (!f || fputs(files[i][1], f) < 0 || fclose(f) != 0)
+            return 11;
+    }
+    unsetenv("K8S_API_URL");
+    unsetenv("K8S_NAMESPACE");
+    setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "6443", 1);
+    struct k8s_client_config cfg;
+    struct kcr_err err = {0};
+    if (k8s_client_config_from_env(&cfg, &err) < 0)
+        return 12;
+    int bad = strcmp(cfg.api_url, "https://10.96.0.1:6443") ||
+              strcmp(cfg.token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token") ||
+              strcmp(cfg.ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt") ||
+              strcmp(cfg.namespace, "exec-ns") || cfg.insecure;
+    k8s_client_config_done(&cfg);
+    if (bad)
+        return 13;
+    /* An IPv6 service address gets brackets; K8S_NAMESPACE wins over the file. */
+    setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+    setenv("K8S_NAMESPACE", "other", 1);
+    if (k8s_client_config_from_env(&cfg, &err) < 0)
+        return 14;
+    bad = strcmp(cfg.api_url, "https://[fd00::1]:6443") || strcmp(cfg.namespace, "other");
+    k8s_client_config_done(&cfg);
+    if (bad)
+        return 15;
+    /* Without a readable token: a clear error naming the file. */
+    snprintf(path, sizeof(path), "%s/token", sa);
+    if (unlink(path) < 0 || k8s_client_config_from_env(&cfg, &err) == 0 ||
+        !strstr(err.msg, "serviceaccount/token"))
+        return 16;
+    return 0;
+}
+
+static void test_in_cluster_config(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(in_cluster_child());
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        skip();
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     /* The responder writes to clients that hung up on purpose (body caps). */
@@ -308,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_body_cap_and_token_file),
         cmocka_unit_test(test_watch_lines_and_gone),
         cmocka_unit_test(test_config_from_env),
+        cmocka_unit_test(test_in_cluster_config),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(big_body);
