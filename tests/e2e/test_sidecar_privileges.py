@@ -53,6 +53,23 @@ def _status(pid):
     return dict(l.split(":\t", 1) for l in st.splitlines() if ":\t" in l)
 
 
+def _assert_user_code_unprivileged(p):
+    """User code ran inside the main container (a binary only its rootfs has),
+    with its environment only, as 65532, with no capability in any set and
+    only fds 0-2. Returns the probe's capability lines."""
+    res = p.run("only-in-rootfs; exec kcr-probe env")
+    assert res["exit_code"] == 0, res
+    assert res["stdout"].startswith(MARKER_OUTPUT + "\n") and "MARKER=1" in res["stdout"]
+    assert Sidecar.SECRET not in res["stdout"]
+    caps = p.run("exec kcr-probe caps")["stdout"]
+    for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        line = next(l for l in caps.splitlines() if l.startswith(k))
+        assert int(line.split()[1], 16) == 0, line
+    assert p.run("exec kcr-probe uid")["stdout"].startswith("uid=65532/65532")
+    assert p.run("exec kcr-probe fds")["stdout"] == "fds: 0 1 2\n"
+    return caps
+
+
 def test_guide_capabilities_against_a_dhi_main_container(open_base, build_dir):
     """The Kubernetes shape: main runs as 65532, the sidecar as 65532 and
     kcr-nsexec holds only SYS_ADMIN, SYS_CHROOT and SYS_PTRACE (no SETPCAP):
@@ -62,23 +79,14 @@ def test_guide_capabilities_against_a_dhi_main_container(open_base, build_dir):
     p = Pod(open_base, build_dir, user=65532, nsexec=nsexec, main_user=65532)
     try:
         assert _status(p.main.pid)["Uid"].split()[0] == "65532"
-        res = p.run("only-in-rootfs; exec kcr-probe env")
-        assert res["exit_code"] == 0, res
-        assert res["stdout"].startswith(MARKER_OUTPUT + "\n") and "MARKER=1" in res["stdout"]
-        assert Sidecar.SECRET not in res["stdout"]
-        caps = p.run("exec kcr-probe caps")["stdout"]
-        for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
-            line = next(l for l in caps.splitlines() if l.startswith(k))
-            assert int(line.split()[1], 16) == 0, line
+        caps = _assert_user_code_unprivileged(p)
         assert "NoNewPrivs:\t1" in caps or "NoNewPrivs: 1" in caps, caps
-        assert p.run("exec kcr-probe uid")["stdout"].startswith("uid=65532/65532")
         maps = p.run("kcr-probe read /proc/self/uid_map; kcr-probe read /proc/self/gid_map")
         assert maps["stdout"].split() == ["65532", "65532", "1"] * 2, maps
         # Nothing privileged is left to use: namespaces, mounts and ptrace fail.
         for name in ("unshare", "mount", "setns", "clone-newuser"):
             out = p.run("exec kcr-probe try-syscall " + name)["stdout"]
             assert out == name + ": EPERM\n", out
-        assert p.run("exec kcr-probe fds")["stdout"] == "fds: 0 1 2\n"
     finally:
         p.close()
 
@@ -91,16 +99,7 @@ def test_image_mode_unprivileged_sidecar_with_file_caps(open_base, build_dir):
         assert fields["Uid"].split()[0] == "65532"
         assert int(fields["CapEff"], 16) == 0 and int(fields["CapPrm"], 16) == 0
         assert fields["NoNewPrivs"].strip() == "0"  # would disable kcr-nsexec's file caps
-        res = p.run("only-in-rootfs; exec kcr-probe env")
-        assert res["exit_code"] == 0, res
-        assert res["stdout"].startswith(MARKER_OUTPUT + "\n") and "MARKER=1" in res["stdout"]
-        assert Sidecar.SECRET not in res["stdout"]
-        caps = p.run("exec kcr-probe caps")["stdout"]
-        for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
-            line = next(l for l in caps.splitlines() if l.startswith(k))
-            assert int(line.split()[1], 16) == 0, line
-        assert p.run("exec kcr-probe uid")["stdout"].startswith("uid=65532/65532")
-        assert p.run("exec kcr-probe fds")["stdout"] == "fds: 0 1 2\n"
+        _assert_user_code_unprivileged(p)
         # a process of the same uid on the host cannot read the sidecar's environment
         r = subprocess.run(["setpriv", "--reuid=65532", "--regid=65532", "--clear-groups",
                             "cat", f"/proc/{p.sidecar.proc.pid}/environ"],

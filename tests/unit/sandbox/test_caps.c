@@ -31,6 +31,18 @@ static int in_child(int (*fn)(void))
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+static int bounding_is_empty(void)
+{
+    for (unsigned long c = 0; c < 64; c++) {
+        int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+        if (r < 0)
+            return 1;
+        if (r == 1)
+            return 0;
+    }
+    return 1;
+}
+
 static int drop_everything(void)
 {
     const char *step = NULL;
@@ -42,13 +54,8 @@ static int drop_everything(void)
         return 12;
     if (caps_have_any())
         return 13;
-    for (unsigned long c = 0; c < 64; c++) {
-        int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
-        if (r < 0)
-            break;
-        if (r == 1)
-            return 14;
-    }
+    if (!bounding_is_empty())
+        return 14;
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, 0, 0, 0) > 0)
         return 15;
     /* and it cannot come back */
@@ -95,18 +102,6 @@ static int become_guide_sidecar(void)
         syscall(SYS_capset, &hdr, data) < 0)
         return -1;
     return 0;
-}
-
-static int bounding_is_empty(void)
-{
-    for (unsigned long c = 0; c < 64; c++) {
-        int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
-        if (r < 0)
-            return 1;
-        if (r == 1)
-            return 0;
-    }
-    return 1;
 }
 
 static int drop_without_setpcap(void)
