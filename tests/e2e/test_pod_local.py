@@ -357,6 +357,45 @@ def test_nosuid_run_dir_is_a_clear_error(podenv):
         subprocess.run(["umount", mnt], check=True)
 
 
+def test_full_disk_is_a_clear_error(podenv):
+    """A run dir without room for a pod's directories (a tmpfs with too few
+    inodes) fails the creation at once with the cause, and leaves no cgroup."""
+    import subprocess
+    mnt = os.path.join(podenv["KCR_RUN_DIR"], "full")
+    os.mkdir(mnt)
+    # Enough inodes for the manager's own files (run dir, bin/<pid>/kcr-nsexec,
+    # pods/), none for a pod's.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,nr_inodes=6,mode=755", "tmpfs", mnt],
+                   check=True)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(PodError) as e:
+            with pod(podenv, KCR_RUN_DIR=mnt):
+                pass
+        assert time.monotonic() - t0 < 10
+        assert "No space left on device" in str(e.value), str(e.value)
+        assert cgroup_dirs(podenv["KCR_CGROUP_PARENT"]) == []
+    finally:
+        subprocess.run(["umount", mnt], check=True)
+
+
+def test_cgroups_unavailable_is_a_clear_error(podenv, build_dir):
+    """Without cgroup hierarchies (unmounted in a private mount namespace),
+    kcr pod run fails at once naming what is missing, instead of running
+    pods without limits."""
+    import shlex
+    import subprocess
+    from pod_util import kcr_binary
+    env = dict(os.environ, **podenv)
+    script = ("for m in $(awk '$3 ~ /^cgroup/ {print $2}' /proc/self/mounts | sort -r); do "
+              "umount -l \"$m\"; done; exec " + shlex.quote(kcr_binary(build_dir)) +
+              " pod run --lang py")
+    p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                       env=env, input="", capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0, p
+    assert "cgroup unavailable" in p.stderr and "memory" in p.stderr, p.stderr
+
+
 def test_nsexec_copy_runs_only_for_the_sidecar(podenv):
     """The manager's kcr-nsexec carries capabilities that enter any pod's main
     container: root-owned, group 65532, mode 0750, so other host users cannot
