@@ -19,6 +19,7 @@
 #include "common/fsutil.h"
 #include "sandbox/net.h"
 #include "sandbox/ns.h"
+#include "sandbox/userns.h"
 
 /* kcr-nsexec's file capabilities need these in the sidecar's bounding set:
  * the guide's three, exactly what a Kubernetes sidecar gets, so every local
@@ -153,6 +154,21 @@ static int init_setup(struct pod_spawn *s, struct kcr_err *err)
     return 0;
 }
 
+/* Rootless: maps 65532 in our new user namespace to the manager's ids, by
+ * ourselves. kcr serve is non-dumpable (same-uid processes must not read its
+ * memory) and so are its pod manager and we, and the /proc files of a
+ * non-dumpable process belong to root: the manager could not write our maps.
+ * We may (we hold every capability in our namespace and were created by the
+ * uid we map), once dumpable for the three writes; then no longer. */
+static int map_own_ids(const struct pod_spawn *s, struct kcr_err *err)
+{
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "set dumpable");
+    int r = userns_map_single(0, POD_UID, s->outer_uid, POD_GID, s->outer_gid, err);
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    return r;
+}
+
 /* Polls /proc/<pid>/comm (the pod's own /proc) until it reads "sleep",
  * bounded: a main container that dies or hangs is an error, not a hang. */
 static int wait_main_sleeping(pid_t pid, struct kcr_err *err)
@@ -190,6 +206,8 @@ __attribute__((noreturn)) void pod_init_run(struct pod_spawn *s)
     if (n != 1)
         _exit(1); /* the manager gave up on us */
     s->release_fd = safe_close(s->release_fd);
+    if (s->cfg->rootless && map_own_ids(s, &e) < 0)
+        child_fail(s->err_fd, "pod init", &e);
     /* The whole pod dies with the manager even if it is SIGKILLed. */
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     (void)setsid();

@@ -21,6 +21,8 @@ struct pod_spawn {
     struct kcr_rootfs_plan *plan;
     char **main_argv;
     char **sidecar_env;
+    uid_t outer_uid; /* rootless: the manager's ids, which 65532 maps to */
+    gid_t outer_gid;
     int release_fd; /* read end: the parent writes one byte once the cgroup is set */
     int err_fd;     /* write end, O_CLOEXEC: a message here means failure, EOF success */
 };

@@ -262,6 +262,8 @@ static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const ch
     const struct kcr_pod_local_config *cfg = m->cfg;
     s->cfg = m->cfg;
     s->cgm = m->cgm;
+    s->outer_uid = getuid();
+    s->outer_gid = getgid();
     s->lang = lang;
     s->dir = xasprintf("%s/%s", m->pods_dir, id);
     s->data_dir = xasprintf("%s/data", s->dir);
@@ -321,8 +323,6 @@ static int spawn_pod(struct podmgr *m, struct pod_spawn *s, struct pod_entry *p,
     p->init_pid = pid;
     s->release_fd = safe_close(s->release_fd);
     s->err_fd = safe_close(s->err_fd);
-    if (m->cfg->rootless && userns_map_single(pid, POD_UID, getuid(), POD_GID, getgid(), err) < 0)
-        return -1;
     if (p->cg && cgroup_attach(p->cg, pid, err) < 0)
         return -1;
     if (fs_write_all(release_w, "1", 1) < 0)

@@ -14,7 +14,10 @@
 static int write_proc(pid_t pid, const char *file, const char *value, struct kcr_err *err)
 {
     char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    if (pid == 0)
+        snprintf(path, sizeof(path), "/proc/self/%s", file);
+    else
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
     _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "user namespace: open '%s'", path);

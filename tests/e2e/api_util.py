@@ -33,7 +33,9 @@ needs_pods = pytest.mark.skipif(
 class Server:
     """One `kcr serve` process. env adds to a small default environment."""
 
-    def __init__(self, env=None, data_dir=None, api_key=TEST_KEY):
+    def __init__(self, env=None, data_dir=None, api_key=TEST_KEY, user=None):
+        """user: run kcr serve as this uid/gid (rootless mode) instead of ours."""
+        self.user = user
         self.tmp = None
         if data_dir is None:
             self.tmp = tempfile.mkdtemp(prefix="kcr-api-")
@@ -67,9 +69,11 @@ class Server:
     def start(self, timeout=30):
         self.port = self.port or free_port()
         self.stdout_lines, self.stderr_lines = [], []
+        as_user = {} if self.user is None else {
+            "user": self.user, "group": self.user, "extra_groups": []}
         self.proc = subprocess.Popen(
             [KCR, "serve"], env=self.environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, errors="replace",
+            text=True, errors="replace", **as_user,
         )
         threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines),
                          daemon=True).start()

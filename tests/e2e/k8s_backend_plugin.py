@@ -109,6 +109,9 @@ LOCAL_ONLY = {
     "test_api_basic.py::test_only_the_api_reaches_the_pods":
         "checks local pods' socket directories; in Kubernetes the NetworkPolicy admits only "
         "the API (test_k8s_chart.py)",
+    "test_api_basic.py::test_rootless_serve_reports_degraded_isolation":
+        "the local backend's rootless mode (user namespaces, no cgroups); a Kubernetes pod's "
+        "isolation is the cluster's (test_k8s_backend.py::test_pod_manifest_and_single_use)",
     "test_api_exec.py::test_dead_warm_pod_is_replaced_before_the_run":
         "kills a local pod's sidecar found through KCR_RUN_DIR; the retry it proves is the "
         "orchestrator's, the same for every backend",

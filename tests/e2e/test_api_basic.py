@@ -331,3 +331,33 @@ def test_http_side_runs_unprivileged(server):
     assert status["NoNewPrivs"].strip() == "1"
     # The data dir belongs to the serving uid.
     assert os.stat(server.data_dir).st_uid == 65530
+
+
+def test_rootless_serve_reports_degraded_isolation():
+    """kcr serve started without root runs rootless pods (user namespaces, no
+    cgroups, rlimits only): code still runs, and /health/detailed says the
+    isolation is degraded."""
+    import shutil
+    import tempfile
+    import pytest
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start the server as another user")
+    uid = 65534
+    base = tempfile.mkdtemp(prefix="kcr-rootless-")
+    os.chmod(base, 0o755)
+    os.chown(base, uid, uid)
+    s = start_server({"KCR_RUN_DIR": os.path.join(base, "run"),
+                      "KCR_DATA_DIR": os.path.join(base, "data")}, user=uid)
+    try:
+        r = s.exec("import os; print(os.getuid())")
+        assert r.status_code == 200 and r.json()["stdout"] == "65532\n", r.text
+        h = s.get("/health/detailed").json()
+        pods = h["services"]["pods"]
+        assert pods["status"] == "degraded", pods
+        assert pods["details"]["isolation"] == "rootless", pods
+        assert pods["details"]["cgroups"] == "disabled", pods
+        assert h["status"] == "degraded", h
+    finally:
+        s.stop()
+        s.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
