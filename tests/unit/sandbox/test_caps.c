@@ -31,6 +31,14 @@ static int in_child(int (*fn)(void))
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* Root only (skipped otherwise): fn in a child must return 0. */
+static void as_root_in_child(int (*fn)(void))
+{
+    if (geteuid() != 0)
+        skip();
+    assert_int_equal(in_child(fn), 0);
+}
+
 static int bounding_is_empty(void)
 {
     for (unsigned long c = 0; c < 64; c++) {
@@ -67,9 +75,7 @@ static int drop_everything(void)
 static void test_drop_all(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();
-    assert_int_equal(in_child(drop_everything), 0);
+    as_root_in_child(drop_everything);
 }
 
 static int unprivileged_cannot_drop_bounding(void)
@@ -84,9 +90,7 @@ static int unprivileged_cannot_drop_bounding(void)
 static void test_drop_is_idempotent(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();
-    assert_int_equal(in_child(unprivileged_cannot_drop_bounding), 0);
+    as_root_in_child(unprivileged_cannot_drop_bounding);
 }
 
 /* The Kubernetes sidecar's shape: uid 65532 holding only the guide's three
@@ -135,9 +139,7 @@ static int drop_without_setpcap(void)
 static void test_drop_without_setpcap_uses_own_userns(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();
-    assert_int_equal(in_child(drop_without_setpcap), 0);
+    as_root_in_child(drop_without_setpcap);
 }
 
 /* unshare(CLONE_NEWUSER) refuses a chrooted caller: the drop fails, naming
@@ -160,9 +162,7 @@ static int drop_without_setpcap_in_chroot(void)
 static void test_drop_without_setpcap_in_chroot_fails(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();
-    assert_int_equal(in_child(drop_without_setpcap_in_chroot), 0);
+    as_root_in_child(drop_without_setpcap_in_chroot);
 }
 
 int main(void)
