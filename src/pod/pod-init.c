@@ -206,6 +206,8 @@ __attribute__((noreturn)) void pod_init_run(struct pod_spawn *s)
     if (n != 1)
         _exit(1); /* the manager gave up on us */
     s->release_fd = safe_close(s->release_fd);
+    if (cgroup_join_self(&s->join, &e) < 0)
+        child_fail(s->err_fd, "pod init", &e);
     if (s->cfg->rootless && map_own_ids(s, &e) < 0)
         child_fail(s->err_fd, "pod init", &e);
     /* The whole pod dies with the manager even if it is SIGKILLed. */

@@ -23,11 +23,12 @@ struct pod_spawn {
     char **sidecar_env;
     uid_t outer_uid; /* rootless: the manager's ids, which 65532 maps to */
     gid_t outer_gid;
-    int release_fd; /* read end: the parent writes one byte once the cgroup is set */
-    int err_fd;     /* write end, O_CLOEXEC: a message here means failure, EOF success */
+    struct kcr_cgroup_join join; /* the pod's cgroup, entered by pod init itself */
+    int release_fd;              /* read end: the parent writes one byte once the cgroup is set */
+    int err_fd; /* write end, O_CLOEXEC: a message here means failure, EOF success */
 };
 
-/* Pod init: waits for release_fd, then sets up the pod's namespaces, forks the
- * main container and the sidecar, and reaps. A failing step writes
- * "<who>: <what>" to err_fd and exits 127; both execs close err_fd (EOF). */
+/* Pod init: waits for release_fd, joins its cgroup, then sets up the pod's
+ * namespaces, forks the main container and the sidecar, and reaps. A failing
+ * step writes "<who>: <what>" to err_fd and exits 127; both execs close err_fd (EOF). */
 __attribute__((noreturn)) void pod_init_run(struct pod_spawn *s);

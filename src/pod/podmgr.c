@@ -175,6 +175,7 @@ static void spawn_done(struct pod_spawn *s)
     strv_free(s->sidecar_env);
     (void)safe_close(s->release_fd);
     (void)safe_close(s->err_fd);
+    cgroup_join_close(&s->join);
 }
 
 /* Kills and removes whatever exists of the pod: processes, cgroup, directory. */
@@ -312,7 +313,10 @@ static int spawn_pod(struct podmgr *m, struct pod_spawn *s, struct pod_entry *p,
     int flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS;
     if (m->cfg->rootless)
         flags |= CLONE_NEWUSER;
-    pid_t pid = ns_fork(flags, err);
+    if (p->cg && cgroup_join_open(p->cg, &s->join, err) < 0)
+        return -1;
+    bool in_dir = false;
+    pid_t pid = ns_fork(flags, s->join.dir_fd, &in_dir, err);
     if (pid < 0)
         return -1;
     if (pid == 0) {
@@ -323,8 +327,9 @@ static int spawn_pod(struct podmgr *m, struct pod_spawn *s, struct pod_entry *p,
     p->init_pid = pid;
     s->release_fd = safe_close(s->release_fd);
     s->err_fd = safe_close(s->err_fd);
-    if (p->cg && cgroup_attach(p->cg, pid, err) < 0)
+    if (p->cg && cgroup_join_finish(p->cg, &s->join, pid, in_dir, err) < 0)
         return -1;
+    cgroup_join_close(&s->join);
     if (fs_write_all(release_w, "1", 1) < 0)
         return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "release pod init");
     if (wait_spawned(err_r, err) < 0)
@@ -362,7 +367,7 @@ static int pod_create(struct podmgr *m, const char *code, struct podmgr_resp *re
         .cpu_quota_us = (uint64_t)m->cfg->cpu_millis * 100,
         .cpu_period_us = 100000,
     };
-    struct pod_spawn s = {.release_fd = -1, .err_fd = -1};
+    struct pod_spawn s = {.join = KCR_CGROUP_JOIN_INIT, .release_fd = -1, .err_fd = -1};
     int r = prepare_spawn(m, lang, tmp.id, &s, err);
     if (r == 0) {
         tmp.cg = cgroup_create(m->cgm, tmp.id, &lim, err);

@@ -382,6 +382,72 @@ int cgroup_attach(const struct kcr_cgroup *cg, pid_t pid, struct kcr_err *err)
     return 0;
 }
 
+_Static_assert(KCR_CGROUP_MAX_TASKS >= CG_NCTRL, "one tasks file per v1 hierarchy");
+
+static void join_reset(struct kcr_cgroup_join *j)
+{
+    j->dir_fd = -1;
+    for (size_t i = 0; i < ARRAY_SIZE(j->tasks_fd); i++)
+        j->tasks_fd[i] = -1;
+}
+
+int cgroup_join_open(const struct kcr_cgroup *cg, struct kcr_cgroup_join *j, struct kcr_err *err)
+{
+    join_reset(j);
+    size_t n = 0;
+    for (int i = 0; i < CG_NCTRL; i++) {
+        if (!cg->paths[i])
+            continue;
+        _cleanup_free_ char *path = xasprintf("%s/tasks", cg->paths[i]);
+        j->tasks_fd[n] = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (j->tasks_fd[n++] < 0) {
+            kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "cgroup: open '%s'", path);
+            cgroup_join_close(j);
+            return -1;
+        }
+    }
+    const char *dir = cg->paths[CG_UNIFIED];
+    if (dir && (j->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "cgroup: open '%s'", dir);
+        cgroup_join_close(j);
+        return -1;
+    }
+    return 0;
+}
+
+int cgroup_join_finish(const struct kcr_cgroup *cg, const struct kcr_cgroup_join *j, pid_t pid,
+                       bool in_dir, struct kcr_err *err)
+{
+    if (j->dir_fd < 0 || in_dir)
+        return 0;
+    char value[32];
+    snprintf(value, sizeof(value), "%d", (int)pid);
+    return cgroup_write(cg->paths[CG_UNIFIED], "cgroup.procs", value, err);
+}
+
+int cgroup_join_self(struct kcr_cgroup_join *j, struct kcr_err *err)
+{
+    for (size_t i = 0; j->tasks_fd[i] >= 0; i++) {
+        ssize_t n;
+        do
+            n = write(j->tasks_fd[i], "0", 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE,
+                               "cgroup: move into the pod's v1 cgroups (tasks)");
+    }
+    cgroup_join_close(j);
+    return 0;
+}
+
+void cgroup_join_close(struct kcr_cgroup_join *j)
+{
+    (void)safe_close(j->dir_fd);
+    for (size_t i = 0; i < ARRAY_SIZE(j->tasks_fd); i++)
+        (void)safe_close(j->tasks_fd[i]);
+    join_reset(j);
+}
+
 int cgroup_kill(const struct kcr_cgroup *cg, struct kcr_err *err)
 {
     if (!cg->mgr->ops)

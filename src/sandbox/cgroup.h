@@ -65,8 +65,40 @@ int cgroup_mgr_setup(struct kcr_cgroup_mgr *mgr, struct kcr_err *err);
 struct kcr_cgroup *cgroup_create(struct kcr_cgroup_mgr *mgr, const char *name,
                                  const struct kcr_cgroup_limits *limits, struct kcr_err *err);
 
-/* Moves pid into the cgroup (every hierarchy). */
+/* Moves pid into the cgroup (every hierarchy). Writing a pid to cgroup.procs
+ * takes the kernel's global threadgroup lock for writing, which waits for an
+ * RCU grace period (~10 ms) unless another write came just before: for a
+ * new process, prefer the join below. */
 int cgroup_attach(const struct kcr_cgroup *cg, pid_t pid, struct kcr_err *err);
+
+/* A new process's way in without that lock: it is cloned straight into the
+ * cgroup2 directory (ns_fork's cgroup_fd) and, on v1, moves itself by writing
+ * "0" to each hierarchy's tasks file, which a single thread moving itself may
+ * do without the global lock. */
+#define KCR_CGROUP_MAX_TASKS 4
+struct kcr_cgroup_join {
+    int dir_fd;                             /* cgroup2 directory, or -1 */
+    int tasks_fd[KCR_CGROUP_MAX_TASKS + 1]; /* v1 tasks files, -1 terminated */
+};
+#define KCR_CGROUP_JOIN_INIT                                                                       \
+    {                                                                                              \
+        .dir_fd = -1, .tasks_fd = { -1, -1, -1, -1, -1 }                                           \
+    }
+
+/* Before the clone: opens them (O_CLOEXEC). Every fd is -1 when disabled. */
+int cgroup_join_open(const struct kcr_cgroup *cg, struct kcr_cgroup_join *j, struct kcr_err *err);
+
+/* In the parent after the clone: when the clone did not start pid in dir_fd
+ * (in_dir false), moves it there through cgroup.procs. */
+int cgroup_join_finish(const struct kcr_cgroup *cg, const struct kcr_cgroup_join *j, pid_t pid,
+                       bool in_dir, struct kcr_err *err);
+
+/* In the child, still single-threaded, before it forks: moves itself into
+ * every v1 hierarchy and closes the tasks files. */
+int cgroup_join_self(struct kcr_cgroup_join *j, struct kcr_err *err);
+
+/* Closes whatever is still open. */
+void cgroup_join_close(struct kcr_cgroup_join *j);
 
 /* Kills every process in the cgroup and waits (bounded, about 2 s) until it is
  * empty: cgroup.kill where it exists, else freeze + SIGKILL + thaw rounds. */

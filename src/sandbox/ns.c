@@ -2,8 +2,10 @@
 #include "sandbox/ns.h"
 
 #include <errno.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -28,12 +30,38 @@ const char *ns_flags_name(int flags, char *buf, size_t size)
     return buf;
 }
 
-pid_t ns_fork(int flags, struct kcr_err *err)
+/* Without a new stack clone behaves like fork(2): the child continues on a
+ * copy of the caller's stack, which is what a single-threaded pod manager
+ * wants (no separate stack to size and free). */
+static long clone_into(int flags, int cgroup_fd)
 {
-    /* clone(2) without a new stack behaves like fork(2): the child continues
-     * on a copy of the caller's stack, which is what a single-threaded pod
-     * manager wants (no separate stack to size and free). */
-    long pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0UL);
+    struct clone_args args = {
+        .flags = (uint64_t)flags | CLONE_INTO_CGROUP,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)cgroup_fd,
+    };
+    return syscall(SYS_clone3, &args, sizeof(args));
+}
+
+pid_t ns_fork(int flags, int cgroup_fd, bool *ret_in_cgroup, struct kcr_err *err)
+{
+    long pid = -1;
+    if (ret_in_cgroup)
+        *ret_in_cgroup = false;
+    if (cgroup_fd >= 0) {
+        pid = clone_into(flags, cgroup_fd);
+        if (pid >= 0 && ret_in_cgroup)
+            *ret_in_cgroup = true;
+        /* ENOSYS: no clone3; E2BIG/EINVAL: no CLONE_INTO_CGROUP (< 5.7). */
+        if (pid < 0 && errno != ENOSYS && errno != E2BIG && errno != EINVAL) {
+            char names[64];
+            return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE,
+                               "clone into a cgroup with new namespaces (%s)",
+                               ns_flags_name(flags, names, sizeof(names)));
+        }
+    }
+    if (pid < 0)
+        pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0UL);
     if (pid < 0) {
         char names[64];
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "clone with new namespaces (%s)",

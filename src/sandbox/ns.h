@@ -9,8 +9,12 @@
 
 /* fork(2) into new namespaces: flags is a set of CLONE_NEW* bits. Returns the
  * child's pid in the parent and 0 in the child, or -1 with err set (for
- * example EPERM without CAP_SYS_ADMIN). The child gets SIGCHLD semantics. */
-pid_t ns_fork(int flags, struct kcr_err *err);
+ * example EPERM without CAP_SYS_ADMIN). The child gets SIGCHLD semantics.
+ * cgroup_fd >= 0 (a cgroup2 directory) asks for the child to start in that
+ * cgroup (clone3 CLONE_INTO_CGROUP); *ret_in_cgroup says whether it did:
+ * kernels before 5.7, seccomp profiles that hide clone3 and valgrind refuse
+ * it, and the child then starts in the caller's cgroup. */
+pid_t ns_fork(int flags, int cgroup_fd, bool *ret_in_cgroup, struct kcr_err *err);
 
 /* unshare(2) with a message naming the namespaces. */
 int ns_unshare(int flags, struct kcr_err *err);

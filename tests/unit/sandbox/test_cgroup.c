@@ -1,7 +1,8 @@
 /* cgroup: layout detection from mountinfo, path building and limit files
  * against fake cgroupfs trees in a temp directory (v1 and a pure-v2
- * simulation: this machine has no pure v2 hierarchy), and one real v1 cgroup
- * (root only) whose kill must empty a tree of forked processes. */
+ * simulation: this machine has no pure v2 hierarchy), and real v1 cgroups
+ * (root only): a kill must empty a tree of forked processes, and a new
+ * process must join every hierarchy with and without clone3. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +25,9 @@
 #include "common/fsutil.h"
 #include "common/xalloc.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/ns.h"
+
+#include <seccomp.h>
 
 static char tmpdir[64];
 
@@ -309,6 +314,151 @@ static void test_cgroup_real_kill(void **state)
     cgroup_mgr_free(m);
 }
 
+/* In /proc/self/cgroup, every line of a hierarchy kcr uses (memory, pids,
+ * cpu, freezer, cgroup2) must end in /<name>. Returns how many did, or -1
+ * when one did not. */
+static int count_joined(const char *name)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f)
+        return -1;
+    char line[512], suffix[80];
+    snprintf(suffix, sizeof(suffix), "/%s", name);
+    int n = 0, bad = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *ctl = strchr(line, ':'), *path = ctl ? strchr(ctl + 1, ':') : NULL;
+        if (!path)
+            continue;
+        *path++ = '\0';
+        ctl++;
+        bool used = !*ctl || strstr(ctl, "memory") || strstr(ctl, "pids") ||
+                    !strncmp(ctl, "cpu,", 4) || !strcmp(ctl, "cpu") || strstr(ctl, "freezer");
+        if (!used)
+            continue;
+        size_t lp = strlen(path), ls = strlen(suffix);
+        if (lp >= ls && !strcmp(path + lp - ls, suffix))
+            n++;
+        else
+            bad++;
+    }
+    fclose(f);
+    return bad ? -1 : n;
+}
+
+/* The pod path: clone (into the cgroup2 directory when the kernel allows),
+ * the parent finishes, the child moves itself into the v1 hierarchies. The
+ * child reports how many hierarchies it found itself in. */
+static int join_child(struct kcr_cgroup *cg, const char *name, bool *ret_in_dir)
+{
+    struct kcr_err err = {0};
+    struct kcr_cgroup_join j = KCR_CGROUP_JOIN_INIT;
+    if (cgroup_join_open(cg, &j, &err) < 0)
+        return -2;
+    int go[2], res[2];
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0)
+        return -2;
+    pid_t pid = ns_fork(0, j.dir_fd, ret_in_dir, &err);
+    if (pid < 0)
+        return -2;
+    if (pid == 0) {
+        char b;
+        if (read(go[0], &b, 1) != 1 || cgroup_join_self(&j, &err) < 0)
+            _exit(3);
+        char n = (char)count_joined(name);
+        _exit(write(res[1], &n, 1) == 1 ? 0 : 4);
+    }
+    int r = cgroup_join_finish(cg, &j, pid, *ret_in_dir, &err);
+    cgroup_join_close(&j);
+    (void)!write(go[1], "1", 1);
+    char n = -3;
+    close(res[1]);
+    if (read(res[0], &n, 1) != 1)
+        n = -3;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(go[0]);
+    close(go[1]);
+    close(res[0]);
+    return r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) ? -4 : n;
+}
+
+/* clone3 with no arguments: EINVAL where the system call exists, ENOSYS
+ * where it is refused (valgrind, old kernels, some seccomp profiles). */
+static bool have_clone3(void)
+{
+    return syscall(SYS_clone3, NULL, 0) < 0 && errno != ENOSYS;
+}
+
+static struct kcr_cgroup *real_cgroup(struct kcr_cgroup_mgr **m, char *name, size_t size,
+                                      const char *tag)
+{
+    struct kcr_err err = {0};
+    *m = cgroup_mgr_new(NULL, "kcr-unit", &err);
+    if (!*m)
+        return NULL;
+    snprintf(name, size, "%s%d", tag, (int)getpid());
+    struct kcr_cgroup_limits lim = {.memory_bytes = 64 << 20, .pids_max = 16};
+    return cgroup_create(*m, name, &lim, &err);
+}
+
+/* clone3 lands the child in the cgroup2 directory (where clone3 exists), and
+ * the v1 tasks writes move it into memory, pids, cpu and freezer. */
+static void test_cgroup_real_join(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    struct kcr_cgroup_mgr *m;
+    char name[64];
+    struct kcr_cgroup *cg = real_cgroup(&m, name, sizeof(name), "j");
+    if (!m)
+        skip();
+    assert_non_null(cg);
+    const char *const *paths;
+    size_t npaths = cgroup_paths(cg, &paths);
+    bool in_dir = false;
+    assert_int_equal(join_child(cg, name, &in_dir), (int)npaths);
+    assert_int_equal(in_dir, have_clone3());
+    assert_int_equal(cgroup_destroy(cg, NULL), 0);
+    cgroup_mgr_free(m);
+}
+
+/* Where clone3 is refused (old kernels, container seccomp profiles,
+ * valgrind: ENOSYS), the child starts outside and the parent moves it into
+ * the cgroup2 directory: it still ends up in every hierarchy. */
+static void test_cgroup_real_join_without_clone3(void **state)
+{
+    (void)state;
+    if (geteuid() != 0 || !have_clone3())
+        skip(); /* without clone3 the test above takes this path */
+    struct kcr_cgroup_mgr *m;
+    char name[64];
+    struct kcr_cgroup *cg = real_cgroup(&m, name, sizeof(name), "k");
+    if (!m)
+        skip();
+    assert_non_null(cg);
+    const char *const *paths;
+    size_t npaths = cgroup_paths(cg, &paths);
+    pid_t helper = fork();
+    assert_true(helper >= 0);
+    if (helper == 0) {
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) < 0 ||
+            seccomp_load(ctx) < 0)
+            _exit(10);
+        bool in_dir = true;
+        int n = join_child(cg, name, &in_dir);
+        _exit(in_dir ? 11 : n == (int)npaths ? 0 : 12);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(helper, &status, 0), helper);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(cgroup_destroy(cg, NULL), 0);
+    cgroup_mgr_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +469,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cgroup_v2_fake_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_v2_without_memory, setup, teardown),
         cmocka_unit_test(test_cgroup_real_kill),
+        cmocka_unit_test(test_cgroup_real_join),
+        cmocka_unit_test(test_cgroup_real_join_without_clone3),
     };
     alarm(60);
     return cmocka_run_group_tests(tests, NULL, NULL);

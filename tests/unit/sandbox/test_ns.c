@@ -9,10 +9,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,16 +80,38 @@ static void test_ns_fork_pod_namespaces(void **state)
     struct kcr_err err = {0};
     char host_before[64] = {0};
     gethostname(host_before, sizeof(host_before) - 1);
-    pid_t pid =
-        ns_fork(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, &err);
+    bool in_cgroup = true;
+    pid_t pid = ns_fork(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNS, -1,
+                        &in_cgroup, &err);
     assert_true(pid >= 0);
     if (pid == 0)
         _exit(in_pod_namespaces());
     assert_int_equal(wait_child(pid, 10), 0);
+    assert_false(in_cgroup); /* none asked for */
     /* Nothing leaked out: the host keeps its name. */
     char host_after[64] = {0};
     gethostname(host_after, sizeof(host_after) - 1);
     assert_string_equal(host_before, host_after);
+}
+
+/* A directory that is not a cgroup2 one is an error, not a silent clone
+ * into the caller's cgroup (the pod would run without its limits). */
+static void test_ns_fork_into_non_cgroup_fails(void **state)
+{
+    (void)state;
+    if (syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS)
+        skip(); /* valgrind, old kernels: no clone3, and so no check to make */
+    int fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct kcr_err err = {0};
+    bool in_cgroup = true;
+    pid_t pid = ns_fork(0, fd, &in_cgroup, &err);
+    if (pid == 0)
+        _exit(0);
+    close(fd);
+    assert_int_equal(pid, -1);
+    assert_false(in_cgroup);
+    assert_non_null(strstr(err.msg, "clone into a cgroup"));
 }
 
 int main(void)
@@ -95,6 +119,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ns_flags_name),
         cmocka_unit_test(test_ns_fork_pod_namespaces),
+        cmocka_unit_test(test_ns_fork_into_non_cgroup_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
