@@ -116,6 +116,13 @@ __attribute__((noreturn)) static void run_sidecar(struct pod_spawn *s)
     if (s->cfg->rootless ? raise_ambient(sidecar_bounding, ARRAY_SIZE(sidecar_bounding), &e)
                          : become_pod_user(&e))
         child_fail(s->err_fd, "sidecar", &e);
+    /* Keeps the manager's wait open until the sidecar listens (KCR_READY_FD). */
+    int ready = s->err_fd == POD_SIDECAR_READY_FD ? fcntl(s->err_fd, F_SETFD, 0)
+                                                  : dup2(s->err_fd, POD_SIDECAR_READY_FD);
+    if (ready < 0) {
+        kcr_err_set(&e, errno, KCR_ERR_INTERNAL, "pass the ready pipe");
+        child_fail(s->err_fd, "sidecar", &e);
+    }
     char *argv[] = {(char *)"kcr-sidecar", NULL};
     execve(s->cfg->sidecar_bin, argv, s->sidecar_env);
     kcr_err_set(&e, errno, KCR_ERR_UNAVAILABLE, "exec '%s'", s->cfg->sidecar_bin);

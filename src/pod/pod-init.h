@@ -10,6 +10,8 @@
 
 #define POD_UID 65532
 #define POD_GID 65532
+/* The sidecar's copy of err_fd: KCR_READY_FD, closed once it listens. */
+#define POD_SIDECAR_READY_FD 3
 
 /* Everything a pod's processes need, prepared before clone so that the
  * children only make system calls and exec. */
@@ -25,10 +27,14 @@ struct pod_spawn {
     gid_t outer_gid;
     struct kcr_cgroup_join join; /* the pod's cgroup, entered by pod init itself */
     int release_fd;              /* read end: the parent writes one byte once the cgroup is set */
-    int err_fd; /* write end, O_CLOEXEC: a message here means failure, EOF success */
+    /* Write end, O_CLOEXEC: a message here means failure, EOF success. Pod
+     * init closes it once main sleeps, main's exec does, and the sidecar
+     * (which gets it as POD_SIDECAR_READY_FD) once it listens. */
+    int err_fd;
 };
 
 /* Pod init: waits for release_fd, joins its cgroup, then sets up the pod's
  * namespaces, forks the main container and the sidecar, and reaps. A failing
- * step writes "<who>: <what>" to err_fd and exits 127; both execs close err_fd (EOF). */
+ * step writes "<who>: <what>" to err_fd and exits 127. EOF on err_fd means
+ * the pod is up: main sleeps and the sidecar listens. */
 __attribute__((noreturn)) void pod_init_run(struct pod_spawn *s);

@@ -131,6 +131,7 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
     env[k++] = xasprintf("WORKING_DIR=%s", s->data_dir);
     env[k++] = xasprintf("SIDECAR_SOCKET=%s", s->sock_path);
     env[k++] = xasprintf("KCR_NSEXEC=%s", m->nsexec);
+    env[k++] = xasprintf("KCR_READY_FD=%d", POD_SIDECAR_READY_FD);
     /* The sidecar refuses timeouts above its MAX_EXECUTION_TIME; the API asks
      * for the base limit times the language's multiplier (lang_time_mult). */
     long base = strtol(config_str("MAX_EXECUTION_TIME", "30"), NULL, 10);
@@ -233,9 +234,10 @@ static int wait_spawned(int fd, struct kcr_err *err)
     return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "%s", msg);
 }
 
-/* Waits until the sidecar has bound its socket. The pod init exits when the
- * sidecar does, so a sidecar that fails at start (bad config) is reported at
- * once with its exit status instead of a readiness timeout. */
+/* Waits until the sidecar's socket exists. After wait_spawned it normally
+ * does at once (the sidecar closed its end of the error pipe once listening);
+ * a sidecar that exited at start (bad config) also closed it: pod init exits
+ * with it, so that is reported with its exit status, not a timeout. */
 static int wait_socket(const char *path, struct pod_entry *p, long timeout_ms, struct kcr_err *err)
 {
     for (long waited_us = 0; waited_us < timeout_ms * 1000;) {

@@ -251,6 +251,11 @@ int main(void)
         fprintf(stderr, "kcr-sidecar: %s\n", err.msg);
         return 2;
     }
+    /* Never inherited by what we spawn, even if closing it below were missed. */
+    if (s.cfg.ready_fd && fcntl((int)s.cfg.ready_fd, F_SETFD, FD_CLOEXEC) < 0) {
+        fprintf(stderr, "kcr-sidecar: KCR_READY_FD: %ld is not open\n", s.cfg.ready_fd);
+        return 2;
+    }
     s.files.dir = s.cfg.working_dir;
     /* Without the counter a run killed for memory looks like any SIGKILL:
      * say so once rather than report it wrongly later. */
@@ -283,6 +288,10 @@ int main(void)
         fprintf(stderr, "kcr-sidecar: %s\n", err.msg);
         return 2;
     }
+    /* A local pod's manager waits for EOF on this pipe instead of polling
+     * for the socket: it is the last writer to go once we listen. */
+    if (s.cfg.ready_fd)
+        (void)close((int)s.cfg.ready_fd);
     log_json(KCR_LOG_INFO, NULL, "listening",
              json_pack("{s:s,s:i,s:s,s:s,s:b}", "socket",
                        s.cfg.socket_path ? s.cfg.socket_path : "", "port",

@@ -50,7 +50,8 @@ int sidecar_config_load(struct sidecar_config *cfg, struct kcr_err *err)
         config_bool("NETWORK_ISOLATED", false, &cfg->network_isolated, err) < 0 ||
         config_bool("PRESTART_RUNNER", true, &cfg->prestart_runner, err) < 0 ||
         config_long("KCR_EXEC_UID", 65532, 1, 0x7fffffff, &cfg->uid, err) < 0 ||
-        config_long("KCR_MAIN_PID", 0, 0, 0x3fffffff, &cfg->main_pid, err) < 0)
+        config_long("KCR_MAIN_PID", 0, 0, 0x3fffffff, &cfg->main_pid, err) < 0 ||
+        config_long("KCR_READY_FD", 0, 3, 1023, &cfg->ready_fd, err) < 0)
         return -1;
     cfg->main_name = config_str("MAIN_PROCESS_NAME", "sleep");
     if (strchr(cfg->main_name, '/'))

@@ -21,6 +21,7 @@ struct sidecar_config {
     char *nsexec_path;       /* KCR_NSEXEC, else kcr-nsexec next to /proc/self/exe */
     long uid;                /* KCR_EXEC_UID: user code's uid/gid, default 65532 */
     long main_pid;           /* KCR_MAIN_PID: pin the main process; 0 = scan */
+    long ready_fd;           /* KCR_READY_FD: closed once listening; 0 = none */
 };
 
 /* Reads every variable; fails naming the first bad one. */

@@ -345,13 +345,42 @@ def test_bad_config_exits_2_with_one_line(tmp_path, build_dir):
     sc = os.path.join(build_dir, "kcr-sidecar")
     for env in ({"LANGUAGE": "cobol"}, {"MAX_EXECUTION_TIME": "9999"},
                 {"WORKING_DIR": str(tmp_path / "missing")}, {"SIDECAR_PORT": "x"},
-                {"KCR_NSEXEC": "/nonexistent"}):
+                {"KCR_NSEXEC": "/nonexistent"}, {"KCR_READY_FD": "2"},
+                {"KCR_READY_FD": "77"}):
         full = {"WORKING_DIR": str(tmp_path), "SIDECAR_SOCKET": str(tmp_path / "s.sock")}
         full.update(env)
         r = subprocess.run([sc], env=full, capture_output=True, text=True, timeout=10)
         assert r.returncode == 2, (env, r.stderr)
         name = next(iter(env))
         assert r.stderr.count("\n") == 1 and name in r.stderr, r.stderr
+
+
+def test_ready_fd_is_closed_once_listening(tmp_path, build_dir):
+    """KCR_READY_FD: a local pod's manager waits for EOF on a pipe instead of
+    polling for the socket. EOF (no copy of the write end is left) must mean
+    "listening", with the sidecar alive."""
+    require_root_and_binaries(build_dir)
+    import socket
+    r, w = os.pipe()
+    sock = str(tmp_path / "s.sock")
+    env = {"WORKING_DIR": str(tmp_path), "SIDECAR_SOCKET": sock, "KCR_READY_FD": str(w)}
+    proc = subprocess.Popen([os.path.join(build_dir, "kcr-sidecar")], env=env, pass_fds=(w,),
+                            stderr=subprocess.DEVNULL)
+    os.close(w)
+    try:
+        import select
+        assert select.select([r], [], [], 10)[0], "no EOF within 10 s"
+        assert os.read(r, 1) == b""  # EOF: the sidecar closed its end
+        assert proc.poll() is None
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(sock)  # listening already: no retry needed
+        c.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+        assert b" 200 " in c.recv(4096).split(b"\r\n")[0] + b" "
+        c.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        os.close(r)
 
 
 def test_pinned_main_pid(tmp_path, build_dir):
