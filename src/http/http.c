@@ -63,6 +63,8 @@ struct kcr_http_req {
     struct timespec start;
     int status;
     json_t *logf;
+    void (*after)(void *arg);
+    void *after_arg;
 };
 
 enum resp_kind { RESP_EMPTY, RESP_DATA, RESP_FD };
@@ -732,7 +734,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             json_object_update(f, req->logf);
         log_json(KCR_LOG_INFO, req->id, "request", f);
     }
+    if (req->after)
+        req->after(req->after_arg);
     req_free(req);
+}
+
+void http_req_after(struct kcr_http_req *req, void (*fn)(void *arg), void *arg)
+{
+    req->after = fn;
+    req->after_arg = arg;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)

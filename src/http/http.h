@@ -105,6 +105,10 @@ const char *http_req_header(const struct kcr_http_req *req, const char *name);
 const char *http_req_query(const struct kcr_http_req *req, const char *name);
 /* The request id (21-char nanoid), also sent back as X-Request-ID. */
 const char *http_req_id(const struct kcr_http_req *req);
+/* Runs fn(arg) in the connection's thread once the response has been sent
+ * (or the request was aborted): work the client need not wait for. One per
+ * request; fn owns arg. */
+void http_req_after(struct kcr_http_req *req, void (*fn)(void *arg), void *arg);
 /* BUFFER routes: the body (NUL-terminated). Empty for other routes. */
 const struct kcr_buf *http_req_body(const struct kcr_http_req *req);
 

@@ -12,6 +12,7 @@
 #include "sandbox/cgroup-self.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 #include "http/http.h"
 
 #include <errno.h>
@@ -58,12 +59,23 @@ exec_params(const struct sidecar *s, const struct procscan_target *t, const stru
 }
 
 /* Once the main container is there, the default language's interpreter can
- * start while the pod waits in the pool. Never blocks /ready: an execution in
- * progress holds exec_lock, and a pod runs one anyway. */
-static void maybe_prestart(struct sidecar *s, const struct procscan_target *t)
+ * start while the pod waits in the pool. After /ready has answered, so that a
+ * pod's creation does not wait for the spawn; skipped when an execution holds
+ * exec_lock (that one runs the normal way). */
+struct prestart_job {
+    struct sidecar *s;
+    struct procscan_target t;
+};
+
+static void maybe_prestart(void *arg)
 {
-    if (!s->cfg.prestart_runner || pthread_mutex_trylock(&s->exec_lock) != 0)
+    struct prestart_job *job = arg;
+    struct sidecar *s = job->s;
+    const struct procscan_target *t = &job->t;
+    if (pthread_mutex_trylock(&s->exec_lock) != 0) {
+        free(job);
         return;
+    }
     if (!s->runner_tried) {
         s->runner_tried = true;
         const struct kcr_lang *lang = lang_find(s->cfg.language);
@@ -77,6 +89,7 @@ static void maybe_prestart(struct sidecar *s, const struct procscan_target *t)
         }
     }
     pthread_mutex_unlock(&s->exec_lock);
+    free(job);
 }
 
 static int pinned_target(struct sidecar *s, struct kcr_err *err)
@@ -126,7 +139,11 @@ static struct kcr_http_resp *handle_ready(struct kcr_http_req *req, void *ctx)
         return http_resp_json(503, json_pack("{s:s,s:s}", "status", "not_ready", "error",
                                              "main container not found"));
     }
-    maybe_prestart(s, &t);
+    if (s->cfg.prestart_runner) {
+        struct prestart_job *job = xcalloc(1, sizeof(*job));
+        *job = (struct prestart_job){.s = s, .t = t};
+        http_req_after(req, maybe_prestart, job);
+    }
     return http_resp_json(200, json_pack("{s:s,s:i}", "status", "ready", "main_pid", (int)t.pid));
 }
 

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,32 @@ static struct kcr_http_resp *h_upload(struct kcr_http_req *req, void *ctx)
     return http_resp_json(200, json_pack("{s:o,s:s?}", "parts", parts, "entity_id", eid));
 }
 
+/* GET /after: its after-callback blocks until the test writes to after_go,
+ * then sets after_ran. */
+static int after_go[2] = {-1, -1};
+static int after_ran;
+
+static void after_fn(void *arg)
+{
+    /* Bounded: run too early, it must make the test fail, not hang it. */
+    struct pollfd p = {.fd = after_go[0], .events = POLLIN};
+    char b;
+    if (poll(&p, 1, 2000) == 1 && read(after_go[0], &b, 1) == 1)
+        __atomic_store_n(&after_ran, *(int *)arg, __ATOMIC_SEQ_CST);
+    else
+        __atomic_store_n(&after_ran, -1, __ATOMIC_SEQ_CST);
+    free(arg);
+}
+
+static struct kcr_http_resp *h_after(struct kcr_http_req *req, void *ctx)
+{
+    (void)ctx;
+    int *v = xcalloc(1, sizeof(*v));
+    *v = 42;
+    http_req_after(req, after_fn, v);
+    return http_resp_json(200, json_pack("{s:b}", "ok", 1));
+}
+
 static struct kcr_http_resp *before_auth(struct kcr_http_req *req,
                                          const struct kcr_http_route *route, void *ctx)
 {
@@ -70,6 +97,7 @@ static const struct kcr_http_route routes[] = {
     {"GET", "/raw/{*}", KCR_HTTP_BODY_NONE, h_echo_param},
     {"POST", "/body", KCR_HTTP_BODY_BUFFER, h_body},
     {"POST", "/upload", KCR_HTTP_BODY_MULTIPART, h_upload},
+    {"GET", "/after", KCR_HTTP_BODY_NONE, h_after},
 };
 
 static struct kcr_http_config cfg = {
@@ -167,6 +195,28 @@ static void test_route_params_and_prefix(void **state)
     assert_non_null(strstr(r.body.data, "\"param\":\"sub/dir/f.png\""));
     reply_done(&r);
     curl_easy_cleanup(c);
+}
+
+/* The client has its answer while the after-callback still waits: it runs
+ * once the response is out, and it does run. */
+static void test_after_runs_once_answered(void **state)
+{
+    (void)state;
+    assert_int_equal(pipe(after_go), 0);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+    struct reply r;
+    request(c, "/after", &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(__atomic_load_n(&after_ran, __ATOMIC_SEQ_CST), 0);
+    assert_int_equal(write(after_go[1], "1", 1), 1);
+    for (int i = 0; i < 500 && !__atomic_load_n(&after_ran, __ATOMIC_SEQ_CST); i++)
+        usleep(10000);
+    assert_int_equal(after_ran, 42);
+    reply_done(&r);
+    curl_easy_cleanup(c);
+    close(after_go[0]);
+    close(after_go[1]);
 }
 
 static void test_errors(void **state)
@@ -355,6 +405,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route_params_and_prefix),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_after_runs_once_answered),
         cmocka_unit_test(test_body_limits),
         cmocka_unit_test(test_multipart_chunked),
         cmocka_unit_test(test_multipart_limits),
