@@ -181,7 +181,8 @@ bench: all
 # The benchmarks with few samples, as part of make test: they print ratios
 # against baselines measured in the same run and assert nothing (about 1 min).
 bench-quick: binaries-only
-	BENCH_N=5 BENCH_N1=20 BENCH_N8=40 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py pod api
+	BENCH_N=20 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py pod
+	BENCH_N1=20 BENCH_N8=40 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py api
 	BENCH_N=2 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py langs
 
 format:

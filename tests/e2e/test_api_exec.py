@@ -362,6 +362,19 @@ def _pod_leftovers(run_dir, parent):
     return out
 
 
+def _remove_cgroup_parent(parent):
+    """The test's own <hierarchy>/parent directories (empty once its pods are
+    gone; kcr keeps a parent for the next start)."""
+    import glob
+    import os
+    for d in glob.glob(os.path.join("/sys/fs/cgroup", "*", parent)) + [
+            os.path.join("/sys/fs/cgroup", parent)]:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 def test_sigterm_finishes_inflight_execution():
     """SIGTERM: the server stops accepting at once, lets the execution in
     flight finish, destroys every pod (warm ones too) and exits 0."""
@@ -403,6 +416,7 @@ def test_sigterm_finishes_inflight_execution():
     finally:
         s.stop()
         s.cleanup()
+        _remove_cgroup_parent(parent)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -438,6 +452,7 @@ def test_sigterm_grace_is_bounded():
     finally:
         s.stop()
         s.cleanup()
+        _remove_cgroup_parent(parent)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
