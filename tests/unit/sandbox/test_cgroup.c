@@ -178,6 +178,12 @@ static void test_cgroup_v1_fake_tree(void **state)
     assert_file(p4, "150000");
     assert_int_equal(cgroup_attach(cg, 4242, &err), 0);
     assert_file(p5, "4242");
+    /* Empty again: the kill in cgroup_destroy below would SIGKILL a real
+     * process 4242 for 2 s of rounds. */
+    for (size_t i = 0; i < 5; i++) {
+        _cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", paths[i]);
+        write_file(procs, "");
+    }
     /* Names from outside are checked. */
     assert_null(cgroup_create(m, "../../etc", &lim, &err));
     assert_int_equal(err.kind, KCR_ERR_INVALID);
@@ -233,6 +239,7 @@ static void test_cgroup_v2_fake_tree(void **state)
     assert_int_equal(cgroup_attach(cg, 777, &err), 0);
     _cleanup_free_ char *procs = xasprintf("%s/kcr/pod1/cgroup.procs", root);
     assert_file(procs, "777");
+    write_file(procs, ""); /* or cgroup_destroy's kill signals a real process 777 */
     cgroup_destroy(cg, NULL);
     cgroup_mgr_free(m);
 }
@@ -309,6 +316,78 @@ static void test_cgroup_real_kill(void **state)
         assert_int_equal(access(copies[i], F_OK), -1);
         *strrchr(copies[i], '/') = '\0';
         (void)rmdir(copies[i]); /* the test's own parent, if no other run uses it */
+        free(copies[i]);
+    }
+    cgroup_mgr_free(m);
+}
+
+/* The v1 kill without cgroup.kill (kernels before 5.14, or no cgroup2 mount):
+ * this machine's real v1 hierarchies seen through a mountinfo without the
+ * cgroup2 line, so the freezer rounds run against a real fork bomb that
+ * keeps forking at pids.max. */
+static void test_cgroup_real_kill_by_freezer(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    _cleanup_free_ char *mi = xasprintf("%s/mountinfo", tmpdir);
+    FILE *in = fopen("/proc/self/mountinfo", "re"), *out = fopen(mi, "we");
+    assert_non_null(in);
+    assert_non_null(out);
+    char line[1024];
+    bool has_freezer = false;
+    while (fgets(line, sizeof(line), in)) {
+        if (strstr(line, " - cgroup2 "))
+            continue;
+        has_freezer |= strstr(line, " - cgroup ") && strstr(line, "freezer");
+        fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    struct kcr_err err = {0};
+    struct kcr_cgroup_mgr *m = cgroup_mgr_new(mi, "kcr-unit", &err);
+    if (!m || !has_freezer || cgroup_mgr_mode(m) != KCR_CGROUP_V1) {
+        cgroup_mgr_free(m);
+        skip();
+    }
+    char name[64];
+    snprintf(name, sizeof(name), "f%d", (int)getpid());
+    struct kcr_cgroup_limits lim = {.memory_bytes = 64 << 20, .pids_max = 16};
+    struct kcr_cgroup *cg = cgroup_create(m, name, &lim, &err);
+    assert_non_null(cg);
+    const char *const *paths;
+    size_t n = cgroup_paths(cg, &paths);
+    for (size_t i = 0; i < n; i++)
+        assert_null(strstr(paths[i], "unified")); /* no cgroup2 directory: no cgroup.kill */
+    int ready[2];
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (cgroup_attach(cg, getpid(), NULL) < 0)
+            _exit(3);
+        (void)!write(ready[1], "1", 1);
+        for (;;)
+            (void)fork(); /* every process forks again, forever */
+    }
+    close(ready[1]);
+    char b;
+    assert_int_equal(read(ready[0], &b, 1), 1);
+    close(ready[0]);
+    for (int i = 0; i < 200 && cgroup_count_procs(cg) < 16; i++)
+        usleep(5000);
+    assert_int_equal(cgroup_count_procs(cg), 16); /* the bomb is at pids.max */
+    char *copies[8];
+    for (size_t i = 0; i < n; i++)
+        copies[i] = xstrdup(paths[i]);
+    assert_int_equal(cgroup_destroy(cg, &err), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(access(copies[i], F_OK), -1);
+        *strrchr(copies[i], '/') = '\0';
+        (void)rmdir(copies[i]);
         free(copies[i]);
     }
     cgroup_mgr_free(m);
@@ -469,6 +548,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cgroup_v2_fake_tree, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_v2_without_memory, setup, teardown),
         cmocka_unit_test(test_cgroup_real_kill),
+        cmocka_unit_test_setup_teardown(test_cgroup_real_kill_by_freezer, setup, teardown),
         cmocka_unit_test(test_cgroup_real_join),
         cmocka_unit_test(test_cgroup_real_join_without_clone3),
     };
