@@ -240,6 +240,19 @@ static void test_cgroup_v2_fake_tree(void **state)
     _cleanup_free_ char *procs = xasprintf("%s/kcr/pod1/cgroup.procs", root);
     assert_file(procs, "777");
     write_file(procs, ""); /* or cgroup_destroy's kill signals a real process 777 */
+    /* Joining on v2: clone3 into the directory, nothing for the child to
+     * write; without clone3 the parent moves the child by cgroup.procs. */
+    struct kcr_cgroup_join j = KCR_CGROUP_JOIN_INIT;
+    assert_int_equal(cgroup_join_open(cg, &j, &err), 0);
+    assert_true(j.dir_fd >= 0);
+    assert_int_equal(j.tasks_fd[0], -1);
+    assert_int_equal(cgroup_join_finish(cg, &j, 778, true, &err), 0);
+    assert_file(procs, "");
+    assert_int_equal(cgroup_join_finish(cg, &j, 778, false, &err), 0);
+    assert_file(procs, "778");
+    write_file(procs, "");
+    cgroup_join_close(&j);
+    assert_int_equal(j.dir_fd, -1);
     cgroup_destroy(cg, NULL);
     cgroup_mgr_free(m);
 }
