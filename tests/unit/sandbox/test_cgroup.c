@@ -273,6 +273,28 @@ static void test_cgroup_v2_without_memory(void **state)
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
 }
 
+/* cgroup_destroy must kill pid (the first of the cgroup's processes, our
+ * child) and everything it forked, and remove every directory. */
+static void destroy_and_check_gone(struct kcr_cgroup *cg, pid_t pid)
+{
+    const char *const *paths;
+    size_t n = cgroup_paths(cg, &paths);
+    char *copies[8];
+    for (size_t i = 0; i < n; i++)
+        copies[i] = xstrdup(paths[i]);
+    struct kcr_err err = {0};
+    assert_int_equal(cgroup_destroy(cg, &err), 0);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(access(copies[i], F_OK), -1);
+        *strrchr(copies[i], '/') = '\0';
+        (void)rmdir(copies[i]); /* the test's own parent, if no other run uses it */
+        free(copies[i]);
+    }
+}
+
 /* Real v1 cgroup: a child joins it and forks 40 sleepers with pids.max 16;
  * cgroup_destroy must kill them all and remove every directory. */
 static void test_cgroup_real_kill(void **state)
@@ -316,21 +338,7 @@ static void test_cgroup_real_kill(void **state)
     close(ready[0]);
     assert_int_equal(made, 15); /* pids.max 16 = the child and 15 forks */
     assert_int_equal(cgroup_count_procs(cg), 16);
-    const char *const *paths;
-    size_t n = cgroup_paths(cg, &paths);
-    char *copies[8];
-    for (size_t i = 0; i < n; i++)
-        copies[i] = xstrdup(paths[i]);
-    assert_int_equal(cgroup_destroy(cg, &err), 0);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(access(copies[i], F_OK), -1);
-        *strrchr(copies[i], '/') = '\0';
-        (void)rmdir(copies[i]); /* the test's own parent, if no other run uses it */
-        free(copies[i]);
-    }
+    destroy_and_check_gone(cg, pid);
     cgroup_mgr_free(m);
 }
 
@@ -390,19 +398,7 @@ static void test_cgroup_real_kill_by_freezer(void **state)
     for (int i = 0; i < 200 && cgroup_count_procs(cg) < 16; i++)
         usleep(5000);
     assert_int_equal(cgroup_count_procs(cg), 16); /* the bomb is at pids.max */
-    char *copies[8];
-    for (size_t i = 0; i < n; i++)
-        copies[i] = xstrdup(paths[i]);
-    assert_int_equal(cgroup_destroy(cg, &err), 0);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(access(copies[i], F_OK), -1);
-        *strrchr(copies[i], '/') = '\0';
-        (void)rmdir(copies[i]);
-        free(copies[i]);
-    }
+    destroy_and_check_gone(cg, pid);
     cgroup_mgr_free(m);
 }
 
