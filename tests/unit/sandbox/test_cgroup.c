@@ -273,6 +273,24 @@ static void test_cgroup_v2_without_memory(void **state)
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
 }
 
+/* A real cgroup kcr-unit/<tag><pid> with pids.max 16, through mountinfo
+ * (NULL: this process's). Root only; skips without cgroups. */
+static struct kcr_cgroup *real_cgroup(const char *mountinfo, struct kcr_cgroup_mgr **m, char *name,
+                                      size_t size, const char *tag)
+{
+    if (geteuid() != 0)
+        skip();
+    struct kcr_err err = {0};
+    *m = cgroup_mgr_new(mountinfo, "kcr-unit", &err);
+    if (!*m)
+        skip();
+    snprintf(name, size, "%s%d", tag, (int)getpid());
+    struct kcr_cgroup_limits lim = {.memory_bytes = 64 << 20, .pids_max = 16};
+    struct kcr_cgroup *cg = cgroup_create(*m, name, &lim, &err);
+    assert_non_null(cg);
+    return cg;
+}
+
 /* cgroup_destroy must kill pid (the first of the cgroup's processes, our
  * child) and everything it forked, and remove every directory. */
 static void destroy_and_check_gone(struct kcr_cgroup *cg, pid_t pid)
@@ -300,17 +318,9 @@ static void destroy_and_check_gone(struct kcr_cgroup *cg, pid_t pid)
 static void test_cgroup_real_kill(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();
-    struct kcr_err err = {0};
-    struct kcr_cgroup_mgr *m = cgroup_mgr_new(NULL, "kcr-unit", &err);
-    if (!m)
-        skip();
+    struct kcr_cgroup_mgr *m;
     char name[64];
-    snprintf(name, sizeof(name), "t%d", (int)getpid());
-    struct kcr_cgroup_limits lim = {.memory_bytes = 64 << 20, .pids_max = 16};
-    struct kcr_cgroup *cg = cgroup_create(m, name, &lim, &err);
-    assert_non_null(cg);
+    struct kcr_cgroup *cg = real_cgroup(NULL, &m, name, sizeof(name), "t");
     int ready[2];
     assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
     pid_t pid = fork();
@@ -365,17 +375,12 @@ static void test_cgroup_real_kill_by_freezer(void **state)
     }
     fclose(in);
     fclose(out);
-    struct kcr_err err = {0};
-    struct kcr_cgroup_mgr *m = cgroup_mgr_new(mi, "kcr-unit", &err);
-    if (!m || !has_freezer || cgroup_mgr_mode(m) != KCR_CGROUP_V1) {
-        cgroup_mgr_free(m);
+    if (!has_freezer)
         skip();
-    }
+    struct kcr_cgroup_mgr *m;
     char name[64];
-    snprintf(name, sizeof(name), "f%d", (int)getpid());
-    struct kcr_cgroup_limits lim = {.memory_bytes = 64 << 20, .pids_max = 16};
-    struct kcr_cgroup *cg = cgroup_create(m, name, &lim, &err);
-    assert_non_null(cg);
+    struct kcr_cgroup *cg = real_cgroup(mi, &m, name, sizeof(name), "f");
+    assert_int_equal(cgroup_mgr_mode(m), KCR_CGROUP_V1);
     const char *const *paths;
     size_t n = cgroup_paths(cg, &paths);
     for (size_t i = 0; i < n; i++)
@@ -478,31 +483,14 @@ static bool have_clone3(void)
     return syscall(SYS_clone3, NULL, 0) < 0 && errno != ENOSYS;
 }
 
-static struct kcr_cgroup *real_cgroup(struct kcr_cgroup_mgr **m, char *name, size_t size,
-                                      const char *tag)
-{
-    struct kcr_err err = {0};
-    *m = cgroup_mgr_new(NULL, "kcr-unit", &err);
-    if (!*m)
-        return NULL;
-    snprintf(name, size, "%s%d", tag, (int)getpid());
-    struct kcr_cgroup_limits lim = {.memory_bytes = 64 << 20, .pids_max = 16};
-    return cgroup_create(*m, name, &lim, &err);
-}
-
 /* clone3 lands the child in the cgroup2 directory (where clone3 exists), and
  * the v1 tasks writes move it into memory, pids, cpu and freezer. */
 static void test_cgroup_real_join(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();
     struct kcr_cgroup_mgr *m;
     char name[64];
-    struct kcr_cgroup *cg = real_cgroup(&m, name, sizeof(name), "j");
-    if (!m)
-        skip();
-    assert_non_null(cg);
+    struct kcr_cgroup *cg = real_cgroup(NULL, &m, name, sizeof(name), "j");
     const char *const *paths;
     size_t npaths = cgroup_paths(cg, &paths);
     bool in_dir = false;
@@ -518,14 +506,11 @@ static void test_cgroup_real_join(void **state)
 static void test_cgroup_real_join_without_clone3(void **state)
 {
     (void)state;
-    if (geteuid() != 0 || !have_clone3())
+    if (!have_clone3())
         skip(); /* without clone3 the test above takes this path */
     struct kcr_cgroup_mgr *m;
     char name[64];
-    struct kcr_cgroup *cg = real_cgroup(&m, name, sizeof(name), "k");
-    if (!m)
-        skip();
-    assert_non_null(cg);
+    struct kcr_cgroup *cg = real_cgroup(NULL, &m, name, sizeof(name), "k");
     const char *const *paths;
     size_t npaths = cgroup_paths(cg, &paths);
     pid_t helper = fork();
