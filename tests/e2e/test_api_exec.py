@@ -362,24 +362,28 @@ def _pod_leftovers(run_dir, parent):
     return out
 
 
-def _remove_cgroup_parent(parent):
-    """The test's own <hierarchy>/parent directories (empty once its pods are
-    gone; kcr keeps a parent for the next start)."""
+def _stop_and_remove(s, run_dir, parent):
+    """Stops the server and removes the test's run dir and its own
+    <hierarchy>/parent directories (empty once its pods are gone; kcr keeps
+    a parent for the next start)."""
     import glob
     import os
+    import shutil
+    s.stop()
+    s.cleanup()
     for d in glob.glob(os.path.join("/sys/fs/cgroup", "*", parent)) + [
             os.path.join("/sys/fs/cgroup", parent)]:
         try:
             os.rmdir(d)
         except OSError:
             pass
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def test_sigterm_finishes_inflight_execution():
     """SIGTERM: the server stops accepting at once, lets the execution in
     flight finish, destroys every pod (warm ones too) and exits 0."""
     import os
-    import shutil
     import socket
     import tempfile
     import threading
@@ -414,10 +418,7 @@ def test_sigterm_finishes_inflight_execution():
         assert result["r"].json()["stdout"] == "done\n"
         assert _pod_leftovers(run_dir, parent) == []
     finally:
-        s.stop()
-        s.cleanup()
-        _remove_cgroup_parent(parent)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _stop_and_remove(s, run_dir, parent)
 
 
 @needs_pods
@@ -425,7 +426,6 @@ def test_sigterm_grace_is_bounded():
     """An execution longer than KCR_SHUTDOWN_GRACE_SECONDS does not hold the
     shutdown: the server exits after the grace, its pods destroyed."""
     import os
-    import shutil
     import tempfile
     import threading
     import time
@@ -450,10 +450,7 @@ def test_sigterm_grace_is_bounded():
         assert time.monotonic() - t0 < 8, "shutdown waited for the execution"
         assert _pod_leftovers(run_dir, parent) == []
     finally:
-        s.stop()
-        s.cleanup()
-        _remove_cgroup_parent(parent)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _stop_and_remove(s, run_dir, parent)
 
 
 @needs_pods
