@@ -313,6 +313,51 @@ static void destroy_and_check_gone(struct kcr_cgroup *cg, pid_t pid)
     }
 }
 
+/* Forks a child that joins cg and runs body, which reports one byte on
+ * ready_fd and never returns; stores that byte in *ret_byte. */
+static pid_t fork_in_cgroup(struct kcr_cgroup *cg, void (*body)(int ready_fd), char *ret_byte)
+{
+    int ready[2];
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (cgroup_attach(cg, getpid(), NULL) < 0)
+            _exit(3);
+        body(ready[1]);
+        _exit(0);
+    }
+    close(ready[1]);
+    assert_int_equal(read(ready[0], ret_byte, 1), 1);
+    close(ready[0]);
+    return pid;
+}
+
+/* 40 sleepers (as many as pids.max lets through), then their number. */
+static void fork_sleepers(int ready_fd)
+{
+    int made = 0;
+    for (int i = 0; i < 40; i++) {
+        pid_t c = fork();
+        if (c == 0) {
+            pause();
+            _exit(0);
+        }
+        made += c > 0;
+    }
+    char b = (char)made;
+    (void)!write(ready_fd, &b, 1);
+    pause();
+}
+
+/* A fork bomb: every process forks again, forever. */
+static void fork_bomb(int ready_fd)
+{
+    (void)!write(ready_fd, "1", 1);
+    for (;;)
+        (void)fork();
+}
+
 /* Real v1 cgroup: a child joins it and forks 40 sleepers with pids.max 16;
  * cgroup_destroy must kill them all and remove every directory. */
 static void test_cgroup_real_kill(void **state)
@@ -321,31 +366,8 @@ static void test_cgroup_real_kill(void **state)
     struct kcr_cgroup_mgr *m;
     char name[64];
     struct kcr_cgroup *cg = real_cgroup(NULL, &m, name, sizeof(name), "t");
-    int ready[2];
-    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (cgroup_attach(cg, getpid(), NULL) < 0)
-            _exit(3);
-        int made = 0;
-        for (int i = 0; i < 40; i++) {
-            pid_t c = fork();
-            if (c == 0) {
-                pause();
-                _exit(0);
-            }
-            made += c > 0;
-        }
-        char b = (char)made;
-        (void)!write(ready[1], &b, 1);
-        pause();
-        _exit(0);
-    }
-    close(ready[1]);
     char made = 0;
-    assert_int_equal(read(ready[0], &made, 1), 1);
-    close(ready[0]);
+    pid_t pid = fork_in_cgroup(cg, fork_sleepers, &made);
     assert_int_equal(made, 15); /* pids.max 16 = the child and 15 forks */
     assert_int_equal(cgroup_count_procs(cg), 16);
     destroy_and_check_gone(cg, pid);
@@ -385,21 +407,8 @@ static void test_cgroup_real_kill_by_freezer(void **state)
     size_t n = cgroup_paths(cg, &paths);
     for (size_t i = 0; i < n; i++)
         assert_null(strstr(paths[i], "unified")); /* no cgroup2 directory: no cgroup.kill */
-    int ready[2];
-    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (cgroup_attach(cg, getpid(), NULL) < 0)
-            _exit(3);
-        (void)!write(ready[1], "1", 1);
-        for (;;)
-            (void)fork(); /* every process forks again, forever */
-    }
-    close(ready[1]);
     char b;
-    assert_int_equal(read(ready[0], &b, 1), 1);
-    close(ready[0]);
+    pid_t pid = fork_in_cgroup(cg, fork_bomb, &b);
     for (int i = 0; i < 200 && cgroup_count_procs(cg) < 16; i++)
         usleep(5000);
     assert_int_equal(cgroup_count_procs(cg), 16); /* the bomb is at pids.max */
