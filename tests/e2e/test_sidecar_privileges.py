@@ -155,7 +155,13 @@ def test_foreign_architecture_syscall_is_killed(tmp_path, build_dir):
     try:
         for abi in ("int80", "x32"):
             res = p.run(f"exec kcr-probe try-syscall {abi}")
-            assert res["signal"] == 31 and res["exit_code"] == 159, (abi, res)
+            # The seccomp filter kills a foreign-ABI call with SIGSYS. A kernel
+            # built or booted without i386 emulation (ia32_emulation=0, seen on
+            # 6.18) faults `int $0x80` with SIGSEGV before any filter runs:
+            # the syscall never happens either way.
+            safe = {(31, 159)} | ({(11, 139)} if abi == "int80" else set())
+            assert (res["signal"], res["exit_code"]) in safe, (abi, res)
+            assert f"{abi}:" not in res["stdout"], (abi, res)
     finally:
         p.close()
 
