@@ -28,31 +28,43 @@ static int openat_nofollow(int dirfd, const char *name, int flags, mode_t mode)
     return -e;
 }
 
-int fs_open_beneath_walk(int dirfd, const char *path, int flags, mode_t mode)
+#define WALK_PATH_MAX  4096
+#define WALK_PARTS_MAX 512
+
+/* Copies the relative path into buf and points parts at its components,
+ * skipping empty ones. ".." (and "." unless dot_ok) is an escape: EXDEV, as is
+ * an absolute path. Returns the count or -errno; nothing is touched. */
+static int split_beneath(const char *path, bool dot_ok, char buf[static WALK_PATH_MAX],
+                         char *parts[static WALK_PARTS_MAX])
 {
     if (path[0] == '/')
         return -EXDEV;
-    char buf[4096];
     size_t len = strlen(path);
-    if (len >= sizeof(buf))
+    if (len >= WALK_PATH_MAX)
         return -ENAMETOOLONG;
     memcpy(buf, path, len + 1);
-    /* The components, without empty and "." ones; ".." is an escape here. */
-    char *parts[512], *save = NULL;
-    size_t n = 0;
+    char *save = NULL;
+    int n = 0;
     for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(c, "."))
+        if (!strcmp(c, ".") && dot_ok)
             continue;
-        if (!strcmp(c, ".."))
+        if (!strcmp(c, ".") || !strcmp(c, ".."))
             return -EXDEV;
-        if (n == sizeof(parts) / sizeof(parts[0]))
+        if (n == WALK_PARTS_MAX)
             return -ENAMETOOLONG;
         parts[n++] = c;
     }
-    if (n == 0)
-        return -ENOENT;
+    return n;
+}
+
+int fs_open_beneath_walk(int dirfd, const char *path, int flags, mode_t mode)
+{
+    char buf[WALK_PATH_MAX], *parts[WALK_PARTS_MAX];
+    int n = split_beneath(path, true, buf, parts);
+    if (n <= 0)
+        return n < 0 ? n : -ENOENT;
     int cur = dirfd;
-    for (size_t i = 0; i + 1 < n; i++) {
+    for (int i = 0; i + 1 < n; i++) {
         int next = openat_nofollow(cur, parts[i], O_PATH | O_DIRECTORY, 0);
         if (cur != dirfd)
             close(cur);
@@ -64,6 +76,37 @@ int fs_open_beneath_walk(int dirfd, const char *path, int flags, mode_t mode)
     if (cur != dirfd)
         close(cur);
     return fd;
+}
+
+/* mkdirat, then a descent that never follows: a symlink (or a file) already
+ * there under that name answers ELOOP (ENOTDIR), and nothing is made through it. */
+static int mkdir_step(int parent, const char *name, mode_t mode)
+{
+    int r;
+    do
+        r = mkdirat(parent, name, mode);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && errno != EEXIST)
+        return -errno;
+    return openat_nofollow(parent, name, O_PATH | O_DIRECTORY, 0);
+}
+
+int fs_mkdir_beneath(int dirfd, const char *path, mode_t mode)
+{
+    char buf[WALK_PATH_MAX], *parts[WALK_PARTS_MAX];
+    /* Every component is checked before the first mkdir: "a/../b" creates nothing. */
+    int n = split_beneath(path, false, buf, parts);
+    if (n < 0)
+        return n;
+    _cleanup_close_ int cur = -1;
+    for (int i = 0; i < n; i++) {
+        int next = mkdir_step(cur >= 0 ? cur : dirfd, parts[i], mode);
+        if (next < 0)
+            return next;
+        safe_close(cur);
+        cur = next;
+    }
+    return 0;
 }
 
 int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode)

@@ -21,6 +21,13 @@ int fs_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
  * components are skipped. Same results as fs_open_beneath for safe names. */
 int fs_open_beneath_walk(int dirfd, const char *path, int flags, mode_t mode);
 
+/* Creates every directory of the relative path (e.g. "a/b/c") beneath dirfd,
+ * one mkdirat per component (existing ones are fine) and descending with
+ * openat(O_NOFOLLOW|O_DIRECTORY): a symlink on the way is ELOOP, a file ENOTDIR,
+ * and nothing is created through either. Absolute paths, "." and ".." are EXDEV
+ * before anything is made. mode is subject to the umask. Returns 0 or -errno. */
+int fs_mkdir_beneath(int dirfd, const char *path, mode_t mode);
+
 /* write(2) until done, retrying EINTR. Returns 0 or -errno. */
 int fs_write_all(int fd, const void *data, size_t len);
 

@@ -46,8 +46,62 @@ static struct kcr_http_resp *open_error(int errnum, const char *name)
 
 /*** Upload ***/
 
+static bool is_file_part(const struct kcr_http_part *p)
+{
+    return !strcmp(p->field, "files") || !strcmp(p->field, "file");
+}
+
+/* Why name cannot be written, as a 400 (kind invalid) for what the client or
+ * user code put in the way, a 500 for anything else. */
+static int target_error(int errnum, const char *name, struct kcr_err *err)
+{
+    if (errnum == ELOOP)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID,
+                           "'%s': a symlink is in the way (symlinks are not followed)", name);
+    if (errnum == ENOTDIR)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID, "'%s': a parent is not a directory", name);
+    if (errnum == EXDEV)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID, "'%s' leaves the working directory", name);
+    return kcr_err_set(err, errnum, KCR_ERR_INTERNAL, "write '%s'", name);
+}
+
+/* Refuses, before anything is written, what write_part would refuse: a symlink
+ * or a file where a directory is needed, a target that is not a regular file.
+ * Missing parents are fine (write_part creates them). User code may change the
+ * tree afterwards; write_part's own checks are what keep writes beneath dirfd. */
+static int check_target(int dirfd, const char *name, struct kcr_err *err)
+{
+    /* O_PATH opens nothing: a FIFO cannot block this, a device is not opened. */
+    _cleanup_close_ int fd = fs_open_beneath(dirfd, name, O_PATH, 0);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return target_error(-fd, name, err);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "stat '%s'", name);
+    if (!S_ISREG(st.st_mode))
+        return kcr_err_set(err, 0, KCR_ERR_INVALID, "'%s' is not a regular file", name);
+    return 0;
+}
+
+/* The directories above a nested name ("notes" for "notes/out.txt"). */
+static int make_parents(int dirfd, const char *name, struct kcr_err *err)
+{
+    const char *slash = strrchr(name, '/');
+    if (!slash)
+        return 0;
+    _cleanup_free_ char *parent = xstrndup(name, (size_t)(slash - name));
+    /* 0755 (less the umask): the sidecar runs as user code's uid (65532), so
+     * user code owns these directories and can write into them. */
+    int r = fs_mkdir_beneath(dirfd, parent, 0755);
+    return r < 0 ? target_error(-r, name, err) : 0;
+}
+
 static int write_part(int dirfd, struct kcr_http_part *part, struct kcr_err *err)
 {
+    if (make_parents(dirfd, part->filename, err) < 0)
+        return -1;
     /* O_NONBLOCK: a FIFO planted under this name must not block us (ENXIO). */
     _cleanup_close_ int fd = fs_open_beneath(
         dirfd, part->filename, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK, 0644);
@@ -63,34 +117,62 @@ static int write_part(int dirfd, struct kcr_http_part *part, struct kcr_err *err
     return 0;
 }
 
-struct kcr_http_resp *sidecar_files_upload(struct kcr_http_req *req, void *ctx)
+static struct kcr_http_resp *upload_error(const struct kcr_err *err)
 {
-    const struct sidecar_files *f = ctx;
-    size_t n = http_req_nparts(req);
+    int st = err->errnum == ELOOP || err->kind == KCR_ERR_INVALID ? 400 : 500;
+    return sidecar_files_error(st, err->msg, "files");
+}
+
+/* Names first, without touching the directory. Returns NULL when every file
+ * part has a safe relative name, else the error reply. */
+static struct kcr_http_resp *check_names(struct kcr_http_req *req)
+{
     size_t nfiles = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < http_req_nparts(req); i++) {
         struct kcr_http_part *p = http_req_part(req, i);
-        if (strcmp(p->field, "files") != 0 && strcmp(p->field, "file") != 0)
+        if (!is_file_part(p))
             continue;
-        if (!names_is_safe(p->filename))
+        if (!names_is_safe_path(p->filename, PATH_DEPTH))
             return sidecar_files_error(400, "unsafe file name", "files");
         nfiles++;
     }
     if (nfiles == 0)
         return sidecar_files_error(400, "no file parts named 'files'", "files");
+    return NULL;
+}
+
+static struct kcr_http_resp *check_targets(struct kcr_http_req *req, int dirfd)
+{
+    for (size_t i = 0; i < http_req_nparts(req); i++) {
+        struct kcr_http_part *p = http_req_part(req, i);
+        struct kcr_err err = {0};
+        if (is_file_part(p) && check_target(dirfd, p->filename, &err) < 0)
+            return upload_error(&err);
+    }
+    return NULL;
+}
+
+struct kcr_http_resp *sidecar_files_upload(struct kcr_http_req *req, void *ctx)
+{
+    const struct sidecar_files *f = ctx;
+    struct kcr_http_resp *bad = check_names(req);
+    if (bad)
+        return bad;
     _cleanup_close_ int dirfd = open_dir(f);
     if (dirfd < 0)
         return sidecar_files_error(500, "working directory unavailable", NULL);
+    bad = check_targets(req, dirfd);
+    if (bad)
+        return bad;
     json_t *list = json_array();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < http_req_nparts(req); i++) {
         struct kcr_http_part *p = http_req_part(req, i);
-        if (strcmp(p->field, "files") != 0 && strcmp(p->field, "file") != 0)
-            continue;
         struct kcr_err err = {0};
+        if (!is_file_part(p))
+            continue;
         if (write_part(dirfd, p, &err) < 0) {
             json_decref(list);
-            int st = err.errnum == ELOOP || err.kind == KCR_ERR_INVALID ? 400 : 500;
-            return sidecar_files_error(st, err.msg, "files");
+            return upload_error(&err);
         }
         json_array_append_new(
             list, json_pack("{s:s,s:I}", "name", p->filename, "size", (json_int_t)p->size));

@@ -12,8 +12,12 @@ struct sidecar_files {
     const char *dir; /* WORKING_DIR */
 };
 
-/* POST /files: multipart field "files" (repeatable). All names are checked
- * before anything is written. */
+/* POST /files: multipart field "files" (repeatable). A name is a safe relative
+ * path of at most 16 components ("notes/out.txt"); missing parent directories are
+ * created (0755, owned by the sidecar's uid, which is user code's) one by one
+ * without following symlinks. Every name, and what is already in the tree at each
+ * name, is checked before anything is written: an unsafe name, a symlink or a file
+ * where a directory is needed, or a target that is not a regular file is a 400. */
 struct kcr_http_resp *sidecar_files_upload(struct kcr_http_req *req, void *ctx);
 /* GET /files (top level) and GET /files?recursive=1 (bounded walk). */
 struct kcr_http_resp *sidecar_files_list(struct kcr_http_req *req, void *ctx);

@@ -1,11 +1,16 @@
-"""The sidecar's /files endpoints: uploads, listing, download, delete, and
-refusal of traversal, symlinks and FIFOs (security.md items 6, 10, 11)."""
+"""The sidecar's /files endpoints: uploads (nested relative paths included),
+listing, download, delete, and refusal of traversal, symlinks and FIFOs
+(security.md items 6, 10, 11)."""
+import hashlib
+import json
 import os
 import time
+import uuid
 
 import pytest
 
 from maincontainer_util import Pod, require_root_and_binaries
+from pod_util import LocalPod, PodHTTPError
 
 pytestmark = pytest.mark.needs_root
 
@@ -76,8 +81,11 @@ def test_recursive_listing_is_bounded(pod):
     assert not os.path.exists(deep)
 
 
-@pytest.mark.parametrize("name", ["../x", "/etc/passwd", ".hidden", "a/b", "..", "",
-                                  "x" * 256])
+DEPTH_17 = "/".join(["d"] * 16 + ["f.txt"])
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc/passwd", ".hidden", "a//b", "a/", "a/../b",
+                                  "a/./b", "a/.git/x", "..", "", "x" * 256, DEPTH_17])
 def test_upload_refuses_unsafe_names(pod, name):
     before = set(os.listdir(pod.main.data))
     r = pod.sidecar.upload([("fine.txt", b"ok"), (name, b"evil")])
@@ -137,3 +145,97 @@ def test_code_file_symlink_is_replaced_not_followed(pod):
     assert res["stdout"] == "ran\n"
     assert open(victim).read() == "untouched"
     assert not os.path.islink(p)
+
+
+def test_upload_nested_names_refuse_a_planted_directory_symlink(pod):
+    """The harness's sidecar is a host process: a followed link would write on the host."""
+    outside = os.path.join(os.path.dirname(pod.main.data), "outside-dir")
+    os.makedirs(outside, exist_ok=True)
+    os.symlink(outside, data(pod, "evil"))
+    try:
+        r = pod.sidecar.upload([("ok/fine.txt", b"ok"), ("evil/x.txt", b"evil")])
+        assert r.status == 400, r.body
+        assert "symlink" in r.json()["error"]
+        assert os.listdir(outside) == []
+        # nothing written, not even the safe part nor its directory
+        assert not os.path.exists(data(pod, "ok"))
+        r = pod.sidecar.upload([("evil/sub/x.txt", b"evil")])
+        assert r.status == 400 and os.listdir(outside) == []
+    finally:
+        os.unlink(data(pod, "evil"))
+
+
+# --------------------------------------------------------------------------
+# Nested names in a real local pod, read back by Python user code
+
+
+@pytest.fixture(scope="module")
+def py_pod(build_dir):
+    require_root_and_binaries(build_dir)
+    with LocalPod("py", build_dir=build_dir) as p:
+        yield p
+
+
+def upload_status(pod, name, body=b"x"):
+    try:
+        pod.put_file(name, body)
+        return 200
+    except PodHTTPError as e:
+        return e.status
+
+
+def py(pod, code):
+    r = pod.execute(code)
+    assert r["exit_code"] == 0, r
+    return r["stdout"]
+
+
+def test_nested_upload_reaches_user_code(py_pod):
+    blob = bytes(range(256)) * 4
+    assert py_pod.put_file("notes/out.txt", b"nested hello") == {
+        "uploaded": [{"name": "notes/out.txt", "size": 12}]}
+    assert py_pod.put_file("a/b/c/d.bin", blob)["uploaded"][0]["name"] == "a/b/c/d.bin"
+    out = py(py_pod, "import hashlib, json\n"
+                     "t = open('/mnt/data/notes/out.txt').read()\n"
+                     "h = hashlib.sha256(open('/mnt/data/a/b/c/d.bin', 'rb').read()).hexdigest()\n"
+                     "open('/mnt/data/notes/more.txt', 'w').write('mine')\n"
+                     "print(json.dumps([t, h]))")
+    assert json.loads(out) == ["nested hello", hashlib.sha256(blob).hexdigest()]
+    names = {f["name"]: f for f in py_pod.list_files(recursive=True)}
+    assert names["notes/out.txt"]["size"] == 12
+    assert names["a/b/c/d.bin"]["size"] == len(blob)
+    assert "notes/more.txt" in names  # the sidecar's directory is user code's to write in
+    assert py_pod.get_file("notes/out.txt") == b"nested hello"
+    assert py_pod.get_file("a/b/c/d.bin") == blob
+    # uploading again into existing directories replaces the file
+    py_pod.put_file("notes/out.txt", b"v2")
+    assert py_pod.get_file("notes/out.txt") == b"v2"
+
+
+def test_nested_upload_depth(py_pod):
+    assert upload_status(py_pod, "/".join(["e"] * 15 + ["ok.txt"])) == 200
+    status = upload_status(py_pod, "/".join(["f"] * 16 + ["no.txt"]))
+    assert 400 <= status < 500, status
+    assert not any(f["name"].startswith("f/") for f in py_pod.list_files(recursive=True))
+
+
+def test_nested_upload_through_planted_symlink_refused(py_pod):
+    name = "x-%s.txt" % uuid.uuid4().hex
+    assert py(py_pod, "import os\nos.symlink('/tmp', '/mnt/data/evil')\n"
+                      "os.symlink('/etc', '/mnt/data/evil2')\nprint('planted')").strip() \
+        == "planted"
+    for target in ("evil/" + name, "evil/sub/" + name, "evil2/" + name):
+        status = upload_status(py_pod, target, b"owned")
+        assert 400 <= status < 500, (target, status)
+    out = py(py_pod, "import os\nprint(os.path.exists('/tmp/%s'), os.path.exists('/tmp/sub'), "
+                     "os.path.exists('/etc/%s'))" % (name, name))
+    assert out.split() == ["False", "False", "False"], out
+    assert not os.path.exists("/tmp/" + name) and not os.path.exists("/etc/" + name)
+    assert not os.path.exists("/tmp/sub/" + name)
+
+
+def test_nested_upload_with_a_file_in_the_way_refused(py_pod):
+    py(py_pod, "open('/mnt/data/plain', 'w').write('plain')")
+    status = upload_status(py_pod, "plain/x.txt")
+    assert 400 <= status < 500, status
+    assert py_pod.get_file("plain") == b"plain"
