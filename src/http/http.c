@@ -65,6 +65,9 @@ struct kcr_http_req {
     json_t *logf;
     void (*after)(void *arg);
     void *after_arg;
+    size_t max_body; /* this request's BUFFER limit (lim.max_body unless lowered) */
+    void *data;
+    void (*data_free)(void *);
 };
 
 enum resp_kind { RESP_EMPTY, RESP_DATA, RESP_FD };
@@ -214,6 +217,48 @@ void http_req_log(struct kcr_http_req *req, const char *key, json_t *value)
     json_object_set_new(req->logf, key, value);
 }
 
+int http_req_peer(const struct kcr_http_req *req, struct sockaddr_storage *ret)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    memset(ret, 0, sizeof(*ret));
+    if (!ci || !ci->client_addr)
+        return -1;
+    sa_family_t fam = ci->client_addr->sa_family;
+    size_t len = fam == AF_INET    ? sizeof(struct sockaddr_in)
+                 : fam == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                   : sizeof(sa_family_t);
+    memcpy(ret, ci->client_addr, len);
+    return 0;
+}
+
+void http_req_set_data(struct kcr_http_req *req, void *data, void (*free_fn)(void *))
+{
+    if (req->data_free)
+        req->data_free(req->data);
+    req->data = data;
+    req->data_free = free_fn;
+}
+
+void *http_req_data(const struct kcr_http_req *req)
+{
+    return req->data;
+}
+
+void http_req_limit_body(struct kcr_http_req *req, size_t max)
+{
+    if (max < req->max_body)
+        req->max_body = max;
+}
+
+void http_req_set_body(struct kcr_http_req *req, char *data, size_t len)
+{
+    buf_done(&req->body);
+    buf_init(&req->body, len + 1);
+    buf_append(&req->body, data, len);
+    free(data);
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -298,6 +343,8 @@ static void req_free(struct kcr_http_req *req)
     buf_done(&req->body);
     resp_free(req->early);
     json_decref(req->logf);
+    if (req->data_free)
+        req->data_free(req->data);
     free(req);
 }
 
@@ -616,7 +663,7 @@ static void consume(struct kcr_http_req *req, const char *data, size_t size)
         buf_append(&req->body, data, size);
         if (req->body.truncated) {
             char lt[32];
-            limit_text(lt, sizeof(lt), req->srv->lim.max_body);
+            limit_text(lt, sizeof(lt), req->max_body);
             set_error(req, 413, "request body exceeds maximum size of %s", lt);
         }
         break;
@@ -654,9 +701,9 @@ static void on_headers(struct kcr_http_req *req, const char *url)
     case KCR_HTTP_BODY_NONE:
         break;
     case KCR_HTTP_BODY_BUFFER:
-        if (len > srv->lim.max_body)
+        if (len > req->max_body)
             set_error(req, 413, "request body exceeds maximum size");
-        buf_init(&req->body, srv->lim.max_body);
+        buf_init(&req->body, req->max_body);
         break;
     case KCR_HTTP_BODY_MULTIPART:
         if (len > (unsigned long long)srv->lim.max_part_size * srv->lim.max_parts + (1u << 20)) {
@@ -686,6 +733,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->srv = srv;
         req->conn = conn;
         req->method = method;
+        req->max_body = srv->lim.max_body;
         id_new(req->id);
         clock_gettime(CLOCK_MONOTONIC, &req->start);
         buf_init(&req->body, 1);
@@ -706,7 +754,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return queue(req, error_resp(req, req->error_status, req->error_msg));
     for (size_t i = 0; i < req->nparts; i++)
         (void)lseek(req->parts[i].fd, 0, SEEK_SET);
-    struct kcr_http_resp *r = req->route->handler(req, srv->cfg->ctx);
+    struct kcr_http_resp *r = NULL;
+    if (srv->cfg->hooks.ready)
+        r = srv->cfg->hooks.ready(req, srv->cfg->ctx);
+    if (!r)
+        r = req->route->handler(req, srv->cfg->ctx);
     if (!r)
         r = error_resp(req, 500, "internal error");
     return queue(req, r);

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,10 @@ struct kcr_http_hooks {
      * answer at once (401, 415, ...) or NULL to go on. Optional. */
     struct kcr_http_resp *(*before)(struct kcr_http_req *req, const struct kcr_http_route *route,
                                     void *ctx);
+    /* Runs once the whole body is in (and within limits), just before the
+     * handler. Return a response to answer instead of the handler, or NULL.
+     * Optional. */
+    struct kcr_http_resp *(*ready)(struct kcr_http_req *req, void *ctx);
     /* Builds the body of errors this layer raises itself: 400 (bad path or
      * multipart), 404 (no route), 405 (wrong method), 413 (too large), 500.
      * Optional: the default is {"error": msg}. */
@@ -129,6 +134,23 @@ const char *http_req_field(const struct kcr_http_req *req, const char *name);
 
 /* Adds a field to this request's access-log line (value taken). */
 void http_req_log(struct kcr_http_req *req, const char *key, json_t *value);
+
+/* The peer's address (TCP servers; the family is AF_UNIX for unix sockets).
+ * Returns 0, or -1 when MHD does not know it. */
+int http_req_peer(const struct kcr_http_req *req, struct sockaddr_storage *ret);
+
+/* Attaches data of the hooks' own to the request (one pointer; free_fn, may
+ * be NULL, runs when the request is freed), and reads it back (NULL if none). */
+void http_req_set_data(struct kcr_http_req *req, void *data, void (*free_fn)(void *));
+void *http_req_data(const struct kcr_http_req *req);
+
+/* From the `before` hook: lowers this request's BUFFER body limit to max
+ * (413 past it), e.g. while the caller is not yet authenticated. */
+void http_req_limit_body(struct kcr_http_req *req, size_t max);
+
+/* From the `ready` hook: replaces the BUFFER body by len bytes of data (taken,
+ * freed with free(); a NUL is added). */
+void http_req_set_body(struct kcr_http_req *req, char *data, size_t len);
 
 /*** Responses: created by handlers and hooks, owned by the layer once returned. ***/
 
