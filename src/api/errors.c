@@ -7,6 +7,8 @@ int errors_status(enum kcr_err_kind kind)
     switch (kind) {
     case KCR_ERR_INVALID:
         return 400;
+    case KCR_ERR_FORBIDDEN:
+        return 403;
     case KCR_ERR_NOT_FOUND:
         return 404;
     case KCR_ERR_LIMIT:

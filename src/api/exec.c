@@ -1,4 +1,5 @@
 #include "api/exec.h"
+#include "api/auth.h"
 #include "api/context.h"
 #include "api/errors.h"
 #include "api/metrics.h"
@@ -55,6 +56,28 @@ static const char *opt_str(json_t *body, const char *key, bool *bad)
     return json_string_value(v);
 }
 
+/* What a file reference names (`kind`, `resource_id`, `version`). A `user`
+ * reference names the caller's own file whatever its resource_id: LibreChat's
+ * agents (3.9.x, ToolNode) send the file id there for outputs of earlier
+ * calls, and a user's files are only ever the owner's. */
+static struct kcr_http_resp *parse_resource(struct kcr_http_req *req, json_t *f,
+                                            struct kcr_file_ref *r)
+{
+    bool bad = false;
+    const char *kind = opt_str(f, "kind", &bad), *id = opt_str(f, "resource_id", &bad);
+    const char *version = opt_str(f, "version", &bad);
+    if (bad)
+        return invalid(req, "files", "kind, resource_id and version must be strings",
+                       "string_type");
+    if (kind && !strcmp(kind, "user"))
+        return NULL;
+    struct kcr_err err = {0};
+    if (principal_resource(auth_principal(req), kind, id, version, &r->res, &err) < 0)
+        return errors_app(req, errors_status(err.kind), err.msg,
+                          json_pack("[o]", errors_detail("body -> files", err.msg, NULL)));
+    return NULL;
+}
+
 static struct kcr_http_resp *parse_files(struct kcr_http_req *req, json_t *files,
                                          struct exec_input *in)
 {
@@ -79,6 +102,9 @@ static struct kcr_http_resp *parse_files(struct kcr_http_req *req, json_t *files
             r->session_id = opt_str(f, "storage_session_id", &bad);
         if (bad || (!r->id && !r->name))
             return invalid(req, "files", "Each file needs a string id or name", "missing");
+        struct kcr_http_resp *resp = parse_resource(req, f, r);
+        if (resp)
+            return resp;
         in->req.nfiles++;
     }
     in->req.files = in->files;
@@ -199,6 +225,7 @@ struct kcr_http_resp *exec_handle(struct kcr_http_req *req, void *ctx)
             req, 422, "Request validation failed",
             json_pack("[o]", errors_detail("body", "JSON decode error", "json_invalid")));
     _cleanup_free_ struct exec_input *in = xcalloc(1, sizeof(*in));
+    in->req.principal = auth_principal(req);
     struct kcr_http_resp *bad = parse(req, body, in);
     if (bad)
         return bad;

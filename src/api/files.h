@@ -1,14 +1,23 @@
-/* files — GET /files/{session_id}?detail=summary|simple|full (rule 8) and
- * DELETE /files/{session_id}/{file_id}. */
+/* files — GET /files/{session_id}?detail=summary|simple|full (rule 8),
+ * DELETE /files/{session_id}/{file_id} and the session-object check
+ * GET /sessions/{session_id}/objects/{file_id} (LibreChat's freshness test).
+ * Each answers only with what the caller may read; anything else looks like
+ * a missing id. */
 #pragma once
 
 #include <stdint.h>
 
 #include "http/http.h"
+#include "store/meta.h"
 
 /* ctx = struct kcr_api. */
 struct kcr_http_resp *files_handle_list(struct kcr_http_req *req, void *ctx);
 struct kcr_http_resp *files_handle_delete(struct kcr_http_req *req, void *ctx);
+struct kcr_http_resp *files_handle_object(struct kcr_http_req *req, void *ctx);
+
+/* The resource named by the query (`kind`, `id`, `version`) into ret; a 400
+ * or 403 response when it is malformed or names another user. */
+struct kcr_http_resp *files_query_resource(struct kcr_http_req *req, struct kcr_resource *ret);
 
 /* "YYYY-MM-DDTHH:MM:SS.sssZ" for ms since the epoch, into out[32]. */
 void files_iso_ms(int64_t ms, char out[32]);

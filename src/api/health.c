@@ -1,4 +1,5 @@
 #include "api/health.h"
+#include "api/auth.h"
 #include "api/context.h"
 #include "api/files.h"
 #include "core/session.h"
@@ -94,10 +95,11 @@ struct kcr_http_resp *health_handle_detailed(struct kcr_http_req *req, void *ctx
         unhealthy += !st || !strcmp(st, "unhealthy");
     }
     const char *overall = unhealthy ? "unhealthy" : degraded ? "degraded" : "healthy";
-    json_t *body = json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i,s:i}}", "status", overall, "timestamp",
-                             now, "services", services, "summary", "total_services",
-                             healthy + degraded + unhealthy, "healthy_services", healthy,
-                             "degraded_services", degraded, "unhealthy_services", unhealthy);
+    json_t *body =
+        json_pack("{s:s,s:s,s:o,s:{s:i,s:i,s:i,s:i},s:o}", "status", overall, "timestamp", now,
+                  "services", services, "summary", "total_services", healthy + degraded + unhealthy,
+                  "healthy_services", healthy, "degraded_services", degraded, "unhealthy_services",
+                  unhealthy, "auth", auth_describe(api->auth));
     struct kcr_http_resp *r = http_resp_json(unhealthy ? 503 : 200, body);
     if (degraded && !unhealthy)
         http_resp_header(r, "X-Health-Status", "degraded");

@@ -11,8 +11,17 @@
 static const char more_schemas[] =
     "{"
     "\"AuthError\": {\"type\": \"object\", \"required\": [\"error\"], \"properties\": {"
-    "  \"error\": {\"type\": \"string\", \"enum\": [\"API key is required\", \"Invalid API key\"]},"
+    "  \"error\": {\"type\": \"string\", \"enum\": [\"API key is required\", \"Invalid API key\","
+    "    \"Authentication required\", \"Invalid or expired token\", \"Invalid credentials\"]},"
     "  \"timestamp\": {\"type\": \"number\"}}},"
+    "\"RateLimited\": {\"type\": \"object\", \"required\": [\"error\", \"retry_after_seconds\"],"
+    "  \"properties\": {\"error\": {\"type\": \"string\", \"enum\": [\"rate_limited\"]},"
+    "  \"message\": {\"type\": \"string\"}, \"retry_after_seconds\": {\"type\": \"integer\"}}},"
+    "\"SessionObject\": {\"type\": \"object\", \"required\": [\"lastModified\", \"id\"],"
+    "  \"properties\": {\"lastModified\": {\"type\": \"string\", \"format\": \"date-time\"},"
+    "  \"size\": {\"type\": \"integer\"}, \"name\": {\"type\": \"string\"},"
+    "  \"storage_session_id\": {\"type\": \"string\"}, \"id\": {\"type\": \"string\"},"
+    "  \"kind\": {\"type\": \"string\"}}},"
     "\"FileSummary\": {\"type\": \"object\", \"properties\": {"
     "  \"name\": {\"type\": \"string\", \"description\": \"<session_id>/<file_id>\"},"
     "  \"fileId\": {\"type\": \"string\"},"
@@ -56,20 +65,39 @@ static const char more_schemas[] =
     "    \"additionalProperties\": {\"$ref\": \"#/components/schemas/ServiceState\"}}}}"
     "}";
 
+/* 429 with the body LibreChat reads, and the RateLimit-* headers. */
+static json_t *rate_limited_response(void)
+{
+    json_t *h = json_pack("{s:{s:s}}", "schema", "type", "integer");
+    return json_pack("{s:s,s:{s:o,s:O,s:O,s:O},s:{s:{s:{s:s}}}}", "description",
+                     "Over the caller's requests per minute for this route", "headers",
+                     "Retry-After", h, "RateLimit-Limit", h, "RateLimit-Remaining", h,
+                     "RateLimit-Reset", h, "content", "application/json", "schema", "$ref",
+                     "#/components/schemas/RateLimited");
+}
+
 /* Responses every operation can give, referred to from each one. */
 static json_t *common_responses(void)
 {
-    return json_pack("{s:{s:s,s:{s:{s:{s:s}}}},s:{s:s,s:{s:{s:{s:s}}}},s:{s:s,s:{s:{s:{s:s}}}},"
-                     "s:{s:s,s:{s:{s:{s:s}}}}}",
-                     "Unauthorized", "description", "No API key, or an invalid one", "content",
-                     "application/json", "schema", "$ref", "#/components/schemas/AuthError",
-                     "UnsupportedMediaType", "description",
-                     "A body that is not JSON, multipart, form or text (checked before the key)",
-                     "content", "application/json", "schema", "$ref", "#/components/schemas/Error",
-                     "ServerError", "description", "Internal error", "content", "application/json",
-                     "schema", "$ref", "#/components/schemas/Error", "Unavailable", "description",
-                     "A dependency (storage, pods) is down", "content", "application/json",
-                     "schema", "$ref", "#/components/schemas/Error");
+    json_t *r = json_pack(
+        "{s:{s:s,s:{s:{s:{s:s}}}},s:{s:s,s:{s:{s:{s:s}}}},s:{s:s,s:{s:{s:{s:s}}}},"
+        "s:{s:s,s:{s:{s:{s:s}}}}}",
+        "Unauthorized", "description", "No credentials (API key, LibreChat JWT), or invalid ones",
+        "content", "application/json", "schema", "$ref", "#/components/schemas/AuthError",
+        "UnsupportedMediaType", "description",
+        "A body that is not JSON, multipart, form or text (checked before the key)", "content",
+        "application/json", "schema", "$ref", "#/components/schemas/Error", "ServerError",
+        "description", "Internal error", "content", "application/json", "schema", "$ref",
+        "#/components/schemas/Error", "Unavailable", "description",
+        "A dependency (storage, pods) is down", "content", "application/json", "schema", "$ref",
+        "#/components/schemas/Error");
+    json_object_set_new(r, "RateLimited", rate_limited_response());
+    json_object_set_new(r, "Forbidden",
+                        json_pack("{s:s,s:{s:{s:{s:s}}}}", "description",
+                                  "kind=user names another user than the caller", "content",
+                                  "application/json", "schema", "$ref",
+                                  "#/components/schemas/Error"));
+    return r;
 }
 
 static void add_response(json_t *responses, const char *status, const char *name)
@@ -103,6 +131,19 @@ static void add_common_responses(json_t *paths)
                 add_response(responses, "401", "Unauthorized");
                 add_response(responses, "503", "Unavailable");
             }
+            const char *id = json_string_value(json_object_get(o, "operationId"));
+            static const char *const limited[] = {"exec", "upload", "uploadBatch", "download"};
+            for (size_t i = 0; id && i < sizeof(limited) / sizeof(limited[0]); i++)
+                if (!strcmp(id, limited[i]))
+                    add_response(responses, "429", "RateLimited");
+            json_t *params = json_object_get(o, "parameters");
+            bool named = false;
+            size_t k;
+            json_t *prm;
+            json_array_foreach(params, k, prm) named |=
+                !strcmp(json_string_value(json_object_get(prm, "name")) ?: "", "kind");
+            if (named || (id && !strncmp(id, "upload", 6)))
+                add_response(responses, "403", "Forbidden");
             if (json_object_get(body, "application/json"))
                 add_response(responses, "415", "UnsupportedMediaType");
         }
@@ -146,6 +187,20 @@ static json_t *op(const char *id, const char *summary, bool secured, json_t *res
     return o;
 }
 
+/* params (taken) followed by the optional kind/id/version query of
+ * LibreChat v0.8.7 (docs/auth.md). */
+static json_t *with_resource_params(json_t *params)
+{
+    json_t *more = json_pack(
+        "[{s:s,s:s,s:{s:s,s:[s,s,s]}},{s:s,s:s,s:s,s:{s:s}},{s:s,s:s,s:{s:s}}]", "name", "kind",
+        "in", "query", "schema", "type", "string", "enum", "user", "agent", "skill", "name", "id",
+        "in", "query", "description", "kind=user: the caller's own sub (else 403)", "schema",
+        "type", "string", "name", "version", "in", "query", "schema", "type", "string");
+    json_array_extend(params, more);
+    json_decref(more);
+    return params;
+}
+
 static json_t *schemas(void)
 {
     size_t n = 0;
@@ -154,9 +209,12 @@ static json_t *schemas(void)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(langs, json_string(all[i].code));
     json_t *str = json_pack("{s:s}", "type", "string");
-    json_t *file_ref = json_pack("{s:s,s:{s:O,s:O,s:O,s:O,s:O,s:O}}", "type", "object",
-                                 "properties", "id", str, "name", str, "session_id", str,
-                                 "storage_session_id", str, "resource_id", str, "kind", str);
+    json_t *file_ref =
+        json_pack("{s:s,s:{s:O,s:{s:s,s:s},s:O,s:O,s:O,s:{s:s,s:[s,s,s]},s:O}}", "type", "object",
+                  "properties", "id", str, "name", "type", "string", "description",
+                  "relative path under /mnt/data; directories are created", "session_id", str,
+                  "storage_session_id", str, "resource_id", str, "kind", "type", "string", "enum",
+                  "user", "agent", "skill", "version", str);
     json_t *exec_req =
         json_pack("{s:s,s:[s,s],s:{s:{s:s,s:i},s:{s:s,s:o,s:s},s:{s:s,s:O},s:O,s:O,s:O,s:{s:s,s:s},"
                   "s:{s:s,s:o}}}",
@@ -217,6 +275,19 @@ static json_t *paths(void)
                   1, "content", "multipart/form-data", "schema", "type", "object", "properties",
                   "file", "type", "string", "format", "binary", "files", "type", "array", "items",
                   "type", "string", "format", "binary", "entity_id", "type", "string"));
+    json_t *up_props = json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(up, "requestBody"), "content"),
+                            "multipart/form-data"),
+            "schema"),
+        "properties");
+    json_object_set_new(
+        up_props, "kind",
+        json_pack("{s:s,s:[s,s,s]}", "type", "string", "enum", "user", "agent", "skill"));
+    json_object_set_new(up_props, "id",
+                        json_pack("{s:s,s:s}", "type", "string", "description",
+                                  "kind=user: the caller's own sub (else 403)"));
+    json_object_set_new(up_props, "version", json_pack("{s:s}", "type", "string"));
     json_t *batch = op(
         "uploadBatch", "Upload several files, each reported on its own", true,
         json_pack("{s:o}", "200", resp("Per-file results", json_pack("{s:s}", "type", "object"))));
@@ -227,10 +298,10 @@ static json_t *paths(void)
     json_t *list = op(
         "listFiles", "List a session's files", true,
         json_pack("{s:o}", "200", resp("Files (empty for an unknown session)", ref("FileList"))));
-    json_object_set_new(list, "parameters",
-                        json_pack("[o,{s:s,s:s,s:{s:s,s:[s,s,s]}}]", path_param("session_id"),
-                                  "name", "detail", "in", "query", "schema", "type", "string",
-                                  "enum", "summary", "simple", "full"));
+    json_t *list_params =
+        json_pack("[o,{s:s,s:s,s:{s:s,s:[s,s,s]}}]", path_param("session_id"), "name", "detail",
+                  "in", "query", "schema", "type", "string", "enum", "summary", "simple", "full");
+    json_object_set_new(list, "parameters", with_resource_params(list_params));
     json_object_set_new(p, "/files/{session_id}", json_pack("{s:o}", "get", list));
 
     json_t *del = op("deleteFile", "Delete one file", true,
@@ -245,12 +316,23 @@ static json_t *paths(void)
            json_pack("{s:{s:s,s:{s:{s:{s:s,s:s}}}},s:o}", "200", "description", "File bytes",
                      "content", "application/octet-stream", "schema", "type", "string", "format",
                      "binary", "404", resp("File not found", json_incref(err))));
-    json_object_set_new(dl, "parameters",
-                        json_pack("[o,o]", path_param("session_id"), path_param("file_id")));
+    json_object_set_new(
+        dl, "parameters",
+        with_resource_params(json_pack("[o,o]", path_param("session_id"), path_param("file_id"))));
     json_t *dlo = op("downloadPreflight", "CORS preflight", false,
                      json_pack("{s:o}", "204", resp("Preflight answer", NULL)));
     json_object_set_new(p, "/download/{session_id}/{file_id}",
                         json_pack("{s:o,s:o}", "get", dl, "options", dlo));
+
+    json_t *object =
+        op("sessionObject", "When a stored file was written (LibreChat's freshness check)", true,
+           json_pack("{s:o,s:o}", "200", resp("The file", ref("SessionObject")), "404",
+                     resp("No such file for the caller", json_incref(err))));
+    json_object_set_new(
+        object, "parameters",
+        with_resource_params(json_pack("[o,o]", path_param("session_id"), path_param("file_id"))));
+    json_object_set_new(p, "/sessions/{session_id}/objects/{file_id}",
+                        json_pack("{s:o}", "get", object));
 
     json_t *state = json_pack(
         "{s:o,s:o,s:o,s:[o]}", "get",
@@ -334,7 +416,8 @@ static json_t *paths(void)
 json_t *openapi_document(const char *version)
 {
     return json_pack(
-        "{s:s,s:{s:s,s:s,s:s},s:[{s:s},{s:s}],s:o,s:{s:o,s:o,s:{s:{s:s,s:s,s:s},s:{s:s,s:s},"
+        "{s:s,s:{s:s,s:s,s:s},s:[{s:s},{s:s}],s:o,s:{s:o,s:o,s:{s:{s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s}"
+        ","
         "s:{s:s,s:s,s:s,s:s}}},s:[{s:[]},{s:[]},{s:[]}]}",
         "openapi", "3.0.3", "info", "title", "kcr Code Interpreter API", "version", version,
         "description",
@@ -342,8 +425,10 @@ json_t *openapi_document(const char *version)
         "servers", "url", "/", "url", "/v1", "paths", paths(), "components", "schemas", schemas(),
         "responses", common_responses(), "securitySchemes", "ApiKeyHeader", "type", "apiKey", "in",
         "header", "name", "x-api-key", "BearerAuth", "type", "http", "scheme", "bearer",
-        "ApiKeyAuthorization", "type", "apiKey", "in", "header", "name", "Authorization",
-        "description", "Authorization: ApiKey <key>", "security", "ApiKeyHeader", "BearerAuth",
+        "bearerFormat", "JWT", "description",
+        "A LibreChat-minted JWT (EdDSA or RS256), or an API key", "ApiKeyAuthorization", "type",
+        "apiKey", "in", "header", "name", "Authorization", "description",
+        "Authorization: ApiKey <key>", "security", "ApiKeyHeader", "BearerAuth",
         "ApiKeyAuthorization");
 }
 

@@ -41,6 +41,7 @@ static const struct kcr_http_route routes[] = {
     {"POST", "/upload/batch", KCR_HTTP_BODY_MULTIPART, upload_handle_batch},
     {"GET", "/files/{}", KCR_HTTP_BODY_NONE, files_handle_list},
     {"DELETE", "/files/{}/{}", KCR_HTTP_BODY_NONE, files_handle_delete},
+    {"GET", "/sessions/{}/objects/{}", KCR_HTTP_BODY_NONE, files_handle_object},
     {"GET", "/download/{}/{}", KCR_HTTP_BODY_NONE, download_handle},
     {"OPTIONS", "/download/{}/{}", KCR_HTTP_BODY_NONE, download_handle_options},
     {"GET", "/state/{}", KCR_HTTP_BODY_NONE, state_handle_get},
@@ -89,6 +90,7 @@ static void finish(struct kcr_http_req *req, struct kcr_http_resp *resp, void *c
             http_resp_header(resp, "Access-Control-Expose-Headers", "Content-Disposition");
         }
     }
+    auth_finish(req, resp);
     metrics_record_request(api->metrics, http_resp_status(resp));
 }
 
@@ -177,15 +179,22 @@ struct serve_state {
     bool key_new;
 };
 
-/* Root-side steps: data dir, generated key, pod backend, then the drop. */
+/* Root-side steps: credentials, data dir, generated key, pod backend, then
+ * the drop. */
 static int start_privileged(struct serve_state *s, struct kcr_err *err)
 {
+    s->api.core.cfg = &s->cfg;
+    if (!(s->api.auth = auth_new(&s->cfg, &s->api.core, err)))
+        return -1;
     if (fs_mkdir_p(s->cfg.data_dir, 0700, err) < 0)
         return kcr_err_wrap(err, "KCR_DATA_DIR");
     s->key_path = xasprintf("%s/api-key", s->cfg.data_dir);
-    if (s->cfg.nkeys == 0 &&
+    /* A key is generated only where keys are accepted at all. */
+    if (s->cfg.nkeys == 0 && s->cfg.auth_provider != KCR_AUTH_JWT &&
         !(s->key = load_or_make_key(s->cfg.data_dir, s->key_path, &s->key_new, err)))
         return kcr_err_wrap(err, "generate API key");
+    if (s->key)
+        auth_add_key(s->api.auth, s->key);
     struct kcr_err berr = {0};
     s->api.core.backend = backend_new(&s->cfg, &berr);
     if (!s->api.core.backend) {
@@ -231,7 +240,6 @@ static int start_services(struct serve_state *s, struct kcr_err *err)
         if (!api->core.pool)
             log_msg(KCR_LOG_WARN, NULL, "pod pool unavailable: %s", perr.msg);
     }
-    api->auth = auth_new(&s->cfg, s->key, api->core.meta);
     api->metrics = metrics_new();
     api->started_ms = session_now_ms();
     api->version = KCR_VERSION;
@@ -255,7 +263,10 @@ static int start_http(struct serve_state *s, struct kcr_err *err)
                 .max_parts = s->cfg.max_files_per_session,
                 .max_field_size = 64 * 1024,
             },
-        .hooks = {.before = auth_gate, .error = errors_http_hook, .finish = finish},
+        .hooks = {.before = auth_gate,
+                  .ready = auth_ready,
+                  .error = errors_http_hook,
+                  .finish = finish},
         .ctx = &s->api,
         .spool_dir = s->spool_dir,
         .timeout_s = 120,
@@ -275,14 +286,17 @@ static void announce(struct serve_state *s)
                s->key);
     else if (s->key)
         printf("kcr: listening on http://%s:%d (API key in %s)\n", host, port, s->key_path);
+    else if (s->cfg.auth_provider == KCR_AUTH_JWT)
+        printf("kcr: listening on http://%s:%d (LibreChat JWTs, issuer '%s')\n", host, port,
+               s->cfg.jwt.issuer);
     else
         printf("kcr: listening on http://%s:%d (API keys from API_KEY/API_KEYS)\n", host, port);
     fflush(stdout);
     log_json(KCR_LOG_INFO, NULL, "listening",
-             json_pack("{s:s,s:i,s:s,s:s,s:b}", "host", s->cfg.host, "port", port, "data_dir",
+             json_pack("{s:s,s:i,s:s,s:s,s:b,s:o}", "host", s->cfg.host, "port", port, "data_dir",
                        s->cfg.data_dir, "pod_backend",
                        s->api.core.backend ? s->api.core.backend->ops->name : "none",
-                       "generated_key", s->key_new));
+                       "generated_key", s->key_new, "auth", auth_describe(s->api.auth)));
 }
 
 /* Stops accepting, lets executions in flight finish (bounded), then frees

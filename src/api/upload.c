@@ -1,4 +1,5 @@
 #include "api/upload.h"
+#include "api/auth.h"
 #include "api/context.h"
 #include "api/errors.h"
 #include "common/cleanup.h"
@@ -7,7 +8,11 @@
 #include "core/session.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
+
+/* Deepest relative path an upload keeps (as deep as the sidecar places). */
+#define UPLOAD_MAX_DEPTH 16
 
 /* entity_id is only honoured when it has the /exec shape; anything else is
  * ignored as KubeCodeRun's upload does not validate it either. */
@@ -37,55 +42,89 @@ static const char *file_field(struct kcr_http_req *req, size_t *ret_n)
     return field;
 }
 
-static int store_part(struct kcr_core *c, const char *sid, struct kcr_http_part *p,
-                      struct kcr_file_meta *f, struct kcr_err *err)
+/* Where the parts of one upload go: the session and what they are for. */
+struct target {
+    struct kcr_session session;
+    struct kcr_resource res;
+    const char *field;
+};
+
+/* The stored name: the relative path the client sent, each component
+ * sanitised (api-contract rule 7); NULL when it is too deep. */
+static char *part_name(const struct kcr_http_part *p)
 {
-    _cleanup_free_ char *name = names_sanitize(p->filename);
-    const char *ct =
-        p->content_type && *p->content_type && strcmp(p->content_type, "application/octet-stream")
-            ? p->content_type
-            : NULL;
-    return files_store(c, sid, name, ct, KCR_FILE_UPLOAD, p->fd, p->size, f, err);
+    return names_sanitize_path(p->filename, UPLOAD_MAX_DEPTH);
 }
 
-/* Shared by /upload and /upload/batch: the session and the part list. */
-static struct kcr_http_resp *prepare(struct kcr_http_req *req, struct kcr_core *c,
-                                     const char **ret_field, char sid[KCR_ID_LEN + 1])
+static int store_part(struct kcr_core *c, const struct target *t, struct kcr_http_part *p,
+                      struct kcr_file_meta *f, struct kcr_err *err)
+{
+    _cleanup_free_ char *name = part_name(p);
+    if (!name)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID,
+                           "file name '%.200s' has more than %d directory levels", p->filename,
+                           UPLOAD_MAX_DEPTH);
+    struct kcr_file_meta want = {.kind = KCR_FILE_UPLOAD, .res = t->res};
+    snprintf(want.session_id, sizeof(want.session_id), "%s", t->session.id);
+    snprintf(want.owner, sizeof(want.owner), "%s", t->session.owner);
+    snprintf(want.name, sizeof(want.name), "%s", name);
+    if (p->content_type && *p->content_type && strcmp(p->content_type, "application/octet-stream"))
+        snprintf(want.content_type, sizeof(want.content_type), "%s", p->content_type);
+    return files_store(c, &want, p->fd, p->size, f, err);
+}
+
+/* Shared by /upload and /upload/batch: the part list, what the files are
+ * for (`kind`, `id`, `version` fields) and the session. */
+static struct kcr_http_resp *prepare(struct kcr_http_req *req, struct kcr_core *c, struct target *t)
 {
     size_t used = 0;
-    *ret_field = file_field(req, &used);
+    t->field = file_field(req, &used);
     if (used == 0)
         return errors_app(
             req, 422, "Request validation failed",
             json_pack("[o]", errors_detail("body -> files", "Field required", "missing")));
+    const struct kcr_principal *p = auth_principal(req);
     struct kcr_err err = {0};
-    if (session_choose(c, NULL, NULL, 0, entity_of(req), NULL, sid, &err) < 0)
+    if (principal_resource(p, http_req_field(req, "kind"), http_req_field(req, "id"),
+                           http_req_field(req, "version"), &t->res, &err) < 0)
+        return errors_app(req, errors_status(err.kind), err.msg,
+                          json_pack("[o]", errors_detail("body -> kind", err.msg, NULL)));
+    if (session_choose(c, p, NULL, NULL, 0, entity_of(req), NULL, &t->session, &err) < 0)
         return errors_from_err(req, &err);
-    http_req_log(req, "session_id", json_string(sid));
+    http_req_log(req, "session_id", json_string(t->session.id));
     return NULL;
 }
 
 struct kcr_http_resp *upload_handle(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
-    const char *field;
-    char sid[KCR_ID_LEN + 1];
-    struct kcr_http_resp *bad = prepare(req, &api->core, &field, sid);
+    struct target t;
+    struct kcr_http_resp *bad = prepare(req, &api->core, &t);
     if (bad)
         return bad;
+    /* Every name is checked before the first file is stored. */
+    for (size_t i = 0; i < http_req_nparts(req); i++) {
+        struct kcr_http_part *p = http_req_part(req, i);
+        _cleanup_free_ char *name = strcmp(p->field, t.field) ? NULL : part_name(p);
+        if (!strcmp(p->field, t.field) && !name)
+            return errors_app(
+                req, 400, "File name has too many directory levels",
+                json_pack("[o]", errors_detail("body -> files", p->filename, "path_too_deep")));
+    }
     json_t *files = json_array();
     for (size_t i = 0; i < http_req_nparts(req); i++) {
         struct kcr_http_part *p = http_req_part(req, i);
         struct kcr_file_meta f;
         struct kcr_err err = {0};
-        if (strcmp(p->field, field))
+        if (strcmp(p->field, t.field))
             continue;
-        if (store_part(&api->core, sid, p, &f, &err) < 0) {
+        if (store_part(&api->core, &t, p, &f, &err) < 0) {
             json_decref(files);
             return errors_from_err(req, &err);
         }
         json_array_append_new(files, json_pack("{s:s,s:s}", "fileId", f.id, "filename", f.name));
     }
+    const char *sid = t.session.id;
     return http_resp_json(200, json_pack("{s:s,s:s,s:s,s:o}", "message", "success", "session_id",
                                          sid, "storage_session_id", sid, "files", files));
 }
@@ -93,22 +132,22 @@ struct kcr_http_resp *upload_handle(struct kcr_http_req *req, void *ctx)
 struct kcr_http_resp *upload_handle_batch(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
-    const char *field;
-    char sid[KCR_ID_LEN + 1];
-    struct kcr_http_resp *bad = prepare(req, &api->core, &field, sid);
+    struct target t;
+    struct kcr_http_resp *bad = prepare(req, &api->core, &t);
     if (bad)
         return bad;
+    const char *sid = t.session.id;
     json_t *files = json_array();
     int ok = 0, failed = 0;
     for (size_t i = 0; i < http_req_nparts(req); i++) {
         struct kcr_http_part *p = http_req_part(req, i);
         struct kcr_file_meta f;
         struct kcr_err err = {0};
-        if (strcmp(p->field, field))
+        if (strcmp(p->field, t.field))
             continue;
         /* Each file succeeds or fails on its own, as the batch reply reports. */
         _cleanup_free_ char *name = names_sanitize(p->filename);
-        if (store_part(&api->core, sid, p, &f, &err) < 0) {
+        if (store_part(&api->core, &t, p, &f, &err) < 0) {
             failed++;
             json_array_append_new(files, json_pack("{s:s,s:s,s:s}", "status", "error", "filename",
                                                    name, "error", err.msg));

@@ -52,6 +52,8 @@ const char *kcr_err_kind_name(enum kcr_err_kind kind)
         return "none";
     case KCR_ERR_INVALID:
         return "invalid";
+    case KCR_ERR_FORBIDDEN:
+        return "forbidden";
     case KCR_ERR_NOT_FOUND:
         return "not_found";
     case KCR_ERR_LIMIT:

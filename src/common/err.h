@@ -11,6 +11,7 @@
 enum kcr_err_kind {
     KCR_ERR_NONE = 0,
     KCR_ERR_INVALID,     /* the request or input is wrong: 400/422 */
+    KCR_ERR_FORBIDDEN,   /* the caller may not do this: 403 */
     KCR_ERR_NOT_FOUND,   /* 404 */
     KCR_ERR_LIMIT,       /* a configured bound was hit: 413 */
     KCR_ERR_UNAVAILABLE, /* a dependency is down or not ready: 503 */

@@ -53,6 +53,131 @@ static int load_keys(struct kcr_serve_config *cfg, struct kcr_err *err)
     return 0;
 }
 
+/*** Authentication ***/
+
+static char *opt_dup(const char *name)
+{
+    const char *v = config_str(name, NULL);
+    return v ? xstrdup(v) : NULL;
+}
+
+static int load_jwt(struct kcr_jwt_settings *j, struct kcr_err *err)
+{
+    j->public_key = opt_dup("CODEAPI_JWT_PUBLIC_KEY");
+    j->jwks_json = opt_dup("CODEAPI_JWT_JWKS_JSON");
+    j->keys_dir = opt_dup("CODEAPI_JWT_PUBLIC_KEYS_DIR");
+    j->hs256_secret = opt_dup("CODEAPI_JWT_HS256_SECRET");
+    j->issuer = xstrdup(config_str("CODEAPI_JWT_ISSUER", "librechat"));
+    j->audience = xstrdup(config_str("CODEAPI_JWT_AUDIENCE", "codeapi"));
+    j->allowed_algs = xstrdup(config_str("CODEAPI_JWT_ALLOWED_ALGS", "EdDSA,RS256"));
+    j->single_tenant_id = xstrdup(config_str("CODEAPI_JWT_SINGLE_TENANT_ID", "legacy"));
+    if (config_long("CODEAPI_JWT_CLOCK_SKEW_SECONDS", 30, 0, 600, &j->clock_skew_s, err) < 0 ||
+        config_long("CODEAPI_JWT_MAX_TTL_SECONDS", 300, 1, 86400, &j->max_ttl_s, err) < 0)
+        return -1;
+    return 0;
+}
+
+static bool jwt_configured(const struct kcr_jwt_settings *j)
+{
+    return j->public_key || j->jwks_json || j->keys_dir || j->hs256_secret;
+}
+
+static int load_provider(struct kcr_serve_config *cfg, struct kcr_err *err)
+{
+    bool have_jwt = jwt_configured(&cfg->jwt);
+    const char *p = config_str("CODEAPI_AUTH_PROVIDER", have_jwt ? "both" : "api-key");
+    if (!strcasecmp(p, "api-key"))
+        cfg->auth_provider = KCR_AUTH_API_KEY;
+    else if (!strcasecmp(p, "librechat-jwt"))
+        cfg->auth_provider = KCR_AUTH_JWT;
+    else if (!strcasecmp(p, "both"))
+        cfg->auth_provider = KCR_AUTH_BOTH;
+    else
+        return kcr_err_set(err, 0, KCR_ERR_INVALID,
+                           "CODEAPI_AUTH_PROVIDER: '%s' is not one of api-key, librechat-jwt, both",
+                           p);
+    if (cfg->auth_provider != KCR_AUTH_API_KEY && !have_jwt)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID,
+                           "CODEAPI_AUTH_PROVIDER: '%s' needs a JWT verification key "
+                           "(CODEAPI_JWT_PUBLIC_KEY, CODEAPI_JWT_JWKS_JSON or "
+                           "CODEAPI_JWT_PUBLIC_KEYS_DIR)",
+                           p);
+    return 0;
+}
+
+/* "a.b.c.d/n", "a.b.c.d", "x::y/n" or "x::y"; host bits are cleared. */
+static int parse_cidr(const char *s, size_t len, struct kcr_cidr *ret)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    memset(ret, 0, sizeof(*ret));
+    ret->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+    int bits = ret->family == AF_INET ? 32 : 128;
+    if (inet_pton(ret->family, buf, ret->addr) != 1)
+        return -1;
+    ret->prefix = bits;
+    if (slash) {
+        char *end = NULL;
+        long n = strtol(slash + 1, &end, 10);
+        if (!slash[1] || *end || n < 0 || n > bits)
+            return -1;
+        ret->prefix = (int)n;
+    }
+    for (int i = ret->prefix; i < bits; i++)
+        ret->addr[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+    return 0;
+}
+
+static int load_trusted(struct kcr_serve_config *cfg, struct kcr_err *err)
+{
+    const char *v = config_str("AUTH_TRUSTED_NETWORKS", "");
+    for (const char *p = v; *p;) {
+        size_t skip = strspn(p, ", \t\n"), len;
+        p += skip;
+        len = strcspn(p, ", \t\n");
+        if (!len)
+            break;
+        if (cfg->ntrusted == KCR_MAX_CIDRS)
+            return kcr_err_set(err, 0, KCR_ERR_INVALID, "AUTH_TRUSTED_NETWORKS: more than %d",
+                               KCR_MAX_CIDRS);
+        if (parse_cidr(p, len, &cfg->trusted[cfg->ntrusted++]) < 0)
+            return kcr_err_set(err, 0, KCR_ERR_INVALID,
+                               "AUTH_TRUSTED_NETWORKS: '%.*s' is not a CIDR (e.g. 10.0.0.0/8, "
+                               "fd00::/8)",
+                               (int)(len > 64 ? 64 : len), p);
+        p += len;
+    }
+    return 0;
+}
+
+static int load_rate_limits(struct kcr_serve_config *cfg, struct kcr_err *err)
+{
+    bool on;
+    long exec, upload, download;
+    if (config_bool("RATE_LIMIT_ENABLED", true, &on, err) < 0 ||
+        config_long("RATE_LIMIT_EXEC_PER_MINUTE", 600, 0, 1000000, &exec, err) < 0 ||
+        config_long("RATE_LIMIT_UPLOAD_PER_MINUTE", 600, 0, 1000000, &upload, err) < 0 ||
+        config_long("RATE_LIMIT_DOWNLOAD_PER_MINUTE", 3000, 0, 1000000, &download, err) < 0)
+        return -1;
+    cfg->rate_limits =
+        on ? (struct kcr_rate_limits){exec, upload, download} : (struct kcr_rate_limits){0, 0, 0};
+    return 0;
+}
+
+static int load_auth(struct kcr_serve_config *cfg, struct kcr_err *err)
+{
+    if (load_keys(cfg, err) < 0 || load_jwt(&cfg->jwt, err) < 0 || load_provider(cfg, err) < 0 ||
+        load_trusted(cfg, err) < 0 || load_rate_limits(cfg, err) < 0)
+        return -1;
+    return 0;
+}
+
 static int load_backend(struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     const char *be = config_str("KCR_POD_BACKEND", "local");
@@ -154,7 +279,7 @@ static int load_server(struct kcr_serve_config *cfg, struct kcr_err *err)
 int config_load(struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     memset(cfg, 0, sizeof(*cfg));
-    if (load_server(cfg, err) < 0 || load_keys(cfg, err) < 0 || load_limits(cfg, err) < 0 ||
+    if (load_server(cfg, err) < 0 || load_auth(cfg, err) < 0 || load_limits(cfg, err) < 0 ||
         load_backend(cfg, err) < 0) {
         config_done(cfg);
         return -1;
@@ -168,6 +293,11 @@ void config_done(struct kcr_serve_config *cfg)
     for (size_t i = 0; i < cfg->nkeys; i++)
         free(cfg->keys[i]);
     free(cfg->master_key);
+    struct kcr_jwt_settings *j = &cfg->jwt;
+    char *strs[] = {j->public_key, j->jwks_json, j->keys_dir,     j->hs256_secret,
+                    j->issuer,     j->audience,  j->allowed_algs, j->single_tenant_id};
+    for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
+        free(strs[i]);
     free(cfg->data_dir);
     free(cfg->cors_origins);
     memset(cfg, 0, sizeof(*cfg));

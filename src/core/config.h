@@ -9,18 +9,48 @@
 #include <sys/types.h>
 
 #include "common/err.h"
+#include "store/meta.h"
 
-#define KCR_MAX_KEYS 32
+#define KCR_MAX_KEYS  32
+#define KCR_MAX_CIDRS 64
 
 enum kcr_pod_backend_kind { KCR_POD_BACKEND_LOCAL, KCR_POD_BACKEND_KUBERNETES };
+
+/* Which credentials /exec and the other keyed routes take (docs/auth.md). */
+enum kcr_auth_provider {
+    KCR_AUTH_API_KEY, /* API keys only */
+    KCR_AUTH_JWT,     /* LibreChat JWTs only: a key is refused */
+    KCR_AUTH_BOTH,
+};
+
+/* The LibreChat JWT settings as given (CODEAPI_JWT_*); the verifier
+ * (api/jwt.h) checks the key material at start. NULL = unset. */
+struct kcr_jwt_settings {
+    char *public_key, *jwks_json, *keys_dir, *hs256_secret;
+    char *issuer, *audience, *allowed_algs, *single_tenant_id;
+    long clock_skew_s, max_ttl_s;
+};
+
+/* One AUTH_TRUSTED_NETWORKS entry: addr (4 or 16 bytes, host bits cleared)
+ * and the prefix length. */
+struct kcr_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    int prefix;
+};
 
 struct kcr_serve_config {
     char *host;               /* API_HOST, default 127.0.0.1 */
     int port;                 /* API_PORT, default 8000 (0 = any free port) */
     char *keys[KCR_MAX_KEYS]; /* API_KEY then API_KEYS entries (each >= 16 chars) */
     size_t nkeys;
-    char *master_key; /* MASTER_API_KEY or NULL */
-    char *data_dir;   /* KCR_DATA_DIR, default ./data (absolute after load) */
+    char *master_key;                       /* MASTER_API_KEY or NULL */
+    enum kcr_auth_provider auth_provider;   /* CODEAPI_AUTH_PROVIDER */
+    struct kcr_jwt_settings jwt;            /* CODEAPI_JWT_* */
+    struct kcr_cidr trusted[KCR_MAX_CIDRS]; /* AUTH_TRUSTED_NETWORKS */
+    size_t ntrusted;
+    struct kcr_rate_limits rate_limits; /* RATE_LIMIT_{EXEC,UPLOAD,DOWNLOAD}_PER_MINUTE; 0 = off */
+    char *data_dir;                     /* KCR_DATA_DIR, default ./data (absolute after load) */
 
     int max_exec_time_s;          /* MAX_EXECUTION_TIME, 30 (1..600) */
     size_t max_output_chars;      /* MAX_OUTPUT_SIZE, 65536 characters per stream */

@@ -8,35 +8,32 @@
 #include <strings.h>
 #include <unistd.h>
 
+/* Deepest relative path a stored name may have (as the sidecar allows). */
+#define KCR_PATH_DEPTH 16
+
 static void blob_key(char out[64], const char *sid, const char *fid)
 {
     snprintf(out, 64, "%s/%s", sid, fid);
 }
 
-int files_store(struct kcr_core *c, const char *sid, const char *name, const char *content_type,
-                enum kcr_file_kind kind, int fd, uint64_t size, struct kcr_file_meta *ret,
-                struct kcr_err *err)
+int files_store(struct kcr_core *c, const struct kcr_file_meta *want, int fd, uint64_t size,
+                struct kcr_file_meta *ret, struct kcr_err *err)
 {
-    struct kcr_file_meta f = {0};
+    struct kcr_file_meta f = *want;
     id_new(f.id);
-    snprintf(f.session_id, sizeof(f.session_id), "%s", sid);
-    if (strlen(name) >= sizeof(f.name))
-        return kcr_err_set(err, 0, KCR_ERR_INVALID, "file name too long");
-    strcpy(f.name, name);
-    snprintf(f.content_type, sizeof(f.content_type), "%s",
-             content_type && *content_type ? content_type : files_mime(name));
+    if (!*f.content_type)
+        snprintf(f.content_type, sizeof(f.content_type), "%s", files_mime(f.name));
     f.size = size;
     f.created_ms = session_now_ms();
-    f.kind = kind;
     char key[64];
-    blob_key(key, sid, f.id);
+    blob_key(key, f.session_id, f.id);
     /* Bytes first, record second: a crash in between leaves an unreferenced
      * blob, never a record pointing at missing or partial bytes. */
     if (c->blob->ops->commit(c->blob, key, fd, err) < 0)
-        return kcr_err_wrap(err, "store '%s'", name);
+        return kcr_err_wrap(err, "store '%s'", f.name);
     if (c->meta->ops->file_put(c->meta, &f, err) < 0) {
         (void)c->blob->ops->remove(c->blob, key, NULL);
-        return kcr_err_wrap(err, "record '%s'", name);
+        return kcr_err_wrap(err, "record '%s'", f.name);
     }
     if (ret)
         *ret = f;
@@ -51,48 +48,114 @@ int files_open(struct kcr_core *c, const struct kcr_file_meta *f, uint64_t *ret_
     return c->blob->ops->open(c->blob, key, ret_size, err);
 }
 
-/* Looks ref up inside session ref_sid: id, then name, then the id as a name. */
-static int lookup(struct kcr_core *c, const char *ref_sid, const struct kcr_file_ref *ref,
-                  struct kcr_file_meta *ret)
+/* One lookup, kept only when p may read the file through ref. */
+static bool readable(struct kcr_core *c, const struct kcr_principal *p,
+                     const struct kcr_file_ref *ref, const char *sid, const char *id,
+                     const char *name, struct kcr_file_meta *ret)
 {
     struct kcr_meta *m = c->meta;
-    if (ref->id && m->ops->file_get(m, ref_sid, ref->id, ret, NULL) == 0)
+    int r = id ? m->ops->file_get(m, sid, id, ret, NULL)
+               : m->ops->file_find_name(m, sid, name, ret, NULL);
+    return r == 0 && principal_may_read(p, ret, &ref->res);
+}
+
+/* Looks ref up inside session ref_sid: id, then name (as sent, then as an
+ * upload of that name would have been stored), then the id as a name. */
+static int lookup(struct kcr_core *c, const struct kcr_principal *p, const char *ref_sid,
+                  const struct kcr_file_ref *ref, struct kcr_file_meta *ret)
+{
+    if (ref->id && readable(c, p, ref, ref_sid, ref->id, NULL, ret))
         return 0;
     if (ref->name && *ref->name) {
-        if (m->ops->file_find_name(m, ref_sid, ref->name, ret, NULL) == 0)
+        if (readable(c, p, ref, ref_sid, NULL, ref->name, ret))
             return 0;
-        _cleanup_free_ char *san = names_sanitize(ref->name);
-        if (m->ops->file_find_name(m, ref_sid, san, ret, NULL) == 0)
+        _cleanup_free_ char *san = names_sanitize_path(ref->name, KCR_PATH_DEPTH);
+        if (san && readable(c, p, ref, ref_sid, NULL, san, ret))
             return 0;
     }
-    if (ref->id && m->ops->file_find_name(m, ref_sid, ref->id, ret, NULL) == 0)
+    if (ref->id && readable(c, p, ref, ref_sid, NULL, ref->id, ret))
         return 0;
     return -1;
 }
 
-int files_resolve(struct kcr_core *c, const char *sid, const struct kcr_file_ref *ref,
-                  struct kcr_file_meta *ret, struct kcr_err *err)
+int files_resolve(struct kcr_core *c, const struct kcr_principal *p, const struct kcr_session *s,
+                  const struct kcr_file_ref *ref, struct kcr_file_meta *ret, struct kcr_err *err)
 {
-    const char *ref_sid = ref->session_id && *ref->session_id ? ref->session_id : sid;
+    const char *ref_sid = ref->session_id && *ref->session_id ? ref->session_id : s->id;
     struct kcr_file_meta f;
-    if (lookup(c, ref_sid, ref, &f) < 0 && (ref_sid == sid || lookup(c, sid, ref, &f) < 0))
+    if (lookup(c, p, ref_sid, ref, &f) < 0 &&
+        (ref_sid == s->id || lookup(c, p, s->id, ref, &f) < 0))
         return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "%s (%s)", ref->id ? ref->id : "-",
                            ref->name ? ref->name : "-");
-    if (!strcmp(f.session_id, sid)) {
+    if (!strcmp(f.session_id, s->id)) {
         *ret = f;
         return 0;
     }
     /* Another session's file: the execution's session gets its own copy, so
-     * its outputs and listings stay self-contained. */
+     * its outputs and listings stay self-contained, and owned by its owner. */
     uint64_t size = 0;
     _cleanup_close_ int fd = files_open(c, &f, &size, err);
     if (fd < 0)
         return kcr_err_wrap(err, "%s (%s)", f.id, f.name);
-    return files_store(c, sid, f.name, f.content_type, KCR_FILE_UPLOAD, fd, size, ret, err);
+    struct kcr_file_meta want = f;
+    snprintf(want.session_id, sizeof(want.session_id), "%s", s->id);
+    snprintf(want.owner, sizeof(want.owner), "%s", s->owner);
+    want.kind = KCR_FILE_UPLOAD;
+    return files_store(c, &want, fd, size, ret, err);
 }
 
-int files_delete(struct kcr_core *c, const char *sid, const char *fid, struct kcr_err *err)
+int files_get_readable(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
+                       const char *fid, const struct kcr_resource *want, struct kcr_file_meta *ret,
+                       struct kcr_err *err)
 {
+    struct kcr_err e = {0};
+    if (id_is_valid(sid) && id_is_valid(fid) &&
+        c->meta->ops->file_get(c->meta, sid, fid, ret, &e) == 0 && principal_may_read(p, ret, want))
+        return 0;
+    if (e.kind != KCR_ERR_NONE && e.kind != KCR_ERR_NOT_FOUND) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "File not found");
+}
+
+int files_list_readable(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
+                        const struct kcr_resource *want, struct kcr_file_meta **ret, size_t *ret_n,
+                        struct kcr_err *err)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    struct kcr_session s;
+    if (!id_is_valid(sid) ||
+        c->meta->ops->session_get(c->meta, sid, session_now_ms(), &s, NULL) < 0)
+        return 0;
+    struct kcr_file_meta *v = NULL;
+    size_t n = 0, k = 0;
+    if (c->meta->ops->file_list(c->meta, sid, &v, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (principal_may_read(p, &v[i], want))
+            v[k++] = v[i];
+    *ret = v;
+    *ret_n = k;
+    return 0;
+}
+
+int files_delete(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
+                 const char *fid, struct kcr_err *err)
+{
+    struct kcr_file_meta f;
+    struct kcr_err e = {0};
+    if (!id_is_valid(sid) || !id_is_valid(fid) ||
+        c->meta->ops->file_get(c->meta, sid, fid, &f, &e) < 0 || !principal_owns(p, f.owner)) {
+        if (e.kind != KCR_ERR_NONE && e.kind != KCR_ERR_NOT_FOUND) {
+            if (err)
+                *err = e;
+            return -1;
+        }
+        return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "File not found");
+    }
     if (c->meta->ops->file_delete(c->meta, sid, fid, err) < 0)
         return -1;
     char key[64];

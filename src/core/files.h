@@ -7,35 +7,54 @@
 
 #include "common/err.h"
 #include "core/core.h"
+#include "core/principal.h"
+#include "core/session.h"
 #include "store/meta.h"
 
 /* A file reference from an /exec request; either shape of api-contract rule 2
- * (session_id is `session_id` or `storage_session_id`). Strings may be NULL. */
+ * (session_id is `session_id` or `storage_session_id`). Strings may be NULL;
+ * res is what the reference names (`kind`, `resource_id`, `version`). */
 struct kcr_file_ref {
     const char *id;
     const char *session_id;
     const char *name;
+    struct kcr_resource res;
 };
 
-/* Stores the content of fd (from offset 0, size bytes) as a new file of
- * session sid named name (already sanitised / a safe relative path). The
- * bytes are durable before the record is written. Fills ret. */
-int files_store(struct kcr_core *c, const char *sid, const char *name, const char *content_type,
-                enum kcr_file_kind kind, int fd, uint64_t size, struct kcr_file_meta *ret,
-                struct kcr_err *err);
+/* Stores the content of fd (from offset 0, size bytes) as a new file described
+ * by want: session_id, owner, res, name (already sanitised / a safe relative
+ * path), content_type ("" = from the name's extension) and kind. The bytes are
+ * durable before the record is written. Fills ret (may be NULL). */
+int files_store(struct kcr_core *c, const struct kcr_file_meta *want, int fd, uint64_t size,
+                struct kcr_file_meta *ret, struct kcr_err *err);
 
-/* Resolves ref for an execution in session sid: by (ref session, id), then by
- * name (or id as a name) within that session. A file of another session is
- * copied into sid. KCR_ERR_NOT_FOUND when nothing matches. */
-int files_resolve(struct kcr_core *c, const char *sid, const struct kcr_file_ref *ref,
-                  struct kcr_file_meta *ret, struct kcr_err *err);
+/* Resolves ref for an execution of p in session s: by (ref session, id), then
+ * by name (or id as a name) within that session, then within s; only files p
+ * may read (principal_may_read) count. A file of another session is copied
+ * into s. KCR_ERR_NOT_FOUND when nothing matches. */
+int files_resolve(struct kcr_core *c, const struct kcr_principal *p, const struct kcr_session *s,
+                  const struct kcr_file_ref *ref, struct kcr_file_meta *ret, struct kcr_err *err);
+
+/* File fid of session sid when p may read it naming want (may be NULL);
+ * KCR_ERR_NOT_FOUND otherwise, the same answer as for a missing file. */
+int files_get_readable(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
+                       const char *fid, const struct kcr_resource *want, struct kcr_file_meta *ret,
+                       struct kcr_err *err);
+
+/* The files of live session sid that p may read naming want (may be NULL),
+ * oldest first; none for an unknown session (*ret freed with free()). */
+int files_list_readable(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
+                        const struct kcr_resource *want, struct kcr_file_meta **ret, size_t *ret_n,
+                        struct kcr_err *err);
 
 /* Opens a file's bytes read-only (size in *ret_size). */
 int files_open(struct kcr_core *c, const struct kcr_file_meta *f, uint64_t *ret_size,
                struct kcr_err *err);
 
-/* Deletes a file (record first, then bytes). KCR_ERR_NOT_FOUND if absent. */
-int files_delete(struct kcr_core *c, const char *sid, const char *fid, struct kcr_err *err);
+/* Deletes a file p owns (record first, then bytes). KCR_ERR_NOT_FOUND if
+ * absent or another principal's. */
+int files_delete(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
+                 const char *fid, struct kcr_err *err);
 
 /* The MIME type for a file name, from its extension (borrowed string). */
 const char *files_mime(const char *name);

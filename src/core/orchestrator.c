@@ -8,6 +8,7 @@
 #include "core/output.h"
 #include "core/pystate.h"
 #include "core/session.h"
+#include "core/statestore.h"
 #include "pod/sidecar-client.h"
 
 #include <errno.h>
@@ -21,16 +22,33 @@
 /* Output paths deeper than this are not collected (security.md case 11). */
 #define OUTPUT_MAX_DEPTH 16
 
+#define KCR_MOUNT_NAME_MAX 4096
+
 /* A file placed into the pod before the run. */
 struct mounted {
     struct kcr_file_meta meta;
-    char name[KCR_NAME_MAX + 1]; /* its name under /mnt/data */
+    char name[KCR_MOUNT_NAME_MAX]; /* its relative path under /mnt/data */
 };
 
 /*** Files in ***/
 
-static int resolve_files(struct kcr_core *c, const char *sid, const struct kcr_exec_request *req,
-                         struct mounted **ret, size_t *ret_n, struct kcr_err *err)
+/* The name a resolved file is mounted under: the reference's own name, else
+ * the stored one, as a safe relative path (directories are created). */
+static int mount_name(const struct kcr_file_ref *ref, const struct kcr_file_meta *f,
+                      char out[KCR_MOUNT_NAME_MAX], struct kcr_err *err)
+{
+    const char *want = ref->name && *ref->name ? ref->name : f->name;
+    _cleanup_free_ char *path = names_mount_path(want, OUTPUT_MAX_DEPTH);
+    if (!path || strlen(path) >= KCR_MOUNT_NAME_MAX)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID,
+                           "file name '%.200s' is not a safe relative path", want);
+    strcpy(out, path);
+    return 0;
+}
+
+static int resolve_files(struct kcr_core *c, const struct kcr_session *s,
+                         const struct kcr_exec_request *req, struct mounted **ret, size_t *ret_n,
+                         struct kcr_err *err)
 {
     _cleanup_free_ struct mounted *v = xcalloc(req->nfiles + 1, sizeof(*v));
     struct kcr_buf missing;
@@ -39,7 +57,7 @@ static int resolve_files(struct kcr_core *c, const char *sid, const struct kcr_e
     for (size_t i = 0; i < req->nfiles; i++) {
         const struct kcr_file_ref *ref = &req->files[i];
         struct kcr_err e = {0};
-        if (files_resolve(c, sid, ref, &v[n].meta, &e) < 0) {
+        if (files_resolve(c, req->principal, s, ref, &v[n].meta, &e) < 0) {
             if (e.kind != KCR_ERR_NOT_FOUND) {
                 buf_done(&missing);
                 *err = e;
@@ -48,17 +66,19 @@ static int resolve_files(struct kcr_core *c, const char *sid, const struct kcr_e
             buf_printf(&missing, "%s%s", nmissing++ ? ", " : "", e.msg);
             continue;
         }
-        _cleanup_free_ char *san =
-            names_sanitize(ref->name && *ref->name ? ref->name : v[n].meta.name);
-        snprintf(v[n].name, sizeof(v[n].name), "%s", san);
+        if (mount_name(ref, &v[n].meta, v[n].name, err) < 0) {
+            buf_done(&missing);
+            return -1;
+        }
         bool dup = false;
         for (size_t j = 0; j < n; j++)
             dup |= !strcmp(v[j].name, v[n].name);
         if (!dup)
             n++;
     }
+    /* Missing and someone else's are one answer, so ids cannot be probed. */
     if (nmissing) {
-        kcr_err_set(err, 0, KCR_ERR_INVALID, "Failed to mount %zu file(s): %s", nmissing,
+        kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "Failed to mount %zu file(s): %s", nmissing,
                     missing.data);
         buf_done(&missing);
         return -1;
@@ -124,8 +144,8 @@ static int cmp_pod_file(const void *a, const void *b)
 }
 
 /* Fetches one result into the blob store and records it as an output. */
-static int collect_one(struct kcr_core *c, struct kcr_pod *pod, const char *sid, const char *name,
-                       struct kcr_exec_output_file *out, struct kcr_err *err)
+static int collect_one(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_session *s,
+                       const char *name, struct kcr_exec_output_file *out, struct kcr_err *err)
 {
     _cleanup_close_ int fd = c->blob->ops->tmpfile(c->blob, err);
     if (fd < 0)
@@ -135,15 +155,18 @@ static int collect_one(struct kcr_core *c, struct kcr_pod *pod, const char *sid,
     struct stat st;
     if (fstat(fd, &st) < 0)
         return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "stat output '%s'", name);
-    struct kcr_file_meta f;
-    if (files_store(c, sid, name, NULL, KCR_FILE_OUTPUT, fd, (uint64_t)st.st_size, &f, err) < 0)
+    struct kcr_file_meta f = {.kind = KCR_FILE_OUTPUT};
+    snprintf(f.session_id, sizeof(f.session_id), "%s", s->id);
+    snprintf(f.owner, sizeof(f.owner), "%s", s->owner);
+    snprintf(f.name, sizeof(f.name), "%s", name);
+    if (files_store(c, &f, fd, (uint64_t)st.st_size, &f, err) < 0)
         return -1;
     memcpy(out->id, f.id, sizeof(out->id));
     out->name = xstrdup(name);
     return 0;
 }
 
-static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const char *sid,
+static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_session *s,
                          const struct kcr_pod_files *before, struct kcr_pod_files *after_list,
                          const struct mounted *m, size_t nm, const char *code_file,
                          struct kcr_exec_response *res, struct kcr_err *err)
@@ -158,7 +181,7 @@ static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const char *si
         if (f->size > c->cfg->max_file_size || !is_result(f, before, m, nm, code_file))
             continue;
         struct kcr_err e = {0};
-        if (collect_one(c, pod, sid, f->name, &res->files[res->nfiles], &e) == 0) {
+        if (collect_one(c, pod, s, f->name, &res->files[res->nfiles], &e) == 0) {
             res->nfiles++;
         } else if (e.kind == KCR_ERR_UNAVAILABLE && c->blob->ops->ping(c->blob, NULL) < 0) {
             /* Our own store is failing: that is an error, not a skipped file. */
@@ -181,15 +204,14 @@ static bool use_state(struct kcr_core *c, const struct kcr_exec_request *req)
 }
 
 /* Mounts the session's state blob, if it has a live one. */
-static int put_state(struct kcr_core *c, struct kcr_pod *pod, const char *sid, struct kcr_err *err)
+static int put_state(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_session *s,
+                     struct kcr_err *err)
 {
     struct kcr_state_meta sm;
-    if (c->meta->ops->state_get(c->meta, sid, session_now_ms(), &sm, NULL) < 0)
+    if (statestore_get_session(c, s, &sm, NULL) < 0)
         return 0;
-    char key[80];
-    snprintf(key, sizeof(key), "state/%s", sid);
     uint64_t size = 0;
-    _cleanup_close_ int fd = c->blob->ops->open(c->blob, key, &size, NULL);
+    _cleanup_close_ int fd = statestore_open(c, &sm, &size, NULL);
     if (fd < 0)
         return 0;
     if (sidecar_put_file(pod, PYSTATE_FILE, fd, size, err) < 0)
@@ -199,7 +221,7 @@ static int put_state(struct kcr_core *c, struct kcr_pod *pod, const char *sid, s
 
 /* Stores the state the wrapper wrote (bytes first, then the index). A state
  * the pod cannot hand over within bounds is not kept: the previous one stays. */
-static int collect_state(struct kcr_core *c, struct kcr_pod *pod, const char *sid,
+static int collect_state(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_session *s,
                          const struct kcr_pod_files *before, const struct kcr_pod_files *after,
                          struct kcr_exec_response *res, struct kcr_err *err)
 {
@@ -215,18 +237,9 @@ static int collect_state(struct kcr_core *c, struct kcr_pod *pod, const char *si
     if (sidecar_get_file(pod, PYSTATE_FILE, fd, PYSTATE_MAX_BYTES, NULL) < 0 ||
         fstat(fd, &st) < 0 || st.st_size < 2)
         return 0;
-    struct kcr_state_meta sm = {.size = (uint64_t)st.st_size, .created_ms = session_now_ms()};
-    snprintf(sm.session_id, sizeof(sm.session_id), "%s", sid);
-    long ttl = c->cfg->state_ttl_s;
-    sm.expires_ms = ttl > 0 ? sm.created_ms + (int64_t)ttl * 1000 : 0;
-    int r = digest_sha256_fd(fd, sm.hash);
-    if (r < 0)
-        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "hash state");
-    char key[80];
-    snprintf(key, sizeof(key), "state/%s", sid);
-    if (c->blob->ops->commit(c->blob, key, fd, err) < 0 ||
-        c->meta->ops->state_put(c->meta, &sm, err) < 0)
-        return kcr_err_wrap(err, "save state");
+    struct kcr_state_meta sm;
+    if (statestore_commit_session(c, s, fd, &sm, err) < 0)
+        return -1;
     res->has_state = true;
     res->state_size = sm.size;
     memcpy(res->state_hash, sm.hash, sizeof(sm.hash));
@@ -305,12 +318,12 @@ static void finish_output(struct kcr_core *c, const struct kcr_lang *lang,
  * *ret_started tells whether the program was sent to the pod: before that, a
  * failure has no effect anyone could see. */
 static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_exec_request *req,
-                      const struct mounted *m, size_t nm, struct kcr_exec_response *res,
-                      bool *ret_started, struct kcr_err *err)
+                      const struct kcr_session *s, const struct mounted *m, size_t nm,
+                      struct kcr_exec_response *res, bool *ret_started, struct kcr_err *err)
 {
     *ret_started = false;
     bool state = use_state(c, req);
-    if (put_files(c, pod, m, nm, err) < 0 || (state && put_state(c, pod, res->session_id, err) < 0))
+    if (put_files(c, pod, m, nm, err) < 0 || (state && put_state(c, pod, s, err) < 0))
         return -1;
     struct kcr_pod_files before = {0};
     if (sidecar_list_files(pod, &before, err) < 0)
@@ -347,9 +360,9 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
     struct kcr_pod_files after = {0};
     int rc = sidecar_list_files(pod, &after, err) < 0 ? kcr_err_wrap(err, "list outputs") : 0;
     if (rc == 0 && state && succeeded)
-        rc = collect_state(c, pod, res->session_id, &before, &after, res, err);
+        rc = collect_state(c, pod, s, &before, &after, res, err);
     if (rc == 0)
-        rc = collect_files(c, pod, res->session_id, &before, &after, m, nm, code_file, res, err);
+        rc = collect_files(c, pod, s, &before, &after, m, nm, code_file, res, err);
     sidecar_files_done(&after);
     sidecar_files_done(&before);
     return rc;
@@ -362,12 +375,14 @@ int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
     _cleanup_free_ const char **fsids = xcalloc(req->nfiles + 1, sizeof(char *));
     for (size_t i = 0; i < req->nfiles; i++)
         fsids[i] = req->files[i].session_id;
-    if (session_choose(c, req->session_id, fsids, req->nfiles, req->entity_id, req->user_id,
-                       res->session_id, err) < 0)
+    struct kcr_session s;
+    if (session_choose(c, req->principal, req->session_id, fsids, req->nfiles, req->entity_id,
+                       req->user_id, &s, err) < 0)
         return -1;
+    memcpy(res->session_id, s.id, sizeof(res->session_id));
     _cleanup_free_ struct mounted *m = NULL;
     size_t nm = 0;
-    if (resolve_files(c, res->session_id, req, &m, &nm, err) < 0)
+    if (resolve_files(c, &s, req, &m, &nm, err) < 0)
         return -1;
     if (!c->pool)
         return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod backend unavailable");
@@ -379,7 +394,7 @@ int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
         if (!pod)
             return kcr_err_wrap(err, "acquire %s pod", req->lang->code);
         bool started = false;
-        r = run_in_pod(c, pod, req, m, nm, res, &started, err);
+        r = run_in_pod(c, pod, req, &s, m, nm, res, &started, err);
         bool retry = r < 0 && !started && attempt == 0 && err && err->kind == KCR_ERR_UNAVAILABLE;
         if (retry)
             log_json(KCR_LOG_WARN, NULL, "exec: pod failed before the run; trying a fresh one",

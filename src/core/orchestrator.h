@@ -11,8 +11,10 @@
 #include "common/lang.h"
 #include "core/core.h"
 #include "core/files.h"
+#include "core/principal.h"
 
 struct kcr_exec_request {
+    const struct kcr_principal *principal; /* who runs it: owns the session and outputs */
     const struct kcr_lang *lang;
     const char *code;
     const char *const *args;
@@ -47,9 +49,11 @@ struct kcr_exec_response {
 };
 
 /* Runs one execution. A failing, crashing or timed-out program is a response
- * (0), not an error. Errors: KCR_ERR_INVALID / NOT_FOUND for an unresolvable
- * file (400, the message names it), KCR_ERR_UNAVAILABLE when the store or the
- * pod backend is down (503). Free res with orchestrator_response_done. */
+ * (0), not an error. Errors: KCR_ERR_NOT_FOUND for file references that are
+ * missing or not the caller's (404, the message names them), KCR_ERR_INVALID
+ * for a name that is not a safe relative path (400), KCR_ERR_UNAVAILABLE when
+ * the store or the pod backend is down (503). Free res with
+ * orchestrator_response_done. */
 int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
                       struct kcr_exec_response *res, struct kcr_err *err);
 void orchestrator_response_done(struct kcr_exec_response *res);

@@ -1,4 +1,5 @@
 #include "core/session.h"
+#include "core/statestore.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -19,11 +20,12 @@ int64_t session_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int session_create(struct kcr_core *c, const char *entity_id, const char *user_id,
-                   char ret_id[KCR_ID_LEN + 1], struct kcr_err *err)
+int session_create(struct kcr_core *c, const struct kcr_principal *p, const char *entity_id,
+                   const char *user_id, struct kcr_session *ret, struct kcr_err *err)
 {
     struct kcr_session s = {0};
     id_new(s.id);
+    snprintf(s.owner, sizeof(s.owner), "%s", p->id);
     snprintf(s.entity_id, sizeof(s.entity_id), "%s", entity_id ? entity_id : "");
     snprintf(s.user_id, sizeof(s.user_id), "%s", user_id ? user_id : "");
     s.created_ms = s.last_activity_ms = session_now_ms();
@@ -31,42 +33,57 @@ int session_create(struct kcr_core *c, const char *entity_id, const char *user_i
     s.expires_ms = ttl > 0 ? s.created_ms + (int64_t)ttl * 3600 * 1000 : 0;
     if (c->meta->ops->session_create(c->meta, &s, err) < 0)
         return kcr_err_wrap(err, "create session");
-    memcpy(ret_id, s.id, KCR_ID_LEN + 1);
+    *ret = s;
     return 0;
 }
 
-bool session_exists(struct kcr_core *c, const char *sid)
+int session_get_owned(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
+                      struct kcr_session *ret, struct kcr_err *err)
 {
-    if (!sid || !id_is_valid(sid))
-        return false;
-    struct kcr_session s;
     int64_t now = session_now_ms();
-    if (c->meta->ops->session_get(c->meta, sid, now, &s, NULL) < 0)
-        return false;
+    struct kcr_err e = {0};
+    if (!sid || !id_is_valid(sid) || c->meta->ops->session_get(c->meta, sid, now, ret, &e) < 0) {
+        if (e.kind != KCR_ERR_NONE && e.kind != KCR_ERR_NOT_FOUND) {
+            if (err)
+                *err = e;
+            return -1;
+        }
+        return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "session '%s' not found", sid ? sid : "");
+    }
+    if (!principal_owns(p, ret->owner))
+        return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "session '%s' not found", sid);
     (void)c->meta->ops->session_touch(c->meta, sid, now, NULL);
-    return true;
+    return 0;
 }
 
-int session_choose(struct kcr_core *c, const char *session_id, const char *const *file_sids,
-                   size_t nfile_sids, const char *entity_id, const char *user_id,
-                   char ret_id[KCR_ID_LEN + 1], struct kcr_err *err)
+/* entity_id's latest session among p's own, then (for API keys) among the
+ * sessions from before owners existed. */
+static int session_of_entity(struct kcr_core *c, const struct kcr_principal *p,
+                             const char *entity_id, struct kcr_session *ret)
 {
-    const char *hit = NULL;
-    if (session_exists(c, session_id))
-        hit = session_id;
-    for (size_t i = 0; !hit && i < nfile_sids; i++)
-        if (session_exists(c, file_sids[i]))
-            hit = file_sids[i];
-    char ent[KCR_ID_LEN + 1];
-    if (!hit && entity_id && *entity_id &&
-        c->meta->ops->session_by_entity(c->meta, entity_id, session_now_ms(), ent, NULL) == 0 &&
-        session_exists(c, ent))
-        hit = ent;
-    if (hit) {
-        memcpy(ret_id, hit, KCR_ID_LEN + 1);
+    const char *owners[] = {p->id, KCR_OWNER_UNOWNED};
+    size_t n = p->kind == KCR_PRINCIPAL_KEY ? 2 : 1;
+    char id[KCR_ID_LEN + 1];
+    for (size_t i = 0; i < n; i++)
+        if (c->meta->ops->session_by_entity(c->meta, owners[i], entity_id, session_now_ms(), id,
+                                            NULL) == 0 &&
+            session_get_owned(c, p, id, ret, NULL) == 0)
+            return 0;
+    return -1;
+}
+
+int session_choose(struct kcr_core *c, const struct kcr_principal *p, const char *session_id,
+                   const char *const *file_sids, size_t nfile_sids, const char *entity_id,
+                   const char *user_id, struct kcr_session *ret, struct kcr_err *err)
+{
+    if (session_id && session_get_owned(c, p, session_id, ret, NULL) == 0)
         return 0;
-    }
-    return session_create(c, entity_id, user_id, ret_id, err);
+    for (size_t i = 0; i < nfile_sids; i++)
+        if (file_sids[i] && session_get_owned(c, p, file_sids[i], ret, NULL) == 0)
+            return 0;
+    if (entity_id && *entity_id && session_of_entity(c, p, entity_id, ret) == 0)
+        return 0;
+    return session_create(c, p, entity_id, user_id, ret, err);
 }
 
 int session_reap(struct kcr_core *c, int64_t now_ms)
@@ -87,10 +104,10 @@ int session_reap(struct kcr_core *c, int64_t now_ms)
                 log_msg(KCR_LOG_WARN, NULL, "session cleanup '%s': %s", ids[i], err.msg);
                 return total;
             }
+            /* The session's directory holds its files and its states
+             * (core/statestore.h); states from before owners live apart. */
             (void)c->blob->ops->remove_dir(c->blob, ids[i], NULL);
-            char key[64];
-            snprintf(key, sizeof(key), "state/%s", ids[i]);
-            (void)c->blob->ops->remove(c->blob, key, NULL);
+            statestore_remove_legacy(c, ids[i]);
             total++;
         }
     } while (n == REAP_BATCH);

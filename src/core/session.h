@@ -7,22 +7,28 @@
 #include "common/err.h"
 #include "common/id.h"
 #include "core/core.h"
+#include "core/principal.h"
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 int64_t session_now_ms(void);
 
-/* Creates a session (entity_id/user_id may be NULL) and writes its id. */
-int session_create(struct kcr_core *c, const char *entity_id, const char *user_id,
-                   char ret_id[KCR_ID_LEN + 1], struct kcr_err *err);
+/* Creates a session owned by p (entity_id/user_id may be NULL); fills ret. */
+int session_create(struct kcr_core *c, const struct kcr_principal *p, const char *entity_id,
+                   const char *user_id, struct kcr_session *ret, struct kcr_err *err);
 
-/* True if sid names a live session; refreshes its last activity. */
-bool session_exists(struct kcr_core *c, const char *sid);
+/* Fills ret when sid names a live session p owns (principal_owns) and
+ * refreshes its last activity; KCR_ERR_NOT_FOUND otherwise, also for another
+ * principal's session. */
+int session_get_owned(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
+                      struct kcr_session *ret, struct kcr_err *err);
 
-/* The session for a request: session_id if it exists, else the first of
- * file_sids that exists, else entity_id's latest session, else a new one. */
-int session_choose(struct kcr_core *c, const char *session_id, const char *const *file_sids,
-                   size_t nfile_sids, const char *entity_id, const char *user_id,
-                   char ret_id[KCR_ID_LEN + 1], struct kcr_err *err);
+/* The session for a request of p, among the sessions p owns: session_id if
+ * it is one, else the first of file_sids that is one, else entity_id's latest
+ * session, else a new one. Another principal's ids are passed over as if they
+ * did not exist. */
+int session_choose(struct kcr_core *c, const struct kcr_principal *p, const char *session_id,
+                   const char *const *file_sids, size_t nfile_sids, const char *entity_id,
+                   const char *user_id, struct kcr_session *ret, struct kcr_err *err);
 
 /* Deletes sessions expired at now_ms (records and bytes). Returns how many. */
 int session_reap(struct kcr_core *c, int64_t now_ms);

@@ -157,6 +157,7 @@ static struct kcr_http_resp *exec_error(struct kcr_http_req *req, const struct k
     case KCR_ERR_UNAVAILABLE:
         return sidecar_files_error(503, "main container not found", NULL);
     case KCR_ERR_NONE:
+    case KCR_ERR_FORBIDDEN:
     case KCR_ERR_NOT_FOUND:
     case KCR_ERR_LIMIT:
     case KCR_ERR_TIMEOUT:

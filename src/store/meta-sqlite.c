@@ -7,18 +7,28 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Hits between two sweeps of expired rate-limit counters. */
+#define RATE_SWEEP_EVERY 256
+
 /* One connection serialised by a mutex: metadata operations are tiny, and a
- * single writer is what SQLite wants anyway. */
+ * single writer is what SQLite wants anyway. Rate-limit counters get a second
+ * connection with synchronous=OFF: they are written on every limited request
+ * and losing the last seconds of them in a crash costs nothing, while an
+ * fsync per request would. */
 struct meta_sqlite {
     struct kcr_meta super;
     sqlite3 *db;
     pthread_mutex_t lock;
+    sqlite3 *rate_db;
+    pthread_mutex_t rate_lock;
+    unsigned rate_hits;
 };
 
-static const char schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
-    "PRAGMA foreign_keys=OFF;"
+/*** Schema ***/
+
+/* The first schema (user_version 0), as every database before owners had it;
+ * a new database starts here too, so the migrations below run everywhere. */
+static const char schema_v0[] =
     "CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, entity_id TEXT NOT NULL,"
     " user_id TEXT NOT NULL, created_ms INTEGER NOT NULL, last_activity_ms INTEGER NOT NULL,"
     " expires_ms INTEGER NOT NULL);"
@@ -32,23 +42,54 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS api_keys(hash TEXT PRIMARY KEY, prefix TEXT NOT NULL,"
     " name TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL);";
 
+/* user_version 1: owners. Everything that existed belongs to 'unowned'
+ * (docs/auth.md); states are keyed by (owner, id), so a caller's POST
+ * /state/<id> can never touch another caller's state of the same id. */
+static const char migrate_v1[] =
+    "ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT 'unowned';"
+    "DROP INDEX IF EXISTS sessions_entity;"
+    "CREATE INDEX sessions_owner_entity ON sessions(owner, entity_id, last_activity_ms);"
+    "ALTER TABLE files ADD COLUMN owner TEXT NOT NULL DEFAULT 'unowned';"
+    "ALTER TABLE files ADD COLUMN res_kind TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE files ADD COLUMN res_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE files ADD COLUMN res_version TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE states_v1(owner TEXT NOT NULL, session_id TEXT NOT NULL,"
+    " size INTEGER NOT NULL, hash TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL, PRIMARY KEY(owner, session_id));"
+    "INSERT INTO states_v1 SELECT 'unowned', session_id, size, hash, created_ms, expires_ms"
+    " FROM states;"
+    "DROP TABLE states;"
+    "ALTER TABLE states_v1 RENAME TO states;"
+    "CREATE INDEX states_session ON states(session_id);"
+    "ALTER TABLE api_keys ADD COLUMN exec_per_minute INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE api_keys ADD COLUMN upload_per_minute INTEGER NOT NULL DEFAULT -1;"
+    "ALTER TABLE api_keys ADD COLUMN download_per_minute INTEGER NOT NULL DEFAULT -1;"
+    "CREATE TABLE rate_counters(key TEXT NOT NULL, window_ms INTEGER NOT NULL,"
+    " count INTEGER NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY(key, window_ms))"
+    " WITHOUT ROWID;"
+    "PRAGMA user_version=1;";
+
+static const char *const migrations[] = {migrate_v1};
+
 static struct meta_sqlite *ms(struct kcr_meta *m)
 {
     return (struct meta_sqlite *)m;
 }
 
-static int db_fail(struct meta_sqlite *s, struct kcr_err *err, const char *what)
+static int db_fail(sqlite3 *db, struct kcr_err *err, const char *what)
 {
-    return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "sqlite %s: %s", what, sqlite3_errmsg(s->db));
+    return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "sqlite %s: %s", what, sqlite3_errmsg(db));
 }
 
+/*** Statements ***/
+
 /* Prepares sql and binds the arguments described by types: 's' text, 'i' int64. */
-static sqlite3_stmt *prep(struct meta_sqlite *s, const char *sql, const char *types,
-                          const void *const *args, struct kcr_err *err)
+static sqlite3_stmt *prep(sqlite3 *db, const char *sql, const char *types, const void *const *args,
+                          struct kcr_err *err)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(s, err, "prepare");
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        db_fail(db, err, "prepare");
         return NULL;
     }
     for (int i = 0; types[i]; i++) {
@@ -56,7 +97,7 @@ static sqlite3_stmt *prep(struct meta_sqlite *s, const char *sql, const char *ty
                                  : sqlite3_bind_int64(st, i + 1, *(const int64_t *)args[i]);
         if (rc != SQLITE_OK) {
             sqlite3_finalize(st);
-            db_fail(s, err, "bind");
+            db_fail(db, err, "bind");
             return NULL;
         }
     }
@@ -65,34 +106,89 @@ static sqlite3_stmt *prep(struct meta_sqlite *s, const char *sql, const char *ty
 
 /* Runs a statement that returns no rows, with the lock held; ret_changes (may
  * be NULL) gets the row count. */
-static int exec_locked(struct meta_sqlite *s, const char *sql, const char *types,
-                       const void *const *args, int *ret_changes, struct kcr_err *err)
+static int exec_locked(sqlite3 *db, const char *sql, const char *types, const void *const *args,
+                       int *ret_changes, struct kcr_err *err)
 {
-    sqlite3_stmt *st = prep(s, sql, types, args, err);
-    int r = -1;
-    if (st) {
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc == SQLITE_DONE) {
-            if (ret_changes)
-                *ret_changes = sqlite3_changes(s->db);
-            r = 0;
-        } else if (rc == SQLITE_CONSTRAINT) {
-            r = kcr_err_set(err, 0, KCR_ERR_INVALID, "record exists");
-        } else {
-            r = db_fail(s, err, "step");
-        }
-    }
-    return r;
+    sqlite3_stmt *st = prep(db, sql, types, args, err);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return kcr_err_set(err, 0, KCR_ERR_INVALID, "record exists");
+    if (rc != SQLITE_DONE)
+        return db_fail(db, err, "step");
+    if (ret_changes)
+        *ret_changes = sqlite3_changes(db);
+    return 0;
 }
 
 static int exec_stmt(struct meta_sqlite *s, const char *sql, const char *types,
                      const void *const *args, int *ret_changes, struct kcr_err *err)
 {
     pthread_mutex_lock(&s->lock);
-    int r = exec_locked(s, sql, types, args, ret_changes, err);
+    int r = exec_locked(s->db, sql, types, args, ret_changes, err);
     pthread_mutex_unlock(&s->lock);
     return r;
+}
+
+/* Where the rows of a query go: into the caller's array of max elements, or
+ * into a growing heap array (grow). fill converts one row. */
+struct rows {
+    void *v;
+    size_t n, size, cap;
+    bool grow;
+    void (*fill)(sqlite3_stmt *st, void *elem);
+};
+
+/* Runs a query and hands each row to r (at most r->cap rows when not growing). */
+static int query(struct meta_sqlite *s, const char *sql, const char *types, const void *const *args,
+                 struct rows *r, struct kcr_err *err)
+{
+    pthread_mutex_lock(&s->lock);
+    sqlite3_stmt *st = prep(s->db, sql, types, args, err);
+    int rc = SQLITE_ERROR;
+    while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (r->n == r->cap && !r->grow)
+            break;
+        if (r->n == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 8;
+            r->v = xrealloc(r->v, r->cap * r->size);
+        }
+        r->fill(st, (char *)r->v + r->n++ * r->size);
+    }
+    int ret = !st ? -1 : (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : db_fail(s->db, err, "step");
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+/* One row into *ret; what names the record in the NOT_FOUND message. */
+static int query_one(struct meta_sqlite *s, const char *sql, const char *types,
+                     const void *const *args, void (*fill)(sqlite3_stmt *, void *), void *ret,
+                     const char *what, struct kcr_err *err)
+{
+    struct rows r = {.v = ret, .size = 1, .cap = 1, .fill = fill};
+    if (query(s, sql, types, args, &r, err) < 0)
+        return -1;
+    return r.n ? 0 : kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "%s not found", what);
+}
+
+/* All rows into a new array (*ret, freed by the caller). */
+static int query_all(struct meta_sqlite *s, const char *sql, const char *types,
+                     const void *const *args, void (*fill)(sqlite3_stmt *, void *), size_t size,
+                     void **ret, size_t *ret_n, struct kcr_err *err)
+{
+    struct rows r = {.size = size, .grow = true, .fill = fill};
+    *ret = NULL;
+    *ret_n = 0;
+    if (query(s, sql, types, args, &r, err) < 0) {
+        free(r.v);
+        return -1;
+    }
+    *ret = r.v;
+    *ret_n = r.n;
+    return 0;
 }
 
 static void col_text(sqlite3_stmt *st, int col, char *out, size_t size)
@@ -103,46 +199,38 @@ static void col_text(sqlite3_stmt *st, int col, char *out, size_t size)
 
 /*** Sessions ***/
 
+#define SESSION_COLS "SELECT id,owner,entity_id,user_id,created_ms,last_activity_ms,expires_ms "
+
+static void session_row(sqlite3_stmt *st, void *elem)
+{
+    struct kcr_session *x = elem;
+    col_text(st, 0, x->id, sizeof(x->id));
+    col_text(st, 1, x->owner, sizeof(x->owner));
+    col_text(st, 2, x->entity_id, sizeof(x->entity_id));
+    col_text(st, 3, x->user_id, sizeof(x->user_id));
+    x->created_ms = sqlite3_column_int64(st, 4);
+    x->last_activity_ms = sqlite3_column_int64(st, 5);
+    x->expires_ms = sqlite3_column_int64(st, 6);
+}
+
 static int m_session_create(struct kcr_meta *m, const struct kcr_session *x, struct kcr_err *err)
 {
-    const void *a[] = {x->id,          x->entity_id,         x->user_id,
-                       &x->created_ms, &x->last_activity_ms, &x->expires_ms};
+    const void *a[] = {x->id,         x->owner,       x->entity_id,
+                       x->user_id,    &x->created_ms, &x->last_activity_ms,
+                       &x->expires_ms};
     return exec_stmt(ms(m),
-                     "INSERT INTO sessions(id,entity_id,user_id,created_ms,last_activity_ms,"
-                     "expires_ms) VALUES(?,?,?,?,?,?)",
-                     "sssiii", a, NULL, err);
+                     "INSERT INTO sessions(id,owner,entity_id,user_id,created_ms,"
+                     "last_activity_ms,expires_ms) VALUES(?,?,?,?,?,?,?)",
+                     "ssssiii", a, NULL, err);
 }
 
 static int m_session_get(struct kcr_meta *m, const char *id, int64_t now_ms,
                          struct kcr_session *ret, struct kcr_err *err)
 {
-    struct meta_sqlite *s = ms(m);
     const void *a[] = {id, &now_ms};
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = prep(s,
-                            "SELECT id,entity_id,user_id,created_ms,last_activity_ms,expires_ms "
-                            "FROM sessions WHERE id=? AND (expires_ms=0 OR expires_ms>?)",
-                            "si", a, err);
-    int r = -1;
-    if (st) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            col_text(st, 0, ret->id, sizeof(ret->id));
-            col_text(st, 1, ret->entity_id, sizeof(ret->entity_id));
-            col_text(st, 2, ret->user_id, sizeof(ret->user_id));
-            ret->created_ms = sqlite3_column_int64(st, 3);
-            ret->last_activity_ms = sqlite3_column_int64(st, 4);
-            ret->expires_ms = sqlite3_column_int64(st, 5);
-            r = 0;
-        } else if (rc == SQLITE_DONE) {
-            r = kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "session '%s' not found", id);
-        } else {
-            r = db_fail(s, err, "step");
-        }
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    return query_one(ms(m),
+                     SESSION_COLS "FROM sessions WHERE id=? AND (expires_ms=0 OR expires_ms>?)",
+                     "si", a, session_row, ret, "session", err);
 }
 
 static int m_session_touch(struct kcr_meta *m, const char *id, int64_t now_ms, struct kcr_err *err)
@@ -152,54 +240,31 @@ static int m_session_touch(struct kcr_meta *m, const char *id, int64_t now_ms, s
                      err);
 }
 
-static int m_session_by_entity(struct kcr_meta *m, const char *entity_id, int64_t now_ms,
-                               char ret_id[KCR_ID_LEN + 1], struct kcr_err *err)
+static void id_row(sqlite3_stmt *st, void *elem)
 {
-    struct meta_sqlite *s = ms(m);
-    const void *a[] = {entity_id, &now_ms};
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = prep(s,
-                            "SELECT id FROM sessions WHERE entity_id=? AND "
-                            "(expires_ms=0 OR expires_ms>?) ORDER BY last_activity_ms DESC LIMIT 1",
-                            "si", a, err);
-    int r = -1;
-    if (st) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            col_text(st, 0, ret_id, KCR_ID_LEN + 1);
-            r = 0;
-        } else if (rc == SQLITE_DONE) {
-            r = kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no session for entity '%s'", entity_id);
-        } else {
-            r = db_fail(s, err, "step");
-        }
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    col_text(st, 0, elem, KCR_ID_LEN + 1);
+}
+
+static int m_session_by_entity(struct kcr_meta *m, const char *owner, const char *entity_id,
+                               int64_t now_ms, char ret_id[KCR_ID_LEN + 1], struct kcr_err *err)
+{
+    const void *a[] = {owner, entity_id, &now_ms};
+    return query_one(ms(m),
+                     "SELECT id FROM sessions WHERE owner=? AND entity_id=? AND "
+                     "(expires_ms=0 OR expires_ms>?) ORDER BY last_activity_ms DESC LIMIT 1",
+                     "ssi", a, id_row, ret_id, "session of the entity", err);
 }
 
 static int m_sessions_expired(struct kcr_meta *m, int64_t now_ms, char (*ret_ids)[KCR_ID_LEN + 1],
                               size_t max, size_t *ret_n, struct kcr_err *err)
 {
-    struct meta_sqlite *s = ms(m);
     int64_t lim = (int64_t)max;
     const void *a[] = {&now_ms, &lim};
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = prep(
-        s, "SELECT id FROM sessions WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?", "ii", a, err);
-    int r = -1;
-    size_t n = 0;
-    if (st) {
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
-            col_text(st, 0, ret_ids[n++], KCR_ID_LEN + 1);
-        r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : db_fail(s, err, "step");
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    *ret_n = n;
-    return r;
+    struct rows r = {.v = ret_ids, .size = KCR_ID_LEN + 1, .cap = max, .fill = id_row};
+    int rc = query(ms(m), "SELECT id FROM sessions WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
+                   "ii", a, &r, err);
+    *ret_n = r.n;
+    return rc;
 }
 
 static int m_session_delete(struct kcr_meta *m, const char *id, struct kcr_err *err)
@@ -209,15 +274,15 @@ static int m_session_delete(struct kcr_meta *m, const char *id, struct kcr_err *
     /* Three statements, one transaction under one lock hold: a crash leaves
      * all or nothing, and no other thread's statement lands inside it. */
     pthread_mutex_lock(&s->lock);
-    int r = exec_locked(s, "BEGIN IMMEDIATE", "", a, NULL, err);
+    int r = exec_locked(s->db, "BEGIN IMMEDIATE", "", a, NULL, err);
     if (r == 0) {
-        r = exec_locked(s, "DELETE FROM files WHERE session_id=?", "s", a, NULL, err);
+        r = exec_locked(s->db, "DELETE FROM files WHERE session_id=?", "s", a, NULL, err);
         if (r == 0)
-            r = exec_locked(s, "DELETE FROM states WHERE session_id=?", "s", a, NULL, err);
+            r = exec_locked(s->db, "DELETE FROM states WHERE session_id=?", "s", a, NULL, err);
         if (r == 0)
-            r = exec_locked(s, "DELETE FROM sessions WHERE id=?", "s", a, NULL, err);
+            r = exec_locked(s->db, "DELETE FROM sessions WHERE id=?", "s", a, NULL, err);
         struct kcr_err e2 = {0};
-        if (exec_locked(s, r == 0 ? "COMMIT" : "ROLLBACK", "", a, NULL, &e2) < 0 && r == 0) {
+        if (exec_locked(s->db, r == 0 ? "COMMIT" : "ROLLBACK", "", a, NULL, &e2) < 0 && r == 0) {
             if (err)
                 *err = e2;
             r = -1;
@@ -229,19 +294,13 @@ static int m_session_delete(struct kcr_meta *m, const char *id, struct kcr_err *
 
 /*** Files ***/
 
-static int m_file_put(struct kcr_meta *m, const struct kcr_file_meta *f, struct kcr_err *err)
-{
-    int64_t size = (int64_t)f->size, kind = f->kind;
-    const void *a[] = {f->session_id, f->id,          f->name, f->content_type,
-                       &size,         &f->created_ms, &kind};
-    return exec_stmt(ms(m),
-                     "INSERT OR REPLACE INTO files(session_id,id,name,content_type,size,"
-                     "created_ms,kind) VALUES(?,?,?,?,?,?,?)",
-                     "ssssiii", a, NULL, err);
-}
+#define FILE_COLS                                                                                  \
+    "SELECT session_id,id,name,content_type,size,created_ms,kind,owner,res_kind,res_id,"           \
+    "res_version FROM files "
 
-static void file_row(sqlite3_stmt *st, struct kcr_file_meta *f)
+static void file_row(sqlite3_stmt *st, void *elem)
 {
+    struct kcr_file_meta *f = elem;
     col_text(st, 0, f->session_id, sizeof(f->session_id));
     col_text(st, 1, f->id, sizeof(f->id));
     col_text(st, 2, f->name, sizeof(f->name));
@@ -249,81 +308,48 @@ static void file_row(sqlite3_stmt *st, struct kcr_file_meta *f)
     f->size = (uint64_t)sqlite3_column_int64(st, 4);
     f->created_ms = sqlite3_column_int64(st, 5);
     f->kind = sqlite3_column_int(st, 6) == KCR_FILE_OUTPUT ? KCR_FILE_OUTPUT : KCR_FILE_UPLOAD;
+    col_text(st, 7, f->owner, sizeof(f->owner));
+    col_text(st, 8, f->res.kind, sizeof(f->res.kind));
+    col_text(st, 9, f->res.id, sizeof(f->res.id));
+    col_text(st, 10, f->res.version, sizeof(f->res.version));
 }
 
-#define FILE_COLS "SELECT session_id,id,name,content_type,size,created_ms,kind FROM files "
-
-static int file_one(struct kcr_meta *m, const char *sql, const char *sid, const char *key,
-                    struct kcr_file_meta *ret, struct kcr_err *err)
+static int m_file_put(struct kcr_meta *m, const struct kcr_file_meta *f, struct kcr_err *err)
 {
-    struct meta_sqlite *s = ms(m);
-    const void *a[] = {sid, key};
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = prep(s, sql, "ss", a, err);
-    int r = -1;
-    if (st) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            file_row(st, ret);
-            r = 0;
-        } else if (rc == SQLITE_DONE) {
-            r = kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "file '%s' not found", key);
-        } else {
-            r = db_fail(s, err, "step");
-        }
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    int64_t size = (int64_t)f->size, kind = f->kind;
+    const void *a[] = {f->session_id, f->id,          f->name,       f->content_type,
+                       &size,         &f->created_ms, &kind,         f->owner,
+                       f->res.kind,   f->res.id,      f->res.version};
+    return exec_stmt(ms(m),
+                     "INSERT OR REPLACE INTO files(session_id,id,name,content_type,size,"
+                     "created_ms,kind,owner,res_kind,res_id,res_version) "
+                     "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                     "ssssiiissss", a, NULL, err);
 }
 
 static int m_file_get(struct kcr_meta *m, const char *sid, const char *fid,
                       struct kcr_file_meta *ret, struct kcr_err *err)
 {
-    return file_one(m, FILE_COLS "WHERE session_id=? AND id=?", sid, fid, ret, err);
+    const void *a[] = {sid, fid};
+    return query_one(ms(m), FILE_COLS "WHERE session_id=? AND id=?", "ss", a, file_row, ret, "file",
+                     err);
 }
 
 static int m_file_find_name(struct kcr_meta *m, const char *sid, const char *name,
                             struct kcr_file_meta *ret, struct kcr_err *err)
 {
-    return file_one(m, FILE_COLS "WHERE session_id=? AND name=? ORDER BY created_ms DESC LIMIT 1",
-                    sid, name, ret, err);
+    const void *a[] = {sid, name};
+    return query_one(ms(m),
+                     FILE_COLS "WHERE session_id=? AND name=? ORDER BY created_ms DESC LIMIT 1",
+                     "ss", a, file_row, ret, "file", err);
 }
 
 static int m_file_list(struct kcr_meta *m, const char *sid, struct kcr_file_meta **ret,
                        size_t *ret_n, struct kcr_err *err)
 {
-    struct meta_sqlite *s = ms(m);
     const void *a[] = {sid};
-    *ret = NULL;
-    *ret_n = 0;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st =
-        prep(s, FILE_COLS "WHERE session_id=? ORDER BY created_ms, rowid", "s", a, err);
-    int r = -1;
-    if (st) {
-        struct kcr_file_meta *v = NULL;
-        size_t n = 0, cap = 0;
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 8;
-                v = xrealloc(v, cap * sizeof(*v));
-            }
-            file_row(st, &v[n++]);
-        }
-        sqlite3_finalize(st);
-        if (rc == SQLITE_DONE) {
-            *ret = v;
-            *ret_n = n;
-            r = 0;
-        } else {
-            free(v);
-            r = db_fail(s, err, "step");
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    return query_all(ms(m), FILE_COLS "WHERE session_id=? ORDER BY created_ms, rowid", "s", a,
+                     file_row, sizeof(**ret), (void **)ret, ret_n, err);
 }
 
 static int m_file_delete(struct kcr_meta *m, const char *sid, const char *fid, struct kcr_err *err)
@@ -340,106 +366,99 @@ static int m_file_delete(struct kcr_meta *m, const char *sid, const char *fid, s
 
 /*** State index ***/
 
+static void state_row(sqlite3_stmt *st, void *elem)
+{
+    struct kcr_state_meta *x = elem;
+    col_text(st, 0, x->owner, sizeof(x->owner));
+    col_text(st, 1, x->session_id, sizeof(x->session_id));
+    x->size = (uint64_t)sqlite3_column_int64(st, 2);
+    col_text(st, 3, x->hash, sizeof(x->hash));
+    x->created_ms = sqlite3_column_int64(st, 4);
+    x->expires_ms = sqlite3_column_int64(st, 5);
+}
+
 static int m_state_put(struct kcr_meta *m, const struct kcr_state_meta *x, struct kcr_err *err)
 {
     int64_t size = (int64_t)x->size;
-    const void *a[] = {x->session_id, &size, x->hash, &x->created_ms, &x->expires_ms};
+    const void *a[] = {x->owner, x->session_id, &size, x->hash, &x->created_ms, &x->expires_ms};
     return exec_stmt(ms(m),
-                     "INSERT OR REPLACE INTO states(session_id,size,hash,created_ms,expires_ms) "
-                     "VALUES(?,?,?,?,?)",
-                     "sisii", a, NULL, err);
+                     "INSERT OR REPLACE INTO states(owner,session_id,size,hash,created_ms,"
+                     "expires_ms) VALUES(?,?,?,?,?,?)",
+                     "ssisii", a, NULL, err);
 }
 
-static int m_state_get(struct kcr_meta *m, const char *sid, int64_t now_ms,
+static int m_state_get(struct kcr_meta *m, const char *owner, const char *sid, int64_t now_ms,
                        struct kcr_state_meta *ret, struct kcr_err *err)
 {
-    struct meta_sqlite *s = ms(m);
-    const void *a[] = {sid, &now_ms};
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = prep(s,
-                            "SELECT session_id,size,hash,created_ms,expires_ms FROM states "
-                            "WHERE session_id=? AND (expires_ms=0 OR expires_ms>?)",
-                            "si", a, err);
-    int r = -1;
-    if (st) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            col_text(st, 0, ret->session_id, sizeof(ret->session_id));
-            ret->size = (uint64_t)sqlite3_column_int64(st, 1);
-            col_text(st, 2, ret->hash, sizeof(ret->hash));
-            ret->created_ms = sqlite3_column_int64(st, 3);
-            ret->expires_ms = sqlite3_column_int64(st, 4);
-            r = 0;
-        } else if (rc == SQLITE_DONE) {
-            r = kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no state for session '%s'", sid);
-        } else {
-            r = db_fail(s, err, "step");
-        }
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    const void *a[] = {owner, sid, &now_ms};
+    return query_one(ms(m),
+                     "SELECT owner,session_id,size,hash,created_ms,expires_ms FROM states "
+                     "WHERE owner=? AND session_id=? AND (expires_ms=0 OR expires_ms>?)",
+                     "ssi", a, state_row, ret, "state", err);
 }
 
-static int m_state_delete(struct kcr_meta *m, const char *sid, struct kcr_err *err)
+static int m_state_delete(struct kcr_meta *m, const char *owner, const char *sid,
+                          struct kcr_err *err)
 {
-    const void *a[] = {sid};
-    return exec_stmt(ms(m), "DELETE FROM states WHERE session_id=?", "s", a, NULL, err);
+    const void *a[] = {owner, sid};
+    return exec_stmt(ms(m), "DELETE FROM states WHERE owner=? AND session_id=?", "ss", a, NULL,
+                     err);
 }
 
 /*** Managed keys ***/
 
+#define KEY_COLS                                                                                   \
+    "SELECT hash,prefix,name,enabled,created_ms,exec_per_minute,upload_per_minute,"                \
+    "download_per_minute FROM api_keys "
+
+static void key_row(sqlite3_stmt *st, void *elem)
+{
+    struct kcr_key_meta *k = elem;
+    col_text(st, 0, k->hash, sizeof(k->hash));
+    col_text(st, 1, k->prefix, sizeof(k->prefix));
+    col_text(st, 2, k->name, sizeof(k->name));
+    k->enabled = sqlite3_column_int(st, 3) != 0;
+    k->created_ms = sqlite3_column_int64(st, 4);
+    k->limits.exec = sqlite3_column_int64(st, 5);
+    k->limits.upload = sqlite3_column_int64(st, 6);
+    k->limits.download = sqlite3_column_int64(st, 7);
+}
+
 static int m_key_add(struct kcr_meta *m, const struct kcr_key_meta *k, struct kcr_err *err)
 {
     int64_t enabled = k->enabled;
-    const void *a[] = {k->hash, k->prefix, k->name, &enabled, &k->created_ms};
+    const void *a[] = {k->hash,        k->prefix,       k->name,           &enabled,
+                       &k->created_ms, &k->limits.exec, &k->limits.upload, &k->limits.download};
     return exec_stmt(ms(m),
-                     "INSERT OR REPLACE INTO api_keys(hash,prefix,name,enabled,created_ms) "
-                     "VALUES(?,?,?,?,?)",
-                     "sssii", a, NULL, err);
+                     "INSERT OR REPLACE INTO api_keys(hash,prefix,name,enabled,created_ms,"
+                     "exec_per_minute,upload_per_minute,download_per_minute) "
+                     "VALUES(?,?,?,?,?,?,?,?)",
+                     "sssiiiii", a, NULL, err);
+}
+
+static int m_key_get(struct kcr_meta *m, const char *hash, struct kcr_key_meta *ret,
+                     struct kcr_err *err)
+{
+    const void *a[] = {hash};
+    return query_one(ms(m), KEY_COLS "WHERE hash=?", "s", a, key_row, ret, "key", err);
 }
 
 static int m_key_list(struct kcr_meta *m, struct kcr_key_meta **ret, size_t *ret_n,
                       struct kcr_err *err)
 {
-    struct meta_sqlite *s = ms(m);
     const void *a[] = {NULL};
-    *ret = NULL;
-    *ret_n = 0;
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = prep(s,
-                            "SELECT hash,prefix,name,enabled,created_ms FROM api_keys "
-                            "ORDER BY created_ms, rowid",
-                            "", a, err);
-    int r = -1;
-    if (st) {
-        struct kcr_key_meta *v = NULL;
-        size_t n = 0, cap = 0;
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 8;
-                v = xrealloc(v, cap * sizeof(*v));
-            }
-            col_text(st, 0, v[n].hash, sizeof(v[n].hash));
-            col_text(st, 1, v[n].prefix, sizeof(v[n].prefix));
-            col_text(st, 2, v[n].name, sizeof(v[n].name));
-            v[n].enabled = sqlite3_column_int(st, 3) != 0;
-            v[n].created_ms = sqlite3_column_int64(st, 4);
-            n++;
-        }
-        sqlite3_finalize(st);
-        if (rc == SQLITE_DONE) {
-            *ret = v;
-            *ret_n = n;
-            r = 0;
-        } else {
-            free(v);
-            r = db_fail(s, err, "step");
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    return query_all(ms(m), KEY_COLS "ORDER BY created_ms, rowid", "", a, key_row, sizeof(**ret),
+                     (void **)ret, ret_n, err);
+}
+
+/* An UPDATE of one key; NOT_FOUND when no row matched. */
+static int key_update(struct kcr_meta *m, const char *sql, const char *types,
+                      const void *const *args, struct kcr_err *err)
+{
+    int changes = 0;
+    if (exec_stmt(ms(m), sql, types, args, &changes, err) < 0)
+        return -1;
+    return changes ? 0 : kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "Key not found");
 }
 
 static int m_key_set_enabled(struct kcr_meta *m, const char *hash, bool enabled,
@@ -447,50 +466,74 @@ static int m_key_set_enabled(struct kcr_meta *m, const char *hash, bool enabled,
 {
     int64_t e = enabled;
     const void *a[] = {&e, hash};
-    int changes = 0;
-    if (exec_stmt(ms(m), "UPDATE api_keys SET enabled=? WHERE hash=?", "is", a, &changes, err) < 0)
-        return -1;
-    return changes ? 0 : kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "Key not found");
+    return key_update(m, "UPDATE api_keys SET enabled=? WHERE hash=?", "is", a, err);
+}
+
+static int m_key_set_limits(struct kcr_meta *m, const char *hash, const struct kcr_rate_limits *l,
+                            struct kcr_err *err)
+{
+    const void *a[] = {&l->exec, &l->upload, &l->download, hash};
+    return key_update(m,
+                      "UPDATE api_keys SET exec_per_minute=?,upload_per_minute=?,"
+                      "download_per_minute=? WHERE hash=?",
+                      "iiis", a, err);
 }
 
 static int m_key_delete(struct kcr_meta *m, const char *hash, struct kcr_err *err)
 {
     const void *a[] = {hash};
-    int changes = 0;
-    if (exec_stmt(ms(m), "DELETE FROM api_keys WHERE hash=?", "s", a, &changes, err) < 0)
-        return -1;
-    return changes ? 0 : kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "Key not found");
+    return key_update(m, "DELETE FROM api_keys WHERE hash=?", "s", a, err);
 }
 
-static int m_key_check(struct kcr_meta *m, const char *hash, bool *ret_enabled, struct kcr_err *err)
+/*** Rate-limit counters ***/
+
+static int rate_hit_locked(struct meta_sqlite *s, const char *key, int64_t window_ms,
+                           int64_t expires_ms, int64_t *ret_count, struct kcr_err *err)
+{
+    const void *a[] = {key, &window_ms, &expires_ms};
+    /* One statement: the increment and the read cannot be split by another
+     * writer, here or in another process sharing the file. */
+    sqlite3_stmt *st = prep(s->rate_db,
+                            "INSERT INTO rate_counters(key,window_ms,count,expires_ms) "
+                            "VALUES(?,?,1,?) ON CONFLICT(key,window_ms) DO UPDATE SET "
+                            "count=count+1 RETURNING count",
+                            "sii", a, err);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *ret_count = sqlite3_column_int64(st, 0);
+    /* RETURNING writes only when the statement is run to completion. */
+    int rc2 = rc == SQLITE_ROW ? sqlite3_step(st) : rc;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW || rc2 != SQLITE_DONE)
+        return db_fail(s->rate_db, err, "rate counter");
+    if (++s->rate_hits % RATE_SWEEP_EVERY == 0) {
+        const void *b[] = {&window_ms};
+        (void)exec_locked(s->rate_db, "DELETE FROM rate_counters WHERE expires_ms<?", "i", b, NULL,
+                          NULL);
+    }
+    return 0;
+}
+
+static int m_rate_hit(struct kcr_meta *m, const char *key, int64_t window_ms, int64_t expires_ms,
+                      int64_t *ret_count, struct kcr_err *err)
 {
     struct meta_sqlite *s = ms(m);
-    const void *a[] = {hash};
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = prep(s, "SELECT enabled FROM api_keys WHERE hash=?", "s", a, err);
-    int r = -1;
-    if (st) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *ret_enabled = sqlite3_column_int(st, 0) != 0;
-            r = 0;
-        } else if (rc == SQLITE_DONE) {
-            r = kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "unknown key");
-        } else {
-            r = db_fail(s, err, "step");
-        }
-        sqlite3_finalize(st);
-    }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&s->rate_lock);
+    int r = rate_hit_locked(s, key, window_ms, expires_ms, ret_count, err);
+    pthread_mutex_unlock(&s->rate_lock);
     return r;
 }
+
+/*** Instance ***/
 
 static int m_ping(struct kcr_meta *m, struct kcr_err *err)
 {
     struct meta_sqlite *s = ms(m);
     pthread_mutex_lock(&s->lock);
     int rc = sqlite3_exec(s->db, "SELECT count(*) FROM sessions", NULL, NULL, NULL);
-    int r = rc == SQLITE_OK ? 0 : db_fail(s, err, "ping");
+    int r = rc == SQLITE_OK ? 0 : db_fail(s->db, err, "ping");
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -498,7 +541,9 @@ static int m_ping(struct kcr_meta *m, struct kcr_err *err)
 static void m_free(struct kcr_meta *m)
 {
     struct meta_sqlite *s = ms(m);
+    sqlite3_close(s->rate_db);
     sqlite3_close(s->db);
+    pthread_mutex_destroy(&s->rate_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -520,32 +565,83 @@ static const struct kcr_meta_ops sqlite_ops = {
     .state_get = m_state_get,
     .state_delete = m_state_delete,
     .key_add = m_key_add,
-    .key_check = m_key_check,
+    .key_get = m_key_get,
     .key_list = m_key_list,
     .key_set_enabled = m_key_set_enabled,
+    .key_set_limits = m_key_set_limits,
     .key_delete = m_key_delete,
+    .rate_hit = m_rate_hit,
     .ping = m_ping,
     .free = m_free,
 };
+
+static int open_db(const char *path, const char *pragmas, sqlite3 **ret, struct kcr_err *err)
+{
+    int rc = sqlite3_open_v2(
+        path, ret, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "open database '%s': %s", path,
+                           *ret ? sqlite3_errmsg(*ret) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(*ret, 5000);
+    char *msg = NULL;
+    if (sqlite3_exec(*ret, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "database '%s': %s", path, msg ? msg : "?");
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int user_version(sqlite3 *db, int *ret)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st);
+    *ret = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Brings the schema to the newest version, each step in one transaction so a
+ * crash mid-way leaves the previous version intact. */
+static int migrate(sqlite3 *db, const char *path, struct kcr_err *err)
+{
+    int v = 0;
+    char *msg = NULL;
+    if (sqlite3_exec(db, schema_v0, NULL, NULL, &msg) != SQLITE_OK || user_version(db, &v) < 0)
+        goto fail;
+    if (v > (int)ARRAY_SIZE(migrations))
+        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
+                           "database '%s' has schema version %d, newer than this kcr (%zu)", path,
+                           v, ARRAY_SIZE(migrations));
+    for (; v < (int)ARRAY_SIZE(migrations); v++) {
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+            goto fail;
+        if (sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "database '%s': schema: %s", path,
+                msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
 
 struct kcr_meta *meta_sqlite_open(const char *path, struct kcr_err *err)
 {
     struct meta_sqlite *s = xcalloc(1, sizeof(*s));
     s->super.ops = &sqlite_ops;
     pthread_mutex_init(&s->lock, NULL);
-    int rc = sqlite3_open_v2(
-        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "open database '%s': %s", path,
-                    s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        m_free(&s->super);
-        return NULL;
-    }
-    sqlite3_busy_timeout(s->db, 5000);
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-        kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "database '%s': %s", path, msg ? msg : "?");
-        sqlite3_free(msg);
+    pthread_mutex_init(&s->rate_lock, NULL);
+    if (open_db(path, "PRAGMA journal_mode=WAL;PRAGMA synchronous=FULL;PRAGMA foreign_keys=OFF;",
+                &s->db, err) < 0 ||
+        migrate(s->db, path, err) < 0 ||
+        open_db(path, "PRAGMA synchronous=OFF;", &s->rate_db, err) < 0) {
         m_free(&s->super);
         return NULL;
     }

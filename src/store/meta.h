@@ -1,5 +1,5 @@
 /* meta — the metadata store interface: sessions, file records, Python state
- * index and managed API keys.
+ * index, managed API keys and rate-limit counters.
  *
  * A backend is a `const struct kcr_meta_ops` chosen once at start (sqlite now,
  * redis later); its instance struct starts with `struct kcr_meta super`. Every
@@ -15,8 +15,15 @@
 #include "common/err.h"
 #include "common/id.h"
 
+/* Every session, file and state belongs to a principal (core/principal.h),
+ * stored as its id string; data from before owners existed belongs to
+ * KCR_OWNER_UNOWNED. */
+#define KCR_OWNER_MAX     640
+#define KCR_OWNER_UNOWNED "unowned"
+
 struct kcr_session {
     char id[KCR_ID_LEN + 1];
+    char owner[KCR_OWNER_MAX];
     char entity_id[48]; /* "" when none */
     char user_id[128];  /* "" when none */
     int64_t created_ms;
@@ -26,9 +33,21 @@ struct kcr_session {
 
 enum kcr_file_kind { KCR_FILE_UPLOAD, KCR_FILE_OUTPUT };
 
+/* The LibreChat resource a file was stored for (`kind`/`id`/`version` of
+ * upload fields and file references); all empty when none was given. */
+#define KCR_RESOURCE_ID_MAX      255
+#define KCR_RESOURCE_VERSION_MAX 63
+struct kcr_resource {
+    char kind[8]; /* "", "user", "agent" or "skill" */
+    char id[KCR_RESOURCE_ID_MAX + 1];
+    char version[KCR_RESOURCE_VERSION_MAX + 1];
+};
+
 struct kcr_file_meta {
     char id[KCR_ID_LEN + 1];
     char session_id[KCR_ID_LEN + 1];
+    char owner[KCR_OWNER_MAX];
+    struct kcr_resource res;
     char name[4096]; /* sanitised upload name, or the relative path of an output */
     char content_type[128];
     uint64_t size;
@@ -37,11 +56,18 @@ struct kcr_file_meta {
 };
 
 struct kcr_state_meta {
+    char owner[KCR_OWNER_MAX];
     char session_id[65];
     uint64_t size;
     char hash[65]; /* sha256 hex of the raw bytes */
     int64_t created_ms;
     int64_t expires_ms;
+};
+
+/* Requests per minute per principal for each limited route; -1 = the
+ * configured default, 0 = unlimited. */
+struct kcr_rate_limits {
+    int64_t exec, upload, download;
 };
 
 /* A managed API key: only its sha256 is stored. */
@@ -51,6 +77,7 @@ struct kcr_key_meta {
     char name[128];
     bool enabled;
     int64_t created_ms;
+    struct kcr_rate_limits limits;
 };
 
 struct kcr_meta;
@@ -63,13 +90,13 @@ struct kcr_meta_ops {
     int (*session_get)(struct kcr_meta *m, const char *id, int64_t now_ms, struct kcr_session *ret,
                        struct kcr_err *err);
     int (*session_touch)(struct kcr_meta *m, const char *id, int64_t now_ms, struct kcr_err *err);
-    /* The most recently active live session created for entity_id. */
-    int (*session_by_entity)(struct kcr_meta *m, const char *entity_id, int64_t now_ms,
-                             char ret_id[KCR_ID_LEN + 1], struct kcr_err *err);
+    /* The most recently active live session of owner created for entity_id. */
+    int (*session_by_entity)(struct kcr_meta *m, const char *owner, const char *entity_id,
+                             int64_t now_ms, char ret_id[KCR_ID_LEN + 1], struct kcr_err *err);
     /* Up to max ids of sessions expired at now_ms (ret_ids: max entries). */
     int (*sessions_expired)(struct kcr_meta *m, int64_t now_ms, char (*ret_ids)[KCR_ID_LEN + 1],
                             size_t max, size_t *ret_n, struct kcr_err *err);
-    /* Removes the session with its file records and state record. */
+    /* Removes the session with its file records and the state records of its id. */
     int (*session_delete)(struct kcr_meta *m, const char *id, struct kcr_err *err);
 
     int (*file_put)(struct kcr_meta *m, const struct kcr_file_meta *f, struct kcr_err *err);
@@ -83,21 +110,32 @@ struct kcr_meta_ops {
                      struct kcr_err *err);
     int (*file_delete)(struct kcr_meta *m, const char *sid, const char *fid, struct kcr_err *err);
 
+    /* State records are keyed by (owner, session id). */
     int (*state_put)(struct kcr_meta *m, const struct kcr_state_meta *s, struct kcr_err *err);
-    int (*state_get)(struct kcr_meta *m, const char *sid, int64_t now_ms,
+    int (*state_get)(struct kcr_meta *m, const char *owner, const char *sid, int64_t now_ms,
                      struct kcr_state_meta *ret, struct kcr_err *err);
-    int (*state_delete)(struct kcr_meta *m, const char *sid, struct kcr_err *err);
+    int (*state_delete)(struct kcr_meta *m, const char *owner, const char *sid,
+                        struct kcr_err *err);
 
-    /* Managed keys, by sha256 hex. key_check fails with NOT_FOUND for an
-     * unknown hash and sets *ret_enabled otherwise. */
+    /* Managed keys, by sha256 hex; key_get fails with NOT_FOUND for an
+     * unknown hash. */
     int (*key_add)(struct kcr_meta *m, const struct kcr_key_meta *k, struct kcr_err *err);
-    int (*key_check)(struct kcr_meta *m, const char *hash, bool *ret_enabled, struct kcr_err *err);
+    int (*key_get)(struct kcr_meta *m, const char *hash, struct kcr_key_meta *ret,
+                   struct kcr_err *err);
     /* All managed keys, oldest first (*ret freed by the caller with free()). */
     int (*key_list)(struct kcr_meta *m, struct kcr_key_meta **ret, size_t *ret_n,
                     struct kcr_err *err);
     /* Enables/disables (NOT_FOUND if absent). */
     int (*key_set_enabled)(struct kcr_meta *m, const char *hash, bool enabled, struct kcr_err *err);
+    int (*key_set_limits)(struct kcr_meta *m, const char *hash, const struct kcr_rate_limits *l,
+                          struct kcr_err *err);
     int (*key_delete)(struct kcr_meta *m, const char *hash, struct kcr_err *err);
+
+    /* Adds one hit to the counter of key in the fixed window starting at
+     * window_ms (kept until expires_ms) and returns the count with this hit.
+     * Atomic: concurrent hits (threads, replicas) each get their own count. */
+    int (*rate_hit)(struct kcr_meta *m, const char *key, int64_t window_ms, int64_t expires_ms,
+                    int64_t *ret_count, struct kcr_err *err);
 
     /* 0 when the store answers a trivial query. */
     int (*ping)(struct kcr_meta *m, struct kcr_err *err);

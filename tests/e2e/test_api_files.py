@@ -50,10 +50,14 @@ def test_upload_without_file_is_422(server):
 
 def test_filename_sanitising(server):
     cases = {
-        "../../etc/passwd": "passwd",
+        # Relative paths are kept, each component sanitised (docs/api.md).
+        "../../etc/passwd": "etc/passwd",
+        "/abs/x.txt": "abs/x.txt",
         "my data (1).csv": "my_data__1_.csv",
         ".bashrc": "_.bashrc",
-        "dir/sub/ok.txt": "ok.txt",
+        "dir/sub/ok.txt": "dir/sub/ok.txt",
+        "notes/.git/config": "notes/_.git/config",
+        "a..b.txt": "a_.b.txt",
         "héllo.txt": "h__llo.txt",
     }
     for raw, want in cases.items():
@@ -231,3 +235,57 @@ def test_upload_batch(server):
         ("success", "a_b.txt"), ("success", "c.csv")]
     d = server.get(f"/download/{sid}/{body['files'][1]['fileId']}")
     assert d.content == b"1,2\n"
+
+
+def test_nested_upload_names_are_kept(server):
+    """A relative path is kept, each component sanitised (LibreChat v0.8.7
+    sends filename="dir/name.py"); a path deeper than 16 levels is a 400 and
+    nothing of that upload is stored."""
+    up = server.upload("src/pkg/main v2.py", b"print(1)\n").json()
+    assert up["files"][0]["filename"] == "src/pkg/main_v2.py"
+    [e] = server.get(f"/files/{up['session_id']}?detail=simple").json()
+    assert e["name"] == "src/pkg/main_v2.py"
+    deep = "/".join(["d"] * 17) + "/x.txt"
+    r = server.post("/upload", files=[("files", ("ok.txt", b"x")), ("files", (deep, b"x"))])
+    assert r.status_code == 400, r.text
+    assert r.json()["details"][0]["code"] == "path_too_deep"
+
+
+def test_session_object_check(server):
+    """GET /sessions/{sid}/objects/{fid}: LibreChat's freshness test reads
+    lastModified (re-uploading past 23 hours); unknown ids are 404."""
+    import datetime
+    up = server.upload("fresh.csv", b"a,b\n").json()
+    sid, fid = up["session_id"], up["files"][0]["fileId"]
+    for base in ("", "/v1"):
+        r = server.get(f"{base}/sessions/{sid}/objects/{fid}?kind=user&id=someone")
+        assert r.status_code == 200, r.text
+        b = r.json()
+        assert b["id"] == fid and b["storage_session_id"] == sid
+        assert b["name"] == "fresh.csv" and b["size"] == 4
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", b["lastModified"])
+        when = datetime.datetime.strptime(b["lastModified"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        age = datetime.datetime.utcnow() - when
+        assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=5), age
+    assert server.get(f"/sessions/{sid}/objects/NoSuchFile0123456789a").status_code == 404
+    assert server.get(f"/sessions/NoSuchSession12345678/objects/{fid}").status_code == 404
+    assert server.get(f"/sessions/{sid}/objects/{fid}?kind=nope&id=x").status_code == 400
+    assert server.delete(f"/files/{sid}/{fid}").status_code == 200
+    assert server.get(f"/sessions/{sid}/objects/{fid}").status_code == 404
+
+
+def test_upload_identity_fields_are_kept(server):
+    """kind/id/version of an upload are stored with its files and listed."""
+    r = server.post("/upload", files={"file": ("skill.md", b"# s\n")},
+                    data={"kind": "skill", "id": "skill_1", "version": "7"})
+    assert r.status_code == 200, r.text
+    sid = r.json()["storage_session_id"]
+    [e] = server.get(f"/files/{sid}").json()
+    assert (e["kind"], e["resource_id"], e["version"], e["storage_session_id"]) == \
+        ("skill", "skill_1", "7", sid)
+    [e] = server.get(f"/files/{sid}?detail=simple").json()
+    assert e["kind"] == "skill"
+    bad = server.post("/upload", files={"file": ("x", b"x")}, data={"kind": "robot", "id": "x"})
+    assert bad.status_code == 400
+    bad = server.post("/upload", files={"file": ("x", b"x")}, data={"kind": "agent"})
+    assert bad.status_code == 400

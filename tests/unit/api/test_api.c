@@ -18,6 +18,7 @@
 #include "api/download.h"
 #include "api/errors.h"
 #include "api/openapi.h"
+#include "common/digest.h"
 #include "common/fsutil.h"
 #include "store/meta-sqlite.h"
 
@@ -59,6 +60,7 @@ static void test_openapi_document(void **state)
                                        "/files/{session_id}",
                                        "/files/{session_id}/{file_id}",
                                        "/download/{session_id}/{file_id}",
+                                       "/sessions/{session_id}/objects/{file_id}",
                                        "/state/{session_id}",
                                        "/state/{session_id}/info",
                                        "/health",
@@ -112,29 +114,47 @@ static void test_keys(void **state)
     cfg.keys[cfg.nkeys++] = "first-key-0123456789";
     cfg.keys[cfg.nkeys++] = "second-key-0123456789";
     cfg.master_key = "master-key-0123456789";
-    struct kcr_auth *a = auth_new(&cfg, "generated-key-0123456789", m);
-    assert_true(auth_key_valid(a, "first-key-0123456789"));
-    assert_true(auth_key_valid(a, "second-key-0123456789"));
-    assert_true(auth_key_valid(a, "generated-key-0123456789"));
-    assert_true(auth_key_valid(a, "master-key-0123456789"));
-    assert_false(auth_key_valid(a, "first-key-012345678"));
-    assert_false(auth_key_valid(a, "first-key-01234567890"));
-    assert_false(auth_key_valid(a, ""));
-    assert_false(auth_key_valid(a, NULL));
+    struct kcr_core core = {.cfg = &cfg, .meta = m};
+    struct kcr_auth *a = auth_new(&cfg, &core, NULL);
+    assert_non_null(a);
+    auth_add_key(a, "generated-key-0123456789");
+    struct kcr_principal p, q;
+    assert_int_equal(auth_key_principal(a, "first-key-0123456789", &p), 0);
+    assert_int_equal(auth_key_principal(a, "second-key-0123456789", &q), 0);
+    /* Each key is its own principal, named by its hash, never by the key. */
+    assert_int_equal(p.kind, KCR_PRINCIPAL_KEY);
+    assert_string_not_equal(p.id, q.id);
+    assert_null(strstr(p.id, "first-key"));
+    assert_int_equal(strncmp(p.id, "key:", 4), 0);
+    assert_int_equal(auth_key_principal(a, "generated-key-0123456789", &p), 0);
+    assert_int_equal(auth_key_principal(a, "master-key-0123456789", &p), 0);
+    assert_int_equal(auth_key_principal(a, "first-key-012345678", &p), -1);
+    assert_int_equal(auth_key_principal(a, "first-key-01234567890", &p), -1);
+    assert_int_equal(auth_key_principal(a, "", &p), -1);
+    assert_int_equal(auth_key_principal(a, NULL, &p), -1);
     assert_true(auth_is_master(a, "master-key-0123456789"));
     assert_false(auth_is_master(a, "first-key-0123456789"));
-    /* A managed key is valid through its sha256 only. */
+    /* A managed key is valid through its sha256 only, with its own limits,
+     * and not once disabled. */
     char hash[65];
-    auth_sha256_hex("managed-key-0123456789", 22, hash);
+    digest_sha256_hex("managed-key-0123456789", 22, hash);
     assert_int_equal(strlen(hash), 64);
-    assert_false(auth_key_valid(a, "managed-key-0123456789"));
-    struct kcr_key_meta k = {.name = "ci", .enabled = true};
+    assert_int_equal(auth_key_principal(a, "managed-key-0123456789", &p), -1);
+    struct kcr_key_meta k = {.name = "ci", .enabled = true, .limits = {3, -1, -1}};
     strcpy(k.hash, hash);
     assert_int_equal(m->ops->key_add(m, &k, NULL), 0);
-    assert_true(auth_key_valid(a, "managed-key-0123456789"));
-    auth_sha256_hex("abc", 3, hash);
-    assert_string_equal(hash, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(auth_key_principal(a, "managed-key-0123456789", &p), 0);
+    assert_int_equal(p.limits.exec, 3);
+    assert_int_equal(m->ops->key_set_enabled(m, hash, false, NULL), 0);
+    assert_int_equal(auth_key_principal(a, "managed-key-0123456789", &p), -1);
     auth_free(a);
+    /* Bad JWT settings stop the start, naming the variable. */
+    cfg.auth_provider = KCR_AUTH_JWT;
+    cfg.jwt.public_key = "not a key";
+    cfg.jwt.max_ttl_s = 300;
+    struct kcr_err err = {0};
+    assert_null(auth_new(&cfg, &core, &err));
+    assert_non_null(strstr(err.msg, "CODEAPI_JWT_PUBLIC_KEY"));
     meta_free(m);
     (void)fs_rm_tree_at(AT_FDCWD, dir);
 }

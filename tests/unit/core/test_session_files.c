@@ -1,7 +1,9 @@
-/* Unit tests for core/session.c and core/files.c on the real embedded stores
- * in a temporary directory: the session choice order, TTL expiry and the
- * reaper's cleanup, file storage (bytes before records), resolution by id,
- * by name and across sessions (copy), deletion, MIME types. */
+/* Unit tests for core/session.c, core/files.c and core/statestore.c on the
+ * real embedded stores in a temporary directory: the session choice order,
+ * TTL expiry and the reaper's cleanup, file storage (bytes before records),
+ * resolution by id, by name and across sessions (copy), deletion, MIME types;
+ * and who may touch what (principals, unowned data, agent files shared within
+ * a tenant, states per owner). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include "common/fsutil.h"
 #include "core/files.h"
 #include "core/session.h"
+#include "core/statestore.h"
 #include "store/blob-fs.h"
 #include "store/meta-sqlite.h"
 
@@ -60,51 +63,130 @@ static int data_fd(const char *s)
     return fd;
 }
 
+static struct kcr_principal key_a, key_b, user_a, user_b, other_tenant_a;
+
+static int setup_principals(void **state)
+{
+    principal_key(&key_a, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
+    principal_key(&key_b, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", NULL);
+    principal_jwt(&user_a, "acme", "alice");
+    principal_jwt(&user_b, "acme", "bob");
+    principal_jwt(&other_tenant_a, "globex", "alice");
+    return setup(state);
+}
+
+/* Stores data as a file of session s named name for resource res (may be NULL). */
+static struct kcr_file_meta store(const struct kcr_session *s, const char *name, const char *data,
+                                  const struct kcr_resource *res)
+{
+    struct kcr_file_meta want = {.kind = KCR_FILE_UPLOAD}, f;
+    strcpy(want.session_id, s->id);
+    strcpy(want.owner, s->owner);
+    strcpy(want.name, name);
+    if (res)
+        want.res = *res;
+    int fd = data_fd(data);
+    assert_int_equal(files_store(&core, &want, fd, strlen(data), &f, NULL), 0);
+    close(fd);
+    return f;
+}
+
 static void test_choice_order(void **state)
 {
     (void)state;
-    char a[KCR_ID_LEN + 1], b[KCR_ID_LEN + 1], e[KCR_ID_LEN + 1], got[KCR_ID_LEN + 1];
-    assert_int_equal(session_create(&core, NULL, "u", a, NULL), 0);
-    assert_int_equal(session_create(&core, NULL, NULL, b, NULL), 0);
-    assert_int_equal(session_create(&core, "agent_x", NULL, e, NULL), 0);
-    assert_true(id_is_valid(a));
-    const char *fs[] = {"NoSuchSession12345678", b};
+    struct kcr_session a, b, e, got;
+    assert_int_equal(session_create(&core, &key_a, NULL, "u", &a, NULL), 0);
+    assert_int_equal(session_create(&core, &key_a, NULL, NULL, &b, NULL), 0);
+    assert_int_equal(session_create(&core, &key_a, "agent_x", NULL, &e, NULL), 0);
+    assert_true(id_is_valid(a.id));
+    assert_string_equal(a.owner, key_a.id);
+    const char *fs[] = {"NoSuchSession12345678", b.id};
     /* session_id first ... */
-    assert_int_equal(session_choose(&core, a, fs, 2, "agent_x", NULL, got, NULL), 0);
-    assert_string_equal(got, a);
+    assert_int_equal(session_choose(&core, &key_a, a.id, fs, 2, "agent_x", NULL, &got, NULL), 0);
+    assert_string_equal(got.id, a.id);
     /* ... then the first existing files[].session_id ... */
     assert_int_equal(
-        session_choose(&core, "NoSuchSession12345678", fs, 2, "agent_x", NULL, got, NULL), 0);
-    assert_string_equal(got, b);
+        session_choose(&core, &key_a, "NoSuchSession12345678", fs, 2, "agent_x", NULL, &got, NULL),
+        0);
+    assert_string_equal(got.id, b.id);
     /* ... then the entity's session ... */
-    assert_int_equal(session_choose(&core, NULL, fs, 1, "agent_x", NULL, got, NULL), 0);
-    assert_string_equal(got, e);
+    assert_int_equal(session_choose(&core, &key_a, NULL, fs, 1, "agent_x", NULL, &got, NULL), 0);
+    assert_string_equal(got.id, e.id);
     /* ... else a new one, remembered for its entity. */
-    assert_int_equal(session_choose(&core, NULL, NULL, 0, "agent_y", NULL, got, NULL), 0);
-    assert_true(id_is_valid(got) && strcmp(got, a) && strcmp(got, b) && strcmp(got, e));
-    char again[KCR_ID_LEN + 1];
-    assert_int_equal(session_choose(&core, NULL, NULL, 0, "agent_y", NULL, again, NULL), 0);
-    assert_string_equal(again, got);
+    assert_int_equal(session_choose(&core, &key_a, NULL, NULL, 0, "agent_y", NULL, &got, NULL), 0);
+    assert_true(id_is_valid(got.id) && strcmp(got.id, a.id) && strcmp(got.id, b.id) &&
+                strcmp(got.id, e.id));
+    struct kcr_session again;
+    assert_int_equal(session_choose(&core, &key_a, NULL, NULL, 0, "agent_y", NULL, &again, NULL),
+                     0);
+    assert_string_equal(again.id, got.id);
+}
+
+/* Another principal's session ids, files[] sessions and entity are passed
+ * over as if they did not exist: B always lands in a session of its own. */
+static void test_choice_never_crosses_principals(void **state)
+{
+    (void)state;
+    struct kcr_session a, got;
+    assert_int_equal(session_create(&core, &key_a, "agent_x", NULL, &a, NULL), 0);
+    const char *fs[] = {a.id};
+    const struct kcr_principal *others[] = {&key_b, &user_a, &user_b};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(session_choose(&core, others[i], a.id, fs, 1, "agent_x", NULL, &got, NULL),
+                         0);
+        assert_string_not_equal(got.id, a.id);
+        assert_string_equal(got.owner, others[i]->id);
+        struct kcr_err err = {0};
+        assert_int_equal(session_get_owned(&core, others[i], a.id, &got, &err), -1);
+        assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+    }
+    /* The same sub in another tenant is another principal. */
+    struct kcr_session u;
+    assert_int_equal(session_create(&core, &user_a, NULL, NULL, &u, NULL), 0);
+    assert_int_equal(session_get_owned(&core, &other_tenant_a, u.id, &got, NULL), -1);
+    assert_int_equal(session_get_owned(&core, &user_a, u.id, &got, NULL), 0);
+}
+
+/* Data from before owners existed is every API key's, and no JWT user's. */
+static void test_unowned_is_for_keys_only(void **state)
+{
+    (void)state;
+    struct kcr_session old = {.created_ms = 1, .last_activity_ms = 1};
+    id_new(old.id);
+    strcpy(old.owner, KCR_OWNER_UNOWNED);
+    strcpy(old.entity_id, "agent_old");
+    assert_int_equal(core.meta->ops->session_create(core.meta, &old, NULL), 0);
+    struct kcr_file_meta f = store(&old, "old.txt", "old", NULL);
+    struct kcr_session got;
+    assert_int_equal(session_get_owned(&core, &key_a, old.id, &got, NULL), 0);
+    assert_int_equal(session_get_owned(&core, &key_b, old.id, &got, NULL), 0);
+    assert_int_equal(session_get_owned(&core, &user_a, old.id, &got, NULL), -1);
+    assert_int_equal(session_choose(&core, &key_b, NULL, NULL, 0, "agent_old", NULL, &got, NULL),
+                     0);
+    assert_string_equal(got.id, old.id);
+    assert_int_equal(session_choose(&core, &user_a, NULL, NULL, 0, "agent_old", NULL, &got, NULL),
+                     0);
+    assert_string_not_equal(got.id, old.id);
+    struct kcr_file_meta g;
+    assert_int_equal(files_get_readable(&core, &key_b, old.id, f.id, NULL, &g, NULL), 0);
+    assert_int_equal(files_get_readable(&core, &user_a, old.id, f.id, NULL, &g, NULL), -1);
 }
 
 static void test_ttl_and_reap(void **state)
 {
     (void)state;
     cfg.session_ttl_hours = 1;
-    char sid[KCR_ID_LEN + 1];
-    assert_int_equal(session_create(&core, NULL, NULL, sid, NULL), 0);
-    int fd = data_fd("bytes");
-    struct kcr_file_meta f;
-    assert_int_equal(files_store(&core, sid, "a.txt", NULL, KCR_FILE_UPLOAD, fd, 5, &f, NULL), 0);
-    close(fd);
-    assert_true(session_exists(&core, sid));
+    struct kcr_session s, got;
+    assert_int_equal(session_create(&core, &key_a, NULL, NULL, &s, NULL), 0);
+    struct kcr_file_meta f = store(&s, "a.txt", "bytes", NULL);
+    assert_int_equal(session_get_owned(&core, &key_a, s.id, &got, NULL), 0);
     /* Nothing expires early. */
     assert_int_equal(session_reap(&core, session_now_ms()), 0);
-    assert_true(session_exists(&core, sid));
+    assert_int_equal(session_get_owned(&core, &key_a, s.id, &got, NULL), 0);
     /* Two hours later the session, its records and its bytes are gone. */
     assert_int_equal(session_reap(&core, session_now_ms() + 2 * 3600 * 1000), 1);
     struct kcr_file_meta g;
-    assert_int_equal(core.meta->ops->file_get(core.meta, sid, f.id, &g, NULL), -1);
+    assert_int_equal(core.meta->ops->file_get(core.meta, s.id, f.id, &g, NULL), -1);
     uint64_t size;
     assert_int_equal(files_open(&core, &f, &size, NULL), -1);
     cfg.session_ttl_hours = 0;
@@ -132,30 +214,29 @@ static void test_reaper_starts_and_stops(void **state)
 static void test_store_resolve_copy_delete(void **state)
 {
     (void)state;
-    char s1[KCR_ID_LEN + 1], s2[KCR_ID_LEN + 1];
-    assert_int_equal(session_create(&core, NULL, NULL, s1, NULL), 0);
-    assert_int_equal(session_create(&core, NULL, NULL, s2, NULL), 0);
-    int fd = data_fd("a,b\n");
-    struct kcr_file_meta f;
-    assert_int_equal(files_store(&core, s1, "data.csv", NULL, KCR_FILE_UPLOAD, fd, 4, &f, NULL), 0);
-    close(fd);
+    struct kcr_session s1, s2;
+    assert_int_equal(session_create(&core, &key_a, NULL, NULL, &s1, NULL), 0);
+    assert_int_equal(session_create(&core, &key_a, NULL, NULL, &s2, NULL), 0);
+    struct kcr_file_meta f = store(&s1, "data.csv", "a,b\n", NULL);
     assert_string_equal(f.content_type, "text/csv");
 
     struct kcr_file_meta r;
-    struct kcr_file_ref by_id = {.id = f.id, .session_id = s1, .name = "whatever"};
-    assert_int_equal(files_resolve(&core, s1, &by_id, &r, NULL), 0);
+    struct kcr_file_ref by_id = {.id = f.id, .session_id = s1.id, .name = "whatever"};
+    assert_int_equal(files_resolve(&core, &key_a, &s1, &by_id, &r, NULL), 0);
     assert_string_equal(r.id, f.id);
     struct kcr_file_ref by_name = {
-        .id = "Unknown0123456789abcd", .session_id = s1, .name = "data.csv"};
-    assert_int_equal(files_resolve(&core, s1, &by_name, &r, NULL), 0);
+        .id = "Unknown0123456789abcd", .session_id = s1.id, .name = "data.csv"};
+    assert_int_equal(files_resolve(&core, &key_a, &s1, &by_name, &r, NULL), 0);
     assert_string_equal(r.id, f.id);
     /* LibreChat's original name resolves to the sanitised stored one. */
-    struct kcr_file_ref raw = {.session_id = s1, .name = "data.csv"};
-    assert_int_equal(files_resolve(&core, s1, &raw, &r, NULL), 0);
+    struct kcr_file_meta sp = store(&s1, "my_data.csv", "x", NULL);
+    struct kcr_file_ref raw = {.session_id = s1.id, .name = "my data.csv"};
+    assert_int_equal(files_resolve(&core, &key_a, &s1, &raw, &r, NULL), 0);
+    assert_string_equal(r.id, sp.id);
 
     /* From another session: a copy with a new id in the chosen session. */
-    assert_int_equal(files_resolve(&core, s2, &by_id, &r, NULL), 0);
-    assert_string_equal(r.session_id, s2);
+    assert_int_equal(files_resolve(&core, &key_a, &s2, &by_id, &r, NULL), 0);
+    assert_string_equal(r.session_id, s2.id);
     assert_string_not_equal(r.id, f.id);
     uint64_t size = 0;
     int rfd = files_open(&core, &r, &size, NULL);
@@ -165,14 +246,113 @@ static void test_store_resolve_copy_delete(void **state)
     close(rfd);
 
     struct kcr_err err = {0};
-    struct kcr_file_ref ghost = {.id = "Ghost0123456789abcdef", .session_id = s1, .name = "x"};
-    assert_int_equal(files_resolve(&core, s1, &ghost, &r, &err), -1);
+    struct kcr_file_ref ghost = {.id = "Ghost0123456789abcdef", .session_id = s1.id, .name = "x"};
+    assert_int_equal(files_resolve(&core, &key_a, &s1, &ghost, &r, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
     assert_non_null(strstr(err.msg, "Ghost0123456789abcdef"));
 
-    assert_int_equal(files_delete(&core, s1, f.id, NULL), 0);
-    assert_int_equal(files_delete(&core, s1, f.id, &err), -1);
+    assert_int_equal(files_delete(&core, &key_a, s1.id, f.id, NULL), 0);
+    assert_int_equal(files_delete(&core, &key_a, s1.id, f.id, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+}
+
+/* Nothing of A's is resolved, read, listed or deleted for B; B's /exec
+ * never gets a copy of A's file. */
+static void test_files_stay_with_their_owner(void **state)
+{
+    (void)state;
+    struct kcr_session a, b;
+    assert_int_equal(session_create(&core, &user_a, NULL, NULL, &a, NULL), 0);
+    assert_int_equal(session_create(&core, &user_b, NULL, NULL, &b, NULL), 0);
+    struct kcr_file_meta f = store(&a, "secret.txt", "A's", NULL);
+    struct kcr_file_meta r, *v = NULL;
+    size_t n = 9;
+    struct kcr_err err = {0};
+    struct kcr_file_ref ref = {.id = f.id, .session_id = a.id, .name = "secret.txt"};
+    assert_int_equal(files_resolve(&core, &user_b, &b, &ref, &r, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+    struct kcr_file_ref by_name = {.session_id = a.id, .name = "secret.txt"};
+    assert_int_equal(files_resolve(&core, &user_b, &b, &by_name, &r, NULL), -1);
+    assert_int_equal(files_get_readable(&core, &user_b, a.id, f.id, NULL, &r, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+    assert_int_equal(files_list_readable(&core, &user_b, a.id, NULL, &v, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    free(v);
+    assert_int_equal(files_delete(&core, &user_b, a.id, f.id, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+    assert_int_equal(files_get_readable(&core, &user_a, a.id, f.id, NULL, &r, NULL), 0);
+    /* The owner lists it, and naming kind=user does not change that. */
+    struct kcr_resource mine = {.kind = "user", .id = "alice"};
+    assert_int_equal(files_list_readable(&core, &user_a, a.id, &mine, &v, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    free(v);
+}
+
+/* Agent and skill files are shared with the users of the owner's tenant
+ * that name the same resource; nobody else, and never for writing. */
+static void test_agent_files_shared_in_tenant(void **state)
+{
+    (void)state;
+    struct kcr_session a, b;
+    struct kcr_resource agent = {.kind = "agent", .id = "agent_x"};
+    assert_int_equal(session_create(&core, &user_a, NULL, NULL, &a, NULL), 0);
+    struct kcr_file_meta f = store(&a, "kb.csv", "shared", &agent);
+    struct kcr_file_meta r;
+    assert_int_equal(files_get_readable(&core, &user_b, a.id, f.id, &agent, &r, NULL), 0);
+    /* Not without naming it, not another agent, not another tenant, not a key. */
+    struct kcr_resource other = {.kind = "agent", .id = "agent_y"};
+    assert_int_equal(files_get_readable(&core, &user_b, a.id, f.id, NULL, &r, NULL), -1);
+    assert_int_equal(files_get_readable(&core, &user_b, a.id, f.id, &other, &r, NULL), -1);
+    assert_int_equal(files_get_readable(&core, &other_tenant_a, a.id, f.id, &agent, &r, NULL), -1);
+    assert_int_equal(files_get_readable(&core, &key_a, a.id, f.id, &agent, &r, NULL), -1);
+    assert_int_equal(files_delete(&core, &user_b, a.id, f.id, NULL), -1);
+    /* B's execution gets its own copy, in B's session. */
+    assert_int_equal(session_create(&core, &user_b, NULL, NULL, &b, NULL), 0);
+    struct kcr_file_ref ref = {.id = f.id, .session_id = a.id, .res = agent};
+    assert_int_equal(files_resolve(&core, &user_b, &b, &ref, &r, NULL), 0);
+    assert_string_equal(r.session_id, b.id);
+    assert_string_equal(r.owner, user_b.id);
+    /* A listing of A's session by B shows only what B may read. */
+    store(&a, "private.txt", "mine", NULL);
+    struct kcr_file_meta *v = NULL;
+    size_t n = 0;
+    assert_int_equal(files_list_readable(&core, &user_b, a.id, &agent, &v, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].name, "kb.csv");
+    free(v);
+}
+
+/* One caller's state of an id is never another's, whatever the id. */
+static void test_states_per_owner(void **state)
+{
+    (void)state;
+    struct kcr_session a;
+    assert_int_equal(session_create(&core, &key_a, NULL, NULL, &a, NULL), 0);
+    assert_int_equal(statestore_save(&core, &key_a, a.id, "\001A", 2, NULL, NULL), 0);
+    struct kcr_state_meta st;
+    assert_int_equal(statestore_get_session(&core, &a, &st, NULL), 0);
+    assert_int_equal(st.size, 2);
+    /* B sees none under A's session id, and its own save does not touch A's. */
+    assert_int_equal(statestore_get(&core, &key_b, a.id, &st, NULL), -1);
+    assert_int_equal(statestore_save(&core, &key_b, a.id, "\001BBB", 4, NULL, NULL), 0);
+    assert_int_equal(statestore_get(&core, &key_b, a.id, &st, NULL), 0);
+    assert_int_equal(st.size, 4);
+    assert_int_equal(statestore_get(&core, &key_a, a.id, &st, NULL), 0);
+    assert_int_equal(st.size, 2);
+    uint64_t size = 0;
+    int fd = statestore_open(&core, &st, &size, NULL);
+    char buf[8] = {0};
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, buf, sizeof(buf)), 2);
+    assert_memory_equal(buf, "\001A", 2);
+    close(fd);
+    assert_int_equal(statestore_delete(&core, &key_b, a.id, NULL), 0);
+    assert_int_equal(statestore_get(&core, &key_a, a.id, &st, NULL), 0);
+    /* Ids that are not sessions work the same. */
+    assert_int_equal(statestore_save(&core, &user_a, "any-name", "\002x", 2, NULL, NULL), 0);
+    assert_int_equal(statestore_get(&core, &user_b, "any-name", &st, NULL), -1);
+    assert_false(statestore_id_ok("../x"));
+    assert_int_equal(statestore_save(&core, &user_a, "../x", "\002x", 2, NULL, NULL), -1);
 }
 
 static void test_mime(void **state)
@@ -188,10 +368,18 @@ static void test_mime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_choice_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ttl_and_reap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reaper_starts_and_stops, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_resolve_copy_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_choice_order, setup_principals, teardown),
+        cmocka_unit_test_setup_teardown(test_choice_never_crosses_principals, setup_principals,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unowned_is_for_keys_only, setup_principals, teardown),
+        cmocka_unit_test_setup_teardown(test_ttl_and_reap, setup_principals, teardown),
+        cmocka_unit_test_setup_teardown(test_reaper_starts_and_stops, setup_principals, teardown),
+        cmocka_unit_test_setup_teardown(test_store_resolve_copy_delete, setup_principals, teardown),
+        cmocka_unit_test_setup_teardown(test_files_stay_with_their_owner, setup_principals,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_agent_files_shared_in_tenant, setup_principals,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_states_per_owner, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_mime, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
