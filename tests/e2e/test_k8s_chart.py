@@ -165,3 +165,30 @@ def test_values_are_documented():
         if not above and not any(b.lstrip().startswith("#") for b in block):
             undocumented.append(m.group(2))
     assert not undocumented, undocumented
+
+
+def test_librechat_jwt_settings(helm):
+    """auth.*: the public key comes from a Secret (env or a mounted key
+    directory), the other settings from the ConfigMap, all names kcr reads."""
+    docs = render(helm, "auth.provider=librechat-jwt", "auth.jwt.publicKeySecret=lc-jwt",
+                  "auth.trustedNetworks={10.0.0.0/8,fd00::/8}", "rateLimits.execPerMinute=42")
+    cm = one(docs, "ConfigMap")["data"]
+    assert cm["CODEAPI_AUTH_PROVIDER"] == "librechat-jwt"
+    assert cm["CODEAPI_JWT_ISSUER"] == "librechat" and cm["CODEAPI_JWT_AUDIENCE"] == "codeapi"
+    assert cm["AUTH_TRUSTED_NETWORKS"] == "10.0.0.0/8,fd00::/8"
+    assert cm["RATE_LIMIT_EXEC_PER_MINUTE"] == "42"
+    (c,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["CODEAPI_JWT_PUBLIC_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "lc-jwt", "key": "public.pem"}
+    docs = render(helm, "auth.jwt.keysDirSecret=lc-keys")
+    assert one(docs, "ConfigMap")["data"]["CODEAPI_JWT_PUBLIC_KEYS_DIR"] == "/etc/kcr/jwt-keys"
+    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    vol = {v["name"]: v for v in spec["volumes"]}["jwt-keys"]
+    assert vol["secret"]["secretName"] == "lc-keys"
+    (c,) = spec["containers"]
+    mount = {m["name"]: m for m in c["volumeMounts"]}["jwt-keys"]
+    assert mount["mountPath"] == "/etc/kcr/jwt-keys" and mount["readOnly"] is True
+    # Without JWT settings nothing of them is rendered.
+    cm = one(render(helm), "ConfigMap")["data"]
+    assert not [k for k in cm if k.startswith("CODEAPI_")]
