@@ -17,7 +17,9 @@ RUN mkdir -p /mnt/data && chown 65532:65532 /mnt/data
 FROM ${BASE}-dev AS final
 
 # PACKAGES can be emptied for a base image that already has them (offline tests).
-ARG PACKAGES="bash coreutils bc file gawk jq sed grep findutils"
+# python3: LibreChat v0.8.7 writes files into the sandbox with `lang: bash` and a
+# `python3 - <<'PY'` heredoc (its writeSandboxFile).
+ARG PACKAGES="bash coreutils bc file gawk jq sed grep findutils python3"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
