@@ -61,6 +61,26 @@ static const struct kcr_http_route routes[] = {
 
 /*** Response finishing: security headers, CORS, metrics ***/
 
+/* Whether origin is one of the comma-separated origins, exactly (scheme,
+ * host and port; surrounding blanks ignored): with credentials allowed, a
+ * substring match would let https://app.example.co act for
+ * https://app.example.com. */
+static bool origin_listed(const char *origins, const char *origin)
+{
+    size_t n = strlen(origin);
+    for (const char *p = origins; *p;) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+            end--;
+        if (end && end == n && !strncmp(p, origin, n))
+            return true;
+        p += len;
+    }
+    return false;
+}
+
 static void finish(struct kcr_http_req *req, struct kcr_http_resp *resp, void *ctx)
 {
     struct kcr_api *api = ctx;
@@ -77,7 +97,7 @@ static void finish(struct kcr_http_req *req, struct kcr_http_resp *resp, void *c
         const char *origins = api->core.cfg->cors_origins;
         const char *origin = http_req_header(req, "Origin");
         bool any = !strcmp(origins, "*");
-        bool listed = origin && !any && strstr(origins, origin);
+        bool listed = origin && !any && origin_listed(origins, origin);
         if (origin && (any || listed)) {
             /* With credentials a browser refuses "*": echo the allowed origin. */
             http_resp_header(resp, "Access-Control-Allow-Origin", origin);

@@ -224,7 +224,8 @@ def test_generated_key_is_printed_stored_and_reused():
 
 
 def test_cors_option():
-    s = start_server({"ENABLE_CORS": "true", "CORS_ORIGINS": "http://app.example"})
+    s = start_server({"ENABLE_CORS": "true",
+                      "CORS_ORIGINS": "http://app.example, https://app.example.com"})
     try:
         r = requests.options(s.url + "/exec", headers={
             "Origin": "http://app.example", "Access-Control-Request-Method": "POST",
@@ -234,6 +235,13 @@ def test_cors_option():
         assert "POST" in r.headers["Access-Control-Allow-Methods"]
         r = s.get("/files/x", headers={"x-api-key": TEST_KEY, "Origin": "http://evil.example"})
         assert "Access-Control-Allow-Origin" not in r.headers
+        # Exact origins only: credentials are allowed, so no prefix or part of one.
+        for origin in ("https://app.example.co", "http://app.exampl", "app.example",
+                       "https://app.example.com.evil", "http://app.example, https://x"):
+            r = s.get("/files/x", headers={"x-api-key": TEST_KEY, "Origin": origin})
+            assert "Access-Control-Allow-Origin" not in r.headers, origin
+        r = s.get("/files/x", headers={"x-api-key": TEST_KEY, "Origin": "https://app.example.com"})
+        assert r.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     finally:
         s.cleanup()
     # Off by default.
@@ -361,3 +369,4 @@ def test_rootless_serve_reports_degraded_isolation():
         s.stop()
         s.cleanup()
         shutil.rmtree(base, ignore_errors=True)
+
