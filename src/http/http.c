@@ -764,6 +764,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return queue(req, r);
 }
 
+/* The decoded path as a JSON string for the access log. JSON strings are
+ * UTF-8: a path that is not (GET /x/%FF) is logged with its bytes >= 0x80
+ * percent-encoded again, rather than making the whole line fail. */
+static json_t *log_path(const char *path)
+{
+    json_t *s = json_string(path ? path : "");
+    if (s)
+        return s;
+    struct kcr_buf b;
+    buf_init(&b, 3 * strlen(path) + 1);
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+        if (*c >= 0x80)
+            buf_printf(&b, "%%%02X", *c);
+        else
+            buf_append(&b, c, 1);
+    }
+    s = json_string(b.data ? b.data : "");
+    buf_done(&b);
+    return s;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -778,8 +799,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         clock_gettime(CLOCK_MONOTONIC, &now);
         double ms = (double)(now.tv_sec - req->start.tv_sec) * 1e3 +
                     (double)(now.tv_nsec - req->start.tv_nsec) / 1e6;
-        json_t *f = json_pack("{s:s,s:s,s:i,s:f}", "method", req->method, "path",
-                              req->path ? req->path : "", "status", req->status, "duration_ms", ms);
+        json_t *f = json_pack("{s:s,s:o,s:i,s:f}", "method", req->method, "path",
+                              log_path(req->path), "status", req->status, "duration_ms", ms);
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
             json_object_set_new(f, "aborted", json_true());
         if (req->logf)

@@ -370,3 +370,22 @@ def test_rootless_serve_reports_degraded_isolation():
         s.cleanup()
         shutil.rmtree(base, ignore_errors=True)
 
+
+def test_access_log_of_a_path_that_is_not_utf8(server):
+    """GET /x/%FF decodes to a byte that is not UTF-8: the request still has
+    its full access-log line (method, path re-encoded, status)."""
+    import json
+    import time
+    r = server.get("/nothere/%FF%C3%A9", headers=server.headers())
+    assert r.status_code == 404
+    rid = r.headers["X-Request-ID"]
+    line = None
+    for _ in range(50):
+        found = [l for l in server.stderr_lines if rid in l]
+        if found:
+            line = json.loads(found[0])
+            break
+        time.sleep(0.05)
+    assert line, "no log line for " + rid
+    assert line["method"] == "GET" and line["status"] == 404
+    assert line["path"] == "/nothere/%FF%C3%A9"
