@@ -57,12 +57,15 @@ static void init_global(void)
         max_output = (size_t)n;
 }
 
-/* Bytes of /execute reply kcr accepts: both streams at the cap, each byte
- * possibly escaped as \u00XX (6 bytes) by JSON, plus the other fields. */
+/* Bytes of /execute reply kcr accepts: both streams at the sidecar's cap,
+ * each byte possibly escaped as \u00XX (6 bytes) by JSON, plus the other
+ * fields. kcr serve's MAX_OUTPUT_SIZE counts characters; the sidecar's cap is
+ * sidecar_output_bytes() of it (4 bytes per character), so that is what a
+ * reply of control bytes can reach (issue 13, item 5: 503 instead of 200). */
 static size_t exec_body_cap(void)
 {
     pthread_once(&init_once, init_global);
-    return 2 * 6 * max_output + SMALL_BODY_CAP;
+    return 2 * 6 * (size_t)sidecar_output_bytes((long)max_output) + SMALL_BODY_CAP;
 }
 
 /*** One request ***/

@@ -643,3 +643,19 @@ def test_nested_file_references_are_placed_at_their_path(server):
         r = server.exec("print(1)", files=[dict(ref, name=bad)])
         assert r.status_code == 400, (bad, r.text)
         assert bad[:40] in r.json()["error"], r.json()
+
+
+def test_control_bytes_in_output_are_truncated_not_503():
+    """With MAX_OUTPUT_SIZE set (the Helm chart sets it), a stream of control
+    bytes reaches the sidecar's byte cap, and JSON escapes each to 6 bytes:
+    kcr's reply cap must allow for that (issue 13, item 5: it answered 503)."""
+    s = start_server({"MAX_OUTPUT_SIZE": "65536"})
+    try:
+        code = ("import sys\nsys.stdout.buffer.write(b'\\x01' * 300000)\n"
+                "sys.stderr.buffer.write(b'\\x02' * 300000)\n")
+        b = ok(s.exec(code))
+        assert b["stdout"].endswith("[Output truncated - size limit exceeded]\n"), b["stdout"]
+        assert "\x01" not in b["stdout"] and "\x02" not in b["stderr"]
+        assert "Output truncated" in b["stderr"]
+    finally:
+        s.cleanup()
