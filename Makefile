@@ -185,6 +185,7 @@ bench-quick: binaries-only
 	BENCH_N1=20 BENCH_N8=40 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py api
 	BENCH_N=2 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py langs
 	BENCH_N=50 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py auth
+	BENCH_N=10 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py stages
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* Output paths deeper than this are not collected (security.md case 11). */
 #define OUTPUT_MAX_DEPTH 16
@@ -29,6 +30,22 @@ struct mounted {
     struct kcr_file_meta meta;
     char name[KCR_MOUNT_NAME_MAX]; /* its relative path under /mnt/data */
 };
+
+/*** Stage timing ***/
+
+/* CLOCK_MONOTONIC in milliseconds. clock_gettime is served by the vDSO on
+ * Linux, so timing every stage costs no system call. */
+static double mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static double since_ms(double t0)
+{
+    return mono_ms() - t0;
+}
 
 /*** Files in ***/
 
@@ -314,6 +331,67 @@ static void finish_output(struct kcr_core *c, const struct kcr_lang *lang,
     }
 }
 
+/* The wall-clock limit of one run: the configured one times the language's
+ * multiplier, rounded up and capped like the pod manager's sidecar bound; a
+ * client's own timeout can only lower it. */
+static int run_timeout_s(const struct kcr_core *c, const struct kcr_exec_request *req)
+{
+    double mult = lang_time_mult(req->lang); /* table value or LANG_TIME_MULT_<CODE> */
+    double want = c->cfg->max_exec_time_s * mult;
+    int timeout_s = (int)want + ((double)(int)want < want);
+    timeout_s = timeout_s < 1 ? 1 : timeout_s > 600 ? 600 : timeout_s;
+    if (req->timeout_ms > 0 && (req->timeout_ms + 999) / 1000 < timeout_s)
+        timeout_s = (int)((req->timeout_ms + 999) / 1000);
+    return timeout_s;
+}
+
+/* Uploads and the session's state into the pod, then the listing they make. */
+static int files_in(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_session *s,
+                    const struct mounted *m, size_t nm, bool state,
+                    struct kcr_pod_files *ret_before, struct kcr_exec_stages *st,
+                    struct kcr_err *err)
+{
+    double t = mono_ms();
+    int rc = put_files(c, pod, m, nm, err);
+    if (rc == 0 && state)
+        rc = put_state(c, pod, s, err);
+    st->files_in_ms += since_ms(t);
+    if (rc < 0)
+        return -1;
+    t = mono_ms();
+    rc = sidecar_list_files(pod, ret_before, err);
+    st->list_before_ms += since_ms(t);
+    return rc < 0 ? kcr_err_wrap(err, "list inputs") : 0;
+}
+
+/* After the run: the listing, the py state (kept only when the run
+ * succeeded), the result files. */
+static int collect_results(struct kcr_core *c, struct kcr_pod *pod,
+                           const struct kcr_exec_request *req, const struct kcr_session *s,
+                           const struct mounted *m, size_t nm, const struct kcr_pod_files *before,
+                           bool want_state, struct kcr_exec_response *res, struct kcr_err *err)
+{
+    struct kcr_exec_stages *st = &res->stages;
+    char cls[128];
+    _cleanup_free_ char *code_file = lang_code_file(req->lang, req->code, cls, sizeof(cls));
+    struct kcr_pod_files after = {0};
+    double t = mono_ms();
+    int rc = sidecar_list_files(pod, &after, err) < 0 ? kcr_err_wrap(err, "list outputs") : 0;
+    st->list_after_ms += since_ms(t);
+    if (rc == 0 && want_state) {
+        t = mono_ms();
+        rc = collect_state(c, pod, s, before, &after, res, err);
+        st->state_ms += since_ms(t);
+    }
+    if (rc == 0) {
+        t = mono_ms();
+        rc = collect_files(c, pod, s, before, &after, m, nm, code_file, res, err);
+        st->outputs_ms += since_ms(t);
+    }
+    sidecar_files_done(&after);
+    return rc;
+}
+
 /* Everything that needs the pod, which the caller releases afterwards.
  * *ret_started tells whether the program was sent to the pod: before that, a
  * failure has no effect anyone could see. */
@@ -323,18 +401,10 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
 {
     *ret_started = false;
     bool state = use_state(c, req);
-    if (put_files(c, pod, m, nm, err) < 0 || (state && put_state(c, pod, s, err) < 0))
-        return -1;
     struct kcr_pod_files before = {0};
-    if (sidecar_list_files(pod, &before, err) < 0)
-        return kcr_err_wrap(err, "list inputs");
-    double mult = lang_time_mult(req->lang); /* table value or LANG_TIME_MULT_<CODE> */
-    /* Rounded up and capped like the pod manager's sidecar bound. */
-    double want = c->cfg->max_exec_time_s * mult;
-    int timeout_s = (int)want + ((double)(int)want < want);
-    timeout_s = timeout_s < 1 ? 1 : timeout_s > 600 ? 600 : timeout_s;
-    if (req->timeout_ms > 0 && (req->timeout_ms + 999) / 1000 < timeout_s)
-        timeout_s = (int)((req->timeout_ms + 999) / 1000);
+    if (files_in(c, pod, s, m, nm, state, &before, &res->stages, err) < 0)
+        return -1;
+    int timeout_s = run_timeout_s(c, req);
     _cleanup_free_ char *wrapped = state ? pystate_wrap(req->code, strlen(req->code)) : NULL;
     struct kcr_exec_req x = {
         .code = wrapped ? wrapped : req->code,
@@ -347,7 +417,10 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
     };
     struct kcr_exec_result r = {0};
     *ret_started = true;
-    if (sidecar_execute(pod, &x, &r, err) < 0) {
+    double t = mono_ms();
+    int rc = sidecar_execute(pod, &x, &r, err);
+    res->stages.execute_ms += since_ms(t);
+    if (rc < 0) {
         sidecar_files_done(&before);
         return kcr_err_wrap(err, "execute");
     }
@@ -355,51 +428,35 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
     finish_output(c, req->lang, &r, timeout_s, res);
     bool succeeded = r.exit_code == 0 && !r.timed_out;
     sidecar_result_done(&r);
-    char cls[128];
-    _cleanup_free_ char *code_file = lang_code_file(req->lang, req->code, cls, sizeof(cls));
-    struct kcr_pod_files after = {0};
-    int rc = sidecar_list_files(pod, &after, err) < 0 ? kcr_err_wrap(err, "list outputs") : 0;
-    if (rc == 0 && state && succeeded)
-        rc = collect_state(c, pod, s, &before, &after, res, err);
-    if (rc == 0)
-        rc = collect_files(c, pod, s, &before, &after, m, nm, code_file, res, err);
-    sidecar_files_done(&after);
+    rc = collect_results(c, pod, req, s, m, nm, &before, state && succeeded, res, err);
     sidecar_files_done(&before);
     return rc;
 }
 
-int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
-                      struct kcr_exec_response *res, struct kcr_err *err)
+/* A pod for the run, the run, the pod's release. A warm pod can die while it
+ * waits (between health checks): if it fails before the program was sent,
+ * the request goes to a fresh pod. */
+static int run_on_a_pod(struct kcr_core *c, const struct kcr_exec_request *req,
+                        const struct kcr_session *s, const struct mounted *m, size_t nm,
+                        struct kcr_exec_response *res, struct kcr_err *err)
 {
-    memset(res, 0, sizeof(*res));
-    _cleanup_free_ const char **fsids = xcalloc(req->nfiles + 1, sizeof(char *));
-    for (size_t i = 0; i < req->nfiles; i++)
-        fsids[i] = req->files[i].session_id;
-    struct kcr_session s;
-    if (session_choose(c, req->principal, req->session_id, fsids, req->nfiles, req->entity_id,
-                       req->user_id, &s, err) < 0)
-        return -1;
-    memcpy(res->session_id, s.id, sizeof(res->session_id));
-    _cleanup_free_ struct mounted *m = NULL;
-    size_t nm = 0;
-    if (resolve_files(c, &s, req, &m, &nm, err) < 0)
-        return -1;
-    if (!c->pool)
-        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod backend unavailable");
-    /* A warm pod can die while it waits (between health checks): if it
-     * fails before the program was sent, the request goes to a fresh pod. */
+    struct kcr_exec_stages *st = &res->stages;
     int r = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
+        double t = mono_ms();
         struct kcr_pod *pod = pool_acquire(c->pool, req->lang, err);
+        st->acquire_ms += since_ms(t);
         if (!pod)
             return kcr_err_wrap(err, "acquire %s pod", req->lang->code);
         bool started = false;
-        r = run_in_pod(c, pod, req, &s, m, nm, res, &started, err);
+        r = run_in_pod(c, pod, req, s, m, nm, res, &started, err);
         bool retry = r < 0 && !started && attempt == 0 && err && err->kind == KCR_ERR_UNAVAILABLE;
         if (retry)
             log_json(KCR_LOG_WARN, NULL, "exec: pod failed before the run; trying a fresh one",
                      json_pack("{s:s, s:s}", "pod", pod->id, "error", err->msg));
+        t = mono_ms();
         pool_release(c->pool, pod);
+        st->release_ms += since_ms(t);
         if (!retry)
             break;
         orchestrator_response_done(res);
@@ -409,10 +466,48 @@ int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
         if (err && err->kind != KCR_ERR_INTERNAL)
             err->kind = KCR_ERR_UNAVAILABLE;
         orchestrator_response_done(res);
-        return -1;
     }
-    (void)c->meta->ops->session_touch(c->meta, res->session_id, session_now_ms(), NULL);
-    return 0;
+    return r;
+}
+
+/* orchestrator_exec's steps; the caller zeroes res and times the whole. */
+static int exec_steps(struct kcr_core *c, const struct kcr_exec_request *req,
+                      struct kcr_exec_response *res, struct kcr_err *err)
+{
+    struct kcr_exec_stages *st = &res->stages;
+    _cleanup_free_ const char **fsids = xcalloc(req->nfiles + 1, sizeof(char *));
+    for (size_t i = 0; i < req->nfiles; i++)
+        fsids[i] = req->files[i].session_id;
+    struct kcr_session s;
+    double t = mono_ms();
+    int r = session_choose(c, req->principal, req->session_id, fsids, req->nfiles, req->entity_id,
+                           req->user_id, &s, err);
+    st->session_ms = since_ms(t);
+    if (r < 0)
+        return -1;
+    memcpy(res->session_id, s.id, sizeof(res->session_id));
+    _cleanup_free_ struct mounted *m = NULL;
+    size_t nm = 0;
+    t = mono_ms();
+    r = resolve_files(c, &s, req, &m, &nm, err);
+    st->resolve_ms = since_ms(t);
+    if (r < 0)
+        return -1;
+    if (!c->pool)
+        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod backend unavailable");
+    /* No session_touch afterwards: choosing the session wrote its last use
+     * already, and one more fsync'd commit per execution bought nothing. */
+    return run_on_a_pod(c, req, &s, m, nm, res, err);
+}
+
+int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
+                      struct kcr_exec_response *res, struct kcr_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    double t0 = mono_ms();
+    int r = exec_steps(c, req, res, err);
+    res->stages.total_ms = since_ms(t0);
+    return r;
 }
 
 void orchestrator_response_done(struct kcr_exec_response *res)
@@ -424,6 +519,8 @@ void orchestrator_response_done(struct kcr_exec_response *res)
     free(res->files);
     char sid[KCR_ID_LEN + 1];
     memcpy(sid, res->session_id, sizeof(sid));
+    struct kcr_exec_stages st = res->stages;
     memset(res, 0, sizeof(*res));
     memcpy(res->session_id, sid, sizeof(sid));
+    res->stages = st;
 }

@@ -645,6 +645,31 @@ def test_nested_file_references_are_placed_at_their_path(server):
         assert bad[:40] in r.json()["error"], r.json()
 
 
+@needs_pods
+def test_request_log_line_has_stages_ms(server):
+    """The /exec log line says where the time went (core/orchestrator.h,
+    struct kcr_exec_stages): every stage, none negative, together no more
+    than the total, and the run itself took time."""
+    import json
+    import time
+    stages = ("session", "resolve", "acquire", "files_in", "list_before", "execute",
+              "list_after", "state", "outputs", "release", "total")
+    b = ok(server.exec("print('staged')"))
+    deadline = time.monotonic() + 5
+    mine = []
+    while not mine and time.monotonic() < deadline:
+        time.sleep(0.1)
+        lines = [json.loads(l) for l in list(server.stderr_lines) if l.startswith("{")]
+        mine = [l for l in lines if l.get("msg") == "request" and l.get("path") == "/exec"
+                and l.get("session_id") == b["session_id"]]
+    assert mine, server.stderr_lines[-5:]
+    st = mine[-1]["stages_ms"]
+    assert set(st) == set(stages), st
+    assert all(isinstance(v, (int, float)) and v >= 0 for v in st.values()), st
+    assert sum(v for k, v in st.items() if k != "total") <= st["total"] + 0.05, st
+    assert st["execute"] > 0 and st["total"] <= mine[-1]["duration_ms"] + 0.05, (st, mine[-1])
+
+
 def test_control_bytes_in_output_are_truncated_not_503():
     """With MAX_OUTPUT_SIZE set (the Helm chart sets it), a stream of control
     bytes reaches the sidecar's byte cap, and JSON escapes each to 6 bytes:
