@@ -220,11 +220,12 @@ static bool use_state(struct kcr_core *c, const struct kcr_exec_request *req)
            strlen(req->code) <= PYSTATE_MAX_CODE;
 }
 
-/* Mounts the session's state blob, if it has a live one. */
+/* Mounts the session's state blob, if it has a live one; *ret_put tells. */
 static int put_state(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_session *s,
-                     struct kcr_err *err)
+                     bool *ret_put, struct kcr_err *err)
 {
     struct kcr_state_meta sm;
+    *ret_put = false;
     if (statestore_get_session(c, s, &sm, NULL) < 0)
         return 0;
     uint64_t size = 0;
@@ -233,6 +234,7 @@ static int put_state(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_s
         return 0;
     if (sidecar_put_file(pod, PYSTATE_FILE, fd, size, err) < 0)
         return kcr_err_wrap(err, "mount state");
+    *ret_put = true;
     return 0;
 }
 
@@ -352,12 +354,20 @@ static int files_in(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_se
                     struct kcr_err *err)
 {
     double t = mono_ms();
+    bool state_put = false;
     int rc = put_files(c, pod, m, nm, err);
     if (rc == 0 && state)
-        rc = put_state(c, pod, s, err);
+        rc = put_state(c, pod, s, &state_put, err);
     st->files_in_ms += since_ms(t);
     if (rc < 0)
         return -1;
+    /* Pods are single-use and start with an empty /mnt/data: when nothing
+     * was put in, the listing before the run is known to be empty, and the
+     * HTTP round trip for it (~1.4 ms of a print(1)) is saved. */
+    if (nm == 0 && !state_put) {
+        *ret_before = (struct kcr_pod_files){0};
+        return 0;
+    }
     t = mono_ms();
     rc = sidecar_list_files(pod, ret_before, err);
     st->list_before_ms += since_ms(t);
@@ -416,10 +426,13 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
         .working_dir = "/mnt/data",
     };
     struct kcr_exec_result r = {0};
-    *ret_started = true;
     double t = mono_ms();
     int rc = sidecar_execute(pod, &x, &r, err);
     res->stages.execute_ms += since_ms(t);
+    /* A pod that died while it waited fails to connect: nothing was sent,
+     * so a fresh pod may take the request (the listing before the run,
+     * which used to find that out, is skipped for an empty pod). */
+    *ret_started = rc == 0 || r.sent;
     if (rc < 0) {
         sidecar_files_done(&before);
         return kcr_err_wrap(err, "execute");

@@ -465,6 +465,9 @@ int sidecar_execute(const struct kcr_pod *pod, const struct kcr_exec_req *req,
         curl_easy_setopt(c.h, CURLOPT_POSTFIELDS, text);
         curl_easy_setopt(c.h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
         r = call_perform(&c, "/execute", err);
+        /* No request header bytes went out: the connection itself failed. */
+        long sent = 0;
+        res->sent = curl_easy_getinfo(c.h, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK || sent > 0;
     }
     if (r == 0) {
         json_auto_t *j = call_json(&c, "/execute", err);

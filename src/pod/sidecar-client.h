@@ -32,6 +32,8 @@ struct kcr_exec_result {
     bool timed_out;
     bool oom_killed;
     int signal; /* 0 unless killed by a signal */
+    bool sent;  /* the request reached the sidecar (set on failure too): when
+                   false, the program certainly never ran */
 };
 
 /* One entry of a pod's working directory (regular files only). */
@@ -60,9 +62,9 @@ int sidecar_ready(const struct kcr_pod *pod, int timeout_ms, struct kcr_err *err
 int sidecar_put_file(const struct kcr_pod *pod, const char *name, int fd, uint64_t size,
                      struct kcr_err *err);
 
-/* POST /execute. Fills res (free with sidecar_result_done). A failing, crashing
- * or timed-out program is a result, not an error; err is for transport/sidecar
- * failures only. */
+/* POST /execute. Fills res (free with sidecar_result_done; res->sent also on
+ * failure). A failing, crashing or timed-out program is a result, not an error;
+ * err is for transport/sidecar failures only. */
 int sidecar_execute(const struct kcr_pod *pod, const struct kcr_exec_req *req,
                     struct kcr_exec_result *res, struct kcr_err *err);
 void sidecar_result_done(struct kcr_exec_result *res);

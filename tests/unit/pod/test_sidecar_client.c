@@ -258,6 +258,7 @@ static void test_execute_rejects_bad_replies(void **state)
     assert_int_equal(sidecar_execute(&f->pod, &req, &res, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
     assert_non_null(strstr(err.msg, "HTTP 500: nope ?")); /* control byte scrubbed */
+    assert_true(res.sent); /* it reached the sidecar: the program may have run */
     f->status = 400;
     assert_int_equal(sidecar_execute(&f->pod, &req, &res, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_INVALID);
@@ -270,6 +271,13 @@ static void test_execute_rejects_bad_replies(void **state)
     bad = (struct kcr_exec_req){.code = "x", .timeout_s = 0};
     assert_int_equal(sidecar_execute(&f->pod, &bad, &res, &err), -1);
     assert_int_equal(pod_fake_sidecar_requests(f->sc), before);
+
+    /* A dead sidecar (no socket): nothing sent, so a fresh pod may run it. */
+    struct kcr_pod gone = f->pod;
+    gone.unix_socket = "/nonexistent/kcr-test/sidecar.sock";
+    assert_int_equal(sidecar_execute(&gone, &req, &res, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
+    assert_false(res.sent);
 }
 
 static void test_list_files(void **state)
