@@ -19,13 +19,16 @@ struct kcr_http_resp *health_handle(struct kcr_http_req *req, void *ctx)
 
 struct kcr_http_resp *health_handle_ready(struct kcr_http_req *req, void *ctx)
 {
-    (void)req;
     struct kcr_api *api = ctx;
     struct kcr_err err = {0};
+    /* /ready is public: the cause (paths, database messages) goes to the
+     * log, the answer only says which dependency is down. */
     if (api->core.meta->ops->ping(api->core.meta, &err) < 0 ||
-        api->core.blob->ops->ping(api->core.blob, &err) < 0)
-        return http_resp_json(503,
-                              json_pack("{s:s,s:s}", "status", "not_ready", "reason", err.msg));
+        api->core.blob->ops->ping(api->core.blob, &err) < 0) {
+        http_req_log(req, "error", json_string(err.msg));
+        return http_resp_json(
+            503, json_pack("{s:s,s:s}", "status", "not_ready", "reason", "store unavailable"));
+    }
     if (!api->core.pool)
         return http_resp_json(503, json_pack("{s:s,s:s}", "status", "not_ready", "reason",
                                              "pod backend unavailable"));

@@ -389,3 +389,26 @@ def test_access_log_of_a_path_that_is_not_utf8(server):
     assert line, "no log line for " + rid
     assert line["method"] == "GET" and line["status"] == 404
     assert line["path"] == "/nothere/%FF%C3%A9"
+
+
+def test_ready_names_the_dependency_not_its_error():
+    """/ready is public: when the store fails it says so, without the cause
+    (paths, database messages), which goes to the log."""
+    import json
+    import time
+    s = start_server()
+    blobs = os.path.join(s.data_dir, "blobs")
+    try:
+        assert s.http.get(s.url + "/ready", timeout=10).status_code == 200
+        os.chmod(blobs, 0o500)  # the serving uid may no longer write there
+        r = s.http.get(s.url + "/ready", timeout=10)
+        assert r.status_code == 503
+        assert r.json() == {"status": "not_ready", "reason": "store unavailable"}
+        assert s.data_dir not in r.text and "writable" not in r.text
+        time.sleep(0.2)
+        logged = [json.loads(l) for l in s.stderr_lines
+                  if l.startswith("{") and r.headers["X-Request-ID"] in l]
+        assert logged and "not writable" in logged[0]["error"], logged
+    finally:
+        os.chmod(blobs, 0o700)
+        s.cleanup()
