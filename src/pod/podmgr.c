@@ -441,12 +441,33 @@ static int install_nsexec(struct podmgr *m, struct kcr_err *err)
     return 0;
 }
 
+/* A directory kcr keeps pod sockets and binaries in must be its own: not a
+ * symlink, owned by this uid, writable by nobody else. mkdir -p accepts one
+ * that exists, so another local user could have made /tmp/kcr-<uid> first
+ * and swapped pod sockets in it (issue 13, item 3). */
+static int dir_is_ours(const char *path, struct kcr_err *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "run dir '%s' (KCR_RUN_DIR)", path);
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
+                           "run dir '%s' (KCR_RUN_DIR) must be owned by uid %u and writable by "
+                           "no one else (it is uid %u, mode %04o)",
+                           path, (unsigned)geteuid(), (unsigned)st.st_uid,
+                           (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
 static int manager_setup(struct podmgr *m, struct kcr_err *err)
 {
     const struct kcr_pod_local_config *cfg = m->cfg;
     umask(022);
     if (fs_mkdir_p(cfg->run_dir, 0755, err) < 0)
         return kcr_err_wrap(err, "run dir (KCR_RUN_DIR)");
+    if (dir_is_ours(cfg->run_dir, err) < 0)
+        return -1;
     struct stat st;
     /* The sidecar (65532) reaches its socket and data dir through it. */
     if (stat(cfg->run_dir, &st) < 0 || (!cfg->rootless && !(st.st_mode & S_IXOTH)))
@@ -455,7 +476,7 @@ static int manager_setup(struct podmgr *m, struct kcr_err *err)
                            "0755)",
                            cfg->run_dir, POD_UID);
     m->pods_dir = xasprintf("%s/pods", cfg->run_dir);
-    if (fs_mkdir_p(m->pods_dir, 0711, err) < 0)
+    if (fs_mkdir_p(m->pods_dir, 0711, err) < 0 || dir_is_ours(m->pods_dir, err) < 0)
         return -1;
     m->pods_dir_fd = open(m->pods_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (m->pods_dir_fd < 0)

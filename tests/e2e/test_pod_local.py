@@ -299,6 +299,27 @@ def test_missing_sidecar_is_a_clear_error(podenv):
     assert "kcr-sidecar '/nonexistent/kcr-sidecar'" in str(e.value)
 
 
+def test_run_dir_of_someone_else_is_refused(podenv):
+    """A run dir another user made first (mkdir -p accepts it) or that others
+    may write is refused, naming KCR_RUN_DIR: pod sockets live there."""
+    base = podenv["KCR_RUN_DIR"]
+    theirs = os.path.join(base, "theirs")
+    os.mkdir(theirs, 0o755)
+    os.chown(theirs, 12345, 12345)
+    open_to_group = os.path.join(base, "group-writable")
+    os.mkdir(open_to_group)
+    os.chmod(open_to_group, 0o775)
+    link = os.path.join(base, "link")
+    os.symlink(theirs, link)
+    for run_dir, why in ((theirs, "uid 12345"), (open_to_group, "mode 0775"),
+                         (link, "KCR_RUN_DIR")):
+        with pytest.raises(PodError) as e:
+            with pod(podenv, KCR_RUN_DIR=run_dir):
+                pass
+        assert "KCR_RUN_DIR" in str(e.value) and why in str(e.value), str(e.value)
+        assert not os.path.exists(os.path.join(run_dir, "pods"))  # nothing made in it
+
+
 def test_rootless_pod_is_degraded_but_isolated(podenv):
     """Not root: a user namespace maps 65532 inside to the caller; no cgroups."""
     run_dir = os.path.join(podenv["KCR_RUN_DIR"], "rootless")
