@@ -1,5 +1,4 @@
 #include "api/download.h"
-#include "api/auth.h"
 #include "api/context.h"
 #include "api/files.h"
 #include "api/errors.h"
@@ -74,16 +73,11 @@ static void cors(struct kcr_http_resp *r)
 struct kcr_http_resp *download_handle(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
-    const char *sid = http_req_param(req, 0), *fid = http_req_param(req, 1);
-    struct kcr_resource want;
-    struct kcr_http_resp *bad = files_query_resource(req, &want);
+    struct kcr_file_meta f;
+    struct kcr_http_resp *bad = files_readable_of_path(req, ctx, &f);
     if (bad)
         return bad;
-    struct kcr_file_meta f;
     struct kcr_err err = {0};
-    if (files_get_readable(&api->core, auth_principal(req), sid, fid, &want, &f, &err) < 0)
-        return err.kind == KCR_ERR_NOT_FOUND ? errors_app(req, 404, "File not found", NULL)
-                                             : errors_from_err(req, &err);
     uint64_t size = 0;
     int fd = files_open(&api->core, &f, &size, &err);
     if (fd < 0)

@@ -127,19 +127,28 @@ struct kcr_http_resp *files_handle_delete(struct kcr_http_req *req, void *ctx)
     return http_resp_empty(200);
 }
 
-struct kcr_http_resp *files_handle_object(struct kcr_http_req *req, void *ctx)
+struct kcr_http_resp *files_readable_of_path(struct kcr_http_req *req, void *ctx,
+                                             struct kcr_file_meta *ret)
 {
     struct kcr_api *api = ctx;
-    const char *sid = http_req_param(req, 0), *fid = http_req_param(req, 1);
     struct kcr_resource want;
     struct kcr_http_resp *bad = files_query_resource(req, &want);
     if (bad)
         return bad;
-    struct kcr_file_meta f;
     struct kcr_err err = {0};
-    if (files_get_readable(&api->core, auth_principal(req), sid, fid, &want, &f, &err) < 0)
-        return err.kind == KCR_ERR_NOT_FOUND ? errors_app(req, 404, "File not found", NULL)
-                                             : errors_from_err(req, &err);
+    if (files_get_readable(&api->core, auth_principal(req), http_req_param(req, 0),
+                           http_req_param(req, 1), &want, ret, &err) == 0)
+        return NULL;
+    return err.kind == KCR_ERR_NOT_FOUND ? errors_app(req, 404, "File not found", NULL)
+                                         : errors_from_err(req, &err);
+}
+
+struct kcr_http_resp *files_handle_object(struct kcr_http_req *req, void *ctx)
+{
+    struct kcr_file_meta f;
+    struct kcr_http_resp *bad = files_readable_of_path(req, ctx, &f);
+    if (bad)
+        return bad;
     /* When the bytes were stored: a session with SESSION_TTL_HOURS ends that
      * long after its creation, and LibreChat re-uploads what is 23 h old. */
     char iso[32];

@@ -32,8 +32,13 @@ def client_dir():
 
 
 def node(client_dir, script, env, timeout=120):
+    """Runs a client script with only the credentials given in env (none of
+    this process's proxies, keys or JWT settings); returns (exit code, its
+    last JSON line)."""
+    drop = ("PROXY", "NO_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "CODE_API_KEY",
+            "LIBRECHAT_CODE_API_KEY", "CODE_USER_ID", "CODEAPI_TENANT_ID")
     full = {k: v for k, v in os.environ.items()
-            if k not in ("PROXY", "NO_PROXY", "HTTP_PROXY", "HTTPS_PROXY")}
+            if k not in drop and not k.startswith("CODEAPI_JWT_")}
     full.update(env)
     p = subprocess.run(["node", script], cwd=client_dir, env=full, capture_output=True,
                        text=True, timeout=timeout)

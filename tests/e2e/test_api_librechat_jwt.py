@@ -18,15 +18,11 @@ to CODEAPI_AUTH_PROVIDER=librechat-jwt. What this proves:
   first user's objects and downloads, 403 when naming the first user as id.
 
 The classic client with API keys is covered by test_api_client.py."""
-import json
-import os
-import subprocess
-
 import pytest
 
 from api_util import needs_pods
 from auth_util import KeyPair, bearer, jwt_server, mint
-from test_api_client import client_dir  # noqa: F401  (module-scoped fixture)
+from test_api_client import client_dir, node  # noqa: F401  (client_dir: a fixture)
 
 ALGS = ["EdDSA", "RS256"]
 WRITE_HI = 'print("hi")\nopen("/mnt/data/hi.txt", "w").write("hi from the owner\\n")'
@@ -62,21 +58,6 @@ def setups():
     yield get
     for s in made.values():
         s.server.cleanup()
-
-
-def node(client_dir, script, env, timeout=120):
-    """Runs a client script with only the credentials given in env; returns
-    (exit code, its last JSON line)."""
-    drop = ("PROXY", "NO_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "CODE_API_KEY",
-            "LIBRECHAT_CODE_API_KEY", "CODE_USER_ID", "CODEAPI_TENANT_ID")
-    full = {k: v for k, v in os.environ.items()
-            if k not in drop and not k.startswith("CODEAPI_JWT_")}
-    full.update(env)
-    p = subprocess.run(["node", script], cwd=client_dir, env=full, capture_output=True,
-                       text=True, timeout=timeout)
-    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
-    assert lines, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
-    return p.returncode, json.loads(lines[-1])
 
 
 @needs_pods
