@@ -76,7 +76,8 @@ TEST_LIBS_sidecar := $(LIB_sidecar) $(LIB_http) $(LIB_sandbox) $(LIB_common)
 BINS := $(BUILD)/kcr \
         $(if $(wildcard src/sidecar/main-sidecar.c),$(BUILD)/kcr-sidecar) \
         $(if $(wildcard src/sidecar/main-nsexec.c),$(BUILD)/kcr-nsexec) \
-        $(if $(wildcard tests/helpers/kcr-probe.c),$(BUILD)/kcr-probe)
+        $(if $(wildcard tests/helpers/kcr-probe.c),$(BUILD)/kcr-probe) \
+        $(BUILD)/kcr-forkserver.so
 
 UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -128,6 +129,24 @@ $(BUILD)/kcr-sidecar: $(BUILD)/obj/sidecar/main-sidecar.o $(SIDECAR_LIBS) $(SIDE
 $(BUILD)/kcr-nsexec: $(BUILD)/obj/sidecar/main-nsexec.o $(NSEXEC_LIBS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(NSEXEC_LIBS) $(LIBS)
+
+# The fork-server template (a Python process) loads this with ctypes: the
+# privileged steps of its children, and the sandbox code they share with
+# kcr-nsexec. Position-independent, only its API exported, and never built
+# with sanitizers (their runtime cannot be loaded into python).
+FORKSERVER_SRCS := src/sidecar/forkserver-child.c src/sandbox/caps.c src/sandbox/seccomp.c \
+                   src/sandbox/rlimit.c
+FORKSERVER_OBJS := $(patsubst src/%.c,$(BUILD)/pic/%.o,$(FORKSERVER_SRCS))
+$(BUILD)/pic/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -std=gnu17 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -fvisibility=hidden \
+	  -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Isrc -MMD -MP \
+	  $(shell pkg-config --cflags libseccomp 2>/dev/null) -c $< -o $@
+$(BUILD)/kcr-forkserver.so: $(FORKSERVER_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-z,relro,-z,now,-z,defs -o $@ $^ \
+	  $(shell pkg-config --libs libseccomp 2>/dev/null)
 
 # The probe runs inside minimal rootfs images (busybox), so it is static and
 # built without sanitizers.
@@ -199,4 +218,4 @@ clean:
 	rm -rf build build-asan
 
 -include mk/*.mk
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)

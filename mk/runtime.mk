@@ -4,7 +4,7 @@
 binaries-only: runtime
 
 RUNTIME_INPUTS := runtime/package.json runtime/package-lock.json runtime/ts-runner.js \
-                  runtime/python/sitecustomize.py \
+                  runtime/python/sitecustomize.py runtime/forkserver.py \
                   scripts/build-runtime.sh
 
 runtime: $(BUILD)/runtime/.stamp

@@ -5,6 +5,7 @@
 #   node_modules/  the npm libraries for js/ts, `npm ci` of runtime/package-lock.json
 #   ts-runner.js   the TypeScript runner (type-check, compile to /tmp, run)
 #   ts-runner.blob its V8 startup snapshot (+ .node-version of the node that made it)
+#   forkserver.py  the fork-server template local pods start once (docs/local-pods.md)
 #   python/        sitecustomize.py: /mnt/data goes last on sys.path; matplotlib/
 #                  the font cache it seeds into each pod's MPLCONFIGDIR
 # Usage: scripts/build-runtime.sh OUTDIR
@@ -71,6 +72,8 @@ fi
 
 mkdir -p "$out/python"
 install -m 0644 "$src/python/sitecustomize.py" "$out/python/sitecustomize.py"
+# The fork-server template (docs/local-pods.md), outside every sys.path.
+install -m 0644 "$src/forkserver.py" "$out/forkserver.py"
 # matplotlib's font cache, seeded into each pod's empty MPLCONFIGDIR by
 # sitecustomize.py (fonts are the host's /usr/share/fonts, as in pods).
 if [ ! -s "$out/python/matplotlib/.built" ] && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then

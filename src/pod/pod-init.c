@@ -17,6 +17,7 @@
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "sandbox/caps.h"
 #include "sandbox/net.h"
 #include "sandbox/ns.h"
 #include "sandbox/userns.h"
@@ -37,16 +38,8 @@ __attribute__((noreturn)) static void child_fail(int fd, const char *who, const 
 
 static int drop_bounding_except(const int *keep, size_t nkeep, struct kcr_err *err)
 {
-    for (int cap = 0; cap <= CAP_LAST_CAP + 8; cap++) {
-        bool kept = false;
-        for (size_t i = 0; i < nkeep; i++)
-            kept |= keep[i] == cap;
-        if (kept)
-            continue;
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-            return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "drop capability %d", cap);
-    }
-    return 0;
+    int r = caps_drop_bounding_except(keep, nkeep);
+    return r < 0 ? kcr_err_set(err, -r, KCR_ERR_INTERNAL, "drop the bounding set") : 0;
 }
 
 /* Root mode: become 65532 (clearing permitted/effective capabilities). */

@@ -84,11 +84,19 @@ int pod_local_config_from_env(struct kcr_pod_local_config *cfg, struct kcr_err *
     _cleanup_free_ char *rt = xasprintf("%s/runtime", dir);
     _cleanup_free_ char *sc = xasprintf("%s/kcr-sidecar", dir);
     _cleanup_free_ char *ne = xasprintf("%s/kcr-nsexec", dir);
+    _cleanup_free_ char *fl = xasprintf("%s/kcr-forkserver.so", dir);
     cfg->runtime_dir = xstrdup(config_str("KCR_RUNTIME_DIR", rt));
     cfg->sidecar_bin = xstrdup(config_str("KCR_SIDECAR_BIN", sc));
     cfg->nsexec_bin = xstrdup(config_str("KCR_NSEXEC_BIN", ne));
     cfg->cgroup_parent = xstrdup(config_str("KCR_CGROUP_PARENT", "kcr"));
-    if (config_long("MAX_MEMORY_MB", 512, 16, 1 << 20, &cfg->memory_mb, err) < 0 ||
+    cfg->forkserver_lib = xstrdup(config_str("KCR_FORKSERVER_LIB", fl));
+    /* "none": a template that imports nothing (the interpreter start-up is
+     * still saved); empty means the default, as for every variable. */
+    const char *preload = config_str("PRELOAD_PY", POD_PRELOAD_PY_DEFAULT);
+    cfg->preload_py = xstrdup(strcmp(preload, "none") ? preload : "");
+    if (config_bool("FORKSERVER", !cfg->rootless, &cfg->forkserver, err) < 0 ||
+        config_long("FORKSERVER_WAIT_MS", 30000, 0, 600000, &cfg->forkserver_wait_ms, err) < 0 ||
+        config_long("MAX_MEMORY_MB", 512, 16, 1 << 20, &cfg->memory_mb, err) < 0 ||
         config_long("MAX_PIDS", 256, 8, 1 << 22, &cfg->pids_max, err) < 0 ||
         parse_cpus(&cfg->cpu_millis, err) < 0 ||
         config_long("POD_TMP_MB", 256, 1, 1 << 20, &cfg->tmp_mb, err) < 0 ||
@@ -97,6 +105,8 @@ int pod_local_config_from_env(struct kcr_pod_local_config *cfg, struct kcr_err *
         pod_local_config_done(cfg);
         return -1;
     }
+    if (cfg->rootless)
+        cfg->forkserver = false; /* it needs root to enter pods */
     if (cfg->run_dir[0] != '/' || cfg->runtime_dir[0] != '/' || cfg->sidecar_bin[0] != '/' ||
         cfg->nsexec_bin[0] != '/') {
         pod_local_config_done(cfg);
@@ -114,6 +124,8 @@ void pod_local_config_done(struct kcr_pod_local_config *cfg)
     free(cfg->sidecar_bin);
     free(cfg->nsexec_bin);
     free(cfg->cgroup_parent);
+    free(cfg->forkserver_lib);
+    free(cfg->preload_py);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -125,6 +137,8 @@ static void config_copy(struct kcr_pod_local_config *dst, const struct kcr_pod_l
     dst->sidecar_bin = xstrdup(src->sidecar_bin);
     dst->nsexec_bin = xstrdup(src->nsexec_bin);
     dst->cgroup_parent = xstrdup(src->cgroup_parent);
+    dst->forkserver_lib = xstrdup(src->forkserver_lib);
+    dst->preload_py = xstrdup(src->preload_py);
 }
 
 /*** Readiness ***/

@@ -15,23 +15,33 @@
 #include "pod/pod.h"
 
 struct kcr_pod_local_config {
-    char *run_dir;       /* KCR_RUN_DIR, default /run/kcr */
-    char *runtime_dir;   /* KCR_RUNTIME_DIR, default <dir of kcr>/runtime */
-    char *sidecar_bin;   /* KCR_SIDECAR_BIN, default <dir of kcr>/kcr-sidecar */
-    char *nsexec_bin;    /* KCR_NSEXEC_BIN, default <dir of kcr>/kcr-nsexec */
-    char *cgroup_parent; /* KCR_CGROUP_PARENT, default "kcr" */
-    long memory_mb;      /* MAX_MEMORY_MB, default 512 (times the language's mem_mult) */
-    long pids_max;       /* MAX_PIDS, default 256 */
-    long cpu_millis;     /* MAX_CPUS (e.g. "1.5") in thousandths, default 1000 */
-    long tmp_mb;         /* POD_TMP_MB: /tmp and /dev/shm size, default 256 */
-    long data_mb;        /* POD_DATA_MB: /mnt/data size, default 512 */
-    long ready_ms;       /* POD_READY_TIMEOUT_MS: sidecar readiness bound, default 10000 */
-    bool rootless;       /* true when not root (set by pod_local_config_from_env) */
-    gid_t client_gid;    /* the group that may reach sidecar sockets besides root: the serving
-                          * process's (kcr serve sets it); 0 = root only */
-    long output_bytes;   /* the sidecar's MAX_OUTPUT_SIZE in bytes (kcr serve converts its
-                          * character cap); 0 = pass MAX_OUTPUT_SIZE through (kcr pod run) */
+    char *run_dir;           /* KCR_RUN_DIR, default /run/kcr */
+    char *runtime_dir;       /* KCR_RUNTIME_DIR, default <dir of kcr>/runtime */
+    char *sidecar_bin;       /* KCR_SIDECAR_BIN, default <dir of kcr>/kcr-sidecar */
+    char *nsexec_bin;        /* KCR_NSEXEC_BIN, default <dir of kcr>/kcr-nsexec */
+    char *cgroup_parent;     /* KCR_CGROUP_PARENT, default "kcr" */
+    long memory_mb;          /* MAX_MEMORY_MB, default 512 (times the language's mem_mult) */
+    long pids_max;           /* MAX_PIDS, default 256 */
+    long cpu_millis;         /* MAX_CPUS (e.g. "1.5") in thousandths, default 1000 */
+    long tmp_mb;             /* POD_TMP_MB: /tmp and /dev/shm size, default 256 */
+    long data_mb;            /* POD_DATA_MB: /mnt/data size, default 512 */
+    long ready_ms;           /* POD_READY_TIMEOUT_MS: sidecar readiness bound, default 10000 */
+    bool rootless;           /* true when not root (set by pod_local_config_from_env) */
+    gid_t client_gid;        /* the group that may reach sidecar sockets besides root: the serving
+                              * process's (kcr serve sets it); 0 = root only */
+    long output_bytes;       /* the sidecar's MAX_OUTPUT_SIZE in bytes (kcr serve converts its
+                              * character cap); 0 = pass MAX_OUTPUT_SIZE through (kcr pod run) */
+    bool forkserver;         /* FORKSERVER, default true (never when rootless) */
+    char *preload_py;        /* PRELOAD_PY: modules the py template imports (comma-separated) */
+    char *forkserver_lib;    /* KCR_FORKSERVER_LIB, default <dir of kcr>/kcr-forkserver.so */
+    long forkserver_wait_ms; /* FORKSERVER_WAIT_MS: how long a pod waits for the template's
+                              * preload, default 30000 */
 };
+
+/* PRELOAD_PY's default: what LLM-written data-science code imports. */
+#define POD_PRELOAD_PY_DEFAULT                                                                     \
+    "numpy,pandas,matplotlib,matplotlib.pyplot,scipy,scipy.stats,sklearn,sklearn.linear_model,"    \
+    "sklearn.model_selection,sklearn.ensemble,sklearn.preprocessing,sklearn.metrics"
 
 /* Reads the settings above from the environment; fails naming a bad variable. */
 int pod_local_config_from_env(struct kcr_pod_local_config *cfg, struct kcr_err *err);

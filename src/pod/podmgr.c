@@ -8,6 +8,7 @@
  * set limited to what kcr-nsexec's file capabilities need). See
  * docs/local-pods.md for the whole picture. */
 #include "pod/podmgr.h"
+#include "pod/forkserver.h"
 #include "pod/pod-init.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include "common/config.h"
 #include "common/fsutil.h"
 #include "common/id.h"
+#include "common/log.h"
 #include "common/names.h"
 #include "common/xalloc.h"
 #include "sandbox/cgroup.h"
@@ -62,6 +64,7 @@ struct podmgr {
     char *nsexec;  /* what the sidecar gets as KCR_NSEXEC */
     struct pod_entry *pods;
     size_t npods, cap;
+    struct forkserver *fs; /* the py template, or NULL */
 };
 
 /*** Manager side ***/
@@ -132,6 +135,11 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
     env[k++] = xasprintf("SIDECAR_SOCKET=%s", s->sock_path);
     env[k++] = xasprintf("KCR_NSEXEC=%s", m->nsexec);
     env[k++] = xasprintf("KCR_READY_FD=%d", POD_SIDECAR_READY_FD);
+    /* The first pods may wait for the preload (bounded): a warm pool
+     * without preloaded runners would serve its first requests slowly. */
+    if (m->fs && forkserver_lang(m->fs) == s->lang &&
+        forkserver_wait_ready(m->fs, m->cfg->forkserver_wait_ms))
+        env[k++] = xasprintf("KCR_FORKSERVER=%s", forkserver_socket(m->fs));
     /* The sidecar refuses timeouts above its MAX_EXECUTION_TIME; the API asks
      * for the base limit times the language's multiplier (lang_time_mult). */
     long base = strtol(config_str("MAX_EXECUTION_TIME", "30"), NULL, 10);
@@ -498,6 +506,13 @@ static int manager_setup(struct podmgr *m, struct kcr_err *err)
     m->cgm = cgroup_mgr_new(NULL, cfg->cgroup_parent, err);
     if (!m->cgm || cgroup_mgr_setup(m->cgm, err) < 0)
         return -1;
+    if (cfg->forkserver) {
+        struct kcr_err fe = {0};
+        /* Without it pods work as before, only slower: say so, go on. */
+        m->fs = forkserver_start(cfg, m->cgm, lang_find("py"), &fe);
+        if (!m->fs)
+            log_msg(KCR_LOG_WARN, NULL, "no fork-server: %s", fe.msg);
+    }
     return 0;
 }
 
@@ -506,6 +521,7 @@ static void manager_cleanup(struct podmgr *m)
     while (m->npods > 0)
         (void)pod_destroy(m, m->pods[0].id, NULL);
     free(m->pods);
+    m->fs = forkserver_stop(m->fs);
     if (m->bin_dir) {
         if (m->nsexec)
             (void)unlink(m->nsexec);
@@ -548,10 +564,17 @@ static void handle(struct podmgr *m, const struct podmgr_req *req, ssize_t len,
 static void reap_strays(struct podmgr *m)
 {
     pid_t pid;
-    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+    int status = 0;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == forkserver_pid(m->fs)) {
+            log_msg(KCR_LOG_WARN, NULL, "fork-server exited (status %d): pods run without it",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            forkserver_reaped(m->fs);
+        }
         for (size_t i = 0; i < m->npods; i++)
             if (m->pods[i].init_pid == pid)
                 m->pods[i].init_pid = 0; /* died early; DESTROY cleans the rest */
+    }
 }
 
 __attribute__((noreturn)) static void manager_main(const struct kcr_pod_local_config *cfg, int fd)

@@ -9,7 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int caps_drop_bounding(void)
+int caps_drop_bounding_except(const int *keep, size_t nkeep)
 {
     /* PR_CAPBSET_READ answers EINVAL past the kernel's last capability, so the
      * loop adapts to kernels newer than our headers. */
@@ -20,10 +20,18 @@ int caps_drop_bounding(void)
                 break;
             return -errno;
         }
-        if (r == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+        bool kept = false;
+        for (size_t i = 0; i < nkeep; i++)
+            kept |= (unsigned long)keep[i] == cap;
+        if (r == 1 && !kept && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
             return -errno;
     }
     return 0;
+}
+
+int caps_drop_bounding(void)
+{
+    return caps_drop_bounding_except(NULL, 0);
 }
 
 /* capset(2) directly: libcap would allocate, and this runs after fork in a

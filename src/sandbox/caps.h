@@ -5,12 +5,16 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 /* Empties the bounding set. Needs CAP_SETPCAP in the caller's user namespace
  * (root has it; caps_enter_own_userns gives it). Returns 0 or -errno. */
 int caps_drop_bounding(void);
+
+/* The same, keeping the nkeep capabilities in keep. Returns 0 or -errno. */
+int caps_drop_bounding_except(const int *keep, size_t nkeep);
 
 /* unshare(CLONE_NEWUSER), mapping only the caller's euid and egid to
  * themselves (setgroups denied, as the kernel requires for an unprivileged

@@ -475,6 +475,42 @@ void cgroup_join_close(struct kcr_cgroup_join *j)
     join_reset(j);
 }
 
+static int parent_fd_add(const char *mount, const char *parent, bool is_v1, int *fds, bool *v1,
+                         size_t *n, size_t max, struct kcr_err *err)
+{
+    if (*n >= max)
+        return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "cgroup: more than %zu hierarchies", max);
+    _cleanup_free_ char *dir = xasprintf("%s/%s", mount, parent);
+    fds[*n] = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fds[*n] < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "cgroup: open '%s'", dir);
+    v1[(*n)++] = is_v1;
+    return 0;
+}
+
+int cgroup_mgr_parent_fds(const struct kcr_cgroup_mgr *mgr, int *fds, bool *v1, size_t max,
+                          struct kcr_err *err)
+{
+    size_t n = 0;
+    if (!mgr->ops)
+        return 0;
+    for (int c = 0; c < CG_NCTRL; c++) {
+        bool dup = false;
+        for (int k = 0; k < c; k++)
+            dup |= mgr->v1[k] && mgr->v1[c] && !strcmp(mgr->v1[k], mgr->v1[c]);
+        if (mgr->v1[c] && !dup &&
+            parent_fd_add(mgr->v1[c], mgr->parent, true, fds, v1, &n, max, err) < 0)
+            goto fail;
+    }
+    if (mgr->v2 && parent_fd_add(mgr->v2, mgr->parent, false, fds, v1, &n, max, err) < 0)
+        goto fail;
+    return (int)n;
+fail:
+    while (n > 0)
+        (void)safe_close(fds[--n]);
+    return -1;
+}
+
 int cgroup_kill(const struct kcr_cgroup *cg, struct kcr_err *err)
 {
     if (!cg->mgr->ops)

@@ -100,6 +100,14 @@ int cgroup_join_self(struct kcr_cgroup_join *j, struct kcr_err *err);
 /* Closes whatever is still open. */
 void cgroup_join_close(struct kcr_cgroup_join *j);
 
+/* For a process that joins pod cgroups by itself later (the fork-server
+ * template, docs/local-pods.md): an O_PATH directory fd of <hierarchy>/<parent>
+ * per hierarchy pod cgroups use, with v1[i] true where the file to write is
+ * "tasks" (v1) rather than "cgroup.procs" (cgroup2). Returns how many (0 when
+ * disabled), at most max, or -1 with err set (nothing left open). */
+int cgroup_mgr_parent_fds(const struct kcr_cgroup_mgr *mgr, int *fds, bool *v1, size_t max,
+                          struct kcr_err *err);
+
 /* Kills every process in the cgroup and waits (bounded, about 2 s) until it is
  * empty: cgroup.kill where it exists, else freeze + SIGKILL + thaw rounds. */
 int cgroup_kill(const struct kcr_cgroup *cg, struct kcr_err *err);

@@ -8,10 +8,14 @@
  *
  *   kcr-nsexec --target PID [--target-start TICKS] --wd DIR [--uid 65532]
  *              [--gid 65532] [--cpu SECONDS] [--fsize BYTES] [--nofile N]
- *              [--nproc N] [--report-fd FD] [--setenv K=V]... -- PROG [ARGS...]
+ *              [--nproc N] [--report-fd FD] [--setenv K=V]... [--fork-server SOCKET]
+ *              -- PROG [ARGS...]
  *
  * The environment of PROG is exactly /proc/PID/environ of the target, plus
  * the --setenv entries (at most 16, replacing same-named variables).
+ *
+ * --fork-server: PROG is `python -c CODE`; ask the fork-server template at
+ * SOCKET for it (nsexec-init.h). Unreachable or refusing: run PROG as usual.
  *
  * Exit status: the user program's (128+N when killed by signal N), 127 when a
  * setup step failed, 2 for bad arguments. With --report-fd, one
@@ -30,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +44,7 @@ struct nsexec_opts {
     uint64_t target_start;
     int have_start;
     const char *wd;
+    const char *forkserver;
     const char *setenv[16];
     size_t nsetenv;
     struct nsexec_plan plan;
@@ -85,12 +92,19 @@ static unsigned long long parse_num(const char *s, const char *what, unsigned lo
 static void parse_args(int argc, char **argv, struct nsexec_opts *o)
 {
     static const struct option longopts[] = {
-        {"target", required_argument, NULL, 't'}, {"target-start", required_argument, NULL, 's'},
-        {"wd", required_argument, NULL, 'w'},     {"uid", required_argument, NULL, 'u'},
-        {"gid", required_argument, NULL, 'g'},    {"cpu", required_argument, NULL, 'c'},
-        {"fsize", required_argument, NULL, 'f'},  {"nofile", required_argument, NULL, 'n'},
-        {"nproc", required_argument, NULL, 'p'},  {"report-fd", required_argument, NULL, 'r'},
-        {"setenv", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0},
+        {"target", required_argument, NULL, 't'},
+        {"target-start", required_argument, NULL, 's'},
+        {"wd", required_argument, NULL, 'w'},
+        {"uid", required_argument, NULL, 'u'},
+        {"gid", required_argument, NULL, 'g'},
+        {"cpu", required_argument, NULL, 'c'},
+        {"fsize", required_argument, NULL, 'f'},
+        {"nofile", required_argument, NULL, 'n'},
+        {"nproc", required_argument, NULL, 'p'},
+        {"report-fd", required_argument, NULL, 'r'},
+        {"setenv", required_argument, NULL, 'e'},
+        {"fork-server", required_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
@@ -127,6 +141,9 @@ static void parse_args(int argc, char **argv, struct nsexec_opts *o)
             report_fd = (int)parse_num(optarg, "fd", 1024);
             o->plan.report_fd = report_fd;
             break;
+        case 'F':
+            o->forkserver = optarg;
+            break;
         case 'e':
             if (o->nsetenv >= 16 || !strchr(optarg, '=') || optarg[0] == '=')
                 usage("bad or too many --setenv");
@@ -143,6 +160,30 @@ static void parse_args(int argc, char **argv, struct nsexec_opts *o)
     if (optind >= argc)
         usage("no program given");
     o->plan.argv = argv + optind;
+    if (o->forkserver && (argc - optind < 3 || strcmp(argv[optind + 1], "-c")))
+        usage("--fork-server runs `python -c CODE` only");
+}
+
+/* Connected now, in the sidecar's mount namespace, where the socket's path
+ * is visible; the request goes out later, from init. -1: no fork-server. */
+static int forkserver_connect(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (!path || strlen(path) >= sizeof(a.sun_path))
+        return -1;
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int r;
+    do
+        r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* Nothing of the sidecar crosses into user code: only 0/1/2 and the report fd
@@ -183,7 +224,8 @@ static char **merge_env(char **envp, const char *const *add, size_t nadd)
 
 int main(int argc, char **argv)
 {
-    struct nsexec_opts o = {.plan = {.uid = 65532, .gid = 65532, .report_fd = -1}};
+    struct nsexec_opts o = {
+        .plan = {.uid = 65532, .gid = 65532, .report_fd = -1, .forkserver_fd = -1}};
     struct nsexec_target t = {.ns_fd = -1, .root_fd = -1};
     int step = 0, r;
 
@@ -192,6 +234,8 @@ int main(int argc, char **argv)
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     parse_args(argc, argv, &o);
     sanitize_fds();
+    o.plan.wd = o.wd;
+    o.plan.forkserver_fd = forkserver_connect(o.forkserver);
 
     /* /proc/PID is read before setns: afterwards /proc is the target's. */
     if ((r = nsexec_target_read_environ(o.target, &t)) < 0)
@@ -221,6 +265,8 @@ int main(int argc, char **argv)
         nsexec_init_main(&o.plan);
     }
     close(life[0]);
+    if (o.plan.forkserver_fd >= 0)
+        close(o.plan.forkserver_fd);
     free(envp);
     nsexec_target_done(&t);
     if (report_fd >= 0)

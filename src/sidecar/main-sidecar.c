@@ -55,6 +55,7 @@ exec_params(const struct sidecar *s, const struct procscan_target *t, const stru
         .max_file_write = (uint64_t)s->cfg.max_file_write_mb << 20,
         .oom_fd = s->oom_fd,
         .setenv = go ? s->setenv : NULL,
+        .forkserver = s->cfg.forkserver,
     };
 }
 

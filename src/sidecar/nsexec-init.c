@@ -1,4 +1,5 @@
 #include "sidecar/nsexec-init.h"
+#include "sidecar/forkserver-proto.h"
 #include "sidecar/nsexec-report.h"
 #include "sandbox/caps.h"
 #include "sandbox/seccomp.h"
@@ -9,18 +10,19 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
-struct step_error {
-    int32_t step;
-    int32_t errnum;
-};
+/* A setup failure of the user program: the fork-server's status record. */
+#define step_error          forkserver_status
+#define FORKSERVER_REPLY_MS 5000
 
 /*** The user program (between fork and exec) ***/
 
@@ -148,21 +150,146 @@ static void init_read_child_error(int errfd, struct step_error *e)
         e->step = NSEXEC_STEP_NONE;
 }
 
+/*** The program from the fork-server ***/
+
+/* Appends s with its NUL; false when the message would outgrow its bound. */
+static bool put_str(char *msg, size_t *len, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (*len + n > FORKSERVER_MSG_MAX)
+        return false;
+    memcpy(msg + *len, s, n);
+    *len += n;
+    return true;
+}
+
+static bool send_request(const struct nsexec_plan *plan, int status_w)
+{
+    char *msg = malloc(FORKSERVER_MSG_MAX);
+    if (!msg)
+        return false;
+    struct forkserver_req req = {
+        .magic = FORKSERVER_MAGIC,
+        .uid = (uint32_t)plan->uid,
+        .gid = (uint32_t)plan->gid,
+        .cpu_s = plan->limits.cpu_s,
+        .fsize = plan->limits.fsize,
+        .nofile = plan->limits.nofile,
+        .nproc = plan->limits.nproc,
+    };
+    size_t len = sizeof(req);
+    bool ok = put_str(msg, &len, plan->wd ? plan->wd : "/");
+    for (char *const *a = plan->argv; ok && *a; a++, req.nargv++)
+        ok = put_str(msg, &len, *a);
+    for (char *const *e = plan->envp; ok && e && *e; e++, req.nenv++)
+        ok = put_str(msg, &len, *e);
+    memcpy(msg, &req, sizeof(req));
+    int fds[4] = {0, 1, 2, status_w};
+    union {
+        char buf[CMSG_SPACE(sizeof(fds))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = msg, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.buf,
+                        .msg_controllen = sizeof(ctl.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(fds));
+    memcpy(CMSG_DATA(c), fds, sizeof(fds));
+    ssize_t n = -1;
+    if (ok)
+        do
+            n = sendmsg(plan->forkserver_fd, &mh, MSG_NOSIGNAL);
+        while (n < 0 && errno == EINTR);
+    free(msg);
+    return n == (ssize_t)len;
+}
+
+static bool recv_reply(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int32_t reply = -1;
+    int r;
+    do
+        r = poll(&p, 1, FORKSERVER_REPLY_MS);
+    while (r < 0 && errno == EINTR);
+    if (r != 1)
+        return false;
+    ssize_t n;
+    do
+        n = recv(fd, &reply, sizeof(reply), 0);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof(reply) && reply == 0;
+}
+
+/* Returns the program's pid, with *ret_status the read end of its status
+ * pipe, or -1 when nothing of the request exists (refused, or the entrant
+ * failed before forking): the caller then forks the program itself. A
+ * template that neither answers nor hangs up in time is an error: it may
+ * still fork, so falling back could run two programs. */
+static pid_t init_ask_forkserver(const struct nsexec_plan *plan, int *ret_status)
+{
+    int sp[2];
+    if (pipe2(sp, O_CLOEXEC) < 0)
+        return -1;
+    bool sent = send_request(plan, sp[1]);
+    close(sp[1]);
+    if (!sent || !recv_reply(plan->forkserver_fd)) {
+        close(sp[0]);
+        if (sent)
+            init_fail(plan, NSEXEC_STEP_FORK, ETIMEDOUT);
+        return -1;
+    }
+    struct step_error hello = {0, 0};
+    init_read_child_error(sp[0], &hello);
+    if (hello.step != FORKSERVER_HELLO || hello.value <= 1) {
+        /* The entrant failed before forking (or died): its status pipe
+         * copies are gone, so is it. */
+        close(sp[0]);
+        return -1;
+    }
+    *ret_status = sp[0];
+    return (pid_t)hello.value;
+}
+
+/* The program is our child only once its parent, the entrant, has exited
+ * (orphans of this namespace come to its init); until then waitpid has
+ * nothing to wait for. */
+static bool wait_for_adoption(pid_t child)
+{
+    if (kill(child, 0) < 0 && errno == ESRCH)
+        return false;
+    usleep(1000);
+    return true;
+}
+
 void nsexec_init_main(const struct nsexec_plan *plan)
 {
     init_tie_to_parent(plan);
     init_mount_proc(plan);
-    int errp[2];
-    if (pipe2(errp, O_CLOEXEC) < 0)
-        init_fail(plan, NSEXEC_STEP_FORK, errno);
-    pid_t child = fork();
-    if (child < 0)
-        init_fail(plan, NSEXEC_STEP_FORK, errno);
-    if (child == 0) {
-        close(errp[0]);
-        child_main(plan, errp[1]);
+    int errp[2] = {-1, -1};
+    pid_t child = -1;
+    bool adopted = false;
+    if (plan->forkserver_fd >= 0) {
+        child = init_ask_forkserver(plan, &errp[0]);
+        adopted = child > 0;
+        close(plan->forkserver_fd);
     }
-    close(errp[1]);
+    if (!adopted) {
+        if (pipe2(errp, O_CLOEXEC) < 0)
+            init_fail(plan, NSEXEC_STEP_FORK, errno);
+        child = fork();
+        if (child < 0)
+            init_fail(plan, NSEXEC_STEP_FORK, errno);
+        if (child == 0) {
+            close(errp[0]);
+            child_main(plan, errp[1]);
+        }
+        close(errp[1]);
+    }
     /* init stays alive next to user code: it holds nothing it needs
      * privilege for any more, and must not be ptrace-able or dumpable. */
     const char *what = NULL;
@@ -185,12 +312,14 @@ void nsexec_init_main(const struct nsexec_plan *plan)
         pid_t p = waitpid(-1, &st, 0);
         if (p < 0 && errno == EINTR)
             continue;
+        if (p < 0 && errno == ECHILD && adopted && wait_for_adoption(child))
+            continue;
         if (p < 0)
             init_fail(plan, NSEXEC_STEP_FORK, errno);
         if (p != child)
             continue;
         if (e.step != NSEXEC_STEP_NONE)
-            init_fail(plan, e.step, e.errnum);
+            init_fail(plan, e.step, e.value);
         if (WIFSIGNALED(st)) {
             (void)nsexec_report_write(plan->report_fd, NSEXEC_SIGNALED, WTERMSIG(st), 0, 0);
             _exit(128 + WTERMSIG(st));

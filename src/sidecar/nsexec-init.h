@@ -9,7 +9,13 @@
  *        kcr-nsexec, so SIGKILL of kcr-nsexec (the sidecar's timeout) ends
  *        the whole tree.
  *          └─ user program: no fds but 0/1/2, uid/gid 65532, no capabilities,
- *             no_new_privs, oom_score_adj 1000, lowered rlimits, seccomp, execve. */
+ *             no_new_privs, oom_score_adj 1000, lowered rlimits, seccomp, execve.
+ *
+ * With a fork-server (--fork-server), init asks the template for the user
+ * program instead of forking it: a fork of a preloaded interpreter that
+ * joins this namespace and drops exactly the same way (forkserver-child.h),
+ * and becomes init's child when its short-lived parent exits. A refusal, or
+ * a failure before the program exists, falls back to fork + exec. */
 #pragma once
 
 #include <stdint.h>
@@ -26,6 +32,8 @@ struct nsexec_plan {
     char *const *argv; /* program and arguments; argv[0] resolved via PATH */
     char *const *envp; /* exactly the main container's environment */
     const char *path;  /* PATH of that environment, or NULL */
+    const char *wd;    /* working directory (a path in the main container) */
+    int forkserver_fd; /* connected to the fork-server template, or -1 */
 };
 
 /* Runs as pid 1 of the new pid namespace; never returns. */

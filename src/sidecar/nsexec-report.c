@@ -27,6 +27,7 @@ static const char *const step_names[NSEXEC_STEP__MAX] = {
     [NSEXEC_STEP_SECCOMP] = "seccomp",
     [NSEXEC_STEP_EXEC] = "exec",
     [NSEXEC_STEP_ARGS] = "arguments",
+    [NSEXEC_STEP_CGROUP] = "join cgroup",
 };
 
 const char *nsexec_report_step_name(int step)

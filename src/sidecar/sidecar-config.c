@@ -42,6 +42,10 @@ int sidecar_config_load(struct sidecar_config *cfg, struct kcr_err *err)
         return kcr_err_set(err, errno, KCR_ERR_INVALID, "WORKING_DIR: '%s' is not a directory",
                            cfg->working_dir);
     cfg->socket_path = config_str("SIDECAR_SOCKET", NULL);
+    cfg->forkserver = config_str("KCR_FORKSERVER", NULL);
+    if (cfg->forkserver && cfg->forkserver[0] != '/')
+        return kcr_err_set(err, 0, KCR_ERR_INVALID, "KCR_FORKSERVER: '%s' is not an absolute path",
+                           cfg->forkserver);
     cfg->host = config_str("SIDECAR_HOST", "0.0.0.0");
     if (config_long("SIDECAR_PORT", 8080, 1, 65535, &cfg->port, err) < 0 ||
         config_long("MAX_EXECUTION_TIME", 30, 1, 600, &cfg->max_exec_time, err) < 0 ||

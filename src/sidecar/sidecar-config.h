@@ -22,6 +22,7 @@ struct sidecar_config {
     long uid;                /* KCR_EXEC_UID: user code's uid/gid, default 65532 */
     long main_pid;           /* KCR_MAIN_PID: pin the main process; 0 = scan */
     long ready_fd;           /* KCR_READY_FD: closed once listening; 0 = none */
+    const char *forkserver;  /* KCR_FORKSERVER: the fork-server's socket (local pods), or NULL */
 };
 
 /* Reads every variable; fails naming the first bad one. */

@@ -4,6 +4,7 @@
 #include "sandbox/cgroup-self.h"
 #include "common/cleanup.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -78,7 +79,7 @@ static void close_pair(int p[2])
 
 /* The nsexec command line: options, then "--" and the step's argv. */
 static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, long cpu_s,
-                          char **argv, char store[][32])
+                          bool forked, char **argv, char store[][32])
 {
     size_t n = 0, nargs = 0, nenv = 0;
     while (argv[nargs])
@@ -104,6 +105,8 @@ static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, l
     v[n++] = "--report-fd", v[n++] = "3";
     for (size_t i = 0; i < nenv; i++)
         v[n++] = "--setenv", v[n++] = (char *)p->setenv[i];
+    if (forked)
+        v[n++] = "--fork-server", v[n++] = (char *)p->forkserver;
     v[n++] = "--";
     for (size_t i = 0; i < nargs; i++)
         v[n++] = argv[i];
@@ -261,7 +264,7 @@ static void step_proc_close(struct step_proc *sp)
 }
 
 static int spawn_step(const struct sidecar_exec_params *p, char **argv, const char *wd, long cpu_s,
-                      struct step_proc *ret, struct kcr_err *err)
+                      bool forked, struct step_proc *ret, struct kcr_err *err)
 {
     int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, prep[2] = {-1, -1};
     if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 ||
@@ -271,7 +274,7 @@ static int spawn_step(const struct sidecar_exec_params *p, char **argv, const ch
         return kcr_err_set(err, e, KCR_ERR_INTERNAL, "pipe");
     }
     char store[5][32];
-    _cleanup_free_ char **nargv = nsexec_argv(p, wd, cpu_s, argv, store);
+    _cleanup_free_ char **nargv = nsexec_argv(p, wd, cpu_s, forked, argv, store);
     int child_fds[4] = {pin[0], pout[1], perr[1], prep[1]};
     pid_t pid = -1;
     int r = spawn_nsexec(nargv, child_fds, &pid);
@@ -322,7 +325,7 @@ static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const ch
 {
     struct step_proc sp;
     long cpu_s = (long)((deadline - now_ms()) / 1000) + 2;
-    if (spawn_step(p, argv, wd, cpu_s, &sp, err) < 0)
+    if (spawn_step(p, argv, wd, cpu_s, false, &sp, err) < 0)
         return -1;
     finish_step(&sp, in, in_len, deadline, p->oom_fd, oom_base, res, o);
     return 0;
@@ -369,6 +372,7 @@ static int failed_step(const struct nsexec_report *rep, const char *prog,
     case NSEXEC_STEP_RLIMIT:
     case NSEXEC_STEP_SECCOMP:
     case NSEXEC_STEP_ARGS:
+    case NSEXEC_STEP_CGROUP:
     case NSEXEC_STEP__MAX:
         break;
     }
@@ -460,8 +464,11 @@ struct sidecar_prestart *sidecar_prestart_new(const struct sidecar_exec_params *
     if (!argv)
         return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no runner for '%s'", lang->code), NULL;
     struct sidecar_prestart *ps = xcalloc(1, sizeof(*ps));
-    /* RLIMIT_CPU is fixed at spawn: the longest run the sidecar accepts. */
-    if (spawn_step(p, (char **)argv, wd, max_timeout_s + 2, &ps->proc, err) < 0) {
+    /* RLIMIT_CPU is fixed at spawn: the longest run the sidecar accepts.
+     * The runner is `python -c`: a fork-server can provide it preloaded
+     * (without --setenv entries, which the template's environment lacks). */
+    bool forked = p->forkserver && !p->setenv;
+    if (spawn_step(p, (char **)argv, wd, max_timeout_s + 2, forked, &ps->proc, err) < 0) {
         free(ps);
         return NULL;
     }
@@ -498,6 +505,11 @@ static bool prestart_usable(struct sidecar_prestart *ps, const struct sidecar_ex
     if (waitpid(ps->proc.pid, &status, WNOHANG) == 0)
         return true;
     ps->proc.pid = 0; /* it ended (killed?) and is reaped now */
+    char err[256] = "";
+    ssize_t n = read(ps->proc.err_r, err, sizeof(err) - 1);
+    log_msg(KCR_LOG_WARN, NULL, "pre-started runner ended before its request (status %d): %.*s",
+            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), n > 0 ? (int)n : 0,
+            err);
     return false;
 }
 

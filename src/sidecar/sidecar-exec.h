@@ -27,6 +27,7 @@ struct sidecar_exec_params {
     uint64_t max_file_write;   /* RLIMIT_FSIZE of user code in bytes; 0 = none */
     int oom_fd;                /* cgroup_self_oom_open(), or -1: no OOM accounting */
     const char *const *setenv; /* extra "K=V" for user code (NULL-terminated) or NULL */
+    const char *forkserver;    /* fork-server socket for pre-started runners, or NULL */
 };
 
 /* A language runner (sidecar-runner.h) started ahead of its request: a

@@ -60,6 +60,8 @@ class Server:
             # Small warm pools: several servers run in one test session.
             "POD_POOL_PY": "1",
             "POD_POOL_JS": "0",
+            # Fork-server on, preload off (see pod_util.LocalPod).
+            "PRELOAD_PY": "none",
         })
         if self.key:
             env["API_KEY"] = self.key

@@ -1,0 +1,292 @@
+# kcr fork-server template (docs/local-pods.md, "Fork-server").
+#
+# One per preloaded language, started by the pod manager as root in a mount
+# namespace built like every main container's (so every path a module
+# remembers is the path it has in a pod), with the language's environment and
+# a bounding set of exactly what a child needs to enter a pod. It imports the
+# preload set once, freezes the heap for the garbage collector and then only
+# answers kcr-nsexec inits on its socket. It never runs user code and never
+# reads anything from a request but the program's stdio, the `python -c`
+# command line, the environment (which must equal its own) and limits; which
+# pod to enter comes from the kernel (the sender's credentials).
+#
+# Per request:  template --fork--> entrant: joins the sender's cgroups and
+#   namespaces (forkserver_enter, in C), forks, exits
+#   --fork--> program: pid N of the sender's pid namespace, drops exactly as
+#   kcr-nsexec does (forkserver_drop, in C), then runs the code the way
+#   `python -c CODE ARGS` does, with fresh RNG state.
+import ctypes
+import gc
+import importlib
+import os
+import socket
+import struct
+import sys
+import types
+
+_ENV0 = dict(os.environ)  # the language's environment, before preloading
+_REQ = struct.Struct("=6I4Q")  # struct forkserver_req (forkserver-proto.h)
+_MAGIC = 0x6B636673
+_MSG_MAX = 65536
+_STEP_FORK = 10  # enum nsexec_step
+# Preloaded libraries must not start thread pools: only the forking thread
+# survives a fork. Set for the preload only (they read it when loaded).
+_SINGLE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class _Job:
+    __slots__ = ("code", "args", "env")
+
+    def __init__(self, code, args, env):
+        self.code, self.args, self.env = code, args, env
+
+
+def _log(msg):
+    sys.stderr.write("kcr-forkserver: %s\n" % msg)
+
+
+def _options(argv):
+    opts = {"cgroup": [], "preload": ""}
+    it = iter(argv)
+    for key in it:
+        val = next(it)
+        if key == "--cgroup":
+            fd, kind = val.split(":")
+            opts["cgroup"].append((int(fd), kind == "v1"))
+        else:
+            opts[key.lstrip("-")] = val
+    return opts
+
+
+def _preload(names):
+    for k in _SINGLE_THREAD:
+        os.environ[k] = "1"
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # a missing library is not the template's end
+            _log("preload %s: %s" % (name, e))
+    for k in _SINGLE_THREAD:
+        del os.environ[k]
+
+
+def _strings(blob, count):
+    out, pos = [], 0
+    for _ in range(count):
+        end = blob.index(b"\0", pos)  # ValueError when missing
+        out.append(os.fsdecode(blob[pos:end]))
+        pos = end + 1
+    return out, blob[pos:]
+
+
+def _parse(msg, fds):
+    if len(msg) < _REQ.size or len(fds) != 4:
+        raise ValueError("short request")
+    magic, uid, gid, nargv, nenv, _, cpu, fsize, nofile, nproc = _REQ.unpack_from(msg)
+    if magic != _MAGIC or nargv < 3 or nargv > 4096 or nenv > 4096:
+        raise ValueError("bad header")
+    (wd,), rest = _strings(msg[_REQ.size :], 1)
+    argv, rest = _strings(rest, nargv)
+    env, rest = _strings(rest, nenv)
+    if rest or argv[1] != "-c":
+        raise ValueError("not `python -c CODE`")
+    envd = dict(e.split("=", 1) for e in env if "=" in e)
+    # Start-up state (sys.flags, sys.path, encodings) came from our own
+    # environment: only an identical one gives the program what a fresh
+    # interpreter would have.
+    if envd != _ENV0:
+        raise PermissionError("environment differs from the template's")
+    return (wd, uid, gid, cpu, fsize, nofile, nproc), _Job(argv[2], argv[3:], envd)
+
+
+def _program(lib, fds, limits, job, sockets):
+    for s in sockets:
+        s.detach()  # the fd numbers are about to be closed or reused
+    wd, uid, gid, cpu, fsize, nofile, nproc = limits
+    if lib.forkserver_drop(fds[3], fds[0], fds[1], fds[2], os.fsencode(wd), uid, gid,
+                           cpu, fsize, nofile, nproc) != 0:
+        os._exit(127)
+    # Exactly the main container's environment: preloaded modules may have
+    # set variables of their own (sklearn sets KMP_*).
+    os.environ.clear()
+    os.environ.update(job.env)
+    # The template's import caches describe its own /mnt/data and /tmp.
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+    # random reseeds itself in every fork child (os.register_at_fork);
+    # numpy's legacy global generator does not.
+    if "numpy.random" in sys.modules:
+        sys.modules["numpy.random"].seed()
+    return job
+
+
+def _entrant(lib, peer, fds, limits, job, sockets):
+    status = fds[3]
+    try:
+        if lib.forkserver_enter(peer, status) != 0:
+            os._exit(127)
+        pid = os.fork()
+    except BaseException as e:
+        err = getattr(e, "errno", None) or 5
+        os.write(status, struct.pack("=ii", _STEP_FORK, err))
+        os._exit(127)
+    if pid:
+        # Reaped before we exit, so that no zombie shows in the program's
+        # /proc or counts against the pod's pids.max.
+        os._exit(0 if os.waitpid(pid, 0)[1] == 0 else 127)
+    # Pid 2+ of init's namespace: its child is orphaned into init's hands when
+    # it exits (the entrant, outside that namespace, would hand it to ours).
+    try:
+        pid = os.fork()
+    except BaseException as e:
+        os.write(status, struct.pack("=ii", _STEP_FORK, getattr(e, "errno", None) or 5))
+        os._exit(127)
+    if pid:
+        os._exit(0)
+    return _program(lib, fds, limits, job, sockets)
+
+
+def _serve_one(lib, listener):
+    conn, _ = listener.accept()
+    conn.settimeout(2.0)
+    fds, peer = [], None
+    try:
+        msg, anc, flags, _ = conn.recvmsg(
+            _MSG_MAX, socket.CMSG_SPACE(4 * 4) + socket.CMSG_SPACE(struct.calcsize("3i")))
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds += struct.unpack("%di" % (len(data) // 4), data[: len(data) // 4 * 4])
+            elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                peer = struct.unpack("3i", data)[0]
+        if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or not peer or peer <= 1:
+            raise ValueError("truncated request or no credentials")
+        limits, job = _parse(msg, fds)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            job = _entrant(lib, peer, fds, limits, job, (listener, conn))
+            fds = []  # the program's: closed (but its stdio) by forkserver_drop
+            return job
+        conn.sendall(struct.pack("=i", 0))
+        os.waitpid(pid, 0)  # the entrant lives for milliseconds, in the pod's cgroup
+    except (OSError, ValueError) as e:
+        err = getattr(e, "errno", None) or 22
+        _log("request refused: %s" % e)
+        try:
+            conn.sendall(struct.pack("=i", -err))
+        except OSError:
+            pass
+    finally:
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+    return None
+
+
+def _reap():
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def main():
+    # Orphaned namespace helpers (see _entrant) come back to us to be reaped.
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    opts = _options(sys.argv[1:])
+    lib = ctypes.CDLL("/proc/self/fd/%d" % int(opts["lib"]))
+    lib.forkserver_enter.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.forkserver_drop.argtypes = [ctypes.c_int] * 4 + [ctypes.c_char_p] + \
+        [ctypes.c_uint] * 2 + [ctypes.c_ulonglong] * 4
+    cg = opts["cgroup"]
+    fds = (ctypes.c_int * len(cg))(*[fd for fd, _ in cg])
+    v1 = (ctypes.c_int * len(cg))(*[int(v) for _, v in cg])
+    if lib.forkserver_config(os.fsencode(opts["cgroup-parent"]), fds, v1, len(cg)) != 0:
+        _log("bad cgroup configuration")
+        return None
+    listener = socket.socket(fileno=int(opts["socket"]))
+    _preload(opts["preload"])
+    # Everything imported so far is never collected: a collection in a child
+    # would otherwise write to (and so copy) every page of the heap.
+    gc.collect()
+    gc.freeze()
+    listener.settimeout(1.0)
+    listener.listen(64)  # connecting works from now on (before: refused)
+    os.write(int(opts["ready"]), b"1")
+    os.close(int(opts["ready"]))
+    while True:
+        _reap()
+        try:
+            job = _serve_one(lib, listener)
+        except socket.timeout:
+            continue
+        if job is not None:
+            return job
+
+
+def _exit_status(e):
+    """What the interpreter makes of SystemExit(code)."""
+    code = e.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code if -(2**31) <= code < 2**31 else 1
+    try:
+        sys.stderr.write("%s\n" % (code,))
+    except Exception:
+        pass
+    return 1
+
+
+def _finish(status):
+    """The interpreter's exit, less the teardown of preloaded modules: that
+    teardown writes to every object of the template's heap, which would copy
+    all of it into this process (about half a second) for nothing. What a
+    program can observe still happens, in the interpreter's order: threads
+    are joined, atexit handlers run, stdio is flushed; then __main__ is
+    cleared, the program's garbage is collected, and every file it left open
+    is flushed, as finalization would have done."""
+    import atexit
+    import io
+    import threading
+
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    sys.modules["__main__"].__dict__.clear()
+    gc.collect()
+    for obj in gc.get_objects():  # the template's objects are frozen: not listed
+        if isinstance(obj, io.IOBase):
+            try:
+                if not obj.closed:
+                    obj.flush()
+            except Exception:
+                pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            status = 120  # what the interpreter exits with when flushing fails
+    os._exit(status)
+
+
+if __name__ == "__main__":
+    _job = main()
+    if _job is None:
+        sys.exit(1)
+    # The program: what `python -c CODE ARGS` would run, in a fresh __main__.
+    sys.argv = ["-c"] + _job.args
+    sys.orig_argv = ["python", "-c", _job.code] + _job.args
+    _main = types.ModuleType("__main__")
+    _main.__builtins__ = __builtins__
+    _main.__loader__ = importlib.machinery.BuiltinImporter
+    sys.modules["__main__"] = _main
+    try:
+        exec(compile(_job.code, "<string>", "exec"), _main.__dict__)
+    except SystemExit as e:
+        _finish(_exit_status(e))
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        _finish(1)
+    _finish(0)
