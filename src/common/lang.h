@@ -64,3 +64,9 @@ double lang_mem_mult(const struct kcr_lang *lang);
 /* Validates every LANG_TIME_MULT_* / LANG_MEM_MULT_* override of the table;
  * the error names the first bad variable. */
 int lang_config_check(struct kcr_err *err);
+
+/* PRELOAD_PY's default (local fork-server, Kubernetes runners): what LLM-written data-science code
+ * imports. */
+#define LANG_PRELOAD_PY_DEFAULT                                                                    \
+    "numpy,pandas,matplotlib,matplotlib.pyplot,scipy,scipy.stats,sklearn,sklearn.linear_model,"    \
+    "sklearn.model_selection,sklearn.ensemble,sklearn.preprocessing,sklearn.metrics"

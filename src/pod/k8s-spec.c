@@ -25,6 +25,7 @@
 
 struct spec_in {
     const char *name, *ns, *registry, *tag, *sidecar_image, *pull_policy, *runtime_class;
+    const char *runner_preload;
     const struct kcr_lang *lang;
     json_int_t memory_mb, cpu_millis, main_memory_mb, main_cpu_millis;
     json_int_t max_exec, max_output, max_pids, data_mb, tmp_mb, port;
@@ -86,7 +87,8 @@ static int parse_in(const json_t *p, struct spec_in *in, struct kcr_err *err)
         get_str(p, "tag", "latest", &in->tag, err) < 0 ||
         get_str(p, "sidecar_image", NULL, &in->sidecar_image, err) < 0 ||
         get_str(p, "pull_policy", "IfNotPresent", &in->pull_policy, err) < 0 ||
-        get_str(p, "runtime_class", NULL, &in->runtime_class, err) < 0)
+        get_str(p, "runtime_class", NULL, &in->runtime_class, err) < 0 ||
+        get_str(p, "runner_preload", NULL, &in->runner_preload, err) < 0)
         return -1;
     if (!in->name || !is_dns_label(in->name))
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "pod spec: 'name' must be a DNS-1123 label");
@@ -187,6 +189,10 @@ static json_t *sidecar_container(const struct spec_in *in)
                   env_var("MAX_OUTPUT_SIZE", out_bytes), env_var("MAX_MEMORY_MB", exec_mb), "name",
                   "NETWORK_ISOLATED", "value", "true");
     json_array_append_new(env, env_var("MAX_PIDS", in->max_pids));
+    /* The warm pod's own runner imports these while it waits (no fork-server here). */
+    if (in->runner_preload)
+        json_array_append_new(
+            env, json_pack("{s:s, s:s}", "name", "RUNNER_PRELOAD", "value", in->runner_preload));
     /* No real file outgrows the pod's largest emptyDir; only a sparse one can
      * claim to (security.md case 6). */
     json_array_append_new(

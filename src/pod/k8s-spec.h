@@ -30,7 +30,8 @@
  *   mem_mult), cpu_millis (1000), main_memory_mb (64), main_cpu_millis (100),
  *   max_execution_time (30), max_output_size (65536), max_pids (256),
  *   data_size_mb (1024), tmp_size_mb (512), sidecar_port (8080),
- *   writable_root (false), runtime_class, labels {}, annotations {},
+ *   writable_root (false), runtime_class, runner_preload (the sidecar's
+ *   RUNNER_PRELOAD), labels {}, annotations {},
  *   image_pull_secrets [names], node_selector {}.
  * Returns a new object, or NULL with KCR_ERR_INVALID naming the bad parameter. */
 json_t *k8s_spec_pod(const json_t *params, struct kcr_err *err);

@@ -96,6 +96,8 @@ int pod_k8s_config_from_env(struct pod_k8s_config *cfg, struct kcr_err *err)
     cfg->pull_policy = xstrdup(config_str("K8S_IMAGE_PULL_POLICY", "IfNotPresent"));
     s = config_str("K8S_RUNTIME_CLASS", NULL);
     cfg->runtime_class = s ? xstrdup(s) : NULL;
+    s = config_str("PRELOAD_PY", LANG_PRELOAD_PY_DEFAULT);
+    cfg->preload_py = strcmp(s, "none") ? xstrdup(s) : NULL;
     s = config_str("K8S_REPLICA_ID", NULL);
     cfg->replica_id = s ? xstrdup(s) : make_replica_id();
     return 0;
@@ -109,6 +111,7 @@ void pod_k8s_config_done(struct pod_k8s_config *cfg)
     free(cfg->sidecar_image);
     free(cfg->pull_policy);
     free(cfg->runtime_class);
+    free(cfg->preload_py);
     free(cfg->replica_id);
     *cfg = (struct pod_k8s_config){0};
 }
@@ -131,5 +134,6 @@ void pod_k8s_config_copy(struct pod_k8s_config *dst, const struct pod_k8s_config
     dst->sidecar_image = dup0(src->sidecar_image);
     dst->pull_policy = dup0(src->pull_policy ? src->pull_policy : "IfNotPresent");
     dst->runtime_class = dup0(src->runtime_class);
+    dst->preload_py = dup0(src->preload_py);
     dst->replica_id = src->replica_id ? xstrdup(src->replica_id) : make_replica_id();
 }

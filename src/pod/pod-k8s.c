@@ -227,6 +227,8 @@ static json_t *spec_params(struct k8s_backend *b, const struct kcr_lang *lang, c
         json_object_set_new(p, "sidecar_image", json_string(c->sidecar_image));
     if (c->runtime_class)
         json_object_set_new(p, "runtime_class", json_string(c->runtime_class));
+    if (c->preload_py && !strcmp(lang->code, "py"))
+        json_object_set_new(p, "runner_preload", json_string(c->preload_py));
     if (claimed) {
         char lease[32], now[32];
         snprintf(lease, sizeof(lease), "%lld", (long long)(time(NULL) + c->lease_s));

@@ -26,6 +26,7 @@ struct pod_k8s_config {
     char *sidecar_image;  /* K8S_SIDECAR_IMAGE, default "<registry>-sidecar:<tag>" */
     char *pull_policy;    /* K8S_IMAGE_PULL_POLICY, "IfNotPresent" */
     char *runtime_class;  /* K8S_RUNTIME_CLASS (e.g. "gvisor"), or NULL */
+    char *preload_py;     /* PRELOAD_PY: what a py pod's runner imports while warm, or NULL */
     char *replica_id;     /* K8S_REPLICA_ID, default "<hostname>-<random>" */
     long memory_mb;       /* MAX_MEMORY_MB, 512 (times the language's mem_mult) */
     long cpu_millis;      /* K8S_CPU_MILLIS, 1000 */

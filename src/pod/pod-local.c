@@ -92,7 +92,7 @@ int pod_local_config_from_env(struct kcr_pod_local_config *cfg, struct kcr_err *
     cfg->forkserver_lib = xstrdup(config_str("KCR_FORKSERVER_LIB", fl));
     /* "none": a template that imports nothing (the interpreter start-up is
      * still saved); empty means the default, as for every variable. */
-    const char *preload = config_str("PRELOAD_PY", POD_PRELOAD_PY_DEFAULT);
+    const char *preload = config_str("PRELOAD_PY", LANG_PRELOAD_PY_DEFAULT);
     cfg->preload_py = xstrdup(strcmp(preload, "none") ? preload : "");
     if (config_bool("FORKSERVER", !cfg->rootless, &cfg->forkserver, err) < 0 ||
         config_long("FORKSERVER_WAIT_MS", 30000, 0, 600000, &cfg->forkserver_wait_ms, err) < 0 ||

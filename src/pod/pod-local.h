@@ -38,11 +38,6 @@ struct kcr_pod_local_config {
                               * preload, default 30000 */
 };
 
-/* PRELOAD_PY's default: what LLM-written data-science code imports. */
-#define POD_PRELOAD_PY_DEFAULT                                                                     \
-    "numpy,pandas,matplotlib,matplotlib.pyplot,scipy,scipy.stats,sklearn,sklearn.linear_model,"    \
-    "sklearn.model_selection,sklearn.ensemble,sklearn.preprocessing,sklearn.metrics"
-
 /* Reads the settings above from the environment; fails naming a bad variable. */
 int pod_local_config_from_env(struct kcr_pod_local_config *cfg, struct kcr_err *err);
 void pod_local_config_done(struct kcr_pod_local_config *cfg);

@@ -154,7 +154,7 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
     env[k++] = xasprintf("MAX_FILE_WRITE_MB=%ld", disk_mb);
     /* kcr serve converts its character cap; kcr pod run passes bytes through. */
     const char *out = getenv("MAX_OUTPUT_SIZE"), *level = getenv("KCR_LOG_LEVEL");
-    const char *prestart = getenv("PRESTART_RUNNER");
+    const char *prestart = getenv("PRESTART_RUNNER"), *preload = getenv("RUNNER_PRELOAD");
     if (m->cfg->output_bytes)
         env[k++] = xasprintf("MAX_OUTPUT_SIZE=%ld", m->cfg->output_bytes);
     else if (out && *out)
@@ -163,6 +163,10 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
         env[k++] = xasprintf("KCR_LOG_LEVEL=%s", level);
     if (prestart && *prestart)
         env[k++] = xasprintf("PRESTART_RUNNER=%s", prestart);
+    /* The fork-server preloads for local pods; this is Kubernetes' way,
+     * passed through for tests and rootless set-ups. */
+    if (preload && *preload)
+        env[k++] = xasprintf("RUNNER_PRELOAD=%s", preload);
     return env;
 }
 

@@ -56,6 +56,7 @@ exec_params(const struct sidecar *s, const struct procscan_target *t, const stru
         .oom_fd = s->oom_fd,
         .setenv = go ? s->setenv : NULL,
         .forkserver = s->cfg.forkserver,
+        .preload = s->cfg.runner_preload,
     };
 }
 

@@ -43,6 +43,7 @@ int sidecar_config_load(struct sidecar_config *cfg, struct kcr_err *err)
                            cfg->working_dir);
     cfg->socket_path = config_str("SIDECAR_SOCKET", NULL);
     cfg->forkserver = config_str("KCR_FORKSERVER", NULL);
+    cfg->runner_preload = config_str("RUNNER_PRELOAD", NULL);
     if (cfg->forkserver && cfg->forkserver[0] != '/')
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "KCR_FORKSERVER: '%s' is not an absolute path",
                            cfg->forkserver);

@@ -468,7 +468,14 @@ struct sidecar_prestart *sidecar_prestart_new(const struct sidecar_exec_params *
      * The runner is `python -c`: a fork-server can provide it preloaded
      * (without --setenv entries, which the template's environment lacks). */
     bool forked = p->forkserver && !p->setenv;
-    if (spawn_step(p, (char **)argv, wd, max_timeout_s + 2, forked, &ps->proc, err) < 0) {
+    /* The runner's one argument: what to import while it waits. */
+    char *run_argv[8] = {NULL};
+    size_t n = 0;
+    for (; argv[n] && n < 6; n++)
+        run_argv[n] = (char *)argv[n];
+    if (p->preload && *p->preload)
+        run_argv[n++] = (char *)p->preload;
+    if (spawn_step(p, run_argv, wd, max_timeout_s + 2, forked, &ps->proc, err) < 0) {
         free(ps);
         return NULL;
     }

@@ -28,6 +28,7 @@ struct sidecar_exec_params {
     int oom_fd;                /* cgroup_self_oom_open(), or -1: no OOM accounting */
     const char *const *setenv; /* extra "K=V" for user code (NULL-terminated) or NULL */
     const char *forkserver;    /* fork-server socket for pre-started runners, or NULL */
+    const char *preload;       /* comma-separated modules a pre-started runner imports, or NULL */
 };
 
 /* A language runner (sidecar-runner.h) started ahead of its request: a

@@ -14,8 +14,21 @@
  * sys.excepthook with the runner's frame cut off the exception itself (the
  * default hook prints __traceback__, not its argument); a SyntaxError from
  * compile() keeps no frame at all, as `python FILE` prints it. The runner's
- * names live in the -c module, which the program never sees. */
+ * names live in the -c module, which the program never sees. Its one optional
+ * argument (RUNNER_PRELOAD) lists modules to import while it waits, leaving
+ * the environment as it found it (sklearn sets KMP_* variables). */
 static const char py_runner[] = "import os, sys\n"
+                                "if sys.argv[1:]:\n"
+                                "    import importlib\n"
+                                "    _e = dict(os.environ)\n"
+                                "    for _n in sys.argv[1].split(','):\n"
+                                "        try:\n"
+                                "            importlib.import_module(_n)\n"
+                                "        except Exception:\n"
+                                "            pass\n"
+                                "    if dict(os.environ) != _e:\n"
+                                "        os.environ.clear()\n"
+                                "        os.environ.update(_e)\n"
                                 "_h = b''\n"
                                 "while not _h.endswith(b'\\n'):\n"
                                 "    _c = os.read(0, 1)\n"

@@ -121,3 +121,19 @@ def test_runner_timeout_and_output_cap():
 def test_runner_can_be_switched_off():
     with LocalPod("py", env={"PRESTART_RUNNER": "false"}) as pod:
         assert pod.execute(code=WHICH)["stdout"] == "/mnt/data/code.py\n"
+
+
+ENV_PROBE = ("import os, sys, json\n"
+             "print(json.dumps([dict(os.environ), sys.path, 'numpy' in sys.modules]))\n")
+
+
+def test_runner_preload_without_fork_server():
+    """RUNNER_PRELOAD (Kubernetes' way; no fork-server there): the runner
+    imports the list while it waits, and leaves the environment as it was."""
+    with LocalPod("py", env={"FORKSERVER": "false",
+                             "RUNNER_PRELOAD": "numpy,sklearn,no_such_module"}) as pod:
+        first = json.loads(pod.execute(code=ENV_PROBE, timeout=30)["stdout"])
+        second = json.loads(pod.execute(code=ENV_PROBE, timeout=30)["stdout"])
+    assert first[2] is True and second[2] is False, (first[2], second[2])
+    assert first[:2] == second[:2], (first, second)
+

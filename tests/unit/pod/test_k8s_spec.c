@@ -158,6 +158,25 @@ static void test_limits_on_sidecar(void **state)
     assert_string_equal(json_string_value(json_object_get(labels, K8S_LABEL_LANG)), "java");
 }
 
+/* Kubernetes has no fork-server: a py pod's own runner preloads. */
+static void test_runner_preload(void **state)
+{
+    (void)state;
+    struct kcr_err err = {0};
+    json_auto_t *p = json_pack("{s:s, s:s, s:s}", "name", "kcr-py-1", "language", "py",
+                               "runner_preload", "numpy,pandas");
+    json_auto_t *pod = k8s_spec_pod(p, &err);
+    assert_non_null(pod);
+    assert_string_equal(env_of(container(pod, "kcr-sidecar"), "RUNNER_PRELOAD"), "numpy,pandas");
+    json_auto_t *q = json_pack("{s:s, s:s}", "name", "kcr-py-2", "language", "py");
+    json_auto_t *plain = k8s_spec_pod(q, &err);
+    assert_non_null(plain);
+    assert_null(env_of(container(plain, "kcr-sidecar"), "RUNNER_PRELOAD"));
+    json_auto_t *bad =
+        json_pack("{s:s, s:s, s:i}", "name", "kcr-py-3", "language", "py", "runner_preload", 7);
+    assert_null(k8s_spec_pod(bad, &err));
+}
+
 static void test_bad_params(void **state)
 {
     (void)state;
@@ -192,9 +211,8 @@ static void test_image_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pod_security_fields),
-        cmocka_unit_test(test_limits_on_sidecar),
-        cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_pod_security_fields), cmocka_unit_test(test_limits_on_sidecar),
+        cmocka_unit_test(test_runner_preload),      cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_image_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
