@@ -16,6 +16,7 @@
 #   kcr-nsexec does (forkserver_drop, in C), then runs the code the way
 #   `python -c CODE ARGS` does, with fresh RNG state.
 import ctypes
+import errno
 import gc
 import importlib
 import os
@@ -25,6 +26,7 @@ import sys
 import types
 
 _ENV0 = dict(os.environ)  # the language's environment, before preloading
+_TEMPLATE_PID = os.getpid()
 _REQ = struct.Struct("=6I4Q")  # struct forkserver_req (forkserver-proto.h)
 _MAGIC = 0x6B636673
 _MSG_MAX = 65536
@@ -95,7 +97,7 @@ def _parse(msg, fds):
     # environment: only an identical one gives the program what a fresh
     # interpreter would have.
     if envd != _ENV0:
-        raise PermissionError("environment differs from the template's")
+        raise PermissionError(errno.EPERM, "environment differs from the template's")
     return (wd, uid, gid, cpu, fsize, nofile, nproc), _Job(argv[2], argv[3:], envd)
 
 
@@ -110,9 +112,12 @@ def _program(lib, fds, limits, job, sockets):
     # set variables of their own (sklearn sets KMP_*).
     os.environ.clear()
     os.environ.update(job.env)
-    # The template's import caches describe its own /mnt/data and /tmp.
-    sys.path_importer_cache.clear()
-    importlib.invalidate_caches()
+    # The template's import caches describe its own /mnt/data and /tmp (and
+    # the working directory). Only those go: dropping all of them would free
+    # hundreds of finders, writing to (so copying) their pages, ~40 ms.
+    for path in list(sys.path_importer_cache):
+        if not path.startswith("/") or path.startswith(("/mnt/", "/tmp")):
+            del sys.path_importer_cache[path]
     # random reseeds itself in every fork child (os.register_at_fork);
     # numpy's legacy global generator does not.
     if "numpy.random" in sys.modules:
@@ -120,23 +125,14 @@ def _program(lib, fds, limits, job, sockets):
     return job
 
 
-def _entrant(lib, peer, fds, limits, job, sockets):
+def _entrant(lib, pidfd, pod, fds, limits, job, sockets):
+    """Pid 2 of init's namespace: enters the pod, forks the program and exits,
+    which orphans the program into init's hands (an orphan's new parent is
+    the init of its parent's namespace)."""
     status = fds[3]
     try:
-        if lib.forkserver_enter(peer, status) != 0:
+        if lib.forkserver_enter(pidfd, pod, status) != 0:
             os._exit(127)
-        pid = os.fork()
-    except BaseException as e:
-        err = getattr(e, "errno", None) or 5
-        os.write(status, struct.pack("=ii", _STEP_FORK, err))
-        os._exit(127)
-    if pid:
-        # Reaped before we exit, so that no zombie shows in the program's
-        # /proc or counts against the pod's pids.max.
-        os._exit(0 if os.waitpid(pid, 0)[1] == 0 else 127)
-    # Pid 2+ of init's namespace: its child is orphaned into init's hands when
-    # it exits (the entrant, outside that namespace, would hand it to ours).
-    try:
         pid = os.fork()
     except BaseException as e:
         os.write(status, struct.pack("=ii", _STEP_FORK, getattr(e, "errno", None) or 5))
@@ -161,15 +157,31 @@ def _serve_one(lib, listener):
         if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or not peer or peer <= 1:
             raise ValueError("truncated request or no credentials")
         limits, job = _parse(msg, fds)
+        pod = ctypes.create_string_buffer(64)
+        pidfd = lib.forkserver_check(peer, pod, len(pod))
+        if pidfd < 0:
+            raise PermissionError(-pidfd, "not kcr-nsexec in a pod: " + os.strerror(-pidfd))
+        fds.append(pidfd)
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        err = lib.forkserver_pidns(pidfd)
+        if err < 0:
+            raise OSError(-err, "setns to the pid namespace: " + os.strerror(-err))
+        try:
+            pid = os.fork()
+        finally:
+            # Back to our own for later forks (not in the child: the entrant's
+            # namespace is that one now, and a way back up is refused).
+            if os.getpid() == _TEMPLATE_PID and lib.forkserver_pidns(-1) < 0:
+                os._exit(1)
         if pid == 0:
-            job = _entrant(lib, peer, fds, limits, job, (listener, conn))
+            job = _entrant(lib, pidfd, pod.value, fds, limits, job, (listener, conn))
             fds = []  # the program's: closed (but its stdio) by forkserver_drop
             return job
         conn.sendall(struct.pack("=i", 0))
-        os.waitpid(pid, 0)  # the entrant lives for milliseconds, in the pod's cgroup
+        # The entrant lives for milliseconds; reaped at once, no zombie shows
+        # as pid 2 in the program's /proc or counts against pids.max.
+        os.waitpid(pid, 0)
     except (OSError, ValueError) as e:
         err = getattr(e, "errno", None) or 22
         _log("request refused: %s" % e)
@@ -193,11 +205,11 @@ def _reap():
 
 
 def main():
-    # Orphaned namespace helpers (see _entrant) come back to us to be reaped.
-    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     opts = _options(sys.argv[1:])
     lib = ctypes.CDLL("/proc/self/fd/%d" % int(opts["lib"]))
-    lib.forkserver_enter.argtypes = [ctypes.c_int, ctypes.c_int]
+    lib.forkserver_check.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    lib.forkserver_pidns.argtypes = [ctypes.c_int]
+    lib.forkserver_enter.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.forkserver_drop.argtypes = [ctypes.c_int] * 4 + [ctypes.c_char_p] + \
         [ctypes.c_uint] * 2 + [ctypes.c_ulonglong] * 4
     cg = opts["cgroup"]

@@ -167,6 +167,14 @@ __attribute__((noreturn)) static void run_template(const struct kcr_rootfs_plan 
         errno = -r;
         child_fail("bounding set", NULL);
     }
+    /* The manager ignores terminal signals; ignored survives exec, and every
+     * runner would inherit it (a program's SIGTERM to its child would do
+     * nothing). Python then sets what a fresh interpreter sets. */
+    sigset_t none;
+    sigemptyset(&none);
+    for (int sig = 1; sig < NSIG; sig++)
+        (void)signal(sig, SIG_DFL);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
     static char *const empty_env[] = {NULL};
     execve("/usr/bin/env", argv, empty_env);
     child_fail("exec /usr/bin/env", NULL);

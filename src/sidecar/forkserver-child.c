@@ -29,6 +29,7 @@ static struct {
     int fds[MAX_HIER];
     int is_v1[MAX_HIER];
     int n;
+    int own_pidns; /* the template's pid namespace, to return to after a fork */
 } conf;
 
 static int status(int fd, int step, int value)
@@ -61,6 +62,9 @@ int forkserver_config(const char *parent, const int *dir_fds, const int *is_v1, 
         conf.fds[i] = dir_fds[i];
         conf.is_v1[i] = is_v1[i];
     }
+    conf.own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (conf.own_pidns < 0)
+        return -errno;
     conf.n = n;
     return 0;
 }
@@ -176,35 +180,41 @@ static int still_running(int pidfd)
     return r == 0 ? 0 : r < 0 ? -errno : -ESRCH;
 }
 
-int forkserver_enter(int peer, int status_fd)
+int forkserver_check(int peer, char *id, int id_size)
 {
-    char id[64];
     int r;
-    if (conf.n == 0)
-        return status(status_fd, NSEXEC_STEP_CGROUP, EINVAL);
+    if (conf.n == 0 || id_size < 2)
+        return -EINVAL;
     int pidfd = (int)syscall(SYS_pidfd_open, peer, 0);
     if (pidfd < 0)
-        return status(status_fd, NSEXEC_STEP_OPEN_NS, errno);
+        return -errno;
     /* Read through /proc after the pidfd pins the process; a pidfd that is
      * not readable yet then proves the pid still names that process. */
-    if ((r = check_peer_creds(peer)) < 0 || (r = peer_pod_id(peer, id, sizeof(id))) < 0 ||
+    if ((r = check_peer_creds(peer)) < 0 || (r = peer_pod_id(peer, id, (size_t)id_size)) < 0 ||
         (r = still_running(pidfd)) < 0) {
         close(pidfd);
-        return status(status_fd, NSEXEC_STEP_VERIFY_TARGET, -r);
+        return r;
     }
+    return pidfd;
+}
+
+int forkserver_pidns(int pidfd)
+{
+    return setns(pidfd >= 0 ? pidfd : conf.own_pidns, CLONE_NEWPID) < 0 ? -errno : 0;
+}
+
+int forkserver_enter(int pidfd, const char *id, int status_fd)
+{
+    int r;
+    if (!id || !safe_name(id, strlen(id)))
+        return status(status_fd, NSEXEC_STEP_ARGS, EINVAL);
     /* Before setns(CLONE_NEWCGROUP): a cgroup2 move must stay below the
      * writer's cgroup namespace root. */
-    if ((r = join_cgroups(id)) < 0) {
-        close(pidfd);
+    if ((r = join_cgroups(id)) < 0)
         return status(status_fd, NSEXEC_STEP_CGROUP, -r);
-    }
-    int flags =
-        CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWPID;
-    r = setns(pidfd, flags);
-    int e = errno;
-    close(pidfd);
-    if (r < 0)
-        return status(status_fd, NSEXEC_STEP_SETNS, e);
+    int flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
+    if (setns(pidfd, flags) < 0)
+        return status(status_fd, NSEXEC_STEP_SETNS, errno);
     return 0;
 }
 

@@ -4,8 +4,9 @@
  * process holding preloaded modules, runtime/forkserver.py) loads with
  * ctypes. The template runs as root in a container-like mount namespace with
  * a bounding set of exactly what these steps need; it never runs user code.
- * For each request it forks an *entrant*, which calls forkserver_enter and
- * forks the *program*, which calls forkserver_drop and then runs
+ * For each request it checks the sender (forkserver_check) and forks an
+ * *entrant* into the sender's pid namespace (forkserver_pidns), which calls
+ * forkserver_enter and forks the *program*, which calls forkserver_drop and then runs
  * `python -c CODE` semantics in Python (docs/local-pods.md, "Fork-server").
  *
  * Failures are written to the status pipe as struct forkserver_status
@@ -20,12 +21,20 @@
 KCR_FS_EXPORT int forkserver_config(const char *parent, const int *dir_fds, const int *is_v1,
                                     int n);
 
-/* In the entrant (single-threaded, root): checks that peer (the requesting
- * kcr-nsexec init, by the kernel's credentials) is a pod process holding
- * CAP_SYS_ADMIN in a <parent>/<id> cgroup, moves itself into that pod's
- * cgroups, then setns() into all of peer's namespaces but the user namespace
- * (its pid namespace for the next child). Returns 0 or -1. */
-KCR_FS_EXPORT int forkserver_enter(int peer, int status_fd);
+/* In the template, per request: checks that peer (the requesting
+ * kcr-nsexec init, as the kernel's credentials name it) is not root, holds
+ * CAP_SYS_ADMIN (only kcr-nsexec does in a pod) and sits in a <parent>/<id>
+ * cgroup, whose id it copies to id. Returns a pidfd of peer, or -errno. */
+KCR_FS_EXPORT int forkserver_check(int peer, char *id, int id_size);
+
+/* In the template: the pid namespace of the next fork becomes peer's (its
+ * pidfd), or again the template's own (pidfd -1). Returns 0 or -errno. */
+KCR_FS_EXPORT int forkserver_pidns(int pidfd);
+
+/* In the entrant (pid 2 of peer's pid namespace, single-threaded, root):
+ * moves itself into pod id's cgroups, then setns() into peer's mount, net,
+ * ipc, uts and cgroup namespaces. Returns 0 or -1 (status written). */
+KCR_FS_EXPORT int forkserver_enter(int pidfd, const char *id, int status_fd);
 
 /* In the program (the entrant's child, pid N of init's namespace): writes the
  * hello, makes in/out/err its stdio, closes every other fd, drops to uid/gid

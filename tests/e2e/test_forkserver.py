@@ -1,0 +1,655 @@
+"""The fork-server (runtime/forkserver.py, src/sidecar/forkserver-child.c,
+src/sidecar/nsexec-init.c): a warm Python pod's pre-started runner is not a
+fresh `python -c` but a fork of a root template that preloaded the
+data-science stack once; kcr-nsexec's init asks the template for it over a
+unix SOCK_SEQPACKET socket, and the fork joins the pod and drops exactly as
+kcr-nsexec would.
+
+What is checked here, black-box:
+  - the first run of a warm pod is that fork: the preloaded modules are
+    already imported, and it runs as `python -c` (test_runner_is_a_fork...);
+  - pods stay single-use: nothing a run changes in the preloaded modules, the
+    interpreter, the environment or /tmp reaches the next run, and no two
+    runs share random state (Python's, numpy's, the OS's);
+  - the fork is sandboxed like any program (ids, capabilities, no_new_privs,
+    seccomp, fds, cwd, pid namespace) and starts with what a fresh
+    `python code.py` in the same pod would have (environment, sys.path,
+    sys.flags, sys.executable...);
+  - the template's shortened exit still does what an interpreter exit does
+    (atexit handlers, files left open flushed) and exit statuses are those of
+    `python` (sys.exit(n), sys.exit(msg), an exception, os._exit);
+  - only kcr-nsexec's init of a pod may use the template: a request from the
+    host (as root; as the pod user without capabilities; as the pod user with
+    CAP_SYS_ADMIN but outside any pod cgroup) is refused with -EPERM before
+    anything is forked; so are malformed requests and requests with another
+    environment; the template keeps serving;
+  - signal dispositions are a fresh interpreter's (the pod manager ignores
+    terminal signals; the template must not pass that on);
+  - FORKSERVER=false gives back the plain `python -c` runner.
+
+Most tests share one `kcr serve` whose template preloads the default set
+(each /exec gets a fresh pod, so a fresh fork); tests where the preload does
+not matter use a LocalPod with PRELOAD_PY=none (its template is up in ~0.1 s).
+In a pod of the fork-server the program is pid 3 of its pid namespace (init
+is 1, the entrant 2 has exited); a program started by kcr-nsexec
+itself is pid 2: that is how the tests tell which way a run went. The
+sidecar starts its runner just after the pod's /ready, and a run that comes
+in between runs `python code.py` instead (by design): runs that must be a
+pod's first wait until its runner is there (wait_for_runners)."""
+import contextlib
+import errno
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from api_util import needs_pods, start_server
+from pod_util import LocalPod
+
+pytestmark = [pytest.mark.needs_root, needs_pods]
+
+DEFAULT_PRELOAD = ("numpy,pandas,matplotlib,matplotlib.pyplot,scipy,scipy.stats,sklearn,"
+                   "sklearn.linear_model,sklearn.model_selection,sklearn.ensemble,"
+                   "sklearn.preprocessing,sklearn.metrics")
+FIVE = ["matplotlib.pyplot", "numpy", "pandas", "scipy", "sklearn"]
+FORKED_PID = 3  # the program's pid when the template forked it
+RUN_DIR = "/run/kcr"
+POOL = 2  # warm py pods of the module's kcr serve
+
+
+# --------------------------------------------------------------------------
+# Helpers
+
+
+def _procs():
+    """{pid: (ppid, argv)} of every process."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        out[int(p)] = (int(stat.rsplit(")", 1)[1].split()[1]), argv)
+    return out
+
+
+def children(pid, procs=None):
+    procs = procs if procs is not None else _procs()
+    return [c for c, (pp, _) in procs.items() if pp == pid]
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def waiting_runners(top_pid):
+    """How many pods below top_pid (`kcr serve`, `kcr pod run`) have their
+    runner started: a kcr-sidecar with a kcr-nsexec child (between runs, only
+    the pre-started runner is one)."""
+    procs = _procs()
+    todo, below = [top_pid], []
+    while todo:
+        kids = children(todo.pop(), procs)
+        below += kids
+        todo += kids
+    return sum(1 for p in below if procs[p][1][0] == b"kcr-sidecar" and
+               any(procs[c][1][0].endswith(b"/kcr-nsexec") for c in children(p, procs)))
+
+
+def wait_for_runners(top_pid, n, timeout=120):
+    """The sidecar pre-starts its runner right after the pod's /ready; a run
+    that arrives in between takes the lock first and runs `python code.py`
+    (by design). Runs that must be the first of a pod wait for it."""
+    deadline = time.monotonic() + timeout
+    while waiting_runners(top_pid) < n:
+        if time.monotonic() > deadline:
+            pytest.fail(f"fewer than {n} pre-started runners below pid {top_pid}")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def warm_pod(env=None, **kw):
+    """A LocalPod whose runner is waiting (its first run is the fork)."""
+    with LocalPod("py", env=env, **kw) as pod:
+        wait_for_runners(pod.proc.pid, 1)
+        yield pod
+
+
+@pytest.fixture(scope="module")
+def fs_server():
+    """One kcr serve with the full default preload (one template for the
+    module); two warm py pods."""
+    s = start_server({"PRELOAD_PY": DEFAULT_PRELOAD, "POD_POOL_PY": str(POOL),
+                      "MAX_EXECUTION_TIME": "30"})
+    yield s
+    s.cleanup()
+
+
+def run(server, code):
+    """One /exec (a fresh pod, its first run); the response body."""
+    wait_for_runners(server.proc.pid, POOL)
+    r = server.exec(code)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def run_json(server, code):
+    """One /exec whose program prints one JSON line; that value."""
+    b = run(server, code)
+    assert b["stderr"] == "", b
+    return json.loads(b["stdout"])
+
+
+# --------------------------------------------------------------------------
+# 1. The runner of a warm pod is a fork of the preloaded template
+
+
+def test_runner_is_a_fork_of_the_preloaded_template(fs_server):
+    b = run(fs_server, "import sys; print(sorted(m for m in ('numpy','pandas','sklearn',"
+                       "'matplotlib.pyplot','scipy') if m in sys.modules)); "
+                       "print(sys.orig_argv[1])")
+    assert b["stderr"] == "", b
+    assert b["stdout"] == f"{FIVE!r}\n-c\n", b
+
+
+# --------------------------------------------------------------------------
+# 2. Single use: nothing of one run reaches the next
+
+
+OBSERVE = (
+    "def __observe():\n"
+    "    import json, os, sys\n"
+    "    import numpy as np, pandas as pd, matplotlib.pyplot as plt\n"
+    "    try:\n"
+    "        mean = repr(np.mean([1, 2, 3]))\n"
+    "    except Exception as e:\n"
+    "        mean = 'error: %r' % (e,)\n"
+    "    return {\n"
+    "        'precision': np.get_printoptions()['precision'],\n"
+    "        'mean': mean,\n"
+    "        'max_rows': pd.get_option('display.max_rows'),\n"
+    "        'linewidth': plt.rcParams['lines.linewidth'],\n"
+    "        'fignums': plt.get_fignums(),\n"
+    "        'json_mark': hasattr(json, 'KCR_MARK'),\n"
+    "        'kcr_mark_module': 'kcr_mark' in sys.modules,\n"
+    "        'env': os.environ.get('KCR_MARK'),\n"
+    "        'tmp_file': os.path.exists('/tmp/kcr-mark'),\n"
+    "    }\n"
+)
+
+MUTATE = (
+    "import sys\n"
+    "preloaded = 'sklearn' in sys.modules\n"
+    "import os, json, types\n"
+    "import numpy as np, pandas as pd, matplotlib.pyplot as plt\n"
+    "np.set_printoptions(precision=1)\n"
+    "np.mean = lambda *a, **k: 'patched'\n"
+    "pd.set_option('display.max_rows', 3)\n"
+    "plt.rcParams['lines.linewidth'] = 9.5\n"
+    "plt.figure()\n"
+    "json.KCR_MARK = 1\n"
+    "sys.modules['kcr_mark'] = types.ModuleType('kcr_mark')\n"
+    "os.environ['KCR_MARK'] = '1'\n"
+    "open('/tmp/kcr-mark', 'w').write('x')\n"
+    + OBSERVE +
+    "print(json.dumps({'preloaded': preloaded, 'pid': os.getpid(), **__observe()}))\n"
+)
+
+OBSERVE_ONLY = (
+    "import sys\n"
+    "preloaded = 'sklearn' in sys.modules\n"
+    "import os, json\n"
+    + OBSERVE +
+    "print(json.dumps({'preloaded': preloaded, 'pid': os.getpid(), **__observe()}))\n"
+)
+
+CLEAN = {"precision": 8, "mean": "2.0", "max_rows": 60, "linewidth": 1.5, "fignums": [],
+         "json_mark": False, "kcr_mark_module": False, "env": None, "tmp_file": False}
+
+
+def test_nothing_of_one_run_reaches_the_next(fs_server):
+    first = run_json(fs_server, MUTATE)
+    assert first.pop("preloaded") is True and first.pop("pid") == FORKED_PID, first
+    # The changes were made (in the forked runner)...
+    assert first == {"precision": 1, "mean": "'patched'", "max_rows": 3, "linewidth": 9.5,
+                     "fignums": [1], "json_mark": True, "kcr_mark_module": True, "env": "1",
+                     "tmp_file": True}, first
+    # ...and the next run, forked from the same template, sees none of them.
+    for _ in range(2):
+        second = run_json(fs_server, OBSERVE_ONLY)
+        assert second.pop("preloaded") is True and second.pop("pid") == FORKED_PID, second
+        assert second == CLEAN, second
+
+
+# --------------------------------------------------------------------------
+# 3. Random state is not shared between pods
+
+
+RNG = (
+    "import json, os, random, sys, uuid\n"
+    "preloaded = 'sklearn' in sys.modules\n"
+    "import numpy\n"
+    "print(json.dumps({'preloaded': preloaded, 'pid': os.getpid(), 'values': [\n"
+    "    repr(random.random()), repr(numpy.random.rand()),\n"
+    "    repr(numpy.random.default_rng().random()), os.urandom(8).hex(), str(uuid.uuid4())]}))\n"
+)
+
+
+def test_random_state_differs_between_pods(fs_server):
+    runs = []
+    for _ in range(3):
+        out = run_json(fs_server, RNG)
+        assert out["preloaded"] is True and out["pid"] == FORKED_PID, out
+        runs.append(out["values"])
+    names = ("random.random", "numpy.random.rand", "default_rng", "os.urandom", "uuid4")
+    for i, name in enumerate(names):
+        column = [r[i] for r in runs]
+        assert len(set(column)) == 3, (name, column)
+    every = [v for r in runs for v in r]
+    assert len(set(every)) == len(every), runs
+
+
+# --------------------------------------------------------------------------
+# 4. Sandboxed, and started like a fresh interpreter
+
+
+# Compared between the fork and `python code.py` of the same pod ("same"):
+# all but RLIMIT_CPU, which a pre-started runner (forked or not) gets for the
+# sidecar's longest run, a fresh program for the time its run has left.
+PROBE = (
+    "import json, os, resource, sys\n"
+    "preloaded = 'sklearn' in sys.modules\n"
+    "st = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines()\n"
+    "          if ':' in l)\n"
+    "st = {k: v.strip() for k, v in st.items()}\n"
+    "print(json.dumps({\n"
+    "    'preloaded': preloaded,\n"
+    "    'pid': os.getpid(),\n"
+    "    'ids': [os.getresuid(), os.getresgid(), os.getgroups()],\n"
+    "    'caps': {k: st[k] for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')},\n"
+    "    'no_new_privs': st['NoNewPrivs'], 'seccomp': st['Seccomp'],\n"
+    "    'fds': sorted(int(f) for f in os.listdir('/proc/self/fd')),\n"
+    "    'cwd': os.getcwd(),\n"
+    "    'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),\n"
+    "    'same': {\n"
+    "        'env': dict(os.environ),\n"
+    "        'path': sys.path,\n"
+    "        'flags': list(sys.flags),\n"
+    "        'executable': sys.executable,\n"
+    "        'cwd': os.getcwd(),\n"
+    "        'argv': sys.argv,\n"
+    "        'umask': (lambda m: (os.umask(m), m)[1])(os.umask(0)),\n"
+    "        'rlimits': [resource.getrlimit(r) for r in (resource.RLIMIT_FSIZE,\n"
+    "                    resource.RLIMIT_NOFILE, resource.RLIMIT_NPROC, resource.RLIMIT_CORE)],\n"
+    "        'blocked': st['SigBlk'],\n"
+    "        'stdio': [(s.encoding, s.errors, s.line_buffering) for s in\n"
+    "                  (sys.stdin, sys.stdout, sys.stderr)],\n"
+    "        'fsencoding': sys.getfilesystemencoding(),\n"
+    "        'oom_score_adj': open('/proc/self/oom_score_adj').read().strip(),\n"
+    "    },\n"
+    "}))\n"
+)
+
+
+def test_forked_runner_is_sandboxed_and_starts_like_a_fresh_python():
+    # The default preload: preloaded modules may set variables of their own
+    # (sklearn sets KMP_*); the program must not see them.
+    with warm_pod({"PRELOAD_PY": DEFAULT_PRELOAD}, start_timeout=120) as pod:
+        a = pod.execute(PROBE, timeout=30)
+        b = pod.execute(PROBE, timeout=30)
+        which = pod.execute("import sys; print(sys.orig_argv[1])")
+    for r in (a, b):
+        assert r["exit_code"] == 0 and r["stderr"] == "", r
+    forked, fresh = json.loads(a["stdout"]), json.loads(b["stdout"])
+    # The first run was the template's fork, the second `python code.py`.
+    assert forked["preloaded"] is True and forked["pid"] == FORKED_PID, forked
+    assert fresh["preloaded"] is False and fresh["pid"] == 2, fresh
+    assert which["stdout"] == "/mnt/data/code.py\n"
+    for p in (forked, fresh):
+        assert p["ids"] == [[65532] * 3, [65532] * 3, []], p["ids"]
+        assert p["caps"] == {k: "0000000000000000" for k in
+                             ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}, p["caps"]
+        assert p["no_new_privs"] == "1" and p["seccomp"] == "2", p
+        # 0, 1, 2 and the directory listdir opened.
+        assert len(p["fds"]) == 4 and p["fds"][:3] == [0, 1, 2], p["fds"]
+        assert p["cwd"] == "/mnt/data"
+        # Only init and the program itself: the entrant is gone.
+        assert p["pids"] == [1, p["pid"]], p["pids"]
+    assert not any(k.startswith("KMP_") for k in forked["same"]["env"]), forked["same"]["env"]
+    for key in fresh["same"]:
+        assert forked["same"][key] == fresh["same"][key], (key, forked["same"][key],
+                                                          fresh["same"][key])
+
+
+# --------------------------------------------------------------------------
+# 5. The template's exit: atexit handlers run, open files are flushed
+
+
+def test_exit_runs_atexit_and_flushes_open_files():
+    with warm_pod() as pod:
+        r = pod.execute(
+            "import atexit, os\n"
+            "atexit.register(lambda: print('atexit ran'))\n"
+            "f = open('/mnt/data/left-open.txt', 'w')\n"
+            "f.write('kept' * 1000)\n"
+            "g = open('/mnt/data/left-open-binary.bin', 'wb')\n"
+            "g.write(b'\\x01' * 3000)\n"
+            "print('pid', os.getpid())\n")
+        assert r["exit_code"] == 0 and r["stderr"] == "", r
+        assert r["stdout"] == f"pid {FORKED_PID}\natexit ran\n", r
+        r = pod.execute(
+            "import os\n"
+            "print(os.path.getsize('/mnt/data/left-open.txt'),\n"
+            "      open('/mnt/data/left-open.txt').read() == 'kept' * 1000,\n"
+            "      os.path.getsize('/mnt/data/left-open-binary.bin'))\n")
+        assert r["stdout"] == "4000 True 3000\n", r
+
+
+# --------------------------------------------------------------------------
+# 6. Exit statuses
+
+
+EXITS = {
+    "sys-exit-3": ("import sys; print('out'); sys.exit(3)", 3),
+    "sys-exit-msg": ("import sys; sys.exit('msg')", 1),
+    "exception": ("raise ValueError('x')", 1),
+    "os-exit-4": ("import os, sys; sys.stdout.write('partial'); sys.stdout.flush(); os._exit(4)",
+                  4),
+    "sys-exit-none": ("import sys; sys.exit()", 0),
+}
+
+
+def test_exit_status_through_the_api(fs_server):
+    # Every /exec is the first run of a fresh pod, so the forked runner; the
+    # API reports an exit status in stderr when the program wrote none.
+    probe = "import os, sys; print('sklearn' in sys.modules, os.getpid())\n"
+    b = run(fs_server, probe + "sys.exit(3)")
+    assert b["stdout"] == f"True {FORKED_PID}\n"
+    assert b["stderr"] == "Code execution failed with exit code 3", b
+    b = run(fs_server, probe + "sys.exit('msg')")
+    assert b["stdout"] == f"True {FORKED_PID}\n" and b["stderr"] == "msg\n", b
+    b = run(fs_server, probe + "raise ValueError('x')")
+    assert b["stdout"] == f"True {FORKED_PID}\n", b
+    assert b["stderr"].startswith("Traceback (most recent call last):\n"), b
+    assert b["stderr"].endswith("\nValueError: x\n"), b
+    b = run(fs_server, probe + "os._exit(4)")
+    assert b["stdout"] == f"True {FORKED_PID}\n"
+    assert b["stderr"] == "Code execution failed with exit code 4", b
+
+
+@pytest.mark.parametrize("name", sorted(EXITS))
+def test_exit_status_same_as_python(name):
+    # The exact exit code, from the sidecar: the first run (the fork) and the
+    # second (`python code.py`) of the same pod must agree.
+    code, status = EXITS[name]
+    with warm_pod() as pod:
+        first = pod.execute(code + "\n")
+        second = pod.execute(code + "\n")
+        pids = [pod.execute("import os; print(os.getpid())")["stdout"]]
+    keys = ("stdout", "stderr", "exit_code", "signal")
+    assert first["exit_code"] == status, first
+    assert {k: first[k] for k in keys} == {k: second[k] for k in keys}, (first, second)
+    assert pids == ["2\n"]  # later runs are not forks
+    if name == "sys-exit-msg":
+        assert first["stderr"] == "msg\n"
+    if name == "exception":
+        assert first["stderr"].startswith("Traceback (most recent call last):\n")
+        assert first["stderr"].endswith("\nValueError: x\n")
+    if name == "os-exit-4":
+        assert first["stdout"] == "partial"
+
+
+def test_first_run_of_a_local_pod_is_forked():
+    # What the tests of this file rely on: with PRELOAD_PY=none too, the
+    # first run of a LocalPod is the template's fork (pid 3).
+    with warm_pod() as pod:
+        r = pod.execute("import os, sys; print(os.getpid(), sys.orig_argv[1])")
+    assert r["stdout"] == f"{FORKED_PID} -c\n", r
+
+
+# --------------------------------------------------------------------------
+# 7. Only kcr-nsexec's init in a pod may use the template
+
+
+def find_template(top_pid):
+    """(socket path, template pid) of the py template of the pod manager that
+    is a child of top_pid (`kcr serve` or `kcr pod run`)."""
+    for mgr in children(top_pid):
+        sock = f"{RUN_DIR}/forkserver/{mgr}-py/sock"
+        if not os.path.exists(sock):
+            continue
+        for t in children(mgr):
+            if cmdline(t)[1:2] == [b"/opt/kcr/forkserver.py"]:
+                return sock, t
+    pytest.fail(f"no fork-server template below pid {top_pid}: "
+                f"{glob.glob(RUN_DIR + '/forkserver/*')}")
+
+
+# Runs in a child process (so that it can become another user): sends one
+# request to the template and reports what came back. argv[1] is a JSON
+# object: sock, env (list), as ("root", "user": 65532 without capabilities,
+# "admin": 65532 with CAP_SYS_ADMIN effective), variant.
+CLIENT = r'''
+import array, ctypes, errno, json, os, select, socket, struct, sys, time
+
+a = json.loads(sys.argv[1])
+if a["as"] in ("user", "admin"):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if a["as"] == "admin":
+        assert libc.prctl(8, 1, 0, 0, 0) == 0  # PR_SET_KEEPCAPS
+    os.setgroups([])
+    os.setresgid(65532, 65532, 65532)
+    os.setresuid(65532, 65532, 65532)
+    if a["as"] == "admin":
+        hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+        data = (ctypes.c_uint32 * 6)(1 << 21, 1 << 21, 0, 0, 0, 0)  # CAP_SYS_ADMIN
+        assert libc.capset(hdr, data) == 0, ctypes.get_errno()
+status = {l.split(":")[0]: l.split(":", 1)[1].strip()
+          for l in open("/proc/self/status").read().splitlines()}
+
+MAGIC = 0x6B636673
+magic = 0xDEADBEEF if a["variant"] == "bad-magic" else MAGIC
+env = list(a["env"]) + (["X=1"] if a["variant"] == "other-env" else [])
+argv = ["python", "-c" if a["variant"] != "not-dash-c" else "-m",
+        "print('SHOULD NOT RUN'); open('/tmp/kcr-should-not-run', 'w')"]
+strings = ["/mnt/data"] + argv + env
+msg = struct.pack("=6I4Q", magic, 65532, 65532, len(argv), len(env), 0, 10, 1 << 20, 64, 64)
+msg += b"".join(os.fsencode(s) + b"\0" for s in strings)
+
+pin, pout, perr, pst = os.pipe(), os.pipe(), os.pipe(), os.pipe()
+fds = [pin[0], pout[1], perr[1], pst[1]]
+if a["variant"] == "three-fds":
+    fds = fds[:3]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(10)
+s.connect(a["sock"])
+s.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+reply = s.recv(16)
+s.close()
+for fd in (pin[0], pout[1], perr[1], pst[1]):
+    os.close(fd)
+
+
+def drain(fd, limit=10.0):
+    out, end = b"", time.monotonic() + limit
+    while True:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return out, False  # no EOF in time
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return out, True
+        out += chunk
+
+
+st, st_eof = drain(pst[0])
+out, out_eof = drain(pout[0])
+err, err_eof = drain(perr[0])
+os.close(pin[1])
+print(json.dumps({
+    "uid": os.getuid(), "cap_eff": status["CapEff"],
+    "reply": list(struct.unpack("=%di" % (len(reply) // 4), reply)),
+    "records": [list(struct.unpack_from("=ii", st, i)) for i in range(0, len(st) // 8 * 8, 8)],
+    "status_extra": len(st) % 8, "status_eof": st_eof,
+    "stdout": out.decode(errors="replace"), "stdout_eof": out_eof,
+    "stderr": err.decode(errors="replace"), "stderr_eof": err_eof,
+}))
+'''
+
+
+def template_request(sock, env, as_="root", variant="ok"):
+    arg = json.dumps({"sock": sock, "env": env, "as": as_, "variant": variant})
+    p = subprocess.run([sys.executable, "-c", CLIENT, arg], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_only_pod_inits_may_use_the_template(fs_server):
+    sock, tpl = find_template(fs_server.proc.pid)
+    st = os.stat(sock)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 65532, 0o660)
+    with open(f"/proc/{tpl}/environ", "rb") as f:
+        env = [os.fsdecode(e) for e in f.read().split(b"\0") if e]
+    assert any(e.startswith("PATH=") for e in env), env
+
+    # Well-formed requests from senders that are not a pod's kcr-nsexec init:
+    # the template checks the sender's kernel credentials and refuses with
+    # -EPERM; nothing is forked (the status pipe just closes).
+    senders = {
+        "root": None,                            # uid 0 on the host
+        "user": "0000000000000000",              # the pod user, no capabilities
+        "admin": f"{1 << 21:016x}",              # ... with CAP_SYS_ADMIN, outside /kcr/<id>
+    }
+    for as_, cap_eff in senders.items():
+        r = template_request(sock, env, as_)
+        if cap_eff is not None:
+            assert r["uid"] == 65532 and r["cap_eff"] == cap_eff, r
+        assert r["reply"] == [-errno.EPERM], (as_, r)
+        assert r["records"] == [], (as_, r)
+        assert r["status_extra"] == 0 and r["status_eof"], (as_, r)
+        assert (r["stdout"], r["stdout_eof"]) == ("", True), (as_, r)
+        assert (r["stderr"], r["stderr_eof"]) == ("", True), (as_, r)
+
+    # Malformed requests, and one whose environment is not the template's
+    # (one more variable): refused with a negative reply, nothing forked (the
+    # status pipe just closes). The errno is checked by
+    # test_other_environment_is_refused_with_eperm.
+    for variant in ("bad-magic", "three-fds", "not-dash-c", "other-env"):
+        r = template_request(sock, env, "root", variant)
+        assert len(r["reply"]) == 1 and r["reply"][0] < 0, (variant, r)
+        assert r["records"] == [] and r["status_extra"] == 0 and r["status_eof"], (variant, r)
+        assert (r["stdout"], r["stdout_eof"]) == ("", True), (variant, r)
+
+    # The template is still there and serving: the next pods (more than the
+    # warm pool, so at least one made after the requests above) are its forks.
+    assert os.path.exists(f"/proc/{tpl}") and os.path.exists(sock)
+    for _ in range(3):
+        b = run(fs_server, "import os, sys; print('sklearn' in sys.modules, os.getpid(), "
+                           "os.path.exists('/tmp/kcr-should-not-run'))")
+        assert b["stdout"] == f"True {FORKED_PID} False\n", b
+    assert find_template(fs_server.proc.pid) == (sock, tpl)
+
+
+def test_user_modules_in_the_working_dir_import():
+    """The template's import caches for /mnt/data and /tmp are dropped in the
+    fork: a module uploaded after the runner started is found."""
+    with warm_pod() as pod:
+        pod.put_file("kcr_user_mod.py", b"X = 42\n")
+        out = pod.execute("import os, kcr_user_mod\nprint(kcr_user_mod.X, os.getpid())")
+    assert out["stdout"] == f"42 {FORKED_PID}\n", out
+
+
+def test_local_pod_template_refuses_the_host():
+    # The same with a LocalPod's template (PRELOAD_PY=none), and the pod
+    # keeps working afterwards.
+    with warm_pod() as pod:
+        sock, tpl = find_template(pod.proc.pid)
+        with open(f"/proc/{tpl}/environ", "rb") as f:
+            env = [os.fsdecode(e) for e in f.read().split(b"\0") if e]
+        r = template_request(sock, env, "root")
+        assert r["reply"] == [-errno.EPERM] and r["records"] == [], r
+        assert r["status_eof"] and (r["stdout"], r["stdout_eof"]) == ("", True), r
+        r = template_request(sock, env, "root", "bad-magic")
+        assert len(r["reply"]) == 1 and r["reply"][0] < 0 and r["records"] == [], r
+        r = template_request(sock, env, "root", "other-env")
+        assert len(r["reply"]) == 1 and r["reply"][0] < 0 and r["records"] == [], r
+        out = pod.execute("import os; print('still works', os.getpid())")
+        assert out["exit_code"] == 0 and out["stdout"] == f"still works {FORKED_PID}\n", out
+        out = pod.execute("print('again')")
+        assert out["stdout"] == "again\n", out
+
+
+def test_other_environment_is_refused_with_eperm():
+    with warm_pod() as pod:
+        sock, tpl = find_template(pod.proc.pid)
+        with open(f"/proc/{tpl}/environ", "rb") as f:
+            env = [os.fsdecode(e) for e in f.read().split(b"\0") if e]
+        r = template_request(sock, env, "root", "other-env")
+    assert r["reply"] == [-errno.EPERM] and r["records"] == [], r
+
+
+# --------------------------------------------------------------------------
+# Signal dispositions
+
+
+SIGNALS = (
+    "import json, os, signal, subprocess\n"
+    "ign = [l for l in open('/proc/self/status') if l.startswith('SigIgn:')][0].split()[1]\n"
+    "child = subprocess.Popen(['sleep', '30'])\n"
+    "child.terminate()\n"
+    "try:\n"
+    "    terminated = child.wait(timeout=2)\n"
+    "except subprocess.TimeoutExpired:\n"
+    "    terminated = 'child ignored SIGTERM'\n"
+    "    child.kill()\n"
+    "    child.wait()\n"
+    "print(json.dumps({'pid': os.getpid(), 'ignored': int(ign, 16) & 0x7fffffff,\n"
+    "    'terminated': terminated, 'handlers': {\n"
+    "        s.name: str(signal.getsignal(s)) for s in signal.Signals\n"
+    "        if s < 32 and s not in (signal.SIGKILL, signal.SIGSTOP)}}))\n"
+)
+
+
+def test_signal_dispositions_same_as_python():
+    # Dispositions of the standard signals (32 and 33 are glibc's own), and
+    # what a program sees of them: terminating a child it started.
+    with warm_pod() as pod:
+        forked = json.loads(pod.execute(SIGNALS)["stdout"])
+        fresh = json.loads(pod.execute(SIGNALS)["stdout"])
+    assert (forked.pop("pid"), fresh.pop("pid")) == (FORKED_PID, 2)
+    assert fresh["terminated"] == -15 and fresh["handlers"]["SIGINT"].startswith("<built-in")
+    differ = {k: (forked["handlers"][k], v) for k, v in fresh["handlers"].items()
+              if forked["handlers"][k] != v}
+    assert differ == {}, differ
+    assert forked == fresh
+
+
+# --------------------------------------------------------------------------
+# 8. FORKSERVER=false: the plain runner
+
+
+def test_forkserver_off_gives_the_plain_runner():
+    with warm_pod({"FORKSERVER": "false", "PRELOAD_PY": DEFAULT_PRELOAD}) as pod:
+        # No template at all for this pod manager.
+        mgrs = children(pod.proc.pid)
+        assert mgrs
+        assert not any(os.path.exists(f"{RUN_DIR}/forkserver/{m}-py") for m in mgrs), mgrs
+        assert not any(cmdline(t)[1:2] == [b"/opt/kcr/forkserver.py"]
+                       for m in mgrs for t in children(m))
+        r = pod.execute("import os, sys; print('pandas' in sys.modules, 'numpy' in sys.modules, "
+                        "sys.orig_argv[1], os.getpid())")
+    assert r["exit_code"] == 0 and r["stdout"] == "False False -c 2\n", r
