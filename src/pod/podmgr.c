@@ -65,6 +65,7 @@ struct podmgr {
     struct pod_entry *pods;
     size_t npods, cap;
     struct forkserver *fs; /* the py template, or NULL */
+    bool fs_tried;
 };
 
 /*** Manager side ***/
@@ -362,6 +363,20 @@ static struct pod_entry *pod_add(struct podmgr *m)
     return p;
 }
 
+/* The template starts with the first pod of its language (a manager that
+ * only ever makes bash pods never imports numpy). Without it pods work as
+ * before, only slower: say so, go on. */
+static void ensure_forkserver(struct podmgr *m, const struct kcr_lang *lang)
+{
+    if (!m->cfg->forkserver || m->fs_tried || strcmp(lang->code, "py"))
+        return;
+    struct kcr_err fe = {0};
+    m->fs_tried = true;
+    m->fs = forkserver_start(m->cfg, m->cgm, lang, &fe);
+    if (!m->fs)
+        log_msg(KCR_LOG_WARN, NULL, "no fork-server: %s", fe.msg);
+}
+
 static int pod_create(struct podmgr *m, const char *code, struct podmgr_resp *resp,
                       struct kcr_err *err)
 {
@@ -370,6 +385,7 @@ static int pod_create(struct podmgr *m, const char *code, struct podmgr_resp *re
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "unknown language '%s'", code);
     if (check_runtime(m, lang, err) < 0)
         return -1;
+    ensure_forkserver(m, lang);
     char nano[KCR_ID_LEN + 1];
     id_new(nano);
     struct pod_entry tmp = {0};
@@ -510,13 +526,6 @@ static int manager_setup(struct podmgr *m, struct kcr_err *err)
     m->cgm = cgroup_mgr_new(NULL, cfg->cgroup_parent, err);
     if (!m->cgm || cgroup_mgr_setup(m->cgm, err) < 0)
         return -1;
-    if (cfg->forkserver) {
-        struct kcr_err fe = {0};
-        /* Without it pods work as before, only slower: say so, go on. */
-        m->fs = forkserver_start(cfg, m->cgm, lang_find("py"), &fe);
-        if (!m->fs)
-            log_msg(KCR_LOG_WARN, NULL, "no fork-server: %s", fe.msg);
-    }
     return 0;
 }
 

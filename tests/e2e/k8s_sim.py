@@ -284,9 +284,13 @@ class RealPod:
         # The manifest carries limits already multiplied for the language.
         env["LANG_MEM_MULT_" + code] = "1"
         env["LANG_TIME_MULT_" + code] = "1"
-        for k in ("MAX_MEMORY_MB", "MAX_EXECUTION_TIME", "MAX_OUTPUT_SIZE", "MAX_PIDS"):
+        for k in ("MAX_MEMORY_MB", "MAX_EXECUTION_TIME", "MAX_OUTPUT_SIZE", "MAX_PIDS",
+                  "RUNNER_PRELOAD"):
             if senv.get(k):
                 env[k] = senv[k]
+        # A Kubernetes pod has no fork-server: its runner preloads itself
+        # (RUNNER_PRELOAD, from the manifest).
+        env["FORKSERVER"] = "false"
         cpu = ((side.get("resources") or {}).get("limits") or {}).get("cpu")
         if cpu:
             env["MAX_CPUS"] = "%.3f" % (int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu))

@@ -200,3 +200,60 @@ class LocalPod:
         if status != 200:
             raise PodHTTPError(status, data)
         return data
+
+
+# Pre-started runners: the sidecar starts one right after the pod's /ready; a
+# run that comes in between runs `python code.py` instead (by design).
+def _procs():
+    """{pid: (ppid, argv)} of every process."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        out[int(p)] = (int(stat.rsplit(")", 1)[1].split()[1]), argv)
+    return out
+
+
+def children(pid, procs=None):
+    procs = procs if procs is not None else _procs()
+    return [c for c, (pp, _) in procs.items() if pp == pid]
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def waiting_runners(top_pid):
+    """How many pods below top_pid (`kcr serve`, `kcr pod run`) have their
+    runner started: a kcr-sidecar with a kcr-nsexec child (between runs, only
+    the pre-started runner is one)."""
+    procs = _procs()
+    todo, below = [top_pid], []
+    while todo:
+        kids = children(todo.pop(), procs)
+        below += kids
+        todo += kids
+    return sum(1 for p in below if procs[p][1][0] == b"kcr-sidecar" and
+               any(procs[c][1][0].endswith(b"/kcr-nsexec") for c in children(p, procs)))
+
+
+def wait_for_runners(top_pid, n, timeout=120):
+    """The sidecar pre-starts its runner right after the pod's /ready; a run
+    that arrives in between takes the lock first and runs `python code.py`
+    (by design). Runs that must be the first of a pod wait for it."""
+    deadline = time.monotonic() + timeout
+    while waiting_runners(top_pid) < n:
+        if time.monotonic() > deadline:
+            raise PodError(f"fewer than {n} pre-started runners below pid {top_pid}")
+        time.sleep(0.05)

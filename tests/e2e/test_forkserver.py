@@ -43,12 +43,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from api_util import needs_pods, start_server
-from pod_util import LocalPod
+from pod_util import LocalPod, children, cmdline, wait_for_runners
 
 pytestmark = [pytest.mark.needs_root, needs_pods]
 
@@ -63,61 +62,6 @@ POOL = 2  # warm py pods of the module's kcr serve
 
 # --------------------------------------------------------------------------
 # Helpers
-
-
-def _procs():
-    """{pid: (ppid, argv)} of every process."""
-    out = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        out[int(p)] = (int(stat.rsplit(")", 1)[1].split()[1]), argv)
-    return out
-
-
-def children(pid, procs=None):
-    procs = procs if procs is not None else _procs()
-    return [c for c, (pp, _) in procs.items() if pp == pid]
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")
-    except OSError:
-        return []
-
-
-def waiting_runners(top_pid):
-    """How many pods below top_pid (`kcr serve`, `kcr pod run`) have their
-    runner started: a kcr-sidecar with a kcr-nsexec child (between runs, only
-    the pre-started runner is one)."""
-    procs = _procs()
-    todo, below = [top_pid], []
-    while todo:
-        kids = children(todo.pop(), procs)
-        below += kids
-        todo += kids
-    return sum(1 for p in below if procs[p][1][0] == b"kcr-sidecar" and
-               any(procs[c][1][0].endswith(b"/kcr-nsexec") for c in children(p, procs)))
-
-
-def wait_for_runners(top_pid, n, timeout=120):
-    """The sidecar pre-starts its runner right after the pod's /ready; a run
-    that arrives in between takes the lock first and runs `python code.py`
-    (by design). Runs that must be the first of a pod wait for it."""
-    deadline = time.monotonic() + timeout
-    while waiting_runners(top_pid) < n:
-        if time.monotonic() > deadline:
-            pytest.fail(f"fewer than {n} pre-started runners below pid {top_pid}")
-        time.sleep(0.05)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pod_util import LocalPod
+from pod_util import LocalPod, wait_for_runners
 
 pytestmark = pytest.mark.needs_root
 
@@ -132,6 +132,7 @@ def test_runner_preload_without_fork_server():
     imports the list while it waits, and leaves the environment as it was."""
     with LocalPod("py", env={"FORKSERVER": "false",
                              "RUNNER_PRELOAD": "numpy,sklearn,no_such_module"}) as pod:
+        wait_for_runners(pod.proc.pid, 1)
         first = json.loads(pod.execute(code=ENV_PROBE, timeout=30)["stdout"])
         second = json.loads(pod.execute(code=ENV_PROBE, timeout=30)["stdout"])
     assert first[2] is True and second[2] is False, (first[2], second[2])
