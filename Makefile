@@ -206,6 +206,7 @@ bench-quick: binaries-only
 	BENCH_N=50 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py auth
 	BENCH_N=10 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py stages
 	BENCH_N=3 BENCH_SECONDS=3 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py ladder
+	BENCH_N=2 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py ts
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -70,12 +70,12 @@ def main():
     if not api_util.have_pods() or not os.path.exists(TSC):
         print("bench_ts: skipped: needs local pods (root) and the runtime's typescript")
         return 0
-    server = api_util.Server(env={"POD_POOL_PY": "0", "POD_POOL_TS": "1",
+    server = api_util.Server(env={"POD_POOL_PY": "0", "POD_POOL_TS": "2",
                                   "RATE_LIMIT_ENABLED": "false"}).start(timeout=60)
     work = tempfile.mkdtemp(prefix="kcr-bench-ts-")
     wrong = []
     try:
-        print(f"ts: kcr /exec (warm ts pool) vs bare tsc + node on the host, {N} rounds "
+        print(f"ts: kcr /exec (warm ts pool of 2) vs bare tsc + node on the host, {N} rounds "
               f"alternating (ms)")
         print(f"  {'program':<12}{'kcr p50':>9}{'bare p50':>10}{'x':>7}  target <= 0.3")
         for name, code, want in PROGRAMS:

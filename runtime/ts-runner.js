@@ -4,6 +4,12 @@
 // would (as the main module: `require.main === module` holds).
 //
 // Usage: node /opt/kcr/ts-runner.js /mnt/data/code.ts [args...]
+//        node /opt/kcr/ts-runner.js /dev/stdin    (a pre-started runner)
+// As a runner (the sidecar starts one while the pod waits in the pool) it
+// checks a small program first, so the compiler's code is warm, then reads
+// "<n>\n" + the file's path and arguments (NUL-separated) from fd 0, byte
+// by byte, so that the rest of stdin is the program's, as for the Python
+// runner (src/sidecar/sidecar-runner.c).
 // Type errors are printed on stderr as tsc prints them ("code.ts(3,7): error
 // TS2322: ...") and the runner exits with status 2, like tsc; nothing runs.
 //
@@ -85,6 +91,65 @@ function run(outFile, srcFile, args) {
     Module._load(outFile, null, true);
 }
 
+const RUNNER = '/dev/stdin';
+
+// Reads exactly n bytes from fd 0; exits quietly at EOF (nobody came).
+function readExactly(n) {
+    const buf = Buffer.alloc(n);
+    for (let off = 0; off < n;) {
+        const got = fs.readSync(0, buf, off, n - off, null);
+        if (got === 0)
+            process.exit(0);
+        off += got;
+    }
+    return buf;
+}
+
+// The runner's request: [path, args...].
+function readRequest() {
+    let head = '';
+    for (;;) {
+        const c = readExactly(1)[0];
+        if (c === 10)
+            break;
+        head += String.fromCharCode(c);
+    }
+    const n = Number.parseInt(head, 10);
+    if (!(n > 0))
+        process.exit(64);
+    return readExactly(n).toString('utf8').split('\0');
+}
+
+// Type-checks and emits a small program in memory (nothing touches the
+// disk), so that the user's check runs on warm code.
+function warmUp(ts, nodeModules, cache) {
+    const name = '/opt/kcr/kcr-warm-up.ts';
+    const text = 'import * as fs from "fs";\nconst n: number = [1, 2].map((x) => x * 2)' +
+        '.reduce((a, b) => a + b, 0);\nconsole.log(fs.existsSync("/"), `${n}`);\n';
+    const options = compilerOptions(ts, nodeModules, '/opt/kcr', '/opt/kcr/kcr-warm-up-out');
+    const host = ts.createCompilerHost(options);
+    const parse = host.getSourceFile, exists = host.fileExists;
+    host.getSourceFile = (f, ...rest) => (f === name
+        ? ts.createSourceFile(f, text, ts.ScriptTarget.ES2022)
+        : (cache && cache.get(f)) || parse.call(host, f, ...rest));
+    host.fileExists = (f) => f === name || exists.call(host, f);
+    host.writeFile = () => {};
+    const program = ts.createProgram([name], options, host);
+    ts.getPreEmitDiagnostics(program);
+    program.emit(undefined, () => {});
+}
+
+// [file, args] from the command line, or for a runner (file "/dev/stdin"),
+// after the warm-up, from its request. Either way the program then runs from
+// the same call site: its stack traces are the same.
+function request(ts, nodeModules, cache, argv) {
+    if (argv[0] !== RUNNER)
+        return [argv[0], argv.slice(1)];
+    warmUp(ts, nodeModules, cache);
+    const [file, ...args] = readRequest();
+    return [file, args];
+}
+
 function usage() {
     process.stderr.write('usage: ts-runner.js FILE.ts [args...]\n');
     process.exit(64);
@@ -125,7 +190,9 @@ function main() {
     }
     const nodeModules = path.join(__dirname, 'node_modules');
     const ts = require(path.join(nodeModules, 'typescript'));
-    run(compile(ts, nodeModules, srcFile, null), srcFile, args);
+    const [real, realArgs] = request(ts, nodeModules, null, [file].concat(args));
+    const realFile = path.resolve(real);
+    run(compile(ts, nodeModules, realFile, null), realFile, realArgs);
 }
 
 // --- snapshot build: node --snapshot-blob X --build-snapshot ts-runner.js ----
@@ -200,11 +267,11 @@ function buildSnapshot() {
     Object.assign(sys, saved);
 
     v8.startupSnapshot.setDeserializeMainFunction(() => {
-        const file = process.argv[1];
-        if (!file)
+        if (!process.argv[1])
             usage();
+        const [file, args] = request(ts, nodeModules, cache, process.argv.slice(1));
         const srcFile = path.resolve(file);
-        run(compile(ts, nodeModules, srcFile, cache), srcFile, process.argv.slice(2));
+        run(compile(ts, nodeModules, srcFile, cache), srcFile, args);
     });
 }
 

@@ -72,6 +72,9 @@ struct runner {
 /* argv[0] is the language's interpreter as its run step names it. */
 static const struct runner runners[] = {
     {"py", {"python", "-c", py_runner, NULL}},
+    /* runtime/ts-runner.js: "/dev/stdin" makes it a runner (same header);
+     * it warms the compiler up while it waits. */
+    {"ts", {"node", "/opt/kcr/ts-runner.js", "/dev/stdin", NULL}},
 };
 
 const char *const *sidecar_runner_argv(const struct kcr_lang *lang)

@@ -138,3 +138,43 @@ def test_runner_preload_without_fork_server():
     assert first[2] is True and second[2] is False, (first[2], second[2])
     assert first[:2] == second[:2], (first, second)
 
+
+# The TypeScript runner (runtime/ts-runner.js /dev/stdin): the compiler,
+# loaded from its snapshot and warmed up, waits for the file. Its one visible
+# trace is its parent's command line (the runner's "/dev/stdin").
+TS_WHICH = ("const fs = require('fs');\n"
+            "console.log(fs.readFileSync(`/proc/${process.ppid}/cmdline`, 'utf8')"
+            ".includes('/dev/stdin'));\n")
+TS_PROBES = {
+    "hello-args": dict(code=("const who: string = 'world';\n"
+                             "console.log(`hello ${who}`, process.argv.slice(1), process.execArgv,\n"
+                             "  require.main === module, process.cwd(), __filename);\n"),
+                       args=["a b", "ü"]),
+    "type-error": dict(code="const n: number = 'x';\nconsole.log(n);\n"),
+    "stdin": dict(code="process.stdin.on('data', (d) => process.stdout.write('got ' + d));\n",
+                  stdin="line 1\nline 2 ünïcode\n"),
+    "throw": dict(code="function f(): never { throw new Error('boom'); }\nf();\n"),
+    "exit-code": dict(code="import * as os from 'os';\nconsole.log(typeof os.cpus);\n"
+                           "process.exitCode = 3;\n"),
+    "env": dict(code="console.log(JSON.stringify(process.env));\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TS_PROBES))
+def test_ts_runner_is_indistinguishable(name):
+    with LocalPod("ts") as pod:
+        wait_for_runners(pod.proc.pid, 1)
+        first = pod.execute(timeout=60, **TS_PROBES[name])
+        second = pod.execute(timeout=60, **TS_PROBES[name])
+        which = pod.execute(code=TS_WHICH, timeout=60)
+    assert which["stdout"] == "false\n", which  # the third ran the normal way
+    keys = ("stdout", "stderr", "exit_code", "signal", "timed_out", "oom_killed")
+    assert {k: first[k] for k in keys} == {k: second[k] for k in keys}, (first, second)
+
+
+def test_ts_runner_is_used_first():
+    with LocalPod("ts") as pod:
+        wait_for_runners(pod.proc.pid, 1)
+        assert pod.execute(code=TS_WHICH, timeout=60)["stdout"] == "true\n"
+        assert pod.execute(code=TS_WHICH, timeout=60)["stdout"] == "false\n"
+
