@@ -11,6 +11,7 @@
 #include "pod/forkserver.h"
 #include "pod/pod-init.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -66,9 +67,96 @@ struct podmgr {
     size_t npods, cap;
     struct forkserver *fs; /* the py template, or NULL */
     bool fs_tried;
+    uint64_t start_time; /* ours (/proc/self/stat field 22): pods name their owner by it */
 };
 
 /*** Manager side ***/
+
+/* Field 22 of /proc/<pid>/stat (start time in clock ticks), or 0 when the
+ * process is gone or a zombie. A pid with another start time is another
+ * process. */
+static uint64_t proc_start_time(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    /* A zombie is gone too (its parent died with it and whoever inherited
+     * it may reap late). */
+    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+        return 0;
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* Every pod directory names its manager: "<pid> <start time>\n". */
+static int write_owner(const struct podmgr *m, const char *dir, struct kcr_err *err)
+{
+    char line[64];
+    int n =
+        snprintf(line, sizeof(line), "%d %llu\n", (int)getpid(), (unsigned long long)m->start_time);
+    _cleanup_free_ char *path = xasprintf("%s/owner", dir);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int r = fd < 0 ? -errno : fs_write_all(fd, line, (size_t)n);
+    return r < 0 ? kcr_err_set(err, -r, KCR_ERR_UNAVAILABLE, "write '%s'", path) : 0;
+}
+
+/* True unless the pod's owner file names a manager that is gone. A pod
+ * without one (made by an older kcr, or mid-creation) is left alone. */
+static bool owner_gone(int pods_fd, const char *id)
+{
+    _cleanup_free_ char *path = xasprintf("%s/owner", id);
+    char buf[64] = "";
+    int fd = fs_open_beneath(pods_fd, path, O_RDONLY, 0);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    (void)safe_close(fd);
+    int pid = 0;
+    unsigned long long start = 0;
+    if (n <= 0 || sscanf(buf, "%d %llu", &pid, &start) != 2 || pid <= 0)
+        return false;
+    return proc_start_time(pid) != start;
+}
+
+/* After a crash of kcr and its manager (kill -9 of the process group, the
+ * OOM killer), the pods died with them (PR_SET_PDEATHSIG) but their cgroups
+ * and directories stayed. A start removes those of dead managers only: kcr
+ * instances sharing a run dir must not sweep each other's pods. */
+static void sweep_leftovers(struct podmgr *m)
+{
+    _cleanup_dir_ DIR *d = opendir(m->pods_dir);
+    struct dirent *de;
+    int swept = 0;
+    while (d && (de = readdir(d))) {
+        if (!names_is_safe(de->d_name) || !owner_gone(m->pods_dir_fd, de->d_name))
+            continue;
+        struct kcr_err e = {0};
+        if (cgroup_mgr_gc_named(m->cgm, de->d_name, &e) < 0)
+            log_msg(KCR_LOG_WARN, NULL, "leftover pod %s: %s", de->d_name, e.msg);
+        else if (fs_rm_tree_at(m->pods_dir_fd, de->d_name) == 0)
+            swept++;
+    }
+    if (swept)
+        log_msg(KCR_LOG_INFO, NULL, "removed %d pods a crashed kcr left behind", swept);
+    /* <rundir>/bin/<pid> (a kcr-nsexec with file capabilities) and
+     * <rundir>/forkserver/<pid>-<lang> of managers that no longer run. */
+    const char *per_manager[] = {"bin", "forkserver"};
+    for (size_t i = 0; i < ARRAY_SIZE(per_manager); i++) {
+        _cleanup_free_ char *dir = xasprintf("%s/%s", m->cfg->run_dir, per_manager[i]);
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_dir_ DIR *dd = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
+        while (dd && (de = readdir(dd))) {
+            int pid = atoi(de->d_name);
+            if (pid > 0 && names_is_safe(de->d_name) && pid != (int)getpid() &&
+                proc_start_time(pid) == 0)
+                (void)fs_rm_tree_at(dfd, de->d_name);
+        }
+    }
+}
 
 static int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid, bool chown_it,
                        struct kcr_err *err)
@@ -289,7 +377,7 @@ static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const ch
     /* Pod ids are no secret (cgroup names): the socket directory itself keeps
      * other host users from driving a sidecar. 65532 binds there; the API's
      * group (client_gid) and root connect. */
-    if (mkdir_owned(s->dir, 0711, 0, 0, false, err) < 0 ||
+    if (mkdir_owned(s->dir, 0711, 0, 0, false, err) < 0 || write_owner(m, s->dir, err) < 0 ||
         mkdir_owned(s->data_dir, 0755, 0, 0, false, err) < 0 ||
         mkdir_owned(s->root_dir, 0700, 0, 0, false, err) < 0 ||
         mkdir_owned(sock_dir, 0710, POD_UID, cfg->client_gid, !cfg->rootless, err) < 0)
@@ -503,6 +591,7 @@ static int manager_setup(struct podmgr *m, struct kcr_err *err)
                            "run dir '%s' (KCR_RUN_DIR) must be searchable by uid %d (e.g. mode "
                            "0755)",
                            cfg->run_dir, POD_UID);
+    m->start_time = proc_start_time(getpid());
     m->pods_dir = xasprintf("%s/pods", cfg->run_dir);
     if (fs_mkdir_p(m->pods_dir, 0711, err) < 0 || dir_is_ours(m->pods_dir, err) < 0)
         return -1;
@@ -517,6 +606,7 @@ static int manager_setup(struct podmgr *m, struct kcr_err *err)
         if (access(cfg->nsexec_bin, X_OK) < 0)
             return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-nsexec '%s'", cfg->nsexec_bin);
         m->nsexec = xstrdup(cfg->nsexec_bin);
+        sweep_leftovers(m);
         return 0;
     }
     /* One copy per manager: several kcr instances may share a run dir. */
@@ -526,6 +616,7 @@ static int manager_setup(struct podmgr *m, struct kcr_err *err)
     m->cgm = cgroup_mgr_new(NULL, cfg->cgroup_parent, err);
     if (!m->cgm || cgroup_mgr_setup(m->cgm, err) < 0)
         return -1;
+    sweep_leftovers(m);
     return 0;
 }
 

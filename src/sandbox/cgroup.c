@@ -569,6 +569,11 @@ static size_t gc_bases(const struct kcr_cgroup_mgr *mgr, const char **bases)
 
 int cgroup_mgr_gc(struct kcr_cgroup_mgr *mgr, struct kcr_err *err)
 {
+    return cgroup_mgr_gc_named(mgr, NULL, err);
+}
+
+int cgroup_mgr_gc_named(struct kcr_cgroup_mgr *mgr, const char *only, struct kcr_err *err)
+{
     if (!mgr->ops)
         return 0;
     const char *bases[CG_NCTRL + 1];
@@ -581,7 +586,7 @@ int cgroup_mgr_gc(struct kcr_cgroup_mgr *mgr, struct kcr_err *err)
             continue;
         struct dirent *de;
         while ((de = readdir(d))) {
-            if (de->d_type != DT_DIR || de->d_name[0] == '.')
+            if (de->d_type != DT_DIR || de->d_name[0] == '.' || (only && strcmp(de->d_name, only)))
                 continue;
             struct kcr_cgroup *cg = xcalloc(1, sizeof(*cg));
             cg->mgr = mgr;

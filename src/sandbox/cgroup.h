@@ -125,3 +125,6 @@ long cgroup_count_procs(const struct kcr_cgroup *cg);
 /* Kills and removes every leftover cgroup under <parent>/ (a crashed run).
  * Returns the number removed, or -1 with err set for the first failure. */
 int cgroup_mgr_gc(struct kcr_cgroup_mgr *mgr, struct kcr_err *err);
+
+/* The same for the one cgroup <parent>/<name> (every hierarchy it is in). */
+int cgroup_mgr_gc_named(struct kcr_cgroup_mgr *mgr, const char *name, struct kcr_err *err);

@@ -362,6 +362,60 @@ def test_gc_removes_leftovers_of_a_crashed_run(podenv):
     assert not os.path.exists(os.path.join(podenv["KCR_RUN_DIR"], "pods"))
 
 
+def _tree(pid):
+    """pid and all its descendants."""
+    kids = {}
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                kids.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(p))
+        except OSError:
+            pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def test_start_sweeps_what_a_crashed_kcr_left(podenv):
+    """kill -9 of kcr *and* its pod manager (the process group, the OOM killer):
+    the pods die with them, their cgroups and directories stay. The next
+    start removes those, and only those: a live instance sharing the run dir
+    keeps its pod (issue 13, item 11)."""
+    import signal
+    parent, run_dir = podenv["KCR_CGROUP_PARENT"], podenv["KCR_RUN_DIR"]
+    pods_dir = os.path.join(run_dir, "pods")
+    crashed = pod(podenv)
+    crashed.start()
+    with pod(podenv) as alive:
+        mgr = [p for p in _tree(crashed.proc.pid) if p != crashed.proc.pid][0]
+        for p in _tree(crashed.proc.pid):
+            os.kill(p, signal.SIGKILL)
+        crashed.proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while procs_mentioning(crashed.id) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert procs_mentioning(crashed.id) == []
+        # What the crash left: the pod's directory, cgroups, the manager's
+        # kcr-nsexec copy.
+        assert os.path.isdir(os.path.join(pods_dir, crashed.id))
+        assert any(d.endswith("/" + crashed.id) for d in cgroup_dirs(parent))
+        assert os.path.isdir(os.path.join(run_dir, "bin", str(mgr)))
+        with pod(podenv) as later:
+            left = sorted(os.listdir(pods_dir))
+            assert crashed.id not in left and alive.id in left and later.id in left, left
+            assert not any(d.endswith("/" + crashed.id) for d in cgroup_dirs(parent))
+            assert not os.path.exists(os.path.join(run_dir, "bin", str(mgr)))
+            assert alive.execute(code="print('still mine')")["stdout"] == "still mine\n"
+            assert later.execute(code="print('new')")["stdout"] == "new\n"
+    try:
+        crashed.close(timeout=5)
+    except Exception:
+        pass
+
+
 def test_nosuid_run_dir_is_a_clear_error(podenv):
     """kcr-nsexec's file capabilities would be ignored on a nosuid mount."""
     import subprocess
