@@ -143,11 +143,14 @@ static int load_personality_filter(void)
     return 0;
 }
 
-int seccomp_apply_policy(void)
+/* The libseccomp part of the policy (the personality filter is separate). */
+static scmp_filter_ctx policy_new(int *ret)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (!ctx)
-        return -ENOMEM;
+    if (!ctx) {
+        *ret = -ENOMEM;
+        return NULL;
+    }
     int r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
     /* no_new_privs is set by the caller as its own, earlier step. */
     if (r == 0)
@@ -159,10 +162,34 @@ int seccomp_apply_policy(void)
         r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
                              SCMP_A0(SCMP_CMP_NE, 0));
 #endif
-    if (r == 0)
-        r = seccomp_load(ctx);
+    *ret = r;
+    if (r < 0) {
+        seccomp_release(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+int seccomp_apply_policy(void)
+{
+    int r;
+    scmp_filter_ctx ctx = policy_new(&r);
+    if (!ctx)
+        return r;
+    r = seccomp_load(ctx);
     seccomp_release(ctx);
     if (r < 0)
         return r;
     return load_personality_filter();
+}
+
+int seccomp_policy_export_bpf(int fd)
+{
+    int r;
+    scmp_filter_ctx ctx = policy_new(&r);
+    if (!ctx)
+        return r;
+    r = seccomp_export_bpf(ctx, fd);
+    seccomp_release(ctx);
+    return r;
 }

@@ -20,5 +20,11 @@
  * in a single-threaded process. Returns 0 or -errno. */
 int seccomp_apply_policy(void);
 
+/* Writes the main filter as classic BPF (struct sock_filter array) to fd,
+ * without loading it: tests evaluate it for inputs the kernel may never
+ * produce (foreign architectures on a kernel without their emulation).
+ * Returns 0 or -errno. */
+int seccomp_policy_export_bpf(int fd);
+
 /* The names of the calls refused outright with EPERM (for docs and tests). Borrowed. */
 const char *const *seccomp_policy_denied(size_t *ret_count);
