@@ -366,6 +366,69 @@ static void rule_entrypoint_env(struct ctx *c)
     }
 }
 
+/* The command the runtime starts, as it joins them: an exec-form ENTRYPOINT
+ * followed by CMD; a shell-form one (`/bin/sh -c TEXT`) alone, CMD ignored;
+ * a shell-form CMD as `/bin/sh -c TEXT`. Borrowed strings, at most max. */
+static size_t effective_command(const struct df_instr *ep, const struct df_instr *cmd,
+                                const char **out, size_t max)
+{
+    size_t n = 0;
+    const struct df_instr *parts[2] = {ep, ep && !ep->exec_form ? NULL : cmd};
+    for (size_t p = 0; p < 2; p++) {
+        const struct df_instr *in = parts[p];
+        if (!in)
+            continue;
+        if (!in->exec_form) {
+            const char *sh[] = {"/bin/sh", "-c", in->rest};
+            for (size_t i = 0; i < 3 && n < max; i++)
+                out[n++] = sh[i];
+            continue;
+        }
+        for (size_t i = 0; i < in->argc && n < max; i++)
+            out[n++] = in->argv[i];
+    }
+    return n;
+}
+
+static bool mentions_sleep(const struct df_instr *in)
+{
+    for (size_t i = 0; in && i < in->argc; i++)
+        if (!strcmp(base_name(in->argv[i]), "sleep"))
+            return true;
+    return false;
+}
+
+/* Lesson 6: a main container must *be* `sleep infinity` (the sidecar finds it
+ * by name and enters it): judged on the effective command, where an
+ * ENTRYPOINT program turns CMD ["sleep", ...] into its arguments. */
+static void rule_main_command(struct ctx *c)
+{
+    int st = final_stage(c->df);
+    if (st < 0)
+        return;
+    const struct df_instr *ep = last_of(c->df, st, DF_ENTRYPOINT);
+    const struct df_instr *cmd = last_of(c->df, st, DF_CMD);
+    if (!mentions_sleep(ep) && !mentions_sleep(cmd))
+        return;
+    const char *argv[256];
+    size_t n = effective_command(ep, cmd, argv, ARRAY_SIZE(argv)), p = 0;
+    if (n > 0 && !strcmp(base_name(argv[0]), "env")) /* env's options and NAME=VALUE */
+        for (p = 1; p < n && (argv[p][0] == '-' || strchr(argv[p], '=')); p++)
+            ;
+    if (p < n && !strcmp(base_name(argv[p]), "sleep"))
+        return;
+    /* sh -c "sleep ..." (shell form): the shell runs sleep as its last command. */
+    if (p + 2 < n && !strcmp(base_name(argv[p]), "sh") && !strcmp(argv[p + 1], "-c") &&
+        !strncmp(argv[p + 2], "sleep", 5))
+        return;
+    const struct df_instr *at = ep ? ep : cmd;
+    report(c, at, at->line, "main-command",
+           "ENTRYPOINT [\"/usr/bin/env\", \"-i\", <variables>] with CMD [\"sleep\", \"infinity\"]",
+           "the container runs '%s', not sleep (ENTRYPOINT + CMD as the runtime joins them): "
+           "sleep is only an argument",
+           p < n ? argv[p] : "nothing");
+}
+
 /* Lesson 5: exec form does not expand variables. */
 static void rule_exec_form_var(struct ctx *c)
 {
@@ -790,6 +853,7 @@ static const struct {
     {"syntax", NULL, rule_syntax},
     {"final-user", "8", rule_final_user},
     {"entrypoint-env", "6", rule_entrypoint_env},
+    {"main-command", "6", rule_main_command},
     {"exec-form-var", "5", rule_exec_form_var},
     {"versioned-path", "5", rule_versioned_path},
     {"no-shell", "6", rule_no_shell},

@@ -174,6 +174,27 @@ static void test_entrypoint_env(void **state)
                 "entrypoint-env");
 }
 
+/* ENTRYPOINT + CMD as the runtime joins them: a program in ENTRYPOINT makes
+ * CMD sleep its argument; a shell-form ENTRYPOINT drops CMD altogether. */
+static void test_main_command(void **state)
+{
+    (void)state;
+    expect_none(good, "main-command");
+    expect_none(good_dev, "main-command");
+    _cleanup_free_ char *py = edit(good, 18, "    \"HOME=/tmp\", \"TMPDIR=/tmp\", \"python\"]\n");
+    expect(py, "main-command", 16, "6");
+    _cleanup_free_ char *e1 = edit(good, 18, "");
+    _cleanup_free_ char *e2 = edit(e1, 17, "");
+    _cleanup_free_ char *shell_ep = edit(e2, 16, "ENTRYPOINT exec /usr/bin/python3\n");
+    expect(shell_ep, "main-command", 16, "6");
+    /* sleep in ENTRYPOINT itself, CMD its arguments: fine. */
+    expect_none("FROM debian\nENTRYPOINT [\"/usr/bin/env\", \"-i\", \"PATH=/bin\", \"sleep\"]\n"
+                "CMD [\"infinity\"]\n",
+                "main-command");
+    /* Not a main container: nothing to judge. */
+    expect_none("FROM debian\nENTRYPOINT [\"/usr/local/bin/kcr-sidecar\"]\n", "main-command");
+}
+
 static void test_exec_form_var(void **state)
 {
     (void)state;
@@ -406,7 +427,7 @@ static void test_every_rule_is_tested(void **state)
         "syntax",       "final-user",       "entrypoint-env", "exec-form-var", "versioned-path",
         "no-shell",     "shell-chain",      "env-copied",     "sleep-copied",  "mnt-data-owner",
         "python-path",  "cache-mount-copy", "multiarch-dirs", "go-mod-chown",  "debian13-names",
-        "x11-packages", "alpine-idiom",     "version-arg",
+        "x11-packages", "alpine-idiom",     "version-arg",    "main-command",
     };
     size_t n = 0;
     for (const char *const *id = lint_rules_ids(); *id; id++, n++) {
@@ -423,15 +444,25 @@ static void test_every_rule_is_tested(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_files_are_clean), cmocka_unit_test(test_final_user),
-        cmocka_unit_test(test_entrypoint_env),       cmocka_unit_test(test_exec_form_var),
-        cmocka_unit_test(test_versioned_path),       cmocka_unit_test(test_no_shell),
-        cmocka_unit_test(test_env_and_sleep_copied), cmocka_unit_test(test_mnt_data_owner),
-        cmocka_unit_test(test_python_path),          cmocka_unit_test(test_cache_mount_copy),
-        cmocka_unit_test(test_multiarch_dirs),       cmocka_unit_test(test_go_mod_chown),
-        cmocka_unit_test(test_debian13_names),       cmocka_unit_test(test_x11_packages),
-        cmocka_unit_test(test_alpine_idiom),         cmocka_unit_test(test_version_arg),
-        cmocka_unit_test(test_syntax_and_ignore),    cmocka_unit_test(test_every_rule_is_tested),
+        cmocka_unit_test(test_good_files_are_clean),
+        cmocka_unit_test(test_final_user),
+        cmocka_unit_test(test_entrypoint_env),
+        cmocka_unit_test(test_main_command),
+        cmocka_unit_test(test_exec_form_var),
+        cmocka_unit_test(test_versioned_path),
+        cmocka_unit_test(test_no_shell),
+        cmocka_unit_test(test_env_and_sleep_copied),
+        cmocka_unit_test(test_mnt_data_owner),
+        cmocka_unit_test(test_python_path),
+        cmocka_unit_test(test_cache_mount_copy),
+        cmocka_unit_test(test_multiarch_dirs),
+        cmocka_unit_test(test_go_mod_chown),
+        cmocka_unit_test(test_debian13_names),
+        cmocka_unit_test(test_x11_packages),
+        cmocka_unit_test(test_alpine_idiom),
+        cmocka_unit_test(test_version_arg),
+        cmocka_unit_test(test_syntax_and_ignore),
+        cmocka_unit_test(test_every_rule_is_tested),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
