@@ -296,6 +296,10 @@ int main(void)
         .host = s.cfg.host,
         .port = (int)s.cfg.port,
         .unix_path = s.cfg.socket_path,
+        /* Parts are spooled as unnamed files where they end up: the working
+         * dir is the one writable place a Kubernetes sidecar has (read-only
+         * root, no /tmp volume), and the same filesystem as the files. */
+        .spool_dir = s.cfg.working_dir,
         .routes = routes,
         .nroutes = ARRAY_SIZE(routes),
         .limits = {.max_body = 11u << 20, .max_part_size = 100u << 20, .max_parts = 50},

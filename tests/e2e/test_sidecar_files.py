@@ -27,6 +27,31 @@ def data(pod, *parts):
     return os.path.join(pod.main.data, *parts)
 
 
+def test_upload_with_a_read_only_tmp(build_dir):
+    """A Kubernetes sidecar has a read-only root and no /tmp volume: uploads
+    are spooled in the working dir (issue 13, item 10). Here /tmp is made
+    read-only in the sidecar's own mount namespace; the pod's files live
+    outside /tmp."""
+    import shutil
+    import tempfile
+    require_root_and_binaries(build_dir)
+    base = tempfile.mkdtemp(prefix="kcr-ro-tmp-", dir="/var/tmp")
+    ro_tmp = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+              'mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp && exec "$0" "$@"']
+    try:
+        p = Pod(base, build_dir, wrapper=ro_tmp)
+        try:
+            r = p.sidecar.upload([("spooled.bin", b"x" * 300000)])
+            assert r.status == 200, r.body
+            with open(os.path.join(p.main.data, "spooled.bin"), "rb") as f:
+                assert f.read() == b"x" * 300000
+            assert "spooled.bin" in p.run("ls /mnt/data")["stdout"].split()
+        finally:
+            p.close()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def test_upload_list_get_delete(pod):
     r = pod.sidecar.upload([("a.txt", b"hello"), ("b.csv", b"1,2\n3,4\n")])
     assert r.status == 200, r.body
