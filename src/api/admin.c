@@ -19,8 +19,7 @@ static struct kcr_http_resp *json_true_resp(void)
     return http_resp_data(200, "application/json", xstrdup("true"), 4);
 }
 
-/* The master-key check every admin route starts with; NULL when allowed. */
-static struct kcr_http_resp *master_only(struct kcr_http_req *req, struct kcr_api *api)
+struct kcr_http_resp *admin_check_master(struct kcr_http_req *req, struct kcr_api *api)
 {
     if (!api->core.cfg->master_key)
         return errors_app(req, 500, "Admin operations are disabled (no MASTER_API_KEY configured)",
@@ -109,7 +108,7 @@ static struct kcr_http_resp *parse_limits(struct kcr_http_req *req, json_t *rl,
 struct kcr_http_resp *admin_handle_list(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
-    struct kcr_http_resp *deny = master_only(req, api);
+    struct kcr_http_resp *deny = admin_check_master(req, api);
     if (deny)
         return deny;
     struct kcr_meta *m = api->core.meta;
@@ -138,7 +137,7 @@ struct kcr_http_resp *admin_handle_list(struct kcr_http_req *req, void *ctx)
 struct kcr_http_resp *admin_handle_create(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
-    struct kcr_http_resp *deny = master_only(req, api);
+    struct kcr_http_resp *deny = admin_check_master(req, api);
     if (deny)
         return deny;
     const struct kcr_buf *b = http_req_body(req);
@@ -171,7 +170,7 @@ struct kcr_http_resp *admin_handle_create(struct kcr_http_req *req, void *ctx)
 struct kcr_http_resp *admin_handle_patch(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
-    struct kcr_http_resp *deny = master_only(req, api);
+    struct kcr_http_resp *deny = admin_check_master(req, api);
     if (deny)
         return deny;
     const struct kcr_buf *b = http_req_body(req);
@@ -201,7 +200,7 @@ struct kcr_http_resp *admin_handle_patch(struct kcr_http_req *req, void *ctx)
 struct kcr_http_resp *admin_handle_delete(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
-    struct kcr_http_resp *deny = master_only(req, api);
+    struct kcr_http_resp *deny = admin_check_master(req, api);
     if (deny)
         return deny;
     struct kcr_err err = {0};

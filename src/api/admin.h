@@ -8,8 +8,15 @@
 #include "http/http.h"
 
 #define ADMIN_PREFIX "/api/v1/admin"
+/* What an admin request body may hold (a key's name and limits). */
+#define ADMIN_BODY_MAX (64u << 10)
 
 /* ctx = struct kcr_api. */
+/* The master-key check of every admin route, from the headers alone (the auth
+ * gate runs it before any body is read; handlers again); NULL when allowed. */
+struct kcr_api;
+struct kcr_http_resp *admin_check_master(struct kcr_http_req *req, struct kcr_api *api);
+
 struct kcr_http_resp *admin_handle_list(struct kcr_http_req *req, void *ctx);
 struct kcr_http_resp *admin_handle_create(struct kcr_http_req *req, void *ctx);
 struct kcr_http_resp *admin_handle_patch(struct kcr_http_req *req, void *ctx);

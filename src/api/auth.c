@@ -343,9 +343,16 @@ struct kcr_http_resp *auth_gate(struct kcr_http_req *req, const struct kcr_http_
     /* A CORS preflight for any path answers at once; finish adds the headers. */
     if (!route && !strcmp(method, "OPTIONS") && api->core.cfg->enable_cors)
         return http_resp_empty(204);
-    /* Admin routes check MASTER_API_KEY themselves (api/admin.c). */
-    if (auth_is_public(method, path) || !strncmp(path, ADMIN_PREFIX "/", strlen(ADMIN_PREFIX) + 1))
+    if (auth_is_public(method, path))
         return NULL;
+    /* Admin routes: the master key, from the headers, before any body is
+     * read; then a body of a few KB at most (issue 13, item 1). */
+    if (!strncmp(path, ADMIN_PREFIX "/", strlen(ADMIN_PREFIX) + 1)) {
+        struct kcr_http_resp *deny = admin_check_master(req, api);
+        if (!deny)
+            http_req_limit_body(req, ADMIN_BODY_MAX);
+        return deny;
+    }
     struct auth_req *ar = xcalloc(1, sizeof(*ar));
     http_req_set_data(req, ar, free);
     struct kcr_http_resp *r = from_headers(api->auth, req, ar);
