@@ -290,6 +290,7 @@ static int start_http(struct serve_state *s, struct kcr_err *err)
         .ctx = &s->api,
         .spool_dir = s->spool_dir,
         .timeout_s = 120,
+        .max_per_ip = (unsigned)s->cfg.max_conns_per_ip,
     };
     s->srv = http_server_start(&s->http, err);
     return s->srv ? 0 : -1;

@@ -233,6 +233,10 @@ static int load_limits(struct kcr_serve_config *cfg, struct kcr_err *err)
         return -1;
     if (config_long("KCR_SHUTDOWN_GRACE_SECONDS", 30, 0, 3600, &v, err) < 0)
         return -1;
+    /* A quarter of the 256 slots: one client (a LibreChat host behind one
+     * address included) gets plenty, one attacker cannot take them all. */
+    if (config_long("MAX_CONNECTIONS_PER_IP", 64, 0, 256, &cfg->max_conns_per_ip, err) < 0)
+        return -1;
     cfg->shutdown_grace_s = (int)v;
     return 0;
 }

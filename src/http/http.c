@@ -888,6 +888,10 @@ struct kcr_http_server *http_server_start(const struct kcr_http_config *cfg, str
                                         cfg->max_connections ? cfg->max_connections : 256, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
                                         cfg->timeout_s ? cfg->timeout_s : 120, NULL};
+    /* One address cannot hold every connection slot (slow clients, floods). */
+    if (cfg->max_per_ip)
+        opts[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip, NULL};
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
     struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)cfg->port)};
     const char *host = cfg->host ? cfg->host : "127.0.0.1";

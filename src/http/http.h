@@ -80,6 +80,7 @@ struct kcr_http_config {
     void *ctx;                /* passed to handlers and hooks */
     unsigned max_connections; /* default 256 */
     unsigned timeout_s;       /* idle connection timeout; default 120 */
+    unsigned max_per_ip;      /* connections from one address at once; 0 = no cap */
     const char *spool_dir;    /* O_TMPFILE directory for multipart parts; default "/tmp" */
     bool quiet;               /* no access-log lines */
 };

@@ -3,6 +3,7 @@ prefixes, configuration failures (api-contract rules 10-12)."""
 import os
 import re
 import stat
+import time
 
 import requests
 
@@ -412,3 +413,41 @@ def test_ready_names_the_dependency_not_its_error():
     finally:
         os.chmod(blobs, 0o700)
         s.cleanup()
+
+
+def test_connections_per_address_are_capped():
+    """Issue 13, item 1: one address cannot hold every connection slot (a
+    slowloris sending nothing); MAX_CONNECTIONS_PER_IP of them, then the next
+    is closed at once. Others get in as soon as those close."""
+    import socket
+    s = start_server({"MAX_CONNECTIONS_PER_IP": "4"})
+    held = []
+    try:
+        for _ in range(4):
+            held.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
+            held[-1].sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # never finished
+        time.sleep(0.3)
+        extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        try:
+            extra.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert extra.recv(4096) == b"", "a fifth connection from one address was served"
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        finally:
+            extra.close()
+        for c in held:
+            c.close()
+        held = []
+        deadline = time.time() + 10
+        while True:
+            try:
+                if requests.get(s.url + "/health", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.time() < deadline, "no connection after the held ones closed"
+            time.sleep(0.1)
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
