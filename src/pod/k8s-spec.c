@@ -22,6 +22,9 @@
 
 /* Memory kcr-sidecar itself needs on top of the user program's limit. */
 #define SIDECAR_OVERHEAD_MB 64
+/* What a runner's preloaded data-science stack holds (~150 MB measured):
+ * added to the container's limit, so user code keeps MAX_MEMORY_MB. */
+#define PRELOAD_OVERHEAD_MB 192
 
 struct spec_in {
     const char *name, *ns, *registry, *tag, *sidecar_image, *pull_policy, *runtime_class;
@@ -197,23 +200,23 @@ static json_t *sidecar_container(const struct spec_in *in)
      * claim to (security.md case 6). */
     json_array_append_new(
         env, env_var("MAX_FILE_WRITE_MB", in->data_mb > in->tmp_mb ? in->data_mb : in->tmp_mb));
+    json_int_t overhead_mb = SIDECAR_OVERHEAD_MB + (in->runner_preload ? PRELOAD_OVERHEAD_MB : 0);
     json_t *probe = json_pack("{s:{s:s, s:I}, s:i, s:i, s:i, s:i}", "httpGet", "path", "/ready",
                               "port", in->port, "initialDelaySeconds", 1, "periodSeconds", 2,
                               "timeoutSeconds", 3, "failureThreshold", 3);
-    return json_pack("{s:s, s:s, s:s, s:[{s:s, s:I, s:s}], s:o, s:o,"
-                     " s:{s:b, s:i, s:i, s:b, s:b, s:{s:[s], s:[s, s, s]}, s:{s:s}},"
-                     " s:{s:{s:o, s:o}, s:{s:o, s:o}}, s:[{s:s, s:s}]}",
-                     "name", "kcr-sidecar", "image", image, "imagePullPolicy", in->pull_policy,
-                     "ports", "name", "http", "containerPort", in->port, "protocol", "TCP", "env",
-                     env, "readinessProbe", probe, "securityContext", "runAsNonRoot", 1,
-                     "runAsUser", 65532, "runAsGroup", 65532, "allowPrivilegeEscalation", 1,
-                     "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL", "add", "SYS_ADMIN",
-                     "SYS_CHROOT", "SYS_PTRACE", "seccompProfile", "type", "RuntimeDefault",
-                     "resources", "limits", "memory", quantity_mi(exec_mb + SIDECAR_OVERHEAD_MB),
-                     "cpu", quantity_m(in->cpu_millis), "requests", "memory",
-                     quantity_mi(exec_mb / 4 + SIDECAR_OVERHEAD_MB), "cpu",
-                     quantity_m(in->cpu_millis / 4 > 0 ? in->cpu_millis / 4 : 1), "volumeMounts",
-                     "name", "data", "mountPath", "/mnt/data");
+    return json_pack(
+        "{s:s, s:s, s:s, s:[{s:s, s:I, s:s}], s:o, s:o,"
+        " s:{s:b, s:i, s:i, s:b, s:b, s:{s:[s], s:[s, s, s]}, s:{s:s}},"
+        " s:{s:{s:o, s:o}, s:{s:o, s:o}}, s:[{s:s, s:s}]}",
+        "name", "kcr-sidecar", "image", image, "imagePullPolicy", in->pull_policy, "ports", "name",
+        "http", "containerPort", in->port, "protocol", "TCP", "env", env, "readinessProbe", probe,
+        "securityContext", "runAsNonRoot", 1, "runAsUser", 65532, "runAsGroup", 65532,
+        "allowPrivilegeEscalation", 1, "readOnlyRootFilesystem", 1, "capabilities", "drop", "ALL",
+        "add", "SYS_ADMIN", "SYS_CHROOT", "SYS_PTRACE", "seccompProfile", "type", "RuntimeDefault",
+        "resources", "limits", "memory", quantity_mi(exec_mb + overhead_mb), "cpu",
+        quantity_m(in->cpu_millis), "requests", "memory", quantity_mi(exec_mb / 4 + overhead_mb),
+        "cpu", quantity_m(in->cpu_millis / 4 > 0 ? in->cpu_millis / 4 : 1), "volumeMounts", "name",
+        "data", "mountPath", "/mnt/data");
 }
 
 /* Copies an optional object-of-strings parameter into dst[key]. */

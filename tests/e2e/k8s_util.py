@@ -96,7 +96,12 @@ class Replica:
     def __init__(self, sim, **env):
         e = {k: v for k, v in os.environ.items() if not k.startswith(("K8S_", "POD_POOL_"))}
         e.update({"K8S_API_URL": sim.url, "POD_POOL_PY": "0", "POD_POOL_JS": "0",
-                  "K8S_POD_READY_TIMEOUT_SECONDS": "40"})
+                  "K8S_POD_READY_TIMEOUT_SECONDS": "40",
+                  # Simulated pods share this machine's two cores: runners
+                  # that each import the data-science stack would starve
+                  # them (RUNNER_PRELOAD is tested in test_sidecar_runner.py
+                  # and the manifest in test_k8s_spec.c).
+                  "PRELOAD_PY": "none"})
         if sim.token:
             e["K8S_TOKEN"] = sim.token
         e.update({k: str(v) for k, v in env.items()})

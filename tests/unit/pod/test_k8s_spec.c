@@ -168,10 +168,14 @@ static void test_runner_preload(void **state)
     json_auto_t *pod = k8s_spec_pod(p, &err);
     assert_non_null(pod);
     assert_string_equal(env_of(container(pod, "kcr-sidecar"), "RUNNER_PRELOAD"), "numpy,pandas");
+    /* The preloaded stack gets its own room: 512 + 64 + 192. */
+    assert_string_equal(str_at(container(pod, "kcr-sidecar"), "resources.limits.memory"), "768Mi");
     json_auto_t *q = json_pack("{s:s, s:s}", "name", "kcr-py-2", "language", "py");
     json_auto_t *plain = k8s_spec_pod(q, &err);
     assert_non_null(plain);
     assert_null(env_of(container(plain, "kcr-sidecar"), "RUNNER_PRELOAD"));
+    assert_string_equal(str_at(container(plain, "kcr-sidecar"), "resources.limits.memory"),
+                        "576Mi");
     json_auto_t *bad =
         json_pack("{s:s, s:s, s:i}", "name", "kcr-py-3", "language", "py", "runner_preload", 7);
     assert_null(k8s_spec_pod(bad, &err));
