@@ -292,3 +292,16 @@ int fs_rm_tree_at(int dirfd, const char *name)
 {
     return rm_tree(dirfd, name, 0);
 }
+
+int fs_check_root_owned(int fd, const char *what, const char *path, struct kcr_err *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "%s '%s'", what, path);
+    if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
+                           "%s '%s' must be owned by root and writable by no one else (it is "
+                           "uid %u, mode %04o)",
+                           what, path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    return 0;
+}

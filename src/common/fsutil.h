@@ -28,6 +28,12 @@ int fs_open_beneath_walk(int dirfd, const char *path, int flags, mode_t mode);
  * before anything is made. mode is subject to the umask. Returns 0 or -errno. */
 int fs_mkdir_beneath(int dirfd, const char *path, mode_t mode);
 
+/* For files root runs or grants privilege to (kcr-nsexec, the fork-server's
+ * library and template): fd must be owned by root and writable by no one
+ * else, or a local user could have planted it. what names it in the error
+ * (e.g. "kcr-nsexec (KCR_NSEXEC_BIN)"). Returns 0 or -1 with err set. */
+int fs_check_root_owned(int fd, const char *what, const char *path, struct kcr_err *err);
+
 /* write(2) until done, retrying EINTR. Returns 0 or -errno. */
 int fs_write_all(int fd, const void *data, size_t len);
 

@@ -191,17 +191,24 @@ struct forkserver *forkserver_start(const struct kcr_pod_local_config *cfg,
                                     const struct kcr_cgroup_mgr *cgm, const struct kcr_lang *lang,
                                     struct kcr_err *err)
 {
+    /* Root runs both: they (and the template's directory) must be root's. */
     _cleanup_free_ char *script = xasprintf("%s/forkserver.py", cfg->runtime_dir);
-    if (access(script, R_OK) < 0)
+    _cleanup_close_ int sfd = open(script, O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int dfd = open(cfg->runtime_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sfd < 0 || dfd < 0)
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "fork-server template '%s'", script),
                NULL;
+    if (fs_check_root_owned(sfd, "fork-server template", script, err) < 0 ||
+        fs_check_root_owned(dfd, "runtime dir (KCR_RUNTIME_DIR)", cfg->runtime_dir, err) < 0)
+        return NULL;
     _cleanup_close_ int lib = open(cfg->forkserver_lib, O_RDONLY | O_CLOEXEC);
     if (lib < 0)
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE,
-                           "fork-server library '%s' "
-                           "(KCR_FORKSERVER_LIB)",
-                           cfg->forkserver_lib),
+                           "fork-server library '%s' (KCR_FORKSERVER_LIB)", cfg->forkserver_lib),
                NULL;
+    if (fs_check_root_owned(lib, "fork-server library (KCR_FORKSERVER_LIB)", cfg->forkserver_lib,
+                            err) < 0)
+        return NULL;
     int cg[MAX_HIER];
     bool v1[MAX_HIER];
     int ncg = cgroup_mgr_parent_fds(cgm, cg, v1, MAX_HIER, err);

@@ -538,6 +538,9 @@ static int install_nsexec(struct podmgr *m, struct kcr_err *err)
     _cleanup_close_ int in = open(m->cfg->nsexec_bin, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-nsexec '%s'", m->cfg->nsexec_bin);
+    /* Its copy gets capabilities: it must be root's to begin with. */
+    if (fs_check_root_owned(in, "kcr-nsexec (KCR_NSEXEC_BIN)", m->cfg->nsexec_bin, err) < 0)
+        return -1;
     m->nsexec = xasprintf("%s/kcr-nsexec", m->bin_dir);
     _cleanup_free_ char *tmp = xasprintf("%s.tmp", m->nsexec);
     _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);

@@ -597,3 +597,16 @@ def test_forkserver_off_gives_the_plain_runner():
         r = pod.execute("import os, sys; print('pandas' in sys.modules, 'numpy' in sys.modules, "
                         "sys.orig_argv[1], os.getpid())")
     assert r["exit_code"] == 0 and r["stdout"] == "False False -c 2\n", r
+
+
+def test_library_of_someone_else_is_not_loaded(tmp_path):
+    """Root loads KCR_FORKSERVER_LIB into the template: one another user may
+    write is refused, and pods run the ordinary way (issue 13, item 9)."""
+    import shutil
+    planted = tmp_path / "kcr-forkserver.so"
+    shutil.copy(os.path.join(os.environ.get("KCR_BUILD", "build"), "kcr-forkserver.so"), planted)
+    os.chmod(planted, 0o666)
+    with warm_pod(env={"KCR_FORKSERVER_LIB": str(planted)}) as pod:
+        out = pod.execute("import os; print(os.getpid())")
+        assert out["stdout"] == "2\n", out  # kcr-nsexec's own child, not a fork
+        assert "must be owned by root and writable by no one else" in pod.stderr_text()

@@ -299,6 +299,24 @@ def test_missing_sidecar_is_a_clear_error(podenv):
     assert "kcr-sidecar '/nonexistent/kcr-sidecar'" in str(e.value)
 
 
+def test_nsexec_of_someone_else_gets_no_capabilities(podenv, tmp_path):
+    """The manager grants file capabilities to a copy of KCR_NSEXEC_BIN: a
+    binary another user owns or may write is refused (issue 13, item 9)."""
+    src = os.path.join(podenv["KCR_BUILD"], "kcr-nsexec")
+    for owner, mode in ((65534, 0o755), (0, 0o777), (0, 0o775)):
+        planted = tmp_path / f"kcr-nsexec-{owner}-{mode:o}"
+        shutil.copy(src, planted)
+        os.chown(planted, owner, owner)
+        os.chmod(planted, mode)
+        with pytest.raises(PodError) as e:
+            with pod(podenv, KCR_NSEXEC_BIN=str(planted)):
+                pass
+        assert "must be owned by root and writable by no one else" in str(e.value), e.value
+    # The build's own (root, 0755) is accepted.
+    with pod(podenv, KCR_NSEXEC_BIN=src) as p:
+        assert p.execute(code="print('ok')")["stdout"] == "ok\n"
+
+
 def test_run_dir_of_someone_else_is_refused(podenv):
     """A run dir another user made first (mkdir -p accepts it) or that others
     may write is refused, naming KCR_RUN_DIR: pod sockets live there."""
