@@ -49,7 +49,21 @@ import pytest
 from api_util import needs_pods, start_server
 from pod_util import LocalPod, children, cmdline, wait_for_runners
 
-pytestmark = [pytest.mark.needs_root, needs_pods]
+def _kernel_at_least(major, minor):
+    try:
+        got = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    except ValueError:
+        return True  # unknown format: let the tests say
+    return got >= (major, minor)
+
+
+# The template enters a pod with setns() on a pidfd (Linux 5.8); older
+# kernels refuse it and every pod runs the ordinary runner (the fallback
+# test_sidecar_runner.py covers), so there is no fork to test here.
+needs_pidfd_setns = pytest.mark.skipif(not _kernel_at_least(5, 8),
+                                       reason="setns() on a pidfd needs Linux 5.8")
+
+pytestmark = [pytest.mark.needs_root, needs_pods, needs_pidfd_setns]
 
 DEFAULT_PRELOAD = ("numpy,pandas,matplotlib,matplotlib.pyplot,scipy,scipy.stats,sklearn,"
                    "sklearn.linear_model,sklearn.model_selection,sklearn.ensemble,"
