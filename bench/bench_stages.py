@@ -25,7 +25,7 @@ N = int(os.environ.get("BENCH_N", "40"))
 GAP_S = float(os.environ.get("BENCH_GAP", "0.2"))
 POOL = os.environ.get("BENCH_POOL", "4")
 PY = "/usr/bin/python3"
-STAGES = ("session", "resolve", "acquire", "files_in", "list_before", "execute", "list_after",
+STAGES = ("session", "resolve", "queue", "acquire", "files_in", "list_before", "execute", "list_after",
           "state", "outputs", "release")
 LEVELS = (
     ("minimal print(1)", "print(1)", "1\n"),

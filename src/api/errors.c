@@ -14,6 +14,7 @@ int errors_status(enum kcr_err_kind kind)
     case KCR_ERR_LIMIT:
         return 413;
     case KCR_ERR_UNAVAILABLE:
+    case KCR_ERR_BUSY:
         return 503;
     case KCR_ERR_TIMEOUT:
         return 504;

@@ -222,17 +222,12 @@ static json_t *stages_json(const struct kcr_exec_stages *st)
         const char *key;
         double ms;
     } v[] = {
-        {"session", st->session_ms},
-        {"resolve", st->resolve_ms},
-        {"acquire", st->acquire_ms},
-        {"files_in", st->files_in_ms},
-        {"list_before", st->list_before_ms},
-        {"execute", st->execute_ms},
-        {"list_after", st->list_after_ms},
-        {"state", st->state_ms},
-        {"outputs", st->outputs_ms},
-        {"release", st->release_ms},
-        {"total", st->total_ms},
+        {"session", st->session_ms},   {"resolve", st->resolve_ms},
+        {"queue", st->queue_ms},       {"acquire", st->acquire_ms},
+        {"files_in", st->files_in_ms}, {"list_before", st->list_before_ms},
+        {"execute", st->execute_ms},   {"list_after", st->list_after_ms},
+        {"state", st->state_ms},       {"outputs", st->outputs_ms},
+        {"release", st->release_ms},   {"total", st->total_ms},
     };
     json_t *o = json_object();
     for (size_t i = 0; i < ARRAY_SIZE(v); i++)
@@ -277,7 +272,12 @@ struct kcr_http_resp *exec_handle(struct kcr_http_req *req, void *ctx)
         http_req_log(req, "outcome", json_string("error"));
         http_req_log(req, "error", json_string(err.msg));
         metrics_record_exec(api->metrics, in->req.lang->code, "error", secs);
-        return errors_from_err(req, &err);
+        struct kcr_http_resp *resp = errors_from_err(req, &err);
+        /* Every slot stayed busy for the whole queue wait: a few seconds on
+         * frees some (a typical execution takes well under one). */
+        if (err.kind == KCR_ERR_BUSY)
+            http_resp_header(resp, "Retry-After", "2");
+        return resp;
     }
     http_req_log(req, "outcome", json_string(res.outcome));
     http_req_log(req, "session_id", json_string(res.session_id));

@@ -135,6 +135,22 @@ static void render_pool(struct kcr_pool *pool, struct kcr_buf *b)
     json_decref(stats);
 }
 
+static void render_admission(struct kcr_admission *a, struct kcr_buf *b)
+{
+    struct kcr_admission_stats st;
+    admission_stats(a, &st);
+    buf_printf(b,
+               "# HELP kcr_exec_slots Execution slots (MAX_CONCURRENT_EXECUTIONS) by state.\n"
+               "# TYPE kcr_exec_slots gauge\n"
+               "kcr_exec_slots{state=\"max\"} %ld\n"
+               "kcr_exec_slots{state=\"running\"} %ld\n"
+               "kcr_exec_slots{state=\"waiting\"} %ld\n"
+               "# HELP kcr_exec_refused_total Executions refused after the queue wait.\n"
+               "# TYPE kcr_exec_refused_total counter\n"
+               "kcr_exec_refused_total %llu\n",
+               st.max, st.running, st.waiting, st.refused);
+}
+
 struct kcr_http_resp *metrics_handle(struct kcr_http_req *req, void *ctx)
 {
     (void)req;
@@ -146,6 +162,7 @@ struct kcr_http_resp *metrics_handle(struct kcr_http_req *req, void *ctx)
     render_requests(api->metrics, &b);
     pthread_mutex_unlock(&api->metrics->lock);
     render_pool(api->core.pool, &b);
+    render_admission(api->core.admission, &b);
     buf_printf(&b,
                "# HELP kcr_uptime_seconds Seconds since kcr serve started.\n"
                "# TYPE kcr_uptime_seconds gauge\n"

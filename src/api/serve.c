@@ -260,6 +260,7 @@ static int start_services(struct serve_state *s, struct kcr_err *err)
         if (!api->core.pool)
             log_msg(KCR_LOG_WARN, NULL, "pod pool unavailable: %s", perr.msg);
     }
+    api->core.admission = admission_new(s->cfg.max_concurrent_execs, s->cfg.exec_queue_wait_ms);
     api->metrics = metrics_new();
     api->started_ms = session_now_ms();
     api->version = KCR_VERSION;
@@ -351,6 +352,7 @@ static void shutdown_all(struct serve_state *s)
     s->api.metrics = metrics_free(s->api.metrics);
     s->api.core.meta = meta_free(s->api.core.meta);
     s->api.core.blob = blob_free(s->api.core.blob);
+    s->api.core.admission = admission_free(s->api.core.admission);
     free(s->key);
     free(s->key_path);
     free(s->spool_dir);

@@ -68,6 +68,11 @@ struct kcr_http_resp *state_handle_post(struct kcr_http_req *req, void *ctx)
     }
     struct kcr_err err = {0};
     if (statestore_save(&api->core, auth_principal(req), sid, b->data, b->len, NULL, &err) < 0) {
+        if (err.kind == KCR_ERR_NOT_FOUND)
+            return errors_app(
+                req, 404,
+                "{'error': 'session_not_found', 'message': 'No such session for this caller'}",
+                NULL);
         http_req_log(req, "error", json_string(err.msg));
         return errors_app(req, 500, "{'error': 'save_failed', 'message': 'Failed to save state'}",
                           NULL);

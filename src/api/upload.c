@@ -92,6 +92,8 @@ static struct kcr_http_resp *prepare(struct kcr_http_req *req, struct kcr_core *
     if (session_choose(c, p, NULL, NULL, 0, entity_of(req), NULL, &t->session, &err) < 0)
         return errors_from_err(req, &err);
     http_req_log(req, "session_id", json_string(t->session.id));
+    if (files_room(c, t->session.id, used, &err) < 0)
+        return errors_from_err(req, &err);
     return NULL;
 }
 

@@ -60,6 +60,8 @@ const char *kcr_err_kind_name(enum kcr_err_kind kind)
         return "limit";
     case KCR_ERR_UNAVAILABLE:
         return "unavailable";
+    case KCR_ERR_BUSY:
+        return "busy";
     case KCR_ERR_TIMEOUT:
         return "timeout";
     case KCR_ERR_INTERNAL:

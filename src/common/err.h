@@ -15,6 +15,7 @@ enum kcr_err_kind {
     KCR_ERR_NOT_FOUND,   /* 404 */
     KCR_ERR_LIMIT,       /* a configured bound was hit: 413 */
     KCR_ERR_UNAVAILABLE, /* a dependency is down or not ready: 503 */
+    KCR_ERR_BUSY,        /* capacity is full for now: 503 with Retry-After */
     KCR_ERR_TIMEOUT,     /* 504 */
     KCR_ERR_INTERNAL,    /* a bug or an unexpected system failure: 500 */
 };

@@ -1,4 +1,5 @@
 #include "core/config.h"
+#include "core/admission.h"
 #include "common/cleanup.h"
 #include "common/config.h"
 #include "common/lang.h"
@@ -222,12 +223,22 @@ static int load_limits(struct kcr_serve_config *cfg, struct kcr_err *err)
     cfg->max_output_files = (size_t)v;
     if (config_long("MAX_MEMORY_MB", 512, 16, 1L << 20, &cfg->max_memory_mb, err) < 0 ||
         config_long("MAX_PIDS", 256, 8, 1L << 20, &cfg->max_pids, err) < 0 ||
-        config_long("SESSION_TTL_HOURS", 0, 0, 24L * 365 * 10, &cfg->session_ttl_hours, err) < 0)
+        config_long("SESSION_TTL_HOURS", 24, 0, 24L * 365 * 10, &cfg->session_ttl_hours, err) < 0)
         return -1;
+    /* A session holds what it was given and what its runs wrote: without a
+     * cap, repeated uploads fill the disk under one session. */
+    if (config_long("MAX_SESSION_FILES", 500, 1, 1000000, &v, err) < 0)
+        return -1;
+    cfg->max_session_files = (size_t)v;
+    if (config_long("MAX_CONCURRENT_EXECUTIONS", admission_default_max(cfg->max_memory_mb), 1, 4096,
+                    &cfg->max_concurrent_execs, err) < 0 ||
+        config_long("EXEC_QUEUE_TIMEOUT_SECONDS", 30, 0, 600, &v, err) < 0)
+        return -1;
+    cfg->exec_queue_wait_ms = v * 1000;
     if (config_long("SESSION_CLEANUP_INTERVAL_MINUTES", 10, 1, 24 * 60, &v, err) < 0)
         return -1;
     cfg->cleanup_interval_s = v * 60;
-    if (config_long("STATE_TTL_SECONDS", 0, 0, 1L << 31, &cfg->state_ttl_s, err) < 0)
+    if (config_long("STATE_TTL_SECONDS", 7200, 0, 1L << 31, &cfg->state_ttl_s, err) < 0)
         return -1;
     if (config_bool("STATE_PERSISTENCE_ENABLED", true, &cfg->state_persistence, err) < 0)
         return -1;

@@ -60,9 +60,12 @@ struct kcr_serve_config {
     size_t max_output_files;      /* MAX_OUTPUT_FILES, 10 */
     long max_memory_mb;           /* MAX_MEMORY_MB, 512 (pod limit) */
     long max_pids;                /* MAX_PIDS, 256 (pod limit) */
-    long session_ttl_hours;       /* SESSION_TTL_HOURS, 0 = never expire */
+    long session_ttl_hours;       /* SESSION_TTL_HOURS, 24; 0 = never expire */
+    size_t max_session_files;     /* MAX_SESSION_FILES, 500: files one session holds */
+    long max_concurrent_execs;    /* MAX_CONCURRENT_EXECUTIONS, from CPUs and memory */
+    long exec_queue_wait_ms;      /* EXEC_QUEUE_TIMEOUT_SECONDS (30): wait for a slot */
     long cleanup_interval_s;      /* SESSION_CLEANUP_INTERVAL_MINUTES (10) in seconds */
-    long state_ttl_s;             /* STATE_TTL_SECONDS, 0 = as long as the session */
+    long state_ttl_s;             /* STATE_TTL_SECONDS, 7200; 0 = as long as the session */
     bool state_persistence;       /* STATE_PERSISTENCE_ENABLED, true: py globals persist */
 
     enum kcr_pod_backend_kind pod_backend; /* KCR_POD_BACKEND=local|kubernetes */

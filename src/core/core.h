@@ -2,6 +2,7 @@
  * `kcr serve` and shared (read-only after start) by all request threads. */
 #pragma once
 
+#include "core/admission.h"
 #include "core/config.h"
 #include "pod/pool.h"
 #include "store/blob.h"
@@ -13,4 +14,5 @@ struct kcr_core {
     struct kcr_blob *blob;
     struct kcr_pool *pool;           /* NULL when the pod backend failed to start */
     struct kcr_pod_backend *backend; /* borrowed by pool */
+    struct kcr_admission *admission; /* MAX_CONCURRENT_EXECUTIONS; NULL admits all */
 };

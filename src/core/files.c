@@ -78,30 +78,65 @@ static int lookup(struct kcr_core *c, const struct kcr_principal *p, const char 
     return -1;
 }
 
-int files_resolve(struct kcr_core *c, const struct kcr_principal *p, const struct kcr_session *s,
-                  const struct kcr_file_ref *ref, struct kcr_file_meta *ret, struct kcr_err *err)
+int files_find(struct kcr_core *c, const struct kcr_principal *p, const struct kcr_session *s,
+               const struct kcr_file_ref *ref, struct kcr_file_meta *ret, struct kcr_err *err)
 {
     const char *ref_sid = ref->session_id && *ref->session_id ? ref->session_id : s->id;
-    struct kcr_file_meta f;
-    if (lookup(c, p, ref_sid, ref, &f) < 0 &&
-        (ref_sid == s->id || lookup(c, p, s->id, ref, &f) < 0))
+    if (lookup(c, p, ref_sid, ref, ret) < 0 &&
+        (ref_sid == s->id || lookup(c, p, s->id, ref, ret) < 0))
         return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "%s (%s)", ref->id ? ref->id : "-",
                            ref->name ? ref->name : "-");
-    if (!strcmp(f.session_id, s->id)) {
-        *ret = f;
+    return 0;
+}
+
+int files_count(struct kcr_core *c, const char *sid, size_t *ret, struct kcr_err *err)
+{
+    _cleanup_free_ struct kcr_file_meta *v = NULL;
+    if (c->meta->ops->file_list(c->meta, sid, &v, ret, err) < 0)
+        return kcr_err_wrap(err, "count the files of session '%s'", sid);
+    return 0;
+}
+
+int files_room(struct kcr_core *c, const char *sid, size_t want, struct kcr_err *err)
+{
+    size_t n = 0, max = c->cfg->max_session_files;
+    if (files_count(c, sid, &n, err) < 0)
+        return -1;
+    if (n + want > max)
+        return kcr_err_set(err, 0, KCR_ERR_LIMIT,
+                           "Session holds %zu files; %zu more would pass the limit of %zu "
+                           "(MAX_SESSION_FILES)",
+                           n, want, max);
+    return 0;
+}
+
+int files_adopt(struct kcr_core *c, const struct kcr_session *s, const struct kcr_file_meta *f,
+                struct kcr_file_meta *ret, struct kcr_err *err)
+{
+    if (!strcmp(f->session_id, s->id)) {
+        *ret = *f;
         return 0;
     }
     /* Another session's file: the execution's session gets its own copy, so
      * its outputs and listings stay self-contained, and owned by its owner. */
     uint64_t size = 0;
-    _cleanup_close_ int fd = files_open(c, &f, &size, err);
+    _cleanup_close_ int fd = files_open(c, f, &size, err);
     if (fd < 0)
-        return kcr_err_wrap(err, "%s (%s)", f.id, f.name);
-    struct kcr_file_meta want = f;
+        return kcr_err_wrap(err, "%s (%s)", f->id, f->name);
+    struct kcr_file_meta want = *f;
     snprintf(want.session_id, sizeof(want.session_id), "%s", s->id);
     snprintf(want.owner, sizeof(want.owner), "%s", s->owner);
     want.kind = KCR_FILE_UPLOAD;
     return files_store(c, &want, fd, size, ret, err);
+}
+
+int files_resolve(struct kcr_core *c, const struct kcr_principal *p, const struct kcr_session *s,
+                  const struct kcr_file_ref *ref, struct kcr_file_meta *ret, struct kcr_err *err)
+{
+    struct kcr_file_meta f;
+    if (files_find(c, p, s, ref, &f, err) < 0)
+        return -1;
+    return files_adopt(c, s, &f, ret, err);
 }
 
 int files_get_readable(struct kcr_core *c, const struct kcr_principal *p, const char *sid,

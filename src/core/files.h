@@ -28,12 +28,27 @@ struct kcr_file_ref {
 int files_store(struct kcr_core *c, const struct kcr_file_meta *want, int fd, uint64_t size,
                 struct kcr_file_meta *ret, struct kcr_err *err);
 
-/* Resolves ref for an execution of p in session s: by (ref session, id), then
+/* Finds ref for an execution of p in session s: by (ref session, id), then
  * by name (or id as a name) within that session, then within s; only files p
- * may read (principal_may_read) count. A file of another session is copied
- * into s. KCR_ERR_NOT_FOUND when nothing matches. */
+ * may read (principal_may_read) count. Copies nothing. KCR_ERR_NOT_FOUND when
+ * nothing matches. */
+int files_find(struct kcr_core *c, const struct kcr_principal *p, const struct kcr_session *s,
+               const struct kcr_file_ref *ref, struct kcr_file_meta *ret, struct kcr_err *err);
+
+/* f as a file of s: f itself when it is s's, else a copy stored in s. */
+int files_adopt(struct kcr_core *c, const struct kcr_session *s, const struct kcr_file_meta *f,
+                struct kcr_file_meta *ret, struct kcr_err *err);
+
+/* files_find, then files_adopt. */
 int files_resolve(struct kcr_core *c, const struct kcr_principal *p, const struct kcr_session *s,
                   const struct kcr_file_ref *ref, struct kcr_file_meta *ret, struct kcr_err *err);
+
+/* How many files session sid holds. */
+int files_count(struct kcr_core *c, const char *sid, size_t *ret, struct kcr_err *err);
+
+/* Whether sid can take want more files under MAX_SESSION_FILES; KCR_ERR_LIMIT
+ * (413) naming the numbers when not. */
+int files_room(struct kcr_core *c, const char *sid, size_t want, struct kcr_err *err);
 
 /* File fid of session sid when p may read it naming want (may be NULL);
  * KCR_ERR_NOT_FOUND otherwise, the same answer as for a missing file. */

@@ -29,6 +29,7 @@
 struct mounted {
     struct kcr_file_meta meta;
     char name[KCR_MOUNT_NAME_MAX]; /* its relative path under /mnt/data */
+    size_t first;                  /* the first entry naming the same source file */
 };
 
 /*** Stage timing ***/
@@ -63,6 +64,44 @@ static int mount_name(const struct kcr_file_ref *ref, const struct kcr_file_meta
     return 0;
 }
 
+/* Whether v[0..n) has a file mounted as name. */
+static bool name_taken(const struct mounted *v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i].name, name))
+            return true;
+    return false;
+}
+
+/* Makes every found file a file of s. One source referenced several times
+ * (under several names) is copied once, and only when the session has room
+ * for every copy (MAX_SESSION_FILES). */
+static int adopt_files(struct kcr_core *c, const struct kcr_session *s, struct mounted *v, size_t n,
+                       struct kcr_err *err)
+{
+    size_t copies = 0;
+    for (size_t i = 0; i < n; i++) {
+        v[i].first = i;
+        for (size_t j = 0; j < i && v[i].first == i; j++)
+            if (!strcmp(v[j].meta.id, v[i].meta.id) &&
+                !strcmp(v[j].meta.session_id, v[i].meta.session_id))
+                v[i].first = j;
+        copies += v[i].first == i && strcmp(v[i].meta.session_id, s->id);
+    }
+    if (copies && files_room(c, s->id, copies, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct kcr_file_meta src = v[i].meta;
+        if (v[i].first < i)
+            v[i].meta = v[v[i].first].meta; /* adopted already */
+        else if (files_adopt(c, s, &src, &v[i].meta, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* files[] of the request: all found before anything is copied, each mount
+ * name once (the first reference wins). */
 static int resolve_files(struct kcr_core *c, const struct kcr_session *s,
                          const struct kcr_exec_request *req, struct mounted **ret, size_t *ret_n,
                          struct kcr_err *err)
@@ -74,7 +113,7 @@ static int resolve_files(struct kcr_core *c, const struct kcr_session *s,
     for (size_t i = 0; i < req->nfiles; i++) {
         const struct kcr_file_ref *ref = &req->files[i];
         struct kcr_err e = {0};
-        if (files_resolve(c, req->principal, s, ref, &v[n].meta, &e) < 0) {
+        if (files_find(c, req->principal, s, ref, &v[n].meta, &e) < 0) {
             if (e.kind != KCR_ERR_NOT_FOUND) {
                 buf_done(&missing);
                 *err = e;
@@ -87,10 +126,7 @@ static int resolve_files(struct kcr_core *c, const struct kcr_session *s,
             buf_done(&missing);
             return -1;
         }
-        bool dup = false;
-        for (size_t j = 0; j < n; j++)
-            dup |= !strcmp(v[j].name, v[n].name);
-        if (!dup)
+        if (!name_taken(v, n, v[n].name))
             n++;
     }
     /* Missing and someone else's are one answer, so ids cannot be probed. */
@@ -101,6 +137,8 @@ static int resolve_files(struct kcr_core *c, const struct kcr_session *s,
         return -1;
     }
     buf_done(&missing);
+    if (adopt_files(c, s, v, n, err) < 0)
+        return -1;
     *ret = TAKE_PTR(v);
     *ret_n = n;
     return 0;
@@ -190,13 +228,20 @@ static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const struct k
 {
     const struct kcr_pod_files after = *after_list;
     qsort(after.items, after.count, sizeof(*after.items), cmp_pod_file);
-    size_t max = c->cfg->max_output_files;
+    size_t max = c->cfg->max_output_files, held = 0, dropped = 0;
+    if (files_count(c, s->id, &held, err) < 0)
+        return -1;
+    size_t room = held < c->cfg->max_session_files ? c->cfg->max_session_files - held : 0;
     res->files = xcalloc(max + 1, sizeof(*res->files));
     int r = 0;
     for (size_t i = 0; i < after.count && res->nfiles < max; i++) {
         const struct kcr_pod_file *f = &after.items[i];
         if (f->size > c->cfg->max_file_size || !is_result(f, before, m, nm, code_file))
             continue;
+        if (res->nfiles >= room) {
+            dropped++;
+            continue;
+        }
         struct kcr_err e = {0};
         if (collect_one(c, pod, s, f->name, &res->files[res->nfiles], &e) == 0) {
             res->nfiles++;
@@ -208,6 +253,16 @@ static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const struct k
         }
         /* Otherwise the file changed under us (grew past the limit, became a
          * FIFO or a symlink): it is not a result. */
+    }
+    if (dropped) {
+        /* Said where the caller reads: the files exist in the pod but will
+         * not come back. */
+        char *e = res->stderr_text ? res->stderr_text : xstrdup("");
+        res->stderr_text = xasprintf("%s%s[%zu output file(s) not kept: the session holds its "
+                                     "limit of %zu files (MAX_SESSION_FILES)]\n",
+                                     e, *e && e[strlen(e) - 1] != '\n' ? "\n" : "", dropped,
+                                     c->cfg->max_session_files);
+        free(e);
     }
     return r;
 }
@@ -508,9 +563,16 @@ static int exec_steps(struct kcr_core *c, const struct kcr_exec_request *req,
         return -1;
     if (!c->pool)
         return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod backend unavailable");
+    t = mono_ms();
+    r = admission_enter(c->admission, err);
+    st->queue_ms = since_ms(t);
+    if (r < 0)
+        return -1;
     /* No session_touch afterwards: choosing the session wrote its last use
      * already, and one more fsync'd commit per execution bought nothing. */
-    return run_on_a_pod(c, req, &s, m, nm, res, err);
+    r = run_on_a_pod(c, req, &s, m, nm, res, err);
+    admission_leave(c->admission);
+    return r;
 }
 
 int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,

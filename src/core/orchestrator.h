@@ -42,6 +42,7 @@ struct kcr_exec_output_file {
 struct kcr_exec_stages {
     double session_ms;     /* session_choose: metadata reads, an insert for a new session */
     double resolve_ms;     /* files[] looked up (a file of another session is copied) */
+    double queue_ms;       /* waiting for an execution slot (MAX_CONCURRENT_EXECUTIONS) */
     double acquire_ms;     /* pool_acquire: a warm pod, or a pod created on demand */
     double files_in_ms;    /* uploads and the session's state sent to the sidecar */
     double list_before_ms; /* the sidecar's listing of /mnt/data before the run */
@@ -72,7 +73,8 @@ struct kcr_exec_response {
  * (0), not an error. Errors: KCR_ERR_NOT_FOUND for file references that are
  * missing or not the caller's (404, the message names them), KCR_ERR_INVALID
  * for a name that is not a safe relative path (400), KCR_ERR_UNAVAILABLE when
- * the store or the pod backend is down (503). Free res with
+ * the store or the pod backend is down (503), KCR_ERR_BUSY when no execution
+ * slot came free within EXEC_QUEUE_TIMEOUT_SECONDS (503). Free res with
  * orchestrator_response_done, which keeps session_id and stages. */
 int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
                       struct kcr_exec_response *res, struct kcr_err *err);

@@ -41,19 +41,24 @@ static int get_as(struct kcr_core *c, const char *owner, const char *id, struct 
     return c->meta->ops->state_get(c->meta, owner, id, session_now_ms(), ret, err);
 }
 
-/* The owner id stands for when p names it (see the header). */
-static void resolve(struct kcr_core *c, const struct kcr_principal *p, const char *id,
+/* The owner id stands for when p names it (see the header). Returns whether
+ * id is a session of p's (or, for a key, a state from before owners). */
+static bool resolve(struct kcr_core *c, const struct kcr_principal *p, const char *id,
                     char owner[KCR_OWNER_MAX])
 {
     struct kcr_session s;
     struct kcr_state_meta st;
-    if (session_get_owned(c, p, id, &s, NULL) == 0)
+    snprintf(owner, KCR_OWNER_MAX, "%s", p->id);
+    if (session_get_owned(c, p, id, &s, NULL) == 0) {
         snprintf(owner, KCR_OWNER_MAX, "%s", s.owner);
-    else if (p->kind == KCR_PRINCIPAL_KEY && get_as(c, p->id, id, &st, NULL) < 0 &&
-             get_as(c, KCR_OWNER_UNOWNED, id, &st, NULL) == 0)
+        return true;
+    }
+    if (p->kind == KCR_PRINCIPAL_KEY && get_as(c, p->id, id, &st, NULL) < 0 &&
+        get_as(c, KCR_OWNER_UNOWNED, id, &st, NULL) == 0) {
         snprintf(owner, KCR_OWNER_MAX, "%s", KCR_OWNER_UNOWNED);
-    else
-        snprintf(owner, KCR_OWNER_MAX, "%s", p->id);
+        return true;
+    }
+    return false;
 }
 
 int statestore_get(struct kcr_core *c, const struct kcr_principal *p, const char *id,
@@ -110,7 +115,10 @@ int statestore_save(struct kcr_core *c, const struct kcr_principal *p, const cha
     if (!statestore_id_ok(id))
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "Invalid session id");
     char owner[KCR_OWNER_MAX];
-    resolve(c, p, id, owner);
+    /* A state belongs to a session: none is stored under an id that is not
+     * one of the caller's sessions, so POST /state cannot be a free store. */
+    if (!resolve(c, p, id, owner))
+        return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "session '%s' not found", id);
     return commit(c, owner, id, data, len, -1, ret, err);
 }
 

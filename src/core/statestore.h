@@ -28,7 +28,9 @@ int statestore_get(struct kcr_core *c, const struct kcr_principal *p, const char
 int statestore_open(struct kcr_core *c, const struct kcr_state_meta *st, uint64_t *ret_size,
                     struct kcr_err *err);
 
-/* Stores len bytes as the state id names for p; fills ret. */
+/* Stores len bytes as the state id names for p; fills ret. KCR_ERR_NOT_FOUND
+ * when id is not one of p's live sessions (nor, for a key, a state from
+ * before owners). */
 int statestore_save(struct kcr_core *c, const struct kcr_principal *p, const char *id,
                     const void *data, size_t len, struct kcr_state_meta *ret, struct kcr_err *err);
 

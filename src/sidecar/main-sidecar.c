@@ -162,6 +162,7 @@ static struct kcr_http_resp *exec_error(struct kcr_http_req *req, const struct k
     case KCR_ERR_FORBIDDEN:
     case KCR_ERR_NOT_FOUND:
     case KCR_ERR_LIMIT:
+    case KCR_ERR_BUSY:
     case KCR_ERR_TIMEOUT:
     case KCR_ERR_INTERNAL:
         break;

@@ -652,7 +652,7 @@ def test_request_log_line_has_stages_ms(server):
     than the total, and the run itself took time."""
     import json
     import time
-    stages = ("session", "resolve", "acquire", "files_in", "list_before", "execute",
+    stages = ("session", "resolve", "queue", "acquire", "files_in", "list_before", "execute",
               "list_after", "state", "outputs", "release", "total")
     b = ok(server.exec("print('staged')"))
     deadline = time.monotonic() + 5

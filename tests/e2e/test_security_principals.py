@@ -171,11 +171,13 @@ def test_18_another_caller_gets_nothing(server, key, pair):
     assert scrub(b.req("DELETE", f"/files/{sid}/{fid}"), ((sid, "S"), (fid, "F"))) == scrub(
         b.req("DELETE", f"/files/{MISSING_SID}/{MISSING_FID}"),
         ((MISSING_SID, "S"), (MISSING_FID, "F")))
+    # A state belongs to a session of the caller's: B cannot store one
+    # under A's session id (nor under any id that is not B's session).
     assert b.req("POST", f"/state/{sid}", data=b"\x01B-STATE",
-                 headers={"Content-Type": "application/octet-stream"}).status_code == 201
+                 headers={"Content-Type": "application/octet-stream"}).status_code == 404
     assert b.req("DELETE", f"/state/{sid}").status_code == 204
     assert b.req("POST", f"/state/{sid}", data=b"\x01B-STATE",
-                 headers={"Content-Type": "application/octet-stream"}).status_code == 201
+                 headers={"Content-Type": "application/octet-stream"}).status_code == 404
 
     # A still has everything, unchanged.
     assert a.req("GET", f"/download/{sid}/{fid}").content == b"a-secret\n"

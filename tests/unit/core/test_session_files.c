@@ -332,11 +332,12 @@ static void test_states_per_owner(void **state)
     struct kcr_state_meta st;
     assert_int_equal(statestore_get_session(&core, &a, &st, NULL), 0);
     assert_int_equal(st.size, 2);
-    /* B sees none under A's session id, and its own save does not touch A's. */
+    /* B sees none under A's session id and may store none there. */
     assert_int_equal(statestore_get(&core, &key_b, a.id, &st, NULL), -1);
-    assert_int_equal(statestore_save(&core, &key_b, a.id, "\001BBB", 4, NULL, NULL), 0);
-    assert_int_equal(statestore_get(&core, &key_b, a.id, &st, NULL), 0);
-    assert_int_equal(st.size, 4);
+    struct kcr_err err = {0};
+    assert_int_equal(statestore_save(&core, &key_b, a.id, "\001BBB", 4, NULL, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+    assert_int_equal(statestore_get(&core, &key_b, a.id, &st, NULL), -1);
     assert_int_equal(statestore_get(&core, &key_a, a.id, &st, NULL), 0);
     assert_int_equal(st.size, 2);
     uint64_t size = 0;
@@ -348,9 +349,9 @@ static void test_states_per_owner(void **state)
     close(fd);
     assert_int_equal(statestore_delete(&core, &key_b, a.id, NULL), 0);
     assert_int_equal(statestore_get(&core, &key_a, a.id, &st, NULL), 0);
-    /* Ids that are not sessions work the same. */
-    assert_int_equal(statestore_save(&core, &user_a, "any-name", "\002x", 2, NULL, NULL), 0);
-    assert_int_equal(statestore_get(&core, &user_b, "any-name", &st, NULL), -1);
+    /* Ids that are not sessions of the caller's hold no state. */
+    assert_int_equal(statestore_save(&core, &user_a, "any-name", "\002x", 2, NULL, NULL), -1);
+    assert_int_equal(statestore_get(&core, &user_a, "any-name", &st, NULL), -1);
     assert_false(statestore_id_ok("../x"));
     assert_int_equal(statestore_save(&core, &user_a, "../x", "\002x", 2, NULL, NULL), -1);
 }
