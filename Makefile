@@ -82,7 +82,8 @@ BINS := $(BUILD)/kcr \
 UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-.PHONY: all deps deps-test run test unit valgrind e2e asan clean format format-check bench bench-quick
+.PHONY: all deps deps-test run test unit valgrind e2e asan clean format format-check bench bench-quick \
+        fuzz fuzz-build
 .DEFAULT_GOAL := all
 
 # Dependencies are installed first, then make re-reads this file so that
@@ -169,6 +170,7 @@ run: all
 test: deps-test
 	@$(MAKE) --no-print-directory binaries-only
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 unit
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory e2e
@@ -210,6 +212,61 @@ bench-quick: binaries-only
 	BENCH_N=2 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py ts
 	BENCH_SOAK_N=100 KCR_BUILD=$(abspath $(BUILD)) $(PY) bench/run.py soak
 
+# make fuzz: the libFuzzer harnesses fuzz/fuzz_<name>.c (fuzz/README.md), built
+# with clang under ASan+UBSan in build-fuzz/ from the same src/ files, each run
+# for FUZZ_SECONDS on a copy of its seed corpus: build-fuzz/corpus/<name> keeps
+# what the runs find (delete it to start over), fuzz/corpus is never written.
+# Any crash, leak, sanitizer report or failed property fails the target; the
+# input is left in build-fuzz/artifacts/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=gnu17 -D_GNU_SOURCE $(WARN) -Wno-unknown-warning-option -O1 -g -Isrc \
+                -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+                $(if $(HAVE_PKGS),$(shell pkg-config --cflags $(PKGS)))
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+# The src/ files each harness links besides src/common (an archive).
+FUZZ_SRC_http_route := http/http-route
+FUZZ_SRC_multipart  := http/http http/http-route
+FUZZ_SRC_jwt        := api/jwt api/jwt-keys api/jwt-internal
+FUZZ_SRC_request    := core/principal
+FUZZ_SRC_dockerfile := lint/dockerfile-parse
+FUZZ_COMMON := $(FUZZ_BUILD)/libcommon.a
+fuzz_objs = $(patsubst %,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)))
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_BUILD)/harness/%.o: fuzz/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+$(FUZZ_COMMON): $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(wildcard src/common/*.c))
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/harness/fuzz_%.o $$(call fuzz_objs,$$*) $(FUZZ_COMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  c=$(FUZZ_BUILD)/corpus/$$n; log=$(FUZZ_BUILD)/fuzz_$$n.log; \
+	  mkdir -p $$c $(FUZZ_BUILD)/artifacts; cp fuzz/corpus/$$n/* $$c/; \
+	  echo "== fuzz $$n ($(FUZZ_SECONDS) s)"; \
+	  if ! $(FUZZ_BUILD)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	      -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- \
+	      $$c >$$log 2>&1; then \
+	    tail -60 $$log; echo "fuzz $$n: FAILED (log $$log)"; exit 1; fi; \
+	  grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' $$log \
+	    | tr '\n' ' '; echo; \
+	done
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -218,7 +275,8 @@ format-check:
 	if [ -n "$$out" ]; then echo "$$out" | head -40; echo "format-check: run 'make format'"; exit 1; fi
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include mk/*.mk
 -include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)
+-include $(if $(filter fuzz%,$(MAKECMDGOALS)),$(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null))

@@ -1,4 +1,5 @@
 #include "http/http.h"
+#include "http/http-internal.h"
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/id.h"
@@ -17,8 +18,6 @@
 #include <sys/un.h>
 #include <time.h>
 
-#define MAX_PARAMS   8
-#define MAX_SEGMENTS 64
 /* Past this much body that we decided to drop, the connection is cut instead
  * of read to the end: a client that ignores our 413 must not cost us forever. */
 #define MAX_DISCARD (64u << 20)
@@ -43,7 +42,7 @@ struct kcr_http_req {
     char id[KCR_ID_LEN + 1];
     const char *method;
     char *path; /* decoded, prefix stripped */
-    char *params[MAX_PARAMS];
+    char *params[HTTP_MAX_PARAMS];
     unsigned nparams;
     const struct kcr_http_route *route;
     struct kcr_http_resp *early; /* decided before the body was read */
@@ -259,47 +258,6 @@ void http_req_set_body(struct kcr_http_req *req, char *data, size_t len)
     free(data);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes n bytes of s. Returns a new string, or NULL when the input
- * has a bad escape or decodes to a NUL byte (which C strings cannot carry and
- * which is never a legitimate name). */
-static char *pct_decode(const char *s, size_t n, bool plus_is_space)
-{
-    char *out = xmalloc(n + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                free(out);
-                return NULL;
-            }
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            c = ' ';
-        } else if (c == '\0') {
-            free(out);
-            return NULL;
-        }
-        out[k++] = c;
-    }
-    out[k] = '\0';
-    return out;
-}
-
 const char *http_req_query(const struct kcr_http_req *req, const char *name)
 {
     /* Arguments reach us undecoded (the unescape callback is a no-op so that
@@ -307,7 +265,7 @@ const char *http_req_query(const struct kcr_http_req *req, const char *name)
     const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
     if (!raw)
         return NULL;
-    char *v = pct_decode(raw, strlen(raw), true);
+    char *v = http_pct_decode(raw, strlen(raw), true);
     if (!v)
         return NULL;
     struct kcr_http_req *r = (struct kcr_http_req *)req;
@@ -350,127 +308,17 @@ static void req_free(struct kcr_http_req *req)
 
 /*** Routing ***/
 
-/* Splits and decodes a raw path into segments. Returns the count or -1 on a bad
- * escape / NUL byte. A trailing slash is ignored ("/files/" == "/files"). */
-static int split_path(const char *raw, char **segs, int max)
-{
-    int n = 0;
-    const char *p = raw;
-    while (*p == '/')
-        p++;
-    while (*p) {
-        const char *end = strchr(p, '/');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (n == max)
-            goto fail;
-        segs[n] = pct_decode(p, len, false);
-        if (!segs[n])
-            goto fail;
-        n++;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return n;
-fail:
-    for (int i = 0; i < n; i++)
-        free(segs[i]);
-    return -1;
-}
-
-/* Matches decoded segments against a pattern; on success fills params. */
-static bool route_match(const char *pattern, char **segs, int nsegs, char **params,
-                        unsigned *nparams)
-{
-    char pat[256];
-    snprintf(pat, sizeof(pat), "%s", pattern);
-    unsigned np = 0;
-    int i = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(pat, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(tok, "{*}")) {
-            if (i >= nsegs || np == MAX_PARAMS)
-                goto fail;
-            struct kcr_buf b;
-            buf_init(&b, 0);
-            for (int k = i; k < nsegs; k++)
-                buf_printf(&b, "%s%s", k > i ? "/" : "", segs[k]);
-            params[np++] = buf_take(&b, NULL);
-            i = nsegs;
-            break;
-        }
-        if (i >= nsegs)
-            goto fail;
-        if (!strcmp(tok, "{}")) {
-            if (np == MAX_PARAMS || !*segs[i])
-                goto fail;
-            params[np++] = xstrdup(segs[i]);
-        } else if (strcmp(tok, segs[i]) != 0) {
-            goto fail;
-        }
-        i++;
-    }
-    if (i != nsegs)
-        goto fail;
-    *nparams = np;
-    return true;
-fail:
-    for (unsigned k = 0; k < np; k++)
-        free(params[k]);
-    return false;
-}
-
-static const char *strip_prefix(const char *url, const char *prefix)
-{
-    size_t n = prefix ? strlen(prefix) : 0;
-    if (n && !strncmp(url, prefix, n) && (url[n] == '/' || url[n] == '\0'))
-        return url[n] ? url + n : "/";
-    return url;
-}
-
-/* Finds the route; returns 0, or 404/405/400 with *allow listing methods for 405. */
+/* Finds the route (http-route.c); returns 0, or 404/405/400 with *allow
+ * listing methods for 405. */
 static int route_find(struct kcr_http_req *req, const char *url, char *allow, size_t allow_size)
 {
-    const struct kcr_http_config *cfg = req->srv->cfg;
-    char *segs[MAX_SEGMENTS];
-    const char *raw = strip_prefix(url, cfg->strip_prefix);
-    int nsegs = split_path(raw, segs, MAX_SEGMENTS);
-    if (nsegs < 0) {
-        req->path = xstrdup(raw);
-        return 400;
-    }
-    struct kcr_buf b;
-    buf_init(&b, 0);
-    buf_append(&b, "/", 1);
-    for (int i = 0; i < nsegs; i++)
-        buf_printf(&b, "%s%s", i ? "/" : "", segs[i]);
-    req->path = buf_take(&b, NULL);
-
-    const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
-    int status = 404;
-    allow[0] = '\0';
-    for (size_t r = 0; r < cfg->nroutes; r++) {
-        const struct kcr_http_route *rt = &cfg->routes[r];
-        char *params[MAX_PARAMS];
-        unsigned np = 0;
-        if (!route_match(rt->pattern, segs, nsegs, params, &np))
-            continue;
-        if (!strcmp(rt->method, method)) {
-            for (unsigned k = 0; k < np; k++)
-                req->params[k] = params[k];
-            req->nparams = np;
-            req->route = rt;
-            status = 0;
-            break;
-        }
-        for (unsigned k = 0; k < np; k++)
-            free(params[k]);
-        size_t used = strlen(allow);
-        snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "", rt->method);
-        status = 405;
-    }
-    for (int i = 0; i < nsegs; i++)
-        free(segs[i]);
+    struct http_route_result res = {0};
+    int status = http_route_find(req->srv->cfg, req->method, url, &res, allow, allow_size);
+    req->path = res.path;
+    for (unsigned k = 0; k < res.nparams; k++)
+        req->params[k] = res.params[k];
+    req->nparams = res.nparams;
+    req->route = res.route;
     return status;
 }
 
@@ -829,7 +677,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_json(KCR_LOG_WARN, NULL, msg, json_pack("{s:s}", "source", "libmicrohttpd"));
 }
 
-/* Keeps the raw path: it is split on '/' before decoding (see split_path). */
+/* Keeps the raw path: it is split on '/' before decoding (see http_split_path). */
 static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls;
