@@ -216,7 +216,7 @@ static char **build_main_argv(const struct kcr_lang *lang)
 
 static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
 {
-    char **env = xcalloc(16, sizeof(char *));
+    char **env = xcalloc(20, sizeof(char *));
     size_t k = 0;
     env[k++] = xstrdup("PATH=/usr/bin:/bin");
     env[k++] = xasprintf("LANGUAGE=%s", s->lang->code);
@@ -241,6 +241,9 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
      * claim to (security.md case 6). */
     long disk_mb = m->cfg->tmp_mb > m->cfg->data_mb ? m->cfg->tmp_mb : m->cfg->data_mb;
     env[k++] = xasprintf("MAX_FILE_WRITE_MB=%ld", disk_mb);
+    /* The pids cgroup bounds the pod; the sidecar adds RLIMIT_NPROC where the
+     * kernel counts it per sandbox, as on Kubernetes (no cgroup of ours). */
+    env[k++] = xasprintf("MAX_PIDS=%ld", m->cfg->pids_max);
     /* kcr serve converts its character cap; kcr pod run passes bytes through. */
     const char *out = getenv("MAX_OUTPUT_SIZE"), *level = getenv("KCR_LOG_LEVEL");
     const char *prestart = getenv("PRESTART_RUNNER"), *preload = getenv("RUNNER_PRELOAD");

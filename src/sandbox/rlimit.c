@@ -1,6 +1,7 @@
 #include "sandbox/rlimit.h"
 
 #include <errno.h>
+#include <sys/utsname.h>
 
 int rlimit_lower(int resource, rlim_t value)
 {
@@ -13,6 +14,22 @@ int rlimit_lower(int resource, rlim_t value)
     if (setrlimit(resource, &next) < 0)
         return -errno;
     return 0;
+}
+
+bool rlimit_nproc_per_userns(void)
+{
+    struct utsname u;
+    if (uname(&u) < 0)
+        return false;
+    unsigned major = 0, minor = 0;
+    const char *p = u.release;
+    while (*p >= '0' && *p <= '9')
+        major = major * 10 + (unsigned)(*p++ - '0');
+    if (*p++ != '.')
+        return false;
+    while (*p >= '0' && *p <= '9')
+        minor = minor * 10 + (unsigned)(*p++ - '0');
+    return major > 5 || (major == 5 && minor >= 14);
 }
 
 int rlimit_apply(const struct kcr_rlimits *lim)

@@ -242,6 +242,17 @@ int forkserver_drop(int status_fd, int in, int out, int err, const char *wd, uns
         return status(status_fd, NSEXEC_STEP_CLOSE_FDS, errno);
     if ((r = caps_drop_all(uid, gid, &what)) < 0)
         return status(status_fd, NSEXEC_STEP_DROP_PRIVS, -r);
+    /* RLIMIT_NPROC bounds a program's own processes only in a user namespace
+     * of its own (rlimit.h), which kcr-nsexec's programs get from
+     * caps_drop_all; as root we got none. Made now, as the final uid, with
+     * the capabilities it grants inside dropped again at once (also when
+     * it failed half-way); without one the pod's pids cgroup is the bound. */
+    if (nproc && rlimit_nproc_per_userns()) {
+        if (caps_enter_own_userns() < 0)
+            nproc = 0;
+        if ((r = caps_drop_all(uid, gid, &what)) < 0)
+            return status(status_fd, NSEXEC_STEP_DROP_PRIVS, -r);
+    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return status(status_fd, NSEXEC_STEP_NO_NEW_PRIVS, errno);
     (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);

@@ -53,6 +53,7 @@ exec_params(const struct sidecar *s, const struct procscan_target *t, const stru
         .uid = s->cfg.uid,
         .max_output = (size_t)s->cfg.max_output,
         .max_file_write = (uint64_t)s->cfg.max_file_write_mb << 20,
+        .max_pids = s->cfg.max_pids,
         .oom_fd = s->oom_fd,
         .setenv = go ? s->setenv : NULL,
         .forkserver = s->cfg.forkserver,

@@ -2,6 +2,7 @@
 #include "sidecar/forkserver-proto.h"
 #include "sidecar/nsexec-report.h"
 #include "sandbox/caps.h"
+#include "sandbox/procmask.h"
 #include "sandbox/seccomp.h"
 
 #include <errno.h>
@@ -83,16 +84,27 @@ __attribute__((noreturn)) static void child_main(const struct nsexec_plan *plan,
         child_fail(errfd, NSEXEC_STEP_CLOSE_FDS, errno);
     if (close_range((unsigned)errfd + 1, ~0U, 0) < 0)
         child_fail(errfd, NSEXEC_STEP_CLOSE_FDS, errno);
+    struct stat ns_before, ns_after;
+    bool have_ns = stat("/proc/self/ns/user", &ns_before) == 0;
     if ((r = caps_drop_all(plan->uid, plan->gid, &what)) < 0)
         child_fail(errfd, NSEXEC_STEP_DROP_PRIVS, -r);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         child_fail(errfd, NSEXEC_STEP_NO_NEW_PRIVS, errno);
     (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    /* RLIMIT_NPROC counts the processes of a uid in a user namespace: only
+     * in the one caps_drop_all just made for this program is that the
+     * program's own processes (rlimit.h); elsewhere the pod's pids cgroup
+     * bounds them. */
+    struct kcr_rlimits lim = plan->limits;
+    bool own_userns = have_ns && stat("/proc/self/ns/user", &ns_after) == 0 &&
+                      ns_after.st_ino != ns_before.st_ino;
+    if (!own_userns || !rlimit_nproc_per_userns())
+        lim.nproc = 0;
     int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     if (oom < 0 || write(oom, "1000", 4) != 4)
         child_fail(errfd, NSEXEC_STEP_OOM_ADJ, errno);
     close(oom);
-    if ((r = rlimit_apply(&plan->limits)) < 0)
+    if ((r = rlimit_apply(&lim)) < 0)
         child_fail(errfd, NSEXEC_STEP_RLIMIT, -r);
     char prog[4096];
     if ((r = nsexec_init_resolve(plan->argv[0], plan->path, prog, sizeof(prog))) < 0)
@@ -130,13 +142,19 @@ static void init_tie_to_parent(const struct nsexec_plan *plan)
 }
 
 /* Only user code's processes live in this namespace, and it is pid 1, so it
- * sees exactly those in /proc. EINVAL/ENOENT: no /proc directory in the
- * image, so there is nothing to look at either. */
+ * sees exactly those in /proc, masked as the runtime masks a container's
+ * (procmask.h). ENOENT: no /proc directory in the image, so there is
+ * nothing to look at either. */
 static void init_mount_proc(const struct nsexec_plan *plan)
 {
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 &&
-        errno != ENOENT)
-        init_fail(plan, NSEXEC_STEP_MOUNT_PROC, errno);
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+        if (errno != ENOENT)
+            init_fail(plan, NSEXEC_STEP_MOUNT_PROC, errno);
+        return;
+    }
+    int r = procmask_apply("/proc", NULL);
+    if (r < 0)
+        init_fail(plan, NSEXEC_STEP_MASK_PROC, -r);
 }
 
 /* Reads the child's setup error, if any. */

@@ -28,6 +28,7 @@ static const char *const step_names[NSEXEC_STEP__MAX] = {
     [NSEXEC_STEP_EXEC] = "exec",
     [NSEXEC_STEP_ARGS] = "arguments",
     [NSEXEC_STEP_CGROUP] = "join cgroup",
+    [NSEXEC_STEP_MASK_PROC] = "mask /proc",
 };
 
 const char *nsexec_report_step_name(int step)

@@ -41,6 +41,7 @@ enum nsexec_step {
     NSEXEC_STEP_EXEC,
     NSEXEC_STEP_ARGS,
     NSEXEC_STEP_CGROUP, /* fork-server: join the pod's cgroups */
+    NSEXEC_STEP_MASK_PROC,
     NSEXEC_STEP__MAX,
 };
 

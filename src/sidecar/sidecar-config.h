@@ -7,14 +7,15 @@
 #include "common/err.h"
 
 struct sidecar_config {
-    const char *language;       /* LANGUAGE: default language code ("py"); must be in the table */
-    const char *working_dir;    /* WORKING_DIR: the sidecar's path to the shared data dir */
-    const char *socket_path;    /* SIDECAR_SOCKET: unix socket (wins over the port) */
-    long port;                  /* SIDECAR_PORT: 8080 */
-    const char *host;           /* SIDECAR_HOST: 0.0.0.0 */
-    long max_exec_time;         /* MAX_EXECUTION_TIME: seconds, default 30, at most 600 */
-    long max_output;            /* MAX_OUTPUT_SIZE: bytes per stream, default 1 MiB */
-    long max_file_write_mb;     /* MAX_FILE_WRITE_MB: RLIMIT_FSIZE of user code, 1024; 0 = none */
+    const char *language;    /* LANGUAGE: default language code ("py"); must be in the table */
+    const char *working_dir; /* WORKING_DIR: the sidecar's path to the shared data dir */
+    const char *socket_path; /* SIDECAR_SOCKET: unix socket (wins over the port) */
+    long port;               /* SIDECAR_PORT: 8080 */
+    const char *host;        /* SIDECAR_HOST: 0.0.0.0 */
+    long max_exec_time;      /* MAX_EXECUTION_TIME: seconds, default 30, at most 600 */
+    long max_output;         /* MAX_OUTPUT_SIZE: bytes per stream, default 1 MiB */
+    long max_file_write_mb;  /* MAX_FILE_WRITE_MB: RLIMIT_FSIZE of user code, 1024; 0 = none */
+    long max_pids; /* MAX_PIDS: RLIMIT_NPROC of user code where it is per sandbox; 0 = none */
     const char *main_name;      /* MAIN_PROCESS_NAME: default "sleep" */
     bool network_isolated;      /* NETWORK_ISOLATED: adds GOPROXY=off GOSUMDB=off for Go */
     bool prestart_runner;       /* PRESTART_RUNNER: start LANGUAGE's runner at /ready, default on */

@@ -92,6 +92,7 @@ static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, l
     snprintf(store[2], 32, "%ld", p->uid);
     snprintf(store[3], 32, "%ld", cpu_s);
     snprintf(store[4], 32, "%" PRIu64, p->max_file_write);
+    snprintf(store[5], 32, "%ld", p->max_pids);
     v[n++] = (char *)p->nsexec_path;
     v[n++] = "--target", v[n++] = store[0];
     v[n++] = "--target-start", v[n++] = store[1];
@@ -102,6 +103,8 @@ static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, l
     v[n++] = "--nofile", v[n++] = "4096";
     if (p->max_file_write)
         v[n++] = "--fsize", v[n++] = store[4];
+    if (p->max_pids)
+        v[n++] = "--nproc", v[n++] = store[5];
     v[n++] = "--report-fd", v[n++] = "3";
     for (size_t i = 0; i < nenv; i++)
         v[n++] = "--setenv", v[n++] = (char *)p->setenv[i];
@@ -273,7 +276,7 @@ static int spawn_step(const struct sidecar_exec_params *p, char **argv, const ch
         close_pair(pin), close_pair(pout), close_pair(perr), close_pair(prep);
         return kcr_err_set(err, e, KCR_ERR_INTERNAL, "pipe");
     }
-    char store[5][32];
+    char store[6][32];
     _cleanup_free_ char **nargv = nsexec_argv(p, wd, cpu_s, forked, argv, store);
     int child_fds[4] = {pin[0], pout[1], perr[1], prep[1]};
     pid_t pid = -1;
@@ -373,6 +376,7 @@ static int failed_step(const struct nsexec_report *rep, const char *prog,
     case NSEXEC_STEP_SECCOMP:
     case NSEXEC_STEP_ARGS:
     case NSEXEC_STEP_CGROUP:
+    case NSEXEC_STEP_MASK_PROC:
     case NSEXEC_STEP__MAX:
         break;
     }

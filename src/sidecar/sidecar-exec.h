@@ -25,6 +25,7 @@ struct sidecar_exec_params {
     long uid;                  /* uid and gid of user code */
     size_t max_output;         /* per stream */
     uint64_t max_file_write;   /* RLIMIT_FSIZE of user code in bytes; 0 = none */
+    long max_pids;             /* kcr-nsexec --nproc (see rlimit.h); 0 = none */
     int oom_fd;                /* cgroup_self_oom_open(), or -1: no OOM accounting */
     const char *const *setenv; /* extra "K=V" for user code (NULL-terminated) or NULL */
     const char *forkserver;    /* fork-server socket for pre-started runners, or NULL */
