@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <signal.h>
@@ -148,27 +147,13 @@ static char *load_or_make_key(const char *data_dir, const char *path, bool *ret_
     return key;
 }
 
-static uid_t chown_uid;
-static gid_t chown_gid;
-
-static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
-}
-
 /* Root only: hands the data dir to the serving uid, then drops to it for good
  * (no groups, no capabilities in any set, no way back). The pod manager was
  * forked before and keeps its own privileges. */
 static int drop_privileges(const struct kcr_serve_config *cfg, struct kcr_err *err)
 {
-    chown_uid = cfg->serve_uid;
-    chown_gid = cfg->serve_gid;
-    if (nftw(cfg->data_dir, chown_one, 16, FTW_PHYS) != 0)
-        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "chown '%s' to %u", cfg->data_dir,
-                           (unsigned)cfg->serve_uid);
+    if (fs_chown_tree(cfg->data_dir, cfg->serve_uid, cfg->serve_gid, err) < 0)
+        return -1;
     /* The bounding set needs CAP_SETPCAP, which the uid change takes away. */
     for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)

@@ -293,6 +293,61 @@ int fs_rm_tree_at(int dirfd, const char *name)
     return rm_tree(dirfd, name, 0);
 }
 
+/* chown of dir fd and everything beneath it, through fds: an entry swapped
+ * for a symlink between the listing and the chown is chowned itself (never
+ * followed), a directory swapped for one is not entered (O_NOFOLLOW). */
+static int chown_tree(int fd, uid_t uid, gid_t gid, int depth)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
+        return -errno;
+    if (depth >= 64)
+        return -ELOOP;
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (dup < 0)
+        return -errno;
+    _cleanup_dir_ DIR *d = fdopendir(dup);
+    if (!d) {
+        safe_close(dup);
+        return -errno;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue;
+            return -errno;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            _cleanup_close_ int sub =
+                openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0 && errno == ENOENT)
+                continue;
+            int r = sub < 0 ? -errno : chown_tree(sub, uid, gid, depth + 1);
+            if (r < 0)
+                return r;
+        } else if ((st.st_uid != uid || st.st_gid != gid) &&
+                   fchownat(fd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT) {
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+int fs_chown_tree(const char *path, uid_t uid, gid_t gid, struct kcr_err *err)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int r = fd < 0 ? -errno : chown_tree(fd, uid, gid, 0);
+    if (r < 0)
+        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "chown '%s' to %u:%u", path, (unsigned)uid,
+                           (unsigned)gid);
+    return 0;
+}
+
 int fs_check_root_owned(int fd, const char *what, const char *path, struct kcr_err *err)
 {
     struct stat st;

@@ -32,6 +32,10 @@ int fs_mkdir_beneath(int dirfd, const char *path, mode_t mode);
  * library and template): fd must be owned by root and writable by no one
  * else, or a local user could have planted it. what names it in the error
  * (e.g. "kcr-nsexec (KCR_NSEXEC_BIN)"). Returns 0 or -1 with err set. */
+/* Hands directory path and everything beneath it to uid:gid, walking by fd
+ * (fchown/fchownat, symlinks never followed, 64 levels at most). */
+int fs_chown_tree(const char *path, uid_t uid, gid_t gid, struct kcr_err *err);
+
 int fs_check_root_owned(int fd, const char *what, const char *path, struct kcr_err *err);
 
 /* write(2) until done, retrying EINTR. Returns 0 or -errno. */
