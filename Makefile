@@ -230,9 +230,9 @@ FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
 # The src/ files each harness links besides src/common (an archive).
 FUZZ_SRC_http_route := http/http-route
-FUZZ_SRC_multipart  := http/http http/http-route
+FUZZ_SRC_multipart  := http/http http/http-route http/http-watch
 FUZZ_SRC_jwt        := api/jwt api/jwt-keys api/jwt-internal
-FUZZ_SRC_request    := core/principal
+FUZZ_SRC_request    := api/exec-request api/errors core/principal http/http http/http-route http/http-watch
 FUZZ_SRC_dockerfile := lint/dockerfile-parse
 FUZZ_COMMON := $(FUZZ_BUILD)/libcommon.a
 fuzz_objs = $(patsubst %,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)))

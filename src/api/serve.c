@@ -276,6 +276,8 @@ static int start_http(struct serve_state *s, struct kcr_err *err)
         .ctx = &s->api,
         .spool_dir = s->spool_dir,
         .timeout_s = 120,
+        .header_timeout_s = (unsigned)s->cfg.http_header_timeout_s,
+        .body_timeout_s = (unsigned)s->cfg.http_body_timeout_s,
         .max_per_ip = (unsigned)s->cfg.max_conns_per_ip,
     };
     s->srv = http_server_start(&s->http, err);

@@ -248,6 +248,12 @@ static int load_limits(struct kcr_serve_config *cfg, struct kcr_err *err)
      * address included) gets plenty, one attacker cannot take them all. */
     if (config_long("MAX_CONNECTIONS_PER_IP", 64, 0, 256, &cfg->max_conns_per_ip, err) < 0)
         return -1;
+    /* Slow clients: a request's headers and its body each get a deadline,
+     * however steadily their bytes trickle in. */
+    if (config_long("HTTP_HEADER_TIMEOUT_SECONDS", 30, 1, 3600, &cfg->http_header_timeout_s, err) <
+            0 ||
+        config_long("HTTP_BODY_TIMEOUT_SECONDS", 300, 1, 86400, &cfg->http_body_timeout_s, err) < 0)
+        return -1;
     cfg->shutdown_grace_s = (int)v;
     return 0;
 }

@@ -57,6 +57,8 @@ struct kcr_serve_config {
     size_t max_file_size;         /* MAX_FILE_SIZE_MB (10) in bytes: uploads and outputs */
     size_t max_files_per_session; /* MAX_FILES_PER_SESSION, 50: parts per upload */
     long max_conns_per_ip;        /* MAX_CONNECTIONS_PER_IP, 64 of 256; 0 = no cap */
+    long http_header_timeout_s;   /* HTTP_HEADER_TIMEOUT_SECONDS, 30 */
+    long http_body_timeout_s;     /* HTTP_BODY_TIMEOUT_SECONDS, 300 */
     size_t max_output_files;      /* MAX_OUTPUT_FILES, 10 */
     long max_memory_mb;           /* MAX_MEMORY_MB, 512 (pod limit) */
     long max_pids;                /* MAX_PIDS, 256 (pod limit) */

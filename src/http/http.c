@@ -1,5 +1,6 @@
 #include "http/http.h"
 #include "http/http-internal.h"
+#include "http/http-watch.h"
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/id.h"
@@ -29,6 +30,7 @@ struct kcr_http_server {
     const char *spool_dir;
     int port;
     int unix_fd;
+    struct http_watch *watch;
 };
 
 struct field {
@@ -39,6 +41,7 @@ struct field {
 struct kcr_http_req {
     struct kcr_http_server *srv;
     struct MHD_Connection *conn;
+    struct http_watch_conn *watch;
     char id[KCR_ID_LEN + 1];
     const char *method;
     char *path; /* decoded, prefix stripped */
@@ -143,7 +146,7 @@ int http_resp_status(const struct kcr_http_resp *resp)
     return resp->status;
 }
 
-static void resp_free(struct kcr_http_resp *r)
+void http_resp_free(struct kcr_http_resp *r)
 {
     if (!r)
         return;
@@ -299,7 +302,7 @@ static void req_free(struct kcr_http_req *req)
         free(req->decoded[i]);
     free(req->decoded);
     buf_done(&req->body);
-    resp_free(req->early);
+    http_resp_free(req->early);
     json_decref(req->logf);
     if (req->data_free)
         req->data_free(req->data);
@@ -357,7 +360,7 @@ static enum MHD_Result queue(struct kcr_http_req *req, struct kcr_http_resp *r)
         break;
     }
     if (!mr) {
-        resp_free(r);
+        http_resp_free(r);
         return MHD_NO;
     }
     if (r->content_type)
@@ -368,7 +371,7 @@ static enum MHD_Result queue(struct kcr_http_req *req, struct kcr_http_resp *r)
     req->status = r->status;
     enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
-    resp_free(r);
+    http_resp_free(r);
     return ret;
 }
 
@@ -569,6 +572,22 @@ static void on_headers(struct kcr_http_req *req, const char *url)
     }
 }
 
+/* Unix sockets with a client group: only root and that group's processes
+ * (SO_PEERCRED) may send requests, not every process of the server's uid
+ * (all local sidecars share one, and can reach each other's socket dirs). */
+static bool peer_allowed(const struct kcr_http_server *srv, struct MHD_Connection *conn)
+{
+    if (!srv->cfg->unix_path || !srv->cfg->check_peer)
+        return true;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return false;
+    return cred.uid == 0 || cred.gid == srv->cfg->client_gid;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -586,11 +605,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         clock_gettime(CLOCK_MONOTONIC, &req->start);
         buf_init(&req->body, 1);
         *con_cls = req;
-        on_headers(req, url);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        req->watch = ci ? ci->socket_context : NULL;
+        http_watch_headers(srv->watch, req->watch);
+        if (!peer_allowed(srv, conn))
+            req->early = error_resp(req, 403, "this socket serves its pod's client only");
+        else
+            on_headers(req, url);
         /* A response decided from headers alone goes out at once; MHD then
          * closes the connection instead of reading a body we do not want. */
-        if (req->early)
+        if (req->early) {
+            http_watch_busy(srv->watch, req->watch);
             return queue(req, TAKE_PTR(req->early));
+        }
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -598,6 +626,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return req->discarded > MAX_DISCARD ? MHD_NO : MHD_YES;
     }
+    http_watch_busy(srv->watch, req->watch);
     if (req->error_status)
         return queue(req, error_resp(req, req->error_status, req->error_msg));
     for (size_t i = 0; i < req->nparts; i++)
@@ -657,7 +686,23 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (req->after)
         req->after(req->after_arg);
+    http_watch_idle(srv->watch, req->watch);
     req_free(req);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct kcr_http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? http_watch_open(srv->watch, ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* libmicrohttpd tells before it closes the fd. */
+        http_watch_close(srv->watch, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 void http_req_after(struct kcr_http_req *req, void (*fn)(void *arg), void *arg)
@@ -723,19 +768,27 @@ struct kcr_http_server *http_server_start(const struct kcr_http_config *cfg, str
     set_default(&srv->lim.max_field_size, 64u << 10);
     srv->spool_dir = cfg->spool_dir ? cfg->spool_dir : "/tmp";
     srv->unix_fd = -1;
+    unsigned idle_s = cfg->timeout_s ? cfg->timeout_s : 120;
+    srv->watch = http_watch_start(cfg->header_timeout_s ? cfg->header_timeout_s : 30,
+                                  cfg->body_timeout_s ? cfg->body_timeout_s : 300, idle_s);
+    if (!srv->watch) {
+        free(srv);
+        kcr_err_set(err, 0, KCR_ERR_INTERNAL, "start the connection watchdog");
+        return NULL;
+    }
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
-    struct MHD_OptionItem opts[12];
+    struct MHD_OptionItem opts[14];
     size_t n = 0;
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
     opts[n++] =
         (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_none, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
                                         cfg->max_connections ? cfg->max_connections : 256, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
-                                        cfg->timeout_s ? cfg->timeout_s : 120, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, idle_s, NULL};
     /* One address cannot hold every connection slot (slow clients, floods). */
     if (cfg->max_per_ip)
         opts[n++] =
@@ -746,6 +799,7 @@ struct kcr_http_server *http_server_start(const struct kcr_http_config *cfg, str
     if (cfg->unix_path) {
         srv->unix_fd = listen_unix(cfg->unix_path, err);
         if (srv->unix_fd < 0) {
+            http_watch_stop(srv->watch);
             free(srv);
             return NULL;
         }
@@ -757,6 +811,7 @@ struct kcr_http_server *http_server_start(const struct kcr_http_config *cfg, str
         flags |= MHD_USE_DUAL_STACK;
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sin6};
     } else {
+        http_watch_stop(srv->watch);
         free(srv);
         kcr_err_set(err, 0, KCR_ERR_INVALID, "listen address '%s' is not an IP address", host);
         return NULL;
@@ -767,6 +822,7 @@ struct kcr_http_server *http_server_start(const struct kcr_http_config *cfg, str
                                    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!srv->daemon) {
         safe_close(srv->unix_fd);
+        http_watch_stop(srv->watch);
         free(srv);
         if (cfg->unix_path)
             kcr_err_set(err, 0, KCR_ERR_INTERNAL, "cannot serve on '%s'", cfg->unix_path);
@@ -803,6 +859,8 @@ struct kcr_http_server *http_server_stop(struct kcr_http_server *srv)
         return NULL;
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
+    /* After the daemon: every connection is closed by now. */
+    http_watch_stop(srv->watch);
     safe_close(srv->unix_fd);
     free(srv);
     return NULL;

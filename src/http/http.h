@@ -77,12 +77,16 @@ struct kcr_http_config {
     const char *strip_prefix; /* optional path prefix accepted and removed, e.g. "/v1" */
     struct kcr_http_limits limits;
     struct kcr_http_hooks hooks;
-    void *ctx;                /* passed to handlers and hooks */
-    unsigned max_connections; /* default 256 */
-    unsigned timeout_s;       /* idle connection timeout; default 120 */
-    unsigned max_per_ip;      /* connections from one address at once; 0 = no cap */
-    const char *spool_dir;    /* O_TMPFILE directory for multipart parts; default "/tmp" */
-    bool quiet;               /* no access-log lines */
+    void *ctx;                 /* passed to handlers and hooks */
+    unsigned max_connections;  /* default 256 */
+    unsigned timeout_s;        /* idle connection timeout; default 120 */
+    unsigned header_timeout_s; /* a request's headers, from the connection's start; default 30 */
+    unsigned body_timeout_s;   /* its body, from the end of its headers; default 300 */
+    bool check_peer; /* unix socket: only root and client_gid's processes may send requests */
+    gid_t client_gid;
+    unsigned max_per_ip;   /* connections from one address at once; 0 = no cap */
+    const char *spool_dir; /* O_TMPFILE directory for multipart parts; default "/tmp" */
+    bool quiet;            /* no access-log lines */
 };
 
 /* Starts listening and serving in background threads. The config (and the
@@ -166,3 +170,5 @@ struct kcr_http_resp *http_resp_empty(int status);
 /* Adds a header (copied). */
 void http_resp_header(struct kcr_http_resp *resp, const char *name, const char *value);
 int http_resp_status(const struct kcr_http_resp *resp);
+/* A response that will not be queued after all (queued ones are freed by the server). */
+void http_resp_free(struct kcr_http_resp *resp);

@@ -244,6 +244,10 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
     /* The pids cgroup bounds the pod; the sidecar adds RLIMIT_NPROC where the
      * kernel counts it per sandbox, as on Kubernetes (no cgroup of ours). */
     env[k++] = xasprintf("MAX_PIDS=%ld", m->cfg->pids_max);
+    /* Who may drive the sidecar: the API's group (the socket dir's) and root.
+     * Rootless: one user is everyone, nothing to tell apart. */
+    if (!m->cfg->rootless)
+        env[k++] = xasprintf("KCR_CLIENT_GID=%u", (unsigned)m->cfg->client_gid);
     /* kcr serve converts its character cap; kcr pod run passes bytes through. */
     const char *out = getenv("MAX_OUTPUT_SIZE"), *level = getenv("KCR_LOG_LEVEL");
     const char *prestart = getenv("PRESTART_RUNNER"), *preload = getenv("RUNNER_PRELOAD");

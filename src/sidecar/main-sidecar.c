@@ -308,6 +308,10 @@ int main(void)
         .hooks = {.error = on_error},
         .ctx = &s,
         .timeout_s = 660,
+        /* Local pods: every sidecar has uid 65532 and could reach another
+         * pod's socket; only the API's group (and root) may drive this one. */
+        .check_peer = s.cfg.client_gid >= 0,
+        .client_gid = (gid_t)(s.cfg.client_gid >= 0 ? s.cfg.client_gid : 0),
     };
     struct kcr_http_server *srv = http_server_start(&hc, &err);
     if (!srv) {

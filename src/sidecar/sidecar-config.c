@@ -53,6 +53,7 @@ int sidecar_config_load(struct sidecar_config *cfg, struct kcr_err *err)
         config_long("MAX_OUTPUT_SIZE", 1L << 20, 1024, 64L << 20, &cfg->max_output, err) < 0 ||
         config_long("MAX_FILE_WRITE_MB", 1024, 0, 1L << 30, &cfg->max_file_write_mb, err) < 0 ||
         config_long("MAX_PIDS", 0, 0, 1L << 22, &cfg->max_pids, err) < 0 ||
+        config_long("KCR_CLIENT_GID", -1, -1, 0x7fffffff, &cfg->client_gid, err) < 0 ||
         config_bool("NETWORK_ISOLATED", false, &cfg->network_isolated, err) < 0 ||
         config_bool("PRESTART_RUNNER", true, &cfg->prestart_runner, err) < 0 ||
         config_long("KCR_EXEC_UID", 65532, 1, 0x7fffffff, &cfg->uid, err) < 0 ||

@@ -15,6 +15,7 @@ struct sidecar_config {
     long max_exec_time;      /* MAX_EXECUTION_TIME: seconds, default 30, at most 600 */
     long max_output;         /* MAX_OUTPUT_SIZE: bytes per stream, default 1 MiB */
     long max_file_write_mb;  /* MAX_FILE_WRITE_MB: RLIMIT_FSIZE of user code, 1024; 0 = none */
+    long client_gid;         /* KCR_CLIENT_GID: unix socket peers besides root; -1 = any */
     long max_pids; /* MAX_PIDS: RLIMIT_NPROC of user code where it is per sandbox; 0 = none */
     const char *main_name;      /* MAIN_PROCESS_NAME: default "sleep" */
     bool network_isolated;      /* NETWORK_ISOLATED: adds GOPROXY=off GOSUMDB=off for Go */
