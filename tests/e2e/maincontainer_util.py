@@ -17,10 +17,11 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
+
+from pod_util import UnixHTTPConnection
 
 BUSYBOX = "/bin/busybox"
 APPLETS = ["sh", "ls", "cat", "env", "sleep", "echo", "id", "umount", "rmdir", "mkdir",
@@ -154,18 +155,6 @@ class MainContainer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=60):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.path)
-        self.sock = s
 
 
 class Response:

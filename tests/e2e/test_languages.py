@@ -15,10 +15,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import lang_cases as C  # noqa: E402
 from conftest import BUILD  # noqa: E402
 
-try:
-    import api_util
-except ImportError:  # the API fixture has not landed in this tree
-    api_util = None
+import api_util  # noqa: E402
 
 LANGS = list(C.CASES)
 COMPILED = [lang for lang in LANGS if "compile_error" in C.CASES[lang]]
@@ -30,8 +27,6 @@ pytestmark = [pytest.mark.needs_root, pytest.mark.slow]
 def api():
     if not os.path.exists(os.path.join(BUILD, "kcr-sidecar")):
         pytest.skip(f"{BUILD}/kcr-sidecar is not built (local pods need it)")
-    if api_util is None:
-        pytest.skip("tests/e2e/api_util.py (the live API fixture) is absent")
     if not api_util.have_pods():
         pytest.skip(f"needs {api_util.SIDECAR} and {api_util.NSEXEC} (local pods)")
     # One warm pod per language keeps the suite quick; the default 30 s limit
@@ -231,8 +226,8 @@ def test_java_public_class_names_the_file(api):
 
 
 def _own_server(env):
-    if not os.path.exists(os.path.join(BUILD, "kcr-sidecar")) or api_util is None:
-        pytest.skip("needs build/kcr-sidecar and tests/e2e/api_util.py")
+    if not os.path.exists(os.path.join(BUILD, "kcr-sidecar")):
+        pytest.skip("needs build/kcr-sidecar")
     return api_util.start_server(env)
 
 

@@ -8,15 +8,9 @@ import uuid
 
 import pytest
 
-try:
-    from pod_util import LocalPod
-except ImportError:  # helper B's module lands separately
-    LocalPod = None
+from pod_util import LocalPod
 
-pytestmark = [
-    pytest.mark.needs_root,
-    pytest.mark.skipif(LocalPod is None, reason="tests/e2e/pod_util.py (LocalPod) not present"),
-]
+pytestmark = pytest.mark.needs_root
 
 N = 50
 

@@ -7,7 +7,6 @@ User code is Python (the default language of LocalPod); where a C-level
 probe is clearer, tests upload build/kcr-probe into the pod and exec it.
 Raw HTTP (hostile names, invalid UTF-8, symlink downloads) goes straight to
 the sidecar's unix socket with http.client."""
-import http.client
 import json
 import os
 import re
@@ -20,15 +19,9 @@ import pytest
 
 from conftest import BUILD
 
-try:
-    from pod_util import LocalPod
-except ImportError:  # helper B's module lands separately
-    LocalPod = None
+from pod_util import LocalPod, UnixHTTPConnection
 
-pytestmark = [
-    pytest.mark.needs_root,
-    pytest.mark.skipif(LocalPod is None, reason="tests/e2e/pod_util.py (LocalPod) not present"),
-]
+pytestmark = pytest.mark.needs_root
 
 PROBE = os.path.join(BUILD, "kcr-probe")
 MEM_MB = 128  # memory limit of the pods these tests create
@@ -58,18 +51,6 @@ def socket_path(pod):
         if isinstance(v, str):
             return v
     pytest.fail("LocalPod exposes no sidecar socket path")
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
 
 
 def raw(pod, method, path, body=None, headers=None, timeout=30, limit=64 << 20):
@@ -996,22 +977,21 @@ print(json.dumps(res))
 
 def main_environment(pod):
     """The environment of the pod's main process (sleep infinity), read on the host."""
-    pid = getattr(pod, "main_pid", None)
-    if not isinstance(pid, int):
-        ns = pid_ns(sidecar_pid(pod))
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/cmdline" % d, "rb") as f:
-                    cl = f.read()
-                if cl.startswith(b"sleep\0infinity") or b"/sleep\0infinity" in cl:
-                    if pid_ns(int(d)) == ns:
-                        pid = int(d)
-                        break
-            except OSError:
-                continue
-    if not isinstance(pid, int):
+    ns = pid_ns(sidecar_pid(pod))
+    pid = None
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cl = f.read()
+            if (cl.startswith(b"sleep\0infinity") or b"/sleep\0infinity" in cl) and \
+                    pid_ns(int(d)) == ns:
+                pid = int(d)
+                break
+        except OSError:
+            continue
+    if pid is None:
         return None
     with open("/proc/%d/environ" % pid, "rb") as f:
         items = [x for x in f.read().split(b"\0") if x]
@@ -1092,7 +1072,7 @@ def test_17_kill_all(pod):
         t.start()
         time.sleep(0.8)  # the neighbour's code is running now
         spid = sidecar_pid(pod)
-        main_before = main_environment(pod) is not None
+        assert main_environment(pod) is not None
         # kill -9 -1 from user code, which first starts a few processes of its
         # own: those die (Linux never signals the caller itself with -1).
         r1 = run(pod, """
@@ -1125,8 +1105,7 @@ print(' '.join(res))
         r4 = run(pod, "print(6 * 7)")
         assert r4["exit_code"] == 0 and r4["stdout"].strip() == "42", r4
         # the main container is alive, and the other pod's execution finished normally.
-        if main_before:
-            assert main_environment(pod) is not None
+        assert main_environment(pod) is not None
         assert box["r"]["exit_code"] == 0 and box["r"]["stdout"].strip() == "survived", box["r"]
         assert r1["exit_code"] == 0, r1
         assert r1["stdout"].strip() == "own children: [-9, -9, -9]", r1
