@@ -7,6 +7,7 @@
 #include "common/digest.h"
 #include "common/id.h"
 #include "common/xalloc.h"
+#include "core/keys.h"
 #include "core/session.h"
 
 #include <stdio.h>
@@ -111,11 +112,10 @@ struct kcr_http_resp *admin_handle_list(struct kcr_http_req *req, void *ctx)
     struct kcr_http_resp *deny = admin_check_master(req, api);
     if (deny)
         return deny;
-    struct kcr_meta *m = api->core.meta;
     struct kcr_key_meta *v = NULL;
     size_t n = 0;
     struct kcr_err err = {0};
-    if (m->ops->key_list(m, &v, &n, &err) < 0)
+    if (keys_list(&api->core, &v, &n, &err) < 0)
         return errors_from_err(req, &err);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
@@ -161,7 +161,7 @@ struct kcr_http_resp *admin_handle_create(struct kcr_http_req *req, void *ctx)
     snprintf(k.prefix, sizeof(k.prefix), "%.11s", key);
     snprintf(k.name, sizeof(k.name), "%s", name);
     struct kcr_err err = {0};
-    if (api->core.meta->ops->key_add(api->core.meta, &k, &err) < 0)
+    if (keys_add(&api->core, &k, &err) < 0)
         return errors_from_err(req, &err);
     return http_resp_json(200,
                           json_pack("{s:s,s:o}", "api_key", key, "record", record(&k, "managed")));
@@ -182,17 +182,16 @@ struct kcr_http_resp *admin_handle_patch(struct kcr_http_req *req, void *ctx)
             req, 422, "Request validation failed",
             json_pack("[o]", errors_detail("body -> enabled", "Input should be a valid boolean",
                                            "bool_type")));
-    struct kcr_meta *m = api->core.meta;
     const char *hash = http_req_param(req, 0);
     json_t *rl = json_object_get(body, "rate_limits");
     struct kcr_key_meta k;
-    if (m->ops->key_get(m, hash, &k, &err) < 0)
+    if (keys_get(&api->core, hash, &k, &err) < 0)
         return errors_app(req, errors_status(err.kind), "Key not found", NULL);
     struct kcr_http_resp *bad = parse_limits(req, rl, &k.limits);
     if (bad)
         return bad;
-    if ((enabled && m->ops->key_set_enabled(m, hash, json_is_true(enabled), &err) < 0) ||
-        (rl && m->ops->key_set_limits(m, hash, &k.limits, &err) < 0))
+    if ((enabled && keys_set_enabled(&api->core, hash, json_is_true(enabled), &err) < 0) ||
+        (rl && keys_set_limits(&api->core, hash, &k.limits, &err) < 0))
         return errors_app(req, errors_status(err.kind), err.msg, NULL);
     return json_true_resp();
 }
@@ -204,7 +203,7 @@ struct kcr_http_resp *admin_handle_delete(struct kcr_http_req *req, void *ctx)
     if (deny)
         return deny;
     struct kcr_err err = {0};
-    if (api->core.meta->ops->key_delete(api->core.meta, http_req_param(req, 0), &err) < 0)
+    if (keys_delete(&api->core, http_req_param(req, 0), &err) < 0)
         return errors_app(req, errors_status(err.kind), err.msg, NULL);
     return json_true_resp();
 }

@@ -6,6 +6,7 @@
 #include "common/cleanup.h"
 #include "common/digest.h"
 #include "common/xalloc.h"
+#include "core/keys.h"
 #include "core/ratelimit.h"
 #include "core/session.h"
 
@@ -127,8 +128,7 @@ int auth_key_principal(struct kcr_auth *a, const char *key, struct kcr_principal
         return 0;
     }
     struct kcr_key_meta k;
-    struct kcr_meta *m = a->core->meta;
-    if (!m || m->ops->key_get(m, hash, &k, NULL) < 0 || !k.enabled)
+    if (keys_get(a->core, hash, &k, NULL) < 0 || !k.enabled)
         return -1;
     principal_key(ret, hash, &k.limits);
     return 0;

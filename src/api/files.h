@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "http/http.h"
-#include "store/meta.h"
+#include "core/files.h"
 
 /* ctx = struct kcr_api. */
 struct kcr_http_resp *files_handle_list(struct kcr_http_req *req, void *ctx);

@@ -5,7 +5,6 @@
 #include "core/session.h"
 
 #include <string.h>
-#include <time.h>
 
 struct kcr_http_resp *health_handle(struct kcr_http_req *req, void *ctx)
 {
@@ -20,12 +19,12 @@ struct kcr_http_resp *health_handle(struct kcr_http_req *req, void *ctx)
 struct kcr_http_resp *health_handle_ready(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
-    struct kcr_err err = {0};
+    struct kcr_err merr = {0}, berr = {0};
     /* /ready is public: the cause (paths, database messages) goes to the
      * log, the answer only says which dependency is down. */
-    if (api->core.meta->ops->ping(api->core.meta, &err) < 0 ||
-        api->core.blob->ops->ping(api->core.blob, &err) < 0) {
-        http_req_log(req, "error", json_string(err.msg));
+    int failed = core_ping(&api->core, &merr, &berr, NULL, NULL);
+    if (failed) {
+        http_req_log(req, "error", json_string(failed & CORE_PING_META ? merr.msg : berr.msg));
         return http_resp_json(
             503, json_pack("{s:s,s:s}", "status", "not_ready", "reason", "store unavailable"));
     }
@@ -47,26 +46,19 @@ static json_t *service(const char *name, int rc, const struct kcr_err *err, doub
     return s;
 }
 
-static double since_ms(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static json_t *pods_service(struct kcr_api *api, const char *now)
 {
     if (!api->core.backend || !api->core.pool)
         return json_pack("{s:s,s:s,s:s,s:s}", "service", "pods", "status", "unhealthy", "timestamp",
                          now, "error", "pod backend unavailable");
-    json_t *h = api->core.backend->ops->health(api->core.backend);
+    json_t *h = core_backend_health(&api->core);
     json_t *s = json_pack("{s:s,s:s,s:s,s:s}", "service", "pods", "backend",
-                          api->core.backend->ops->name, "timestamp", now, "status", "healthy");
+                          core_backend_name(&api->core), "timestamp", now, "status", "healthy");
     const char *st = json_string_value(json_object_get(h, "status"));
     if (st)
         json_object_set_new(s, "status", json_string(st));
     json_object_set_new(s, "details", h ? h : json_object());
-    json_object_set_new(s, "pool", pool_stats(api->core.pool));
+    json_object_set_new(s, "pool", core_pool_stats(&api->core));
     return s;
 }
 
@@ -76,14 +68,10 @@ struct kcr_http_resp *health_handle_detailed(struct kcr_http_req *req, void *ctx
     struct kcr_api *api = ctx;
     char now[32];
     files_iso_ms(session_now_ms(), now);
-    struct timespec t0;
     struct kcr_err e1 = {0}, e2 = {0};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int r1 = api->core.meta->ops->ping(api->core.meta, &e1);
-    double ms1 = since_ms(&t0);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int r2 = api->core.blob->ops->ping(api->core.blob, &e2);
-    double ms2 = since_ms(&t0);
+    double ms1 = 0, ms2 = 0;
+    int failed = core_ping(&api->core, &e1, &e2, &ms1, &ms2);
+    int r1 = failed & CORE_PING_META ? -1 : 0, r2 = failed & CORE_PING_BLOB ? -1 : 0;
     json_t *services =
         json_pack("{s:o,s:o,s:o}", "metadata", service("sqlite", r1, &e1, ms1, now), "files",
                   service("filesystem", r2, &e2, ms2, now), "pods", pods_service(api, now));

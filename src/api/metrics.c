@@ -117,11 +117,11 @@ static void render_requests(struct kcr_metrics *m, struct kcr_buf *b)
     buf_printf(b, "kcr_http_responses_total{status=\"other\"} %llu\n", m->requests[NSTATUSES]);
 }
 
-static void render_pool(struct kcr_pool *pool, struct kcr_buf *b)
+static void render_pool(struct kcr_core *c, struct kcr_buf *b)
 {
     buf_printf(b, "# HELP kcr_pool_pods Warm pool pods by language and state.\n"
                   "# TYPE kcr_pool_pods gauge\n");
-    json_t *stats = pool ? pool_stats(pool) : NULL;
+    json_t *stats = core_pool_stats(c);
     const char *lang;
     json_t *v;
     json_object_foreach(stats, lang, v)
@@ -161,7 +161,7 @@ struct kcr_http_resp *metrics_handle(struct kcr_http_req *req, void *ctx)
     render_exec(api->metrics, &b);
     render_requests(api->metrics, &b);
     pthread_mutex_unlock(&api->metrics->lock);
-    render_pool(api->core.pool, &b);
+    render_pool(&api->core, &b);
     render_admission(api->core.admission, &b);
     buf_printf(&b,
                "# HELP kcr_uptime_seconds Seconds since kcr serve started.\n"

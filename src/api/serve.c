@@ -15,10 +15,8 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "core/backend.h"
+#include "core/core.h"
 #include "core/session.h"
-#include "store/blob-fs.h"
-#include "store/meta-sqlite.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -180,7 +178,6 @@ struct serve_state {
     struct kcr_session_reaper *reaper;
     char *key;
     char *key_path;
-    char *spool_dir;
     bool key_new;
 };
 
@@ -200,15 +197,8 @@ static int start_privileged(struct serve_state *s, struct kcr_err *err)
         return kcr_err_wrap(err, "generate API key");
     if (s->key)
         auth_add_key(s->api.auth, s->key);
-    struct kcr_err berr = {0};
-    s->api.core.backend = backend_new(&s->cfg, &berr);
-    if (!s->api.core.backend) {
-        if (berr.kind == KCR_ERR_INVALID) {
-            *err = berr;
-            return -1;
-        }
-        log_msg(KCR_LOG_WARN, NULL, "pod backend unavailable, /exec will answer 503: %s", berr.msg);
-    }
+    if (core_open_backend(&s->api.core, &s->cfg, err) < 0)
+        return -1;
     if (geteuid() == 0 && drop_privileges(&s->cfg, err) < 0)
         return -1;
     if (access(s->cfg.data_dir, R_OK | W_OK | X_OK) < 0)
@@ -222,30 +212,11 @@ static int start_privileged(struct serve_state *s, struct kcr_err *err)
 static int start_services(struct serve_state *s, struct kcr_err *err)
 {
     struct kcr_api *api = &s->api;
-    api->core.cfg = &s->cfg;
     /* After the pod manager was forked: its sockets keep the modes it chose. */
     umask(077);
-    _cleanup_free_ char *db = xasprintf("%s/kcr.db", s->cfg.data_dir);
-    _cleanup_free_ char *blobs = xasprintf("%s/blobs", s->cfg.data_dir);
-    if (!(api->core.meta = meta_sqlite_open(db, err)) ||
-        !(api->core.blob = blob_fs_open(blobs, err)))
+    /* The stores, the pool on the backend, the admission gate. */
+    if (core_open(&api->core, &s->cfg, err) < 0)
         return -1;
-    s->spool_dir = xasprintf("%s/.tmp", blobs);
-    /* Read even without a backend: a bad POD_POOL_<CODE> stops the start. */
-    struct kcr_pool_config pc;
-    if (pool_config_from_env(&pc, err) < 0)
-        return -1;
-    if (api->core.backend) {
-        struct kcr_err perr = {0};
-        /* The kubernetes backend pools in the cluster itself (shared by
-         * every replica, docs/kubernetes.md): no second pool in-process. */
-        if (s->cfg.pod_backend == KCR_POD_BACKEND_KUBERNETES)
-            memset(pc.size, 0, sizeof(pc.size));
-        api->core.pool = pool_new(api->core.backend, &pc, &perr);
-        if (!api->core.pool)
-            log_msg(KCR_LOG_WARN, NULL, "pod pool unavailable: %s", perr.msg);
-    }
-    api->core.admission = admission_new(s->cfg.max_concurrent_execs, s->cfg.exec_queue_wait_ms);
     api->metrics = metrics_new();
     api->started_ms = session_now_ms();
     api->version = KCR_VERSION;
@@ -274,7 +245,7 @@ static int start_http(struct serve_state *s, struct kcr_err *err)
                   .error = errors_http_hook,
                   .finish = finish},
         .ctx = &s->api,
-        .spool_dir = s->spool_dir,
+        .spool_dir = s->api.core.spool_dir,
         .timeout_s = 120,
         .header_timeout_s = (unsigned)s->cfg.http_header_timeout_s,
         .body_timeout_s = (unsigned)s->cfg.http_body_timeout_s,
@@ -303,8 +274,7 @@ static void announce(struct serve_state *s)
     fflush(stdout);
     log_json(KCR_LOG_INFO, NULL, "listening",
              json_pack("{s:s,s:i,s:s,s:s,s:b,s:o}", "host", s->cfg.host, "port", port, "data_dir",
-                       s->cfg.data_dir, "pod_backend",
-                       s->api.core.backend ? s->api.core.backend->ops->name : "none",
+                       s->cfg.data_dir, "pod_backend", core_backend_name(&s->api.core),
                        "generated_key", s->key_new, "auth", auth_describe(s->api.auth)));
 }
 
@@ -329,20 +299,14 @@ static void shutdown_all(struct serve_state *s)
             s->srv = http_server_stop(s->srv);
     }
     s->reaper = session_reaper_stop(s->reaper);
-    s->api.core.pool = pool_free(s->api.core.pool);
-    if (s->api.core.backend)
-        s->api.core.backend->ops->free(s->api.core.backend);
-    s->api.core.backend = NULL;
+    core_stop_pods(&s->api.core); /* the pool, then the backend */
     if (s->srv)
         return; /* handlers may still run: leave their objects to the exit */
     s->api.auth = auth_free(s->api.auth);
     s->api.metrics = metrics_free(s->api.metrics);
-    s->api.core.meta = meta_free(s->api.core.meta);
-    s->api.core.blob = blob_free(s->api.core.blob);
-    s->api.core.admission = admission_free(s->api.core.admission);
+    core_close(&s->api.core); /* the stores, then the admission gate */
     free(s->key);
     free(s->key_path);
-    free(s->spool_dir);
     config_done(&s->cfg);
 }
 

@@ -20,7 +20,7 @@
 #include "api/openapi.h"
 #include "common/digest.h"
 #include "common/fsutil.h"
-#include "store/meta-sqlite.h"
+#include "core/keys.h"
 
 static void test_status_table(void **state)
 {
@@ -106,15 +106,19 @@ static void test_keys(void **state)
     (void)state;
     char dir[] = "/tmp/kcr-auth-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char db[64];
-    snprintf(db, sizeof(db), "%s/kcr.db", dir);
-    struct kcr_meta *m = meta_sqlite_open(db, NULL);
-    assert_non_null(m);
     struct kcr_serve_config cfg = {0};
+    cfg.data_dir = dir;
     cfg.keys[cfg.nkeys++] = "first-key-0123456789";
     cfg.keys[cfg.nkeys++] = "second-key-0123456789";
     cfg.master_key = "master-key-0123456789";
-    struct kcr_core core = {.cfg = &cfg, .meta = m};
+    /* The stores as kcr serve opens them (no pod backend: no pool). */
+    struct kcr_core core = {0};
+    assert_int_equal(core_open(&core, &cfg, NULL), 0);
+    assert_non_null(core.meta);
+    assert_non_null(core.blob);
+    assert_null(core.pool);
+    assert_string_equal(core_backend_name(&core), "none");
+    assert_int_equal(core_ping(&core, NULL, NULL, NULL, NULL), 0);
     struct kcr_auth *a = auth_new(&cfg, &core, NULL);
     assert_non_null(a);
     auth_add_key(a, "generated-key-0123456789");
@@ -142,11 +146,22 @@ static void test_keys(void **state)
     assert_int_equal(auth_key_principal(a, "managed-key-0123456789", &p), -1);
     struct kcr_key_meta k = {.name = "ci", .enabled = true, .limits = {3, -1, -1}};
     strcpy(k.hash, hash);
-    assert_int_equal(m->ops->key_add(m, &k, NULL), 0);
+    assert_int_equal(keys_add(&core, &k, NULL), 0);
     assert_int_equal(auth_key_principal(a, "managed-key-0123456789", &p), 0);
     assert_int_equal(p.limits.exec, 3);
-    assert_int_equal(m->ops->key_set_enabled(m, hash, false, NULL), 0);
+    assert_int_equal(keys_set_enabled(&core, hash, false, NULL), 0);
     assert_int_equal(auth_key_principal(a, "managed-key-0123456789", &p), -1);
+    struct kcr_key_meta *v = NULL;
+    size_t n = 0;
+    assert_int_equal(keys_list(&core, &v, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].hash, hash);
+    assert_false(v[0].enabled);
+    free(v);
+    assert_int_equal(keys_delete(&core, hash, NULL), 0);
+    struct kcr_err kerr = {0};
+    assert_int_equal(keys_get(&core, hash, &k, &kerr), -1);
+    assert_int_equal(kerr.kind, KCR_ERR_NOT_FOUND);
     auth_free(a);
     /* Bad JWT settings stop the start, naming the variable. */
     cfg.auth_provider = KCR_AUTH_JWT;
@@ -155,7 +170,9 @@ static void test_keys(void **state)
     struct kcr_err err = {0};
     assert_null(auth_new(&cfg, &core, &err));
     assert_non_null(strstr(err.msg, "CODEAPI_JWT_PUBLIC_KEY"));
-    meta_free(m);
+    core_close(&core);
+    assert_null(core.meta);
+    assert_null(core.blob);
     (void)fs_rm_tree_at(AT_FDCWD, dir);
 }
 

@@ -1,0 +1,110 @@
+#include "core/core.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "core/backend.h"
+#include "store/blob-fs.h"
+#include "store/meta-sqlite.h"
+
+#include <string.h>
+#include <time.h>
+
+int core_open_backend(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr_err *err)
+{
+    c->cfg = cfg;
+    struct kcr_err berr = {0};
+    c->backend = backend_new(cfg, &berr);
+    if (!c->backend) {
+        if (berr.kind == KCR_ERR_INVALID) {
+            if (err)
+                *err = berr;
+            return -1;
+        }
+        log_msg(KCR_LOG_WARN, NULL, "pod backend unavailable, /exec will answer 503: %s", berr.msg);
+    }
+    return 0;
+}
+
+int core_open(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr_err *err)
+{
+    c->cfg = cfg;
+    _cleanup_free_ char *db = xasprintf("%s/kcr.db", cfg->data_dir);
+    _cleanup_free_ char *blobs = xasprintf("%s/blobs", cfg->data_dir);
+    if (!(c->meta = meta_sqlite_open(db, err)) || !(c->blob = blob_fs_open(blobs, err)))
+        return -1;
+    c->spool_dir = xasprintf("%s/.tmp", blobs);
+    /* Read even without a backend: a bad POD_POOL_<CODE> stops the start. */
+    struct kcr_pool_config pc;
+    if (pool_config_from_env(&pc, err) < 0)
+        return -1;
+    if (c->backend) {
+        struct kcr_err perr = {0};
+        /* The kubernetes backend pools in the cluster itself (shared by
+         * every replica, docs/kubernetes.md): no second pool in-process. */
+        if (cfg->pod_backend == KCR_POD_BACKEND_KUBERNETES)
+            memset(pc.size, 0, sizeof(pc.size));
+        c->pool = pool_new(c->backend, &pc, &perr);
+        if (!c->pool)
+            log_msg(KCR_LOG_WARN, NULL, "pod pool unavailable: %s", perr.msg);
+    }
+    c->admission = admission_new(cfg->max_concurrent_execs, cfg->exec_queue_wait_ms);
+    return 0;
+}
+
+void core_stop_pods(struct kcr_core *c)
+{
+    c->pool = pool_free(c->pool);
+    if (c->backend)
+        c->backend->ops->free(c->backend);
+    c->backend = NULL;
+}
+
+void core_close(struct kcr_core *c)
+{
+    core_stop_pods(c);
+    c->meta = meta_free(c->meta);
+    c->blob = blob_free(c->blob);
+    c->admission = admission_free(c->admission);
+    free(c->spool_dir);
+    c->spool_dir = NULL;
+}
+
+static double since_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+int core_ping(struct kcr_core *c, struct kcr_err *meta_err, struct kcr_err *blob_err,
+              double *ret_meta_ms, double *ret_blob_ms)
+{
+    int failed = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (c->meta->ops->ping(c->meta, meta_err) < 0)
+        failed |= CORE_PING_META;
+    if (ret_meta_ms)
+        *ret_meta_ms = since_ms(&t0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (c->blob->ops->ping(c->blob, blob_err) < 0)
+        failed |= CORE_PING_BLOB;
+    if (ret_blob_ms)
+        *ret_blob_ms = since_ms(&t0);
+    return failed;
+}
+
+const char *core_backend_name(const struct kcr_core *c)
+{
+    return c->backend ? c->backend->ops->name : "none";
+}
+
+json_t *core_backend_health(struct kcr_core *c)
+{
+    return c->backend ? c->backend->ops->health(c->backend) : NULL;
+}
+
+json_t *core_pool_stats(struct kcr_core *c)
+{
+    return c->pool ? pool_stats(c->pool) : NULL;
+}
