@@ -176,8 +176,9 @@ test: deps-test
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory bench-quick
 
+# Each unit test gets 300 s: a hung test fails the run instead of stalling it.
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; timeout 300 $$t; done
 
 # The sandbox and sidecar code under valgrind (memcheck), on the normal build:
 # every unit test valgrind 3.19 can emulate. Left out, and why: test_ns and
@@ -230,9 +231,11 @@ FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
 # The src/ files each harness links besides src/common (an archive).
 FUZZ_SRC_http_route := http/http-route
-FUZZ_SRC_multipart  := http/http http/http-route http/http-watch
+FUZZ_SRC_multipart  := http/http http/http-multipart http/http-route http/http-watch
+FUZZ_SRC_multipart_parser := http/http-multipart
 FUZZ_SRC_jwt        := api/jwt api/jwt-keys api/jwt-internal
-FUZZ_SRC_request    := api/exec-request api/errors core/principal http/http http/http-route http/http-watch
+FUZZ_SRC_request    := api/exec-request api/errors core/principal http/http http/http-multipart \
+                       http/http-route http/http-watch
 FUZZ_SRC_dockerfile := lint/dockerfile-parse
 FUZZ_COMMON := $(FUZZ_BUILD)/libcommon.a
 fuzz_objs = $(patsubst %,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)))

@@ -1,9 +1,9 @@
-/* Fuzzes the multipart/form-data path of the HTTP layer (src/http/http.c:
- * consume, post_iter, part_begin/part_data/field_data, over libmicrohttpd's
- * post processor). MHD_create_post_processor needs a live MHD connection, so
- * there is no way in without a socket: the real server is started once in
- * process (127.0.0.1, port 0, one MULTIPART route with small limits) and each
- * input is sent as the body of a POST (boundary "kcrfuzz") over loopback.
+/* Fuzzes the multipart/form-data path of the HTTP layer end to end
+ * (src/http/http.c: consume, the parser's callbacks, part_begin/part_data/
+ * field_data, limits and errors; the parser alone is fuzz_multipart_parser):
+ * the real server is started once in process (127.0.0.1, port 0, one
+ * MULTIPART route with small limits) and each input is sent as the body of a
+ * POST (boundary "kcrfuzz") over loopback.
  * Properties (abort otherwise): every request gets a status line, 200, 400 or
  * 413, within 10 s; the handler sees at most max_parts parts, each spooled fd
  * at offset 0 holding exactly part->size (<= max_part_size) bytes, and text

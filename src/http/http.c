@@ -1,5 +1,6 @@
 #include "http/http.h"
 #include "http/http-internal.h"
+#include "http/http-multipart.h"
 #include "http/http-watch.h"
 #include "common/cleanup.h"
 #include "common/fsutil.h"
@@ -53,13 +54,12 @@ struct kcr_http_req {
     char error_msg[200];
     struct kcr_buf body;
     uint64_t discarded;
-    struct MHD_PostProcessor *pp;
+    struct http_mp *mp; /* MULTIPART routes */
     struct kcr_http_part *parts;
     size_t nparts;
     struct field *fields;
     size_t nfields;
-    bool in_part;   /* the last post-iterator call wrote into parts[nparts-1] */
-    bool in_field;  /* ... into fields[nfields-1] */
+    bool in_part;   /* the current multipart part is a file (parts[nparts-1]), not a field */
     char **decoded; /* strings returned by http_req_query, freed with the request */
     size_t ndecoded;
     struct timespec start;
@@ -281,8 +281,7 @@ static void req_free(struct kcr_http_req *req)
 {
     if (!req)
         return;
-    if (req->pp)
-        MHD_destroy_post_processor(req->pp);
+    http_mp_free(req->mp);
     free(req->path);
     for (unsigned i = 0; i < req->nparams; i++)
         free(req->params[i]);
@@ -440,20 +439,21 @@ static int part_data(struct kcr_http_req *req, const char *data, size_t size)
     return 0;
 }
 
-static int field_data(struct kcr_http_req *req, const char *key, bool begin, const char *data,
-                      size_t size)
+static int field_begin(struct kcr_http_req *req, const char *key)
 {
-    const struct kcr_http_limits *lim = &req->srv->lim;
-    if (begin) {
-        if (req->nfields >= 64) {
-            set_error(req, 400, "too many form fields");
-            return -1;
-        }
-        req->fields = xrealloc(req->fields, (req->nfields + 1) * sizeof(*req->fields));
-        struct field *f = &req->fields[req->nfields++];
-        f->name = xstrdup(key ? key : "");
-        buf_init(&f->value, lim->max_field_size);
+    if (req->nfields >= 64) {
+        set_error(req, 400, "too many form fields");
+        return -1;
     }
+    req->fields = xrealloc(req->fields, (req->nfields + 1) * sizeof(*req->fields));
+    struct field *f = &req->fields[req->nfields++];
+    f->name = xstrdup(key);
+    buf_init(&f->value, req->srv->lim.max_field_size);
+    return 0;
+}
+
+static int field_data(struct kcr_http_req *req, const char *data, size_t size)
+{
     struct field *f = &req->fields[req->nfields - 1];
     buf_append(&f->value, data, size);
     if (f->value.truncated) {
@@ -463,40 +463,22 @@ static int field_data(struct kcr_http_req *req, const char *key, bool begin, con
     return 0;
 }
 
-static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *filename, const char *content_type,
-                                 const char *transfer_encoding, const char *data, uint64_t off,
-                                 size_t size)
+/* The parser's callbacks (http-multipart.h): a part with a filename is a file
+ * spooled to disk, one without is a text field kept in memory. */
+static int mp_begin(void *ctx, const char *name, const char *filename, const char *ctype)
 {
-    (void)kind;
-    (void)transfer_encoding;
-    struct kcr_http_req *req = cls;
-    if (req->error_status)
-        return MHD_NO;
-    int r;
-    if (filename) {
-        struct kcr_http_part *cur = req->in_part ? &req->parts[req->nparts - 1] : NULL;
-        /* off restarts at 0 for each part, and MHD announces each part with an
-         * empty call at off 0 before the data (also at off 0): hence the size test. */
-        bool begin = !cur || (off == 0 && (cur->size > 0 || strcmp(cur->filename, filename)));
-        req->in_field = false;
-        if (begin) {
-            if (part_begin(req, key, filename, content_type) < 0)
-                return MHD_NO;
-            req->in_part = true;
-        }
-        r = part_data(req, data, size);
-    } else {
-        struct field *cur = req->in_field ? &req->fields[req->nfields - 1] : NULL;
-        /* MHD announces each value with an empty call at off 0, then sends the
-         * data starting at off 0 again. */
-        bool begin = !cur || strcmp(cur->name, key ? key : "") || (off == 0 && cur->value.len);
-        req->in_part = false;
-        r = field_data(req, key, begin, data, size);
-        req->in_field = true;
-    }
-    return r < 0 ? MHD_NO : MHD_YES;
+    struct kcr_http_req *req = ctx;
+    req->in_part = filename != NULL;
+    return filename ? part_begin(req, name, filename, ctype) : field_begin(req, name);
 }
+
+static int mp_data(void *ctx, const char *data, size_t size)
+{
+    struct kcr_http_req *req = ctx;
+    return req->in_part ? part_data(req, data, size) : field_data(req, data, size);
+}
+
+static const struct http_mp_callbacks mp_callbacks = {.part_begin = mp_begin, .part_data = mp_data};
 
 /*** The MHD access handler ***/
 
@@ -519,7 +501,8 @@ static void consume(struct kcr_http_req *req, const char *data, size_t size)
         }
         break;
     case KCR_HTTP_BODY_MULTIPART:
-        if (MHD_post_process(req->pp, data, size) != MHD_YES)
+        /* A callback's own error (413, 500) was recorded first and stays. */
+        if (http_mp_feed(req->mp, data, size) < 0)
             set_error(req, 400, "malformed multipart/form-data body");
         break;
     }
@@ -561,8 +544,9 @@ static void on_headers(struct kcr_http_req *req, const char *url)
             set_error(req, 413, "request body exceeds maximum size");
             break;
         }
-        req->pp = MHD_create_post_processor(req->conn, 65536, post_iter, req);
-        if (!req->pp)
+        req->mp =
+            http_mp_new(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), &mp_callbacks, req);
+        if (!req->mp)
             set_error(req, 400, "expected a multipart/form-data body");
         break;
     }
@@ -627,6 +611,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return req->discarded > MAX_DISCARD ? MHD_NO : MHD_YES;
     }
     http_watch_busy(srv->watch, req->watch);
+    /* The whole body is in: a multipart one must have ended with "--B--". */
+    if (!req->error_status && req->mp && http_mp_finish(req->mp) < 0)
+        set_error(req, 400, "malformed multipart/form-data body");
     if (req->error_status)
         return queue(req, error_resp(req, req->error_status, req->error_msg));
     for (size_t i = 0; i < req->nparts; i++)
