@@ -26,6 +26,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <seccomp.h>
 #include <sys/mman.h>
 
 #include "sandbox/seccomp.h"
@@ -97,6 +98,36 @@ static int clones(void)
     int st = 0;
     waitpid(p, &st, 0);
     return WIFEXITED(st) && WEXITSTATUS(st) == 7 ? 0 : 5;
+}
+
+/* Default deny: a call off the allowlist answers ENOSYS; the explicit
+ * denials still answer EPERM; allowed calls work. */
+static int default_deny(void)
+{
+    char ldt[16] = {0};
+    EXPECT_ERRNO(syscall(SYS_modify_ldt, 0, ldt, sizeof(ldt)), ENOSYS, 1);
+    EXPECT_ERRNO(syscall(1000, 0, 0, 0), ENOSYS, 2);
+    EXPECT_ERRNO(syscall(SYS_seccomp, 0, 0, NULL), ENOSYS, 3);
+    EXPECT_ERRNO(syscall(SYS_add_key, "user", "kcr", "x", 1, -4 /* KEY_SPEC_SESSION */), EPERM, 4);
+    EXPECT_ERRNO(syscall(SYS_syslog, 3 /* SYSLOG_ACTION_READ_ALL */, NULL, 0), EPERM, 5);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0 || write(p[1], "k", 1) != 1)
+        return 6;
+    char c = 0;
+    if (read(p[0], &c, 1) != 1 || c != 'k')
+        return 7;
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, ldt, sizeof(ldt)) <= 0 || close(fd) < 0)
+        return 8;
+    if (getpid() <= 0 || getppid() <= 0)
+        return 9;
+    return 0;
+}
+
+static void test_default_deny(void **state)
+{
+    (void)state;
+    assert_int_equal(in_child(default_deny), 0);
 }
 
 static void test_kernel_surface(void **state)
@@ -230,7 +261,7 @@ static uint32_t bpf_run(const struct sock_filter *f, size_t n, const struct secc
     return 0;
 }
 
-static uint32_t verdict(uint32_t arch, uint32_t nr)
+static uint32_t verdict_a0(uint32_t arch, uint32_t nr, uint64_t a0)
 {
     int fd = memfd_create("bpf", MFD_CLOEXEC);
     assert_true(fd >= 0);
@@ -240,10 +271,15 @@ static uint32_t verdict(uint32_t arch, uint32_t nr)
     struct sock_filter *f = malloc((size_t)len);
     assert_int_equal(pread(fd, f, (size_t)len, 0), len);
     close(fd);
-    struct seccomp_data d = {.nr = (int)nr, .arch = arch};
+    struct seccomp_data d = {.nr = (int)nr, .arch = arch, .args = {a0}};
     uint32_t v = bpf_run(f, (size_t)len / sizeof(*f), &d);
     free(f);
     return v;
+}
+
+static uint32_t verdict(uint32_t arch, uint32_t nr)
+{
+    return verdict_a0(arch, nr, 0);
 }
 
 /* Whatever the kernel does with `int 0x80` or x32 (SIGSYS from the filter, or
@@ -264,6 +300,124 @@ static void test_foreign_abis_killed_by_the_filter(void **state)
 #endif
 }
 
+#if defined(__x86_64__)
+#define NATIVE AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE AUDIT_ARCH_AARCH64
+#endif
+
+#define ALLOW      SECCOMP_RET_ALLOW
+#define RET_EPERM  (SECCOMP_RET_ERRNO | EPERM)
+#define RET_ENOSYS (SECCOMP_RET_ERRNO | ENOSYS)
+
+static bool listed(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], name))
+            return true;
+    return false;
+}
+
+static void test_allowlist_is_the_default_deny_filter(void **state)
+{
+    (void)state;
+#ifdef NATIVE
+    assert_int_equal(verdict(NATIVE, SYS_read), ALLOW);
+    assert_int_equal(verdict(NATIVE, SYS_write), ALLOW);
+    assert_int_equal(verdict(NATIVE, SYS_execve), ALLOW);
+    assert_int_equal(verdict(NATIVE, SYS_futex), ALLOW);
+    assert_int_equal(verdict(NATIVE, SYS_mmap), ALLOW);
+    assert_int_equal(verdict(NATIVE, SYS_exit_group), ALLOW);
+    assert_int_equal(verdict(NATIVE, SYS_prctl), ALLOW);       /* loads the personality filter */
+    assert_int_equal(verdict(NATIVE, SYS_personality), ALLOW); /* the stacked filter decides */
+    /* Not on the list: ENOSYS, the answer libc and runtimes fall back from. */
+    assert_int_equal(verdict(NATIVE, SYS_clone3), RET_ENOSYS);
+    assert_int_equal(verdict(NATIVE, SYS_seccomp), RET_ENOSYS);
+    assert_int_equal(verdict(NATIVE, 1000), RET_ENOSYS);
+    assert_int_equal(verdict(NATIVE, 0x3fffffffu), RET_ENOSYS);
+#if defined(__x86_64__)
+    assert_int_equal(verdict(NATIVE, SYS_modify_ldt), RET_ENOSYS);
+    assert_int_equal(verdict(NATIVE, SYS_set_thread_area), RET_ENOSYS);
+#endif
+    /* Dangerous calls keep their explicit EPERM. */
+    assert_int_equal(verdict(NATIVE, SYS_add_key), RET_EPERM);
+    assert_int_equal(verdict(NATIVE, SYS_syslog), RET_EPERM);
+    assert_int_equal(verdict(NATIVE, SYS_ptrace), RET_EPERM);
+    assert_int_equal(verdict(NATIVE, SYS_io_uring_setup), RET_EPERM);
+#else
+    skip();
+#endif
+}
+
+static void test_clone_and_socket_arguments(void **state)
+{
+    (void)state;
+#ifdef NATIVE
+    /* fork, vfork and pthread_create's flags */
+    assert_int_equal(verdict_a0(NATIVE, SYS_clone, SIGCHLD), ALLOW);
+    assert_int_equal(verdict_a0(NATIVE, SYS_clone, CLONE_VM | CLONE_VFORK | SIGCHLD), ALLOW);
+    assert_int_equal(verdict_a0(NATIVE, SYS_clone,
+                                CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+                                    CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID |
+                                    CLONE_CHILD_CLEARTID),
+                     ALLOW);
+    const unsigned long ns[] = {CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
+                                CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET};
+    for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+        assert_int_equal(verdict_a0(NATIVE, SYS_clone, ns[i] | SIGCHLD), RET_EPERM);
+        assert_int_equal(verdict_a0(NATIVE, SYS_clone, ns[i] | CLONE_VM | CLONE_THREAD), RET_EPERM);
+    }
+    assert_int_equal(verdict_a0(NATIVE, SYS_socket, AF_UNIX), ALLOW);
+    assert_int_equal(verdict_a0(NATIVE, SYS_socketpair, AF_UNIX), ALLOW);
+    assert_int_equal(verdict_a0(NATIVE, SYS_socket, AF_INET), RET_EPERM);
+    assert_int_equal(verdict_a0(NATIVE, SYS_socket, AF_NETLINK), RET_EPERM);
+    assert_int_equal(verdict_a0(NATIVE, SYS_socketpair, AF_INET6), RET_EPERM);
+    assert_int_equal(verdict_a0(NATIVE, SYS_socket, 0x100000000ull | AF_UNIX), RET_EPERM);
+#else
+    skip();
+#endif
+}
+
+/* Every listed name: denied ones EPERM, allowed ones ALLOW, no name on both
+ * lists, and the calls that must never be allowed are not. */
+static void test_lists_and_their_verdicts(void **state)
+{
+    (void)state;
+    size_t na = 0, nd = 0;
+    const char *const *allowed = seccomp_policy_allowed(&na);
+    const char *const *denied = seccomp_policy_denied(&nd);
+    assert_true(na > 100);
+    for (size_t i = 0; i < na; i++)
+        assert_false(listed(denied, nd, allowed[i]));
+    static const char *const never[] = {
+        "modify_ldt",      "clone3",      "seccomp",     "ptrace",
+        "mount",           "unshare",     "setns",       "bpf",
+        "io_uring_setup",  "kexec_load",  "init_module", "keyctl",
+        "perf_event_open", "userfaultfd", "personality", "clone",
+        "socket",          "socketpair",
+    };
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+        assert_false(listed(allowed, na, never[i]));
+    assert_true(listed(allowed, na, "read") && listed(allowed, na, "execve"));
+#ifdef NATIVE
+    for (size_t i = 0; i < nd; i++) {
+        int nr = seccomp_syscall_resolve_name(denied[i]);
+        if (nr >= 0)
+            assert_int_equal(verdict(NATIVE, (uint32_t)nr), RET_EPERM);
+    }
+    size_t resolved = 0;
+    for (size_t i = 0; i < na; i++) {
+        int nr = seccomp_syscall_resolve_name(allowed[i]);
+        if (nr < 0)
+            continue;
+        resolved++;
+        if (verdict(NATIVE, (uint32_t)nr) != ALLOW)
+            fail_msg("%s (%d) is listed but not allowed", allowed[i], nr);
+    }
+    assert_true(resolved > 100);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +426,10 @@ int main(void)
         cmocka_unit_test(test_clones),
         cmocka_unit_test(test_denied_list),
         cmocka_unit_test(test_foreign_abis_killed_by_the_filter),
+        cmocka_unit_test(test_default_deny),
+        cmocka_unit_test(test_allowlist_is_the_default_deny_filter),
+        cmocka_unit_test(test_clone_and_socket_arguments),
+        cmocka_unit_test(test_lists_and_their_verdicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
