@@ -135,10 +135,12 @@ static void *reaper_main(void *arg)
         if (r->stop)
             break;
         pthread_mutex_unlock(&r->lock);
-        int n = session_reap(r->core, session_now_ms());
-        if (n > 0)
+        int64_t now = session_now_ms();
+        int n = r->core->cfg->session_ttl_hours > 0 ? session_reap(r->core, now) : 0;
+        int ns = r->core->cfg->state_ttl_s > 0 ? statestore_reap(r->core, now) : 0;
+        if (n > 0 || ns > 0)
             log_json(KCR_LOG_INFO, NULL, "expired sessions removed",
-                     json_pack("{s:i}", "sessions", n));
+                     json_pack("{s:i,s:i}", "sessions", n, "states", ns));
         pthread_mutex_lock(&r->lock);
     }
     pthread_mutex_unlock(&r->lock);
@@ -147,7 +149,7 @@ static void *reaper_main(void *arg)
 
 struct kcr_session_reaper *session_reaper_start(struct kcr_core *c, struct kcr_err *err)
 {
-    if (c->cfg->session_ttl_hours <= 0)
+    if (c->cfg->session_ttl_hours <= 0 && c->cfg->state_ttl_s <= 0)
         return NULL;
     struct kcr_session_reaper *r = xcalloc(1, sizeof(*r));
     r->core = c;

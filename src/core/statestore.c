@@ -1,6 +1,7 @@
 #include "core/statestore.h"
 #include "common/digest.h"
 #include "core/session.h"
+#include "common/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <sys/stat.h>
 
 #define KEY_MAX 160
+/* Expired states removed per store query. */
+#define REAP_BATCH 64
 
 bool statestore_id_ok(const char *id)
 {
@@ -150,6 +153,32 @@ int statestore_commit_session(struct kcr_core *c, const struct kcr_session *s, i
     if (fstat(fd, &sb) < 0)
         return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "stat state");
     return commit(c, s->owner, s->id, NULL, (size_t)sb.st_size, fd, ret, err);
+}
+
+int statestore_reap(struct kcr_core *c, int64_t now_ms)
+{
+    struct kcr_state_meta v[REAP_BATCH];
+    size_t n = 0;
+    int total = 0;
+    struct kcr_err err = {0};
+    do {
+        if (c->meta->ops->states_expired(c->meta, now_ms, v, REAP_BATCH, &n, &err) < 0) {
+            log_msg(KCR_LOG_WARN, NULL, "state cleanup: %s", err.msg);
+            return total;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char key[KEY_MAX];
+            /* Record first: once it is gone nothing reaches the bytes. */
+            if (c->meta->ops->state_delete(c->meta, v[i].owner, v[i].session_id, &err) < 0) {
+                log_msg(KCR_LOG_WARN, NULL, "state cleanup '%s': %s", v[i].session_id, err.msg);
+                return total;
+            }
+            blob_key(v[i].owner, v[i].session_id, key);
+            (void)c->blob->ops->remove(c->blob, key, NULL);
+            total++;
+        }
+    } while (n == REAP_BATCH);
+    return total;
 }
 
 void statestore_remove_legacy(struct kcr_core *c, const char *id)

@@ -48,4 +48,8 @@ int statestore_commit_session(struct kcr_core *c, const struct kcr_session *s, i
 
 /* Removes the bytes of an unowned state of id (they live apart from the
  * session's directory); for the session reaper. */
+/* Removes the states expired at now_ms (STATE_TTL_SECONDS): records, then
+ * bytes. Returns how many. */
+int statestore_reap(struct kcr_core *c, int64_t now_ms);
+
 void statestore_remove_legacy(struct kcr_core *c, const char *id);

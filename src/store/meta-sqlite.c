@@ -405,6 +405,20 @@ static int m_state_delete(struct kcr_meta *m, const char *owner, const char *sid
                      err);
 }
 
+static int m_states_expired(struct kcr_meta *m, int64_t now_ms, struct kcr_state_meta *ret,
+                            size_t max, size_t *ret_n, struct kcr_err *err)
+{
+    int64_t lim = (int64_t)max;
+    const void *a[] = {&now_ms, &lim};
+    struct rows r = {.v = ret, .size = sizeof(*ret), .cap = max, .fill = state_row};
+    int rc = query(ms(m),
+                   "SELECT owner,session_id,size,hash,created_ms,expires_ms FROM states "
+                   "WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
+                   "ii", a, &r, err);
+    *ret_n = r.n;
+    return rc;
+}
+
 /*** Managed keys ***/
 
 #define KEY_COLS                                                                                   \
@@ -564,6 +578,7 @@ static const struct kcr_meta_ops sqlite_ops = {
     .state_put = m_state_put,
     .state_get = m_state_get,
     .state_delete = m_state_delete,
+    .states_expired = m_states_expired,
     .key_add = m_key_add,
     .key_get = m_key_get,
     .key_list = m_key_list,

@@ -116,6 +116,9 @@ struct kcr_meta_ops {
                      struct kcr_state_meta *ret, struct kcr_err *err);
     int (*state_delete)(struct kcr_meta *m, const char *owner, const char *sid,
                         struct kcr_err *err);
+    /* Up to max state records expired at now_ms (ret: max entries). */
+    int (*states_expired)(struct kcr_meta *m, int64_t now_ms, struct kcr_state_meta *ret,
+                          size_t max, size_t *ret_n, struct kcr_err *err);
 
     /* Managed keys, by sha256 hex; key_get fails with NOT_FOUND for an
      * unknown hash. */

@@ -192,6 +192,33 @@ static void test_ttl_and_reap(void **state)
     cfg.session_ttl_hours = 0;
 }
 
+/* STATE_TTL_SECONDS: an expired state of a live session is removed (record
+ * and bytes) while the session and its files stay. */
+static void test_state_ttl_and_reap(void **state)
+{
+    (void)state;
+    cfg.state_ttl_s = 60;
+    struct kcr_session s, got;
+    assert_int_equal(session_create(&core, &key_a, NULL, NULL, &s, NULL), 0);
+    struct kcr_file_meta f = store(&s, "a.txt", "bytes", NULL);
+    struct kcr_state_meta st;
+    assert_int_equal(statestore_save(&core, &key_a, s.id, "\001S", 2, &st, NULL), 0);
+    assert_int_equal(statestore_reap(&core, session_now_ms()), 0);
+    assert_int_equal(statestore_get_session(&core, &s, &st, NULL), 0);
+    uint64_t size = 0;
+    int fd = statestore_open(&core, &st, &size, NULL);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(statestore_reap(&core, session_now_ms() + 120 * 1000), 1);
+    assert_int_equal(statestore_get_session(&core, &s, &st, NULL), -1);
+    assert_true(statestore_open(&core, &st, &size, NULL) < 0);
+    assert_int_equal(session_get_owned(&core, &key_a, s.id, &got, NULL), 0);
+    fd = files_open(&core, &f, &size, NULL);
+    assert_true(fd >= 0);
+    close(fd);
+    cfg.state_ttl_s = 0;
+}
+
 static void test_reaper_starts_and_stops(void **state)
 {
     (void)state;
@@ -374,6 +401,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unowned_is_for_keys_only, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_ttl_and_reap, setup_principals, teardown),
+        cmocka_unit_test_setup_teardown(test_state_ttl_and_reap, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_reaper_starts_and_stops, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_store_resolve_copy_delete, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_files_stay_with_their_owner, setup_principals,
