@@ -311,7 +311,8 @@ static struct kcr_http_resp *rate_check(struct kcr_api *api, struct kcr_http_req
     return ar->rate.limited ? too_many(req, &ar->rate, (enum kcr_rate_class)cls) : NULL;
 }
 
-/* POST/PUT/PATCH bodies must be one of the types the API speaks (rule 12). */
+/* POST/PUT/PATCH bodies must be one of the types the API speaks
+ * (docs/api-contract.md rule 12). */
 static bool content_type_ok(struct kcr_http_req *req, const char *path)
 {
     const char *m = http_req_method(req);

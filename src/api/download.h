@@ -1,4 +1,4 @@
-/* download — GET and OPTIONS /download/{session_id}/{file_id} (rule 9). */
+/* download — GET and OPTIONS /download/{session_id}/{file_id} (docs/api-contract.md rule 9). */
 #pragma once
 
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* errors — the one table from error kinds to HTTP statuses, and the error
- * body shapes of api-contract rule 11:
+ * body shapes of docs/api-contract.md rule 11:
  *   app errors:        {"error","error_type","details","request_id","timestamp"}
  *   middleware errors: {"error","timestamp"}  (401, 415, before any handler) */
 #pragma once

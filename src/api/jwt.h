@@ -3,8 +3,8 @@
  * LibreChat >= v0.8.6 authenticates to the code API with `Authorization: Bearer
  * <JWT>`: a compact JWS (header.payload.signature, base64url without padding)
  * signed with EdDSA (Ed25519) or RS256, carrying iss, aud, sub (the user id),
- * iat/nbf/exp (lifetime <= 300 s) and tenant_id (../shared/reference/
- * librechat-client.md §3, §13). The verifier is configured from the reference
+ * iat/nbf/exp (lifetime <= 300 s) and tenant_id (docs/auth.md, "LibreChat JWTs").
+ * The verifier is configured from the reference
  * server's CODEAPI_JWT_* variables, refuses everything it does not positively
  * recognise (alg none, crit headers, unknown kids, HS256 unless a dedicated
  * secret is set) and remembers verified tokens by their SHA-256 until they

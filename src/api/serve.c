@@ -89,7 +89,7 @@ static void finish(struct kcr_http_req *req, struct kcr_http_resp *resp, void *c
     http_resp_header(resp, "Permissions-Policy", "geolocation=(), microphone=(), camera=()");
     http_resp_header(resp, "Content-Security-Policy", "default-src 'self'");
     const char *path = http_req_path(req);
-    /* Download answers carry their own CORS headers (rule 9). */
+    /* Download answers carry their own CORS headers (docs/api-contract.md rule 9). */
     if (api->core.cfg->enable_cors && path && strncmp(path, "/download/", 10)) {
         const char *origins = api->core.cfg->cors_origins;
         const char *origin = http_req_header(req, "Origin");
@@ -319,7 +319,7 @@ int serve_main(int argc, char **argv)
         return 2;
     }
     log_init("kcr-serve");
-    /* No core dumps and no ptrace by same-uid processes (security.md case 15);
+    /* No core dumps and no ptrace by same-uid processes (docs/security.md case 15);
      * the uid drop would do it too, this also covers rootless runs. */
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     /* Every thread inherits this mask; the main thread takes the signals. */

@@ -1,5 +1,6 @@
 /* state — the Python state blob endpoints with KubeCodeRun's exact semantics
- * (rule 13): GET/POST/DELETE /state/{session_id}, GET /state/{session_id}/info.
+ * (docs/api-contract.md rule 13): GET/POST/DELETE /state/{session_id},
+ * GET /state/{session_id}/info.
  * A state is a version byte (1 = cloudpickle, 2 = lz4-compressed) and its
  * payload, at most 50 MiB, identified by its sha256. */
 #pragma once

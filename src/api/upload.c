@@ -50,7 +50,7 @@ struct target {
 };
 
 /* The stored name: the relative path the client sent, each component
- * sanitised (api-contract rule 7); NULL when it is too deep. */
+ * sanitised (docs/api-contract.md rule 7); NULL when it is too deep. */
 static char *part_name(const struct kcr_http_part *p)
 {
     return names_sanitize_path(p->filename, UPLOAD_MAX_DEPTH);

@@ -1,5 +1,6 @@
 /* upload — POST /upload: multipart field `file` (one) or `files` (many), plus
- * an optional `entity_id`; parts arrive spooled to unnamed files (rule 7). */
+ * an optional `entity_id`; parts arrive spooled to unnamed files
+ * (docs/api-contract.md rule 7). */
 #pragma once
 
 #include "http/http.h"

@@ -15,7 +15,7 @@ bool names_is_safe(const char *name);
  * (e.g. "plots/a.png"), at most depth components and KCR_PATH_MAX bytes. */
 bool names_is_safe_path(const char *path, int depth);
 
-/* The upload file-name rule (api-contract rule 7): basename, every byte outside
+/* The upload file-name rule (docs/api-contract.md rule 7): basename, every byte outside
  * [A-Za-z0-9.-] becomes '_', a leading '.' or an empty result gets a '_' prefix,
  * capped at 255 bytes keeping the extension (at most 16 bytes), then in every run
  * of dots all but the last become '_' ("a..b" -> "a_.b", ".." -> "__."), so the

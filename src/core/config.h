@@ -1,6 +1,6 @@
 /* config — the settings of `kcr serve`, read once from the environment.
  *
- * Names follow KubeCodeRun where it has one (api-contract.md, Configuration).
+ * Names follow KubeCodeRun where it has one (docs/api-contract.md, Configuration).
  * A bad value stops the start with one line naming the variable. */
 #pragma once
 

@@ -11,7 +11,7 @@
 #include "core/session.h"
 #include "store/meta.h"
 
-/* A file reference from an /exec request; either shape of api-contract rule 2
+/* A file reference from an /exec request; either shape of docs/api-contract.md rule 2
  * (session_id is `session_id` or `storage_session_id`). Strings may be NULL;
  * res is what the reference names (`kind`, `resource_id`, `version`). */
 struct kcr_file_ref {

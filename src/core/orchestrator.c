@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* Output paths deeper than this are not collected (security.md case 11). */
+/* Output paths deeper than this are not collected (docs/security.md case 11). */
 #define OUTPUT_MAX_DEPTH 16
 
 #define KCR_MOUNT_NAME_MAX 4096
@@ -176,7 +176,8 @@ static const struct kcr_pod_file *find_file(const struct kcr_pod_files *l, const
     return NULL;
 }
 
-/* Whether an entry of the after-run listing is a result of the run (rule 6):
+/* Whether an entry of the after-run listing is a result of the run
+ * (docs/api-contract.md rule 6):
  * new, or an upload that was mounted and then modified. */
 static bool is_result(const struct kcr_pod_file *f, const struct kcr_pod_files *before,
                       const struct mounted *m, size_t nm, const char *code_file)
@@ -324,7 +325,7 @@ static int collect_state(struct kcr_core *c, struct kcr_pod *pod, const struct k
 
 /* The sidecar ends a stream it had to cut with its own line ("[output
  * truncated: limit of N bytes reached]"); take it off and report the cut with
- * the API's marker instead (rule 4). Returns whether the stream was cut. */
+ * the API's marker instead (docs/api-contract.md rule 4). Returns whether the stream was cut. */
 static bool strip_sidecar_mark(const char *data, size_t *len)
 {
     static const char head[] = "\n[output truncated: limit of ";

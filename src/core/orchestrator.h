@@ -1,5 +1,5 @@
 /* orchestrator — one POST /exec: session, files in, pod, run, files out,
- * output processing (architecture.md, "One execution"). */
+ * output processing (docs/architecture.md, "One execution"). */
 #pragma once
 
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* output — turns a program's raw stdout/stderr bytes into the strings /exec
- * returns (api-contract rule 4). */
+ * returns (docs/api-contract.md rule 4). */
 #pragma once
 
 #include <stdbool.h>

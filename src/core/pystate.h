@@ -1,5 +1,5 @@
 /* pystate — Python variables that persist between the /exec calls of a
- * session (api-contract rule 13: unlike KubeCodeRun, state really persists).
+ * session (docs/api-contract.md rule 13: unlike KubeCodeRun, state really persists).
  *
  * The user's program is run by a small Python wrapper that restores the
  * session's state blob (version byte 1 = pickle/cloudpickle, 2 = lz4-framed)

@@ -1,4 +1,4 @@
-/* session — choosing, creating and expiring sessions (api-contract rule 3). */
+/* session — choosing, creating and expiring sessions (docs/api-contract.md rule 3). */
 #pragma once
 
 #include <stddef.h>

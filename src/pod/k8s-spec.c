@@ -197,7 +197,7 @@ static json_t *sidecar_container(const struct spec_in *in)
         json_array_append_new(
             env, json_pack("{s:s, s:s}", "name", "RUNNER_PRELOAD", "value", in->runner_preload));
     /* No real file outgrows the pod's largest emptyDir; only a sparse one can
-     * claim to (security.md case 6). */
+     * claim to (docs/security.md case 6). */
     json_array_append_new(
         env, env_var("MAX_FILE_WRITE_MB", in->data_mb > in->tmp_mb ? in->data_mb : in->tmp_mb));
     json_int_t overhead_mb = SIDECAR_OVERHEAD_MB + (in->runner_preload ? PRELOAD_OVERHEAD_MB : 0);

@@ -238,7 +238,7 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
         max_exec = 600; /* the sidecar's own bound */
     env[k++] = xasprintf("MAX_EXECUTION_TIME=%ld", max_exec < 1 ? 1 : max_exec);
     /* No real file outgrows the pod's largest disk; only a sparse one can
-     * claim to (security.md case 6). */
+     * claim to (docs/security.md case 6). */
     long disk_mb = m->cfg->tmp_mb > m->cfg->data_mb ? m->cfg->tmp_mb : m->cfg->data_mb;
     env[k++] = xasprintf("MAX_FILE_WRITE_MB=%ld", disk_mb);
     /* The pids cgroup bounds the pod; the sidecar adds RLIMIT_NPROC where the

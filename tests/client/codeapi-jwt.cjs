@@ -1,5 +1,5 @@
 // codeapi-jwt.cjs — mints the Code API bearer token the way a current
-// LibreChat host does (../../../shared/reference/librechat-client.md §3, §13),
+// LibreChat host does (docs/auth.md, "LibreChat JWTs"),
 // with node's built-in crypto only, so the tests can act as that host.
 //
 //   mintCodeApiToken(opts)        -> compact JWS string

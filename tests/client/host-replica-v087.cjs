@@ -1,5 +1,5 @@
 // host-replica-v087.cjs — replays what a LibreChat >= v0.8.7 server does around
-// the Code API (../../../shared/reference/librechat-client.md §7, §8, §13), with
+// the Code API (docs/librechat.md; upload and download: docs/api.md), with
 // axios and form-data as LibreChat's server uses them and a bearer JWT minted
 // like LibreChat's codeapi.ts (codeapi-jwt.cjs):
 //

@@ -1,6 +1,6 @@
 """Helpers for the authentication and isolation suites: key pairs, LibreChat-
 style JWTs (minted here with python3-cryptography, header {alg, typ, kid} and
-the claims of ../shared/reference/librechat-client.md §13), hostile variants
+the claims of docs/auth.md, "LibreChat JWTs"), hostile variants
 of them, and a `kcr serve` configured to verify them."""
 import base64
 import json

@@ -1,7 +1,7 @@
 """Authentication of `kcr serve` (docs/auth.md) against real servers over real
 sockets: LibreChat-minted JWTs (EdDSA and RS256 by a PEM, a JWK, a JWKS and a
 directory of keys that is re-read on change), every hostile token of
-security.md case 20 refused with 401, the three providers, API keys in the
+docs/security.md case 20 refused with 401, the three providers, API keys in the
 JSON body (removed, never logged), trusted networks (a second loopback address
 as the peer), and the start-up errors of bad settings."""
 import http.client
@@ -139,7 +139,7 @@ def test_verified_token_is_not_valid_past_its_exp(ed):
 
 
 # --------------------------------------------------------------------------
-# Hostile tokens (security.md case 20): each one 401, with a reason in the log
+# Hostile tokens (docs/security.md case 20): each one 401, with a reason in the log
 # and a generic body.
 
 

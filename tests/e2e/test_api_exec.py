@@ -81,7 +81,8 @@ def test_print_hi_and_unknown_fields_ignored(server):
     # A run that defines nothing has no state to keep.
     assert b["has_state"] is False
     assert b["state_size"] is None and b["state_hash"] is None
-    # Python runs save their globals as the session's state (rule 13).
+    # Python runs save their globals as the session's state
+    # (docs/api-contract.md rule 13).
     b = ok(server.exec("y = 2"))
     assert b["has_state"] is True and b["state_size"] >= 2
     assert re.fullmatch(r"[0-9a-f]{64}", b["state_hash"])
@@ -517,7 +518,7 @@ def test_python_state_persists_between_executions(server):
     assert b["stdout"] == "41 2\n"
     # The state file is never returned as an output.
     assert b["files"] == []
-    # Version 2 is the same pickle, lz4-framed (rule 13): restored too.
+    # Version 2 is the same pickle, lz4-framed (docs/api-contract.md rule 13): restored too.
     import lz4.frame
     v2 = b"\x02" + lz4.frame.compress(st.content[1:])
     third = ok(server.exec("print('x' in globals())"))
@@ -636,7 +637,7 @@ def test_nested_file_references_are_placed_at_their_path(server):
     # In a fresh session (a copy) and in the same one.
     for extra in ({}, {"session_id": a["session_id"]}):
         b = ok(server.exec("cat '/mnt/data/notes/sub/out.txt'", lang="bash", files=[ref], **extra))
-        assert b["stdout"] == "nested!\n", b  # rule 4: stdout ends with a newline
+        assert b["stdout"] == "nested!\n", b  # docs/api-contract.md rule 4: final newline
         assert b["files"] == []  # mounted, not modified: not an output
     # A name that is not a safe relative path is a 400 naming it.
     for bad in ("../escape.txt", "/etc/passwd", "a//b.txt", "a/./b.txt", "x/" * 17 + "y"):

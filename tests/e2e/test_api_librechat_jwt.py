@@ -1,5 +1,5 @@
 """LibreChat >= v0.8.6 as a host of kcr, authenticated only by the bearer JWT
-it mints (../shared/reference/librechat-client.md §3, §13), end to end.
+it mints (docs/auth.md, "LibreChat JWTs"; docs/librechat.md), end to end.
 
 The tokens are minted in node by tests/client/codeapi-jwt.cjs with the header
 and claims of LibreChat's codeapi.ts (EdDSA and RS256), and the servers know

@@ -1,4 +1,5 @@
-"""kcr serve: /state/* with KubeCodeRun's exact semantics (api-contract rule 13),
+"""kcr serve: /state/* with KubeCodeRun's exact semantics
+(docs/api-contract.md rule 13),
 except that a state is stored only under one of the caller's live sessions
 (issue 13, item 4: POST /state/{anything} was a free 50 MB store)."""
 import hashlib

@@ -1,4 +1,4 @@
-"""security.md case 13 and issue 3's concurrency proof: 50 executions in 50
+"""docs/security.md case 13 and issue 3's concurrency proof: 50 executions in 50
 different local pods at the same time, each writing the same file name with
 its own contents. Every result must be that pod's own, through stdout and
 through the sidecar's file listing and download; no execution may fail."""

@@ -1,4 +1,4 @@
-"""The adversarial suite of ../shared/docs/security.md, cases 1-17 (13 is
+"""The adversarial suite of docs/security.md, cases 1-17 (13 is
 test_parallel.py), run as black-box tests through the sidecar of real local
 pods (tests/e2e/pod_util.py LocalPod). Each test asserts the outcome the
 table of security.md states; docs/security-suite.md explains each one.

@@ -1,4 +1,4 @@
-"""security.md case 18: another caller gets nothing. Against one real `kcr
+"""docs/security.md case 18: another caller gets nothing. Against one real `kcr
 serve` that takes LibreChat JWTs, two environment API keys and a managed key,
 caller A creates a session with an upload, an output file, Python globals, a
 state blob and an entity; caller B then tries every endpoint that takes an

@@ -1,6 +1,6 @@
 """The sidecar's /files endpoints: uploads (nested relative paths included),
 listing, download, delete, and refusal of traversal, symlinks and FIFOs
-(security.md items 6, 10, 11)."""
+(docs/security.md invariant 6, cases 10 and 11)."""
 import hashlib
 import json
 import os

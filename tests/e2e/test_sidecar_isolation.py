@@ -1,5 +1,6 @@
-"""What user code run by kcr-nsexec can and cannot do (security.md items 3, 12,
-14, 15, 17), observed with kcr-probe from inside a real main container."""
+"""What user code run by kcr-nsexec can and cannot do (docs/security.md
+invariant 3, cases 12, 14, 15 and 17), observed with kcr-probe from inside a
+real main container."""
 import os
 
 import pytest

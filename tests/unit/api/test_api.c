@@ -1,6 +1,6 @@
 /* Unit tests for the api module's pure parts: the error kind -> status table
- * and error types (rule 11), the OpenAPI document (every endpoint, valid
- * structure), the Content-Disposition encoding (rule 9) and API-key checks
+ * and error types (docs/api-contract.md rule 11), the OpenAPI document (every
+ * endpoint, valid structure), the Content-Disposition encoding (rule 9) and API-key checks
  * (static keys, managed keys by sha256, master key). */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for core/output.c: api-contract rule 4 (cap in characters with
+/* Unit tests for core/output.c: docs/api-contract.md rule 4 (cap in characters with
  * the marker, control characters removed, invalid UTF-8 replaced, leading
  * whitespace kept, stdout ends with a newline). */
 #include <setjmp.h>
