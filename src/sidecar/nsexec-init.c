@@ -76,28 +76,25 @@ int nsexec_init_resolve(const char *name, const char *path, char *out, size_t si
  *     no privilege, but /proc/self files of a non-dumpable process are root's;
  *   - PATH lookup as the final uid, so access() answers for that user;
  *   - seccomp last: it refuses calls the earlier steps make. */
-__attribute__((noreturn)) static void child_main(const struct nsexec_plan *plan, int errfd)
+__attribute__((noreturn)) static void child_main(const struct nsexec_plan *plan, int errfd,
+                                                 bool own_userns)
 {
-    const char *what = NULL;
     int r;
     if (errfd > 3 && close_range(3, (unsigned)errfd - 1, 0) < 0)
         child_fail(errfd, NSEXEC_STEP_CLOSE_FDS, errno);
     if (close_range((unsigned)errfd + 1, ~0U, 0) < 0)
         child_fail(errfd, NSEXEC_STEP_CLOSE_FDS, errno);
-    struct stat ns_before, ns_after;
-    bool have_ns = stat("/proc/self/ns/user", &ns_before) == 0;
-    if ((r = caps_drop_all(plan->uid, plan->gid, &what)) < 0)
-        child_fail(errfd, NSEXEC_STEP_DROP_PRIVS, -r);
+    /* init dropped every privilege before it forked us (init_drop): a
+     * capability left here would be a bug, so it is checked, not assumed. */
+    if (caps_have_any())
+        child_fail(errfd, NSEXEC_STEP_DROP_PRIVS, EPERM);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         child_fail(errfd, NSEXEC_STEP_NO_NEW_PRIVS, errno);
     (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     /* RLIMIT_NPROC counts the processes of a uid in a user namespace: only
-     * in the one caps_drop_all just made for this program is that the
-     * program's own processes (rlimit.h); elsewhere the pod's pids cgroup
-     * bounds them. */
+     * in the one init made for this step is that the program's own
+     * processes (rlimit.h); elsewhere the pod's pids cgroup bounds them. */
     struct kcr_rlimits lim = plan->limits;
-    bool own_userns = have_ns && stat("/proc/self/ns/user", &ns_after) == 0 &&
-                      ns_after.st_ino != ns_before.st_ino;
     if (!own_userns || !rlimit_nproc_per_userns())
         lim.nproc = 0;
     int oom = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -284,6 +281,25 @@ static bool wait_for_adoption(pid_t child)
     return true;
 }
 
+/* Every privilege of init goes before it forks anything (ids, capability
+ * sets, a user namespace of its own when it lacks CAP_SETPCAP, see
+ * caps_drop_all): the program's process never exists next to a privileged
+ * init. Returns whether that made a user namespace of this step's own. */
+static bool init_drop(const struct nsexec_plan *plan)
+{
+    struct stat before, after;
+    bool have_ns = stat("/proc/self/ns/user", &before) == 0;
+    const char *what = NULL;
+    int r = caps_drop_all(plan->uid, plan->gid, &what);
+    if (r < 0)
+        init_fail(plan, NSEXEC_STEP_DROP_PRIVS, -r);
+    /* init stays alive next to user code: never ptrace-able or dumpable. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    (void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    init_tie_to_parent(plan);
+    return have_ns && stat("/proc/self/ns/user", &after) == 0 && after.st_ino != before.st_ino;
+}
+
 void nsexec_init_main(const struct nsexec_plan *plan)
 {
     init_tie_to_parent(plan);
@@ -296,7 +312,13 @@ void nsexec_init_main(const struct nsexec_plan *plan)
         adopted = child > 0;
         close(plan->forkserver_fd);
     }
-    if (!adopted) {
+    /* The fork-server's program dropped on its own; init kept its
+     * capabilities until then because the template checks them. A failure
+     * ends init, and with it the namespace and the program. */
+    if (adopted)
+        (void)init_drop(plan);
+    else {
+        bool own_userns = init_drop(plan);
         if (pipe2(errp, O_CLOEXEC) < 0)
             init_fail(plan, NSEXEC_STEP_FORK, errno);
         child = fork();
@@ -304,21 +326,10 @@ void nsexec_init_main(const struct nsexec_plan *plan)
             init_fail(plan, NSEXEC_STEP_FORK, errno);
         if (child == 0) {
             close(errp[0]);
-            child_main(plan, errp[1]);
+            child_main(plan, errp[1], own_userns);
         }
         close(errp[1]);
     }
-    /* init stays alive next to user code: it holds nothing it needs
-     * privilege for any more, and must not be ptrace-able or dumpable. */
-    const char *what = NULL;
-    int r = caps_drop_all(plan->uid, plan->gid, &what);
-    if (r < 0) {
-        kill(child, SIGKILL);
-        init_fail(plan, NSEXEC_STEP_DROP_PRIVS, -r);
-    }
-    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    (void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    init_tie_to_parent(plan);
 
     struct step_error e = {0, 0};
     init_read_child_error(errp[0], &e);
