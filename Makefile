@@ -4,13 +4,17 @@
 # files named main-*.c are program entry points and stay out of the archives.
 # A binary links only the archives its row of the dependency table allows
 # (docs/architecture.md), so kcr-sidecar and kcr-nsexec never see api/core/store/pod.
+# The table is written once, below (DEPS_<module>); `make check-layers` checks
+# every #include of src/ against it.
 
 BUILD   ?= build
 CC      ?= gcc
 SAN     ?=
 PY      := /usr/bin/python3
 
-PKGS    := libmicrohttpd jansson libcurl sqlite3 hiredis libseccomp libcap libcrypto
+# hiredis is not linked: nothing uses it yet; the scale-out (Redis) store will
+# add it back here (deps/build.txt keeps installing libhiredis-dev).
+PKGS    := libmicrohttpd jansson libcurl sqlite3 libseccomp libcap libcrypto
 HAVE_PKGS := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -49,41 +53,59 @@ ifeq ($(SIDECAR_STATIC)$(HAVE_PKGS),1yes)
   endif
 endif
 
-MODULES := common http sandbox store pod core api lint sidecar
+# The dependency table (docs/architecture.md, "Modules and the dependency
+# table"), written once: DEPS_<module> is what src/<module>/ may #include,
+# directly. MODULES is in link order, users before what they use, so every
+# module comes before its DEPS (scripts/check-layers.py checks that too).
+# `fakes` is tests/fakes/ (unit tests only), checked like a module.
+MODULES := api core lint pod store sidecar http sandbox common
+DEPS_api     := core http common
+DEPS_core    := store pod common
+DEPS_lint    := common
+DEPS_pod     := sandbox common
+DEPS_store   := common
+DEPS_sidecar := sandbox http common
+DEPS_http    := common
+DEPS_sandbox := common
+DEPS_common  :=
+DEPS_fakes   := pod common
+
 define module_objs
 $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/$(1)/main-%.c,$(wildcard src/$(1)/*.c)))
 endef
 $(foreach m,$(MODULES),$(eval OBJS_$(m) := $(call module_objs,$(m))))
 $(foreach m,$(MODULES),$(eval LIB_$(m) := $(BUILD)/lib$(m).a))
 
-# Link order: users before what they use.
-KCR_LIBS     := $(LIB_api) $(LIB_core) $(LIB_lint) $(LIB_pod) $(LIB_store) $(LIB_http) $(LIB_sandbox) $(LIB_common)
-SIDECAR_LIBS := $(LIB_sidecar) $(LIB_http) $(LIB_sandbox) $(LIB_common)
-NSEXEC_LIBS  := $(LIB_sidecar) $(LIB_sandbox) $(LIB_common)
-# A unit test links its module and what that module may use (the dependency
-# table), so a test also proves the module does not reach past its row.
-TEST_LIBS_common  := $(LIB_common)
-TEST_LIBS_http    := $(LIB_http) $(LIB_common)
-TEST_LIBS_sandbox := $(LIB_sandbox) $(LIB_common)
-TEST_LIBS_store   := $(LIB_store) $(LIB_common)
-TEST_LIBS_lint    := $(LIB_lint) $(LIB_common)
-TEST_LIBS_pod     := $(LIB_pod) $(LIB_sandbox) $(LIB_common)
-TEST_LIBS_core    := $(LIB_core) $(LIB_store) $(LIB_pod) $(LIB_sandbox) $(LIB_common)
-TEST_LIBS_api     := $(LIB_api) $(LIB_core) $(LIB_store) $(LIB_pod) $(LIB_http) $(LIB_sandbox) $(LIB_common)
-TEST_LIBS_sidecar := $(LIB_sidecar) $(LIB_http) $(LIB_sandbox) $(LIB_common)
+# Rows derived from the table: $(call closure,mods) is mods and everything
+# they use, transitively, in link order; $(call link_libs,mods) its archives.
+closure_all = $(foreach m,$(1),$(m) $(call closure_all,$(DEPS_$(m))))
+closure = $(filter $(sort $(call closure_all,$(1))),$(MODULES))
+link_libs = $(foreach m,$(call closure,$(1)),$(LIB_$(m)))
 
-# A binary is built once its entry point exists (modules land one by one).
-BINS := $(BUILD)/kcr \
-        $(if $(wildcard src/sidecar/main-sidecar.c),$(BUILD)/kcr-sidecar) \
-        $(if $(wildcard src/sidecar/main-nsexec.c),$(BUILD)/kcr-nsexec) \
-        $(if $(wildcard tests/helpers/kcr-probe.c),$(BUILD)/kcr-probe) \
+# Each binary links the closure of the modules its entry point calls:
+# main-kcr.c runs `kcr serve` (api), `kcr lint-dockerfile` (lint) and
+# `kcr pod` (pod). kcr-nsexec is the sidecar module without its HTTP server.
+KCR_LIBS     := $(call link_libs,api lint pod)
+SIDECAR_LIBS := $(call link_libs,sidecar)
+NSEXEC_LIBS  := $(filter-out $(LIB_http),$(call link_libs,sidecar))
+# A unit test links its module and what that module may use (its closure),
+# so a test also proves the module does not reach past its row; and the
+# test fakes (tests/fakes/, libfakes.a), which nothing else links.
+$(foreach m,$(MODULES),$(eval TEST_LIBS_$(m) := $(call link_libs,$(m))))
+LIB_fakes  := $(BUILD)/libfakes.a
+# (archived by the $(BUILD)/lib%.a rule, like a module)
+OBJS_fakes := $(patsubst tests/%.c,$(BUILD)/obj/tests/%.o,$(wildcard tests/fakes/*.c))
+# Tests include "fakes/pod-fake.h"; src/ never sees -Itests.
+TEST_CFLAGS = $(ALL_CFLAGS) -Itests
+
+BINS := $(BUILD)/kcr $(BUILD)/kcr-sidecar $(BUILD)/kcr-nsexec $(BUILD)/kcr-probe \
         $(BUILD)/kcr-forkserver.so
 
 UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
 .PHONY: all deps deps-test run test unit valgrind e2e asan clean format format-check bench bench-quick \
-        fuzz fuzz-build
+        fuzz fuzz-build check-layers
 .DEFAULT_GOAL := all
 
 # Dependencies are installed first, then make re-reads this file so that
@@ -121,8 +143,6 @@ $(BUILD)/kcr: $(BUILD)/obj/main-kcr.o $(KCR_LIBS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(KCR_LIBS) $(LIBS)
 
-
-
 $(BUILD)/kcr-sidecar: $(BUILD)/obj/sidecar/main-sidecar.o $(SIDECAR_LIBS) $(SIDECAR_ARS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(SIDECAR_LIBS) $(SIDECAR_LINK)
@@ -156,11 +176,16 @@ $(BUILD)/kcr-probe: tests/helpers/kcr-probe.c
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -std=gnu17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static -o $@ $<
 
-test_libs = $(TEST_LIBS_$(firstword $(subst /, ,$(1))))
+$(BUILD)/obj/tests/fakes/%.o: tests/fakes/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+test_libs = $(LIB_fakes) $(TEST_LIBS_$(firstword $(subst /, ,$(1))))
 $(BUILD)/tests/unit/%: tests/unit/%.c $$(call test_libs,$$*)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS_ALL) -o $@ $< $(call test_libs,$*) $(LIBS) -lcmocka
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS_ALL) -o $@ $< $(call test_libs,$*) $(LIBS) -lcmocka
 
 run: all
 	$(BUILD)/kcr serve
@@ -169,12 +194,18 @@ run: all
 # normal build (real processes, namespaces and sockets).
 test: deps-test
 	@$(MAKE) --no-print-directory binaries-only
+	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 unit
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory bench-quick
+
+# Every #include "<module>/..." in src/<module>/ and tests/fakes/ against
+# the DEPS_ rows above: fails naming file:line and the forbidden edge.
+check-layers:
+	@$(PY) scripts/check-layers.py
 
 # Each unit test gets 300 s: a hung test fails the run instead of stalling it.
 unit: $(UNIT_BINS)
@@ -231,12 +262,14 @@ FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
 # The src/ files each harness links besides src/common (an archive).
 FUZZ_SRC_http_route := http/http-route
-FUZZ_SRC_multipart  := http/http http/http-multipart http/http-route http/http-watch
+FUZZ_SRC_multipart  := http/http http/http-body http/http-request http/http-response \
+                       http/http-multipart http/http-route http/http-watch
 FUZZ_SRC_multipart_parser := http/http-multipart
 FUZZ_SRC_jwt        := api/jwt api/jwt-keys api/jwt-internal
-FUZZ_SRC_request    := api/exec-request api/errors core/principal http/http http/http-multipart \
+FUZZ_SRC_request    := api/exec-request api/errors core/principal http/http http/http-body \
+                       http/http-request http/http-response http/http-multipart \
                        http/http-route http/http-watch
-FUZZ_SRC_dockerfile := lint/dockerfile-parse
+FUZZ_SRC_dockerfile := lint/dockerfile-parse lint/dockerfile-query
 FUZZ_COMMON := $(FUZZ_BUILD)/libcommon.a
 fuzz_objs = $(patsubst %,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)))
 
@@ -283,3 +316,27 @@ clean:
 -include mk/*.mk
 -include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)
 -include $(if $(filter fuzz%,$(MAKECMDGOALS)),$(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null))
+
+# The OpenAPI document served at /openapi.json is data, src/api/openapi.json,
+# compiled into the api archive as a byte array (src/api/openapi.c fills in
+# the version and the languages). Only od and sed (coreutils, sed: in every
+# Debian) are needed, so the image builds (docker/*.Dockerfile) need no more.
+OPENAPI_JSON := src/api/openapi.json
+OPENAPI_GEN  := $(BUILD)/gen/openapi-json
+OBJS_api     += $(OPENAPI_GEN).o
+$(OPENAPI_GEN).c: $(OPENAPI_JSON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)od -An -v -tx1 $< >$@.hex
+	$(Q){ echo '/* Generated by the Makefile from $<: do not edit. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'extern const unsigned char kcr_openapi_json[];'; \
+	  echo 'extern const size_t kcr_openapi_json_len;'; \
+	  echo 'const unsigned char kcr_openapi_json[] = {'; \
+	  sed 's/[0-9a-f][0-9a-f]/0x&,/g' $@.hex; \
+	  echo '0x00};'; \
+	  echo 'const size_t kcr_openapi_json_len = sizeof(kcr_openapi_json) - 1;'; } >$@.tmp
+	$(Q)mv $@.tmp $@ && rm -f $@.hex
+$(OPENAPI_GEN).o: $(OPENAPI_GEN).c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@

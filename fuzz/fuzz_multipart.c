@@ -1,5 +1,5 @@
 /* Fuzzes the multipart/form-data path of the HTTP layer end to end
- * (src/http/http.c: consume, the parser's callbacks, part_begin/part_data/
+ * (src/http/http.c: consume; src/http/http-body.c: the parser's callbacks, part_begin/part_data/
  * field_data, limits and errors; the parser alone is fuzz_multipart_parser):
  * the real server is started once in process (127.0.0.1, port 0, one
  * MULTIPART route with small limits) and each input is sent as the body of a

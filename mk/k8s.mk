@@ -4,9 +4,9 @@
 K8S_DRIVER := $(BUILD)/kcr-k8s-driver
 binaries-only: $(K8S_DRIVER)
 
-$(K8S_DRIVER): $(BUILD)/obj/tests/helpers/k8s-driver.o $(LIB_pod) $(LIB_sandbox) $(LIB_common)
+$(K8S_DRIVER): $(BUILD)/obj/tests/helpers/k8s-driver.o $(call link_libs,pod)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIB_pod) $(LIB_sandbox) $(LIB_common) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(call link_libs,pod) $(LIBS)
 
 $(BUILD)/obj/tests/helpers/k8s-driver.o: tests/helpers/k8s-driver.c
 	@mkdir -p $(dir $@)

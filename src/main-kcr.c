@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/serve.h"
 #include "common/cleanup.h"
+#include "lint/lint-cmd.h"
+#include "pod/pod-cmd.h"
 
 struct command {
     const char *name;
@@ -11,24 +14,17 @@ struct command {
     int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
 };
 
-/* Subcommand entry points (one line each; declared here, defined in their module). */
-int lint_cmd_main(int argc, char **argv);
-int serve_main(int argc, char **argv);
-int pod_cmd_main(int argc, char **argv);
-
 static const struct command commands[] = {
     {"lint-dockerfile", "check Dockerfiles against the DHI guide", lint_cmd_main},
     {"serve", "run the Code Interpreter API server (make run)", serve_main},
     {"pod", "local pods: run one (tests, benchmarks), gc leftovers", pod_cmd_main},
-    {NULL, NULL, NULL}, /* keeps the table non-empty while commands are added */
 };
 
 static int usage(FILE *out)
 {
     fprintf(out, "usage: kcr <command> [args]\ncommands:\n");
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-        if (commands[i].name)
-            fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].help);
     return out == stdout ? 0 : 2;
 }
 
@@ -39,7 +35,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
         return usage(stdout);
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-        if (commands[i].name && !strcmp(commands[i].name, argv[1]))
+        if (!strcmp(commands[i].name, argv[1]))
             return commands[i].main(argc - 1, argv + 1);
     fprintf(stderr, "kcr: unknown command '%s'\n", argv[1]);
     return usage(stderr);

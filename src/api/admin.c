@@ -6,9 +6,9 @@
 #include "common/cleanup.h"
 #include "common/digest.h"
 #include "common/id.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 #include "core/keys.h"
-#include "core/session.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -148,7 +148,7 @@ struct kcr_http_resp *admin_handle_create(struct kcr_http_req *req, void *ctx)
             req, 422, "Request validation failed",
             json_pack("[o]", errors_detail("body -> name", "String should have 1 to 100 characters",
                                            "string_too_short")));
-    struct kcr_key_meta k = {.enabled = true, .created_ms = session_now_ms()};
+    struct kcr_key_meta k = {.enabled = true, .created_ms = time_wall_ms()};
     k.limits = (struct kcr_rate_limits){-1, -1, -1};
     struct kcr_http_resp *bad = parse_limits(req, json_object_get(body, "rate_limits"), &k.limits);
     if (bad)

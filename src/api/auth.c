@@ -5,10 +5,10 @@
 #include "api/jwt.h"
 #include "common/cleanup.h"
 #include "common/digest.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 #include "core/keys.h"
 #include "core/ratelimit.h"
-#include "core/session.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -219,7 +219,7 @@ static struct kcr_http_resp *with_token(struct kcr_auth *a, struct kcr_http_req 
 {
     struct kcr_jwt_claims claims;
     struct kcr_err err = {0};
-    if (jwt_verify(a->jwt, token, session_now_ms() / 1000, &claims, &err) < 0)
+    if (jwt_verify(a->jwt, token, time_wall_ms() / 1000, &claims, &err) < 0)
         return refuse(req, "Invalid or expired token", err.msg);
     principal_jwt(&ar->principal, claims.tenant, claims.sub);
     ar->known = true;
@@ -300,7 +300,7 @@ static struct kcr_http_resp *rate_check(struct kcr_api *api, struct kcr_http_req
     if (cls < 0)
         return NULL;
     struct kcr_err err = {0};
-    if (ratelimit_hit(&api->core, &ar->principal, (enum kcr_rate_class)cls, session_now_ms(),
+    if (ratelimit_hit(&api->core, &ar->principal, (enum kcr_rate_class)cls, time_wall_ms(),
                       &ar->rate, &err) < 0) {
         /* The store will fail the request itself if it is really down; a
          * counter that cannot be written must not lock everybody out. */

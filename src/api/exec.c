@@ -5,13 +5,13 @@
 #include "api/errors.h"
 #include "api/metrics.h"
 #include "common/cleanup.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 #include "core/orchestrator.h"
 
 #include <ctype.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 static json_t *response_json(const struct kcr_exec_response *res)
 {
@@ -55,13 +55,6 @@ static json_t *stages_json(const struct kcr_exec_stages *st)
     return o;
 }
 
-static double elapsed_s(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 struct kcr_http_resp *exec_handle(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
@@ -79,14 +72,13 @@ struct kcr_http_resp *exec_handle(struct kcr_http_req *req, void *ctx)
         return bad;
     http_req_log(req, "language", json_string(in->req.lang->code));
 
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = time_mono_ms_f();
     atomic_fetch_add(&api->inflight, 1);
     struct kcr_exec_response res;
     struct kcr_err err = {0};
     int r = orchestrator_exec(&api->core, &in->req, &res, &err);
     atomic_fetch_sub(&api->inflight, 1);
-    double secs = elapsed_s(&t0);
+    double secs = (time_mono_ms_f() - t0) / 1e3;
     http_req_log(req, "stages_ms", stages_json(&res.stages));
     if (r < 0) {
         http_req_log(req, "outcome", json_string("error"));

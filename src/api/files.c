@@ -3,8 +3,8 @@
 #include "api/context.h"
 #include "api/errors.h"
 #include "common/names.h"
+#include "common/time.h"
 #include "core/files.h"
-#include "core/session.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +102,7 @@ struct kcr_http_resp *files_handle_list(struct kcr_http_req *req, void *ctx)
         return errors_from_err(req, &err);
     /* A live session's files are as fresh as now: LibreChat re-uploads
      * anything whose lastModified is older than 23 hours. */
-    int64_t now = session_now_ms();
+    int64_t now = time_wall_ms();
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, entry(&v[i], detail, now));

@@ -2,7 +2,7 @@
 #include "api/auth.h"
 #include "api/context.h"
 #include "api/files.h"
-#include "core/session.h"
+#include "common/time.h"
 
 #include <string.h>
 
@@ -67,7 +67,7 @@ struct kcr_http_resp *health_handle_detailed(struct kcr_http_req *req, void *ctx
     (void)req;
     struct kcr_api *api = ctx;
     char now[32];
-    files_iso_ms(session_now_ms(), now);
+    files_iso_ms(time_wall_ms(), now);
     struct kcr_err e1 = {0}, e2 = {0};
     double ms1 = 0, ms2 = 0;
     int failed = core_ping(&api->core, &e1, &e2, &ms1, &ms2);

@@ -3,8 +3,8 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/lang.h"
+#include "common/time.h"
 #include "common/xalloc.h"
-#include "core/session.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -167,7 +167,7 @@ struct kcr_http_resp *metrics_handle(struct kcr_http_req *req, void *ctx)
                "# HELP kcr_uptime_seconds Seconds since kcr serve started.\n"
                "# TYPE kcr_uptime_seconds gauge\n"
                "kcr_uptime_seconds %.3f\n",
-               (double)(session_now_ms() - api->started_ms) / 1000.0);
+               (double)(time_wall_ms() - api->started_ms) / 1000.0);
     size_t len = 0;
     char *data = buf_take(&b, &len);
     return http_resp_data(200, "text/plain; version=0.0.4; charset=utf-8", data, len);

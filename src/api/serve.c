@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 #include "core/core.h"
 #include "core/session.h"
@@ -27,7 +28,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define KCR_VERSION "0.1.0"
@@ -218,7 +218,7 @@ static int start_services(struct serve_state *s, struct kcr_err *err)
     if (core_open(&api->core, &s->cfg, err) < 0)
         return -1;
     api->metrics = metrics_new();
-    api->started_ms = session_now_ms();
+    api->started_ms = time_wall_ms();
     api->version = KCR_VERSION;
     if (!(s->reaper = session_reaper_start(&api->core, err)) && err->kind != KCR_ERR_NONE)
         return -1;
@@ -284,11 +284,9 @@ static void shutdown_all(struct serve_state *s)
 {
     if (s->srv) {
         http_server_quiesce(s->srv);
-        struct timespec t0, now;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int64_t t0 = time_mono_ms();
         while (atomic_load(&s->api.inflight) > 0) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if (now.tv_sec - t0.tv_sec >= s->cfg.shutdown_grace_s) {
+            if (time_mono_ms() - t0 >= (int64_t)s->cfg.shutdown_grace_s * 1000) {
                 log_msg(KCR_LOG_WARN, NULL, "shutdown: %d executions still running after %d s",
                         atomic_load(&s->api.inflight), s->cfg.shutdown_grace_s);
                 break;

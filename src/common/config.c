@@ -1,4 +1,5 @@
 #include "common/config.h"
+#include "common/limits.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -47,4 +48,10 @@ int config_bool(const char *name, bool def, bool *ret, struct kcr_err *err)
         return 0;
     }
     return kcr_err_set(err, 0, KCR_ERR_INVALID, "%s: '%s' is not a boolean", name, v);
+}
+
+int config_max_exec_time(long *ret, struct kcr_err *err)
+{
+    return config_long("MAX_EXECUTION_TIME", KCR_DEFAULT_EXEC_SECONDS, 1, KCR_MAX_EXEC_SECONDS, ret,
+                       err);
 }

@@ -15,5 +15,10 @@ int config_long(const char *name, long def, long min, long max, long *ret, struc
 /* true/false/1/0/yes/no (any case); *ret = def when unset. */
 int config_bool(const char *name, bool def, bool *ret, struct kcr_err *err);
 
+/* MAX_EXECUTION_TIME in seconds: KCR_DEFAULT_EXEC_SECONDS when unset, at most
+ * KCR_MAX_EXEC_SECONDS (common/limits.h). Read the same way by the API and
+ * the sidecar. */
+int config_max_exec_time(long *ret, struct kcr_err *err);
+
 /* The value, or def when unset or empty. Borrowed: points into the environment or at def. */
 const char *config_str(const char *name, const char *def);

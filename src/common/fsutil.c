@@ -166,6 +166,28 @@ int fs_read_all(int fd, struct kcr_buf *out)
     }
 }
 
+ssize_t fs_read_file_at(int dirfd, const char *path, char *buf, size_t size)
+{
+    if (size == 0)
+        return -EINVAL;
+    _cleanup_close_ int fd = openat_nofollow(dirfd, path, O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    size_t len = 0;
+    while (len < size - 1) {
+        ssize_t n = read(fd, buf + len, size - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
 ssize_t fs_copy_fd(int in, int out, size_t max)
 {
     char chunk[65536];
@@ -216,22 +238,6 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
         (void)unlinkat(dirfd, tmp, 0);
         return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "write '%s'", name);
     }
-    r = fsync_retry(dirfd);
-    if (r < 0)
-        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "fsync directory of '%s'", name);
-    return 0;
-}
-
-int fs_link_tmpfile(int fd, int dirfd, const char *name, struct kcr_err *err)
-{
-    int r = fsync_retry(fd);
-    if (r < 0)
-        return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "fsync '%s'", name);
-    char proc[64];
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-    /* AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH; the /proc link does not. */
-    if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "link '%s'", name);
     r = fsync_retry(dirfd);
     if (r < 0)
         return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "fsync directory of '%s'", name);

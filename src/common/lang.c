@@ -1,5 +1,6 @@
 #include "common/lang.h"
 #include "common/cleanup.h"
+#include "common/limits.h"
 #include "common/xalloc.h"
 
 #include <ctype.h>
@@ -84,7 +85,7 @@ static const struct kcr_lang langs[] = {
         .steps = {{"javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-encoding", "UTF-8",
                    "-d", "/tmp/classes", "{file}", NULL},
                   {"java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
-                   "/tmp/classes:/mnt/data", "{class}", "{args}", NULL}},
+                   "/tmp/classes:" KCR_WORKDIR, "{class}", "{args}", NULL}},
         .env = {BASE_ENV, NULL},
         /* The JDK's conf/ and security files are symlinks into /etc. */
         .host_paths = {"/etc/java-17-openjdk", "/etc/java-21-openjdk", NULL},

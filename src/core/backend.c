@@ -11,7 +11,7 @@ static struct kcr_pod_backend *local_new(const struct kcr_serve_config *cfg, str
         return NULL;
     /* The HTTP side talks to the sidecars after it dropped to this group. */
     lc.client_gid = cfg->serve_gid;
-    lc.output_bytes = sidecar_output_bytes((long)cfg->max_output_chars);
+    lc.output_bytes = sidecar_client_output_bytes((long)cfg->max_output_chars);
     struct kcr_pod_backend *be = pod_local_new(&lc, err);
     pod_local_config_done(&lc);
     return be;

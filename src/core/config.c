@@ -203,7 +203,7 @@ static int load_backend(struct kcr_serve_config *cfg, struct kcr_err *err)
 static int load_limits(struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     long v;
-    if (config_long("MAX_EXECUTION_TIME", 30, 1, 600, &v, err) < 0)
+    if (config_max_exec_time(&v, err) < 0)
         return -1;
     cfg->max_exec_time_s = (int)v;
     /* LANG_TIME_MULT_<CODE> / LANG_MEM_MULT_<CODE> overrides (docs/languages.md). */

@@ -52,7 +52,7 @@ struct kcr_serve_config {
     struct kcr_rate_limits rate_limits; /* RATE_LIMIT_{EXEC,UPLOAD,DOWNLOAD}_PER_MINUTE; 0 = off */
     char *data_dir;                     /* KCR_DATA_DIR, default ./data (absolute after load) */
 
-    int max_exec_time_s;          /* MAX_EXECUTION_TIME, 30 (1..600) */
+    int max_exec_time_s;          /* MAX_EXECUTION_TIME, 30 (1..KCR_MAX_EXEC_SECONDS) */
     size_t max_output_chars;      /* MAX_OUTPUT_SIZE, 65536 characters per stream */
     size_t max_file_size;         /* MAX_FILE_SIZE_MB (10) in bytes: uploads and outputs */
     size_t max_files_per_session; /* MAX_FILES_PER_SESSION, 50: parts per upload */

@@ -1,13 +1,13 @@
 #include "core/core.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 #include "core/backend.h"
 #include "store/blob-fs.h"
 #include "store/meta-sqlite.h"
 
 #include <string.h>
-#include <time.h>
 
 int core_open_backend(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr_err *err)
 {
@@ -69,28 +69,20 @@ void core_close(struct kcr_core *c)
     c->spool_dir = NULL;
 }
 
-static double since_ms(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 int core_ping(struct kcr_core *c, struct kcr_err *meta_err, struct kcr_err *blob_err,
               double *ret_meta_ms, double *ret_blob_ms)
 {
     int failed = 0;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = time_mono_ms_f();
     if (c->meta->ops->ping(c->meta, meta_err) < 0)
         failed |= CORE_PING_META;
     if (ret_meta_ms)
-        *ret_meta_ms = since_ms(&t0);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+        *ret_meta_ms = time_mono_ms_f() - t0;
+    t0 = time_mono_ms_f();
     if (c->blob->ops->ping(c->blob, blob_err) < 0)
         failed |= CORE_PING_BLOB;
     if (ret_blob_ms)
-        *ret_blob_ms = since_ms(&t0);
+        *ret_blob_ms = time_mono_ms_f() - t0;
     return failed;
 }
 

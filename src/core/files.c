@@ -1,7 +1,7 @@
 #include "core/files.h"
 #include "common/cleanup.h"
 #include "common/names.h"
-#include "core/session.h"
+#include "common/time.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +24,7 @@ int files_store(struct kcr_core *c, const struct kcr_file_meta *want, int fd, ui
     if (!*f.content_type)
         snprintf(f.content_type, sizeof(f.content_type), "%s", files_mime(f.name));
     f.size = size;
-    f.created_ms = session_now_ms();
+    f.created_ms = time_wall_ms();
     char key[64];
     blob_key(key, f.session_id, f.id);
     /* Bytes first, record second: a crash in between leaves an unreferenced
@@ -162,8 +162,7 @@ int files_list_readable(struct kcr_core *c, const struct kcr_principal *p, const
     *ret = NULL;
     *ret_n = 0;
     struct kcr_session s;
-    if (!id_is_valid(sid) ||
-        c->meta->ops->session_get(c->meta, sid, session_now_ms(), &s, NULL) < 0)
+    if (!id_is_valid(sid) || c->meta->ops->session_get(c->meta, sid, time_wall_ms(), &s, NULL) < 0)
         return 0;
     struct kcr_file_meta *v = NULL;
     size_t n = 0, k = 0;

@@ -2,8 +2,10 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/digest.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 #include "core/output.h"
 #include "core/pystate.h"
@@ -34,18 +36,9 @@ struct mounted {
 
 /*** Stage timing ***/
 
-/* CLOCK_MONOTONIC in milliseconds. clock_gettime is served by the vDSO on
- * Linux, so timing every stage costs no system call. */
-static double mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 static double since_ms(double t0)
 {
-    return mono_ms() - t0;
+    return time_mono_ms_f() - t0;
 }
 
 /*** Files in ***/
@@ -150,7 +143,7 @@ static int put_files(struct kcr_core *c, struct kcr_pod *pod, const struct mount
     for (size_t i = 0; i < n; i++) {
         uint64_t size = 0;
         _cleanup_close_ int fd = files_open(c, &m[i].meta, &size, err);
-        if (fd < 0 || sidecar_put_file(pod, m[i].name, fd, size, err) < 0)
+        if (fd < 0 || sidecar_client_put_file(pod, m[i].name, fd, size, err) < 0)
             return kcr_err_wrap(err, "mount '%s'", m[i].name);
     }
     return 0;
@@ -206,7 +199,7 @@ static int collect_one(struct kcr_core *c, struct kcr_pod *pod, const struct kcr
     _cleanup_close_ int fd = c->blob->ops->tmpfile(c->blob, err);
     if (fd < 0)
         return -1;
-    if (sidecar_get_file(pod, name, fd, c->cfg->max_file_size, err) < 0)
+    if (sidecar_client_get_file(pod, name, fd, c->cfg->max_file_size, err) < 0)
         return -1;
     struct stat st;
     if (fstat(fd, &st) < 0)
@@ -228,7 +221,8 @@ static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const struct k
                          struct kcr_exec_response *res, struct kcr_err *err)
 {
     const struct kcr_pod_files after = *after_list;
-    qsort(after.items, after.count, sizeof(*after.items), cmp_pod_file);
+    if (after.count) /* an empty listing may come with no array at all */
+        qsort(after.items, after.count, sizeof(*after.items), cmp_pod_file);
     size_t max = c->cfg->max_output_files, held = 0, dropped = 0;
     if (files_count(c, s->id, &held, err) < 0)
         return -1;
@@ -288,7 +282,7 @@ static int put_state(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_s
     _cleanup_close_ int fd = statestore_open(c, &sm, &size, NULL);
     if (fd < 0)
         return 0;
-    if (sidecar_put_file(pod, PYSTATE_FILE, fd, size, err) < 0)
+    if (sidecar_client_put_file(pod, PYSTATE_FILE, fd, size, err) < 0)
         return kcr_err_wrap(err, "mount state");
     *ret_put = true;
     return 0;
@@ -309,7 +303,7 @@ static int collect_state(struct kcr_core *c, struct kcr_pod *pod, const struct k
     if (fd < 0)
         return -1;
     struct stat st;
-    if (sidecar_get_file(pod, PYSTATE_FILE, fd, PYSTATE_MAX_BYTES, NULL) < 0 ||
+    if (sidecar_client_get_file(pod, PYSTATE_FILE, fd, PYSTATE_MAX_BYTES, NULL) < 0 ||
         fstat(fd, &st) < 0 || st.st_size < 2)
         return 0;
     struct kcr_state_meta sm;
@@ -397,7 +391,10 @@ static int run_timeout_s(const struct kcr_core *c, const struct kcr_exec_request
     double mult = lang_time_mult(req->lang); /* table value or LANG_TIME_MULT_<CODE> */
     double want = c->cfg->max_exec_time_s * mult;
     int timeout_s = (int)want + ((double)(int)want < want);
-    timeout_s = timeout_s < 1 ? 1 : timeout_s > 600 ? 600 : timeout_s;
+    if (timeout_s < 1)
+        timeout_s = 1;
+    if (timeout_s > KCR_MAX_EXEC_SECONDS)
+        timeout_s = KCR_MAX_EXEC_SECONDS;
     if (req->timeout_ms > 0 && (req->timeout_ms + 999) / 1000 < timeout_s)
         timeout_s = (int)((req->timeout_ms + 999) / 1000);
     return timeout_s;
@@ -409,7 +406,7 @@ static int files_in(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_se
                     struct kcr_pod_files *ret_before, struct kcr_exec_stages *st,
                     struct kcr_err *err)
 {
-    double t = mono_ms();
+    double t = time_mono_ms_f();
     bool state_put = false;
     int rc = put_files(c, pod, m, nm, err);
     if (rc == 0 && state)
@@ -424,8 +421,8 @@ static int files_in(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_se
         *ret_before = (struct kcr_pod_files){0};
         return 0;
     }
-    t = mono_ms();
-    rc = sidecar_list_files(pod, ret_before, err);
+    t = time_mono_ms_f();
+    rc = sidecar_client_list_files(pod, ret_before, err);
     st->list_before_ms += since_ms(t);
     return rc < 0 ? kcr_err_wrap(err, "list inputs") : 0;
 }
@@ -441,20 +438,21 @@ static int collect_results(struct kcr_core *c, struct kcr_pod *pod,
     char cls[128];
     _cleanup_free_ char *code_file = lang_code_file(req->lang, req->code, cls, sizeof(cls));
     struct kcr_pod_files after = {0};
-    double t = mono_ms();
-    int rc = sidecar_list_files(pod, &after, err) < 0 ? kcr_err_wrap(err, "list outputs") : 0;
+    double t = time_mono_ms_f();
+    int rc =
+        sidecar_client_list_files(pod, &after, err) < 0 ? kcr_err_wrap(err, "list outputs") : 0;
     st->list_after_ms += since_ms(t);
     if (rc == 0 && want_state) {
-        t = mono_ms();
+        t = time_mono_ms_f();
         rc = collect_state(c, pod, s, before, &after, res, err);
         st->state_ms += since_ms(t);
     }
     if (rc == 0) {
-        t = mono_ms();
+        t = time_mono_ms_f();
         rc = collect_files(c, pod, s, before, &after, m, nm, code_file, res, err);
         st->outputs_ms += since_ms(t);
     }
-    sidecar_files_done(&after);
+    sidecar_client_files_done(&after);
     return rc;
 }
 
@@ -479,26 +477,26 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
         .stdin_data = req->stdin_data,
         .stdin_len = req->stdin_len,
         .timeout_s = timeout_s,
-        .working_dir = "/mnt/data",
+        .working_dir = KCR_WORKDIR,
     };
     struct kcr_exec_result r = {0};
-    double t = mono_ms();
-    int rc = sidecar_execute(pod, &x, &r, err);
+    double t = time_mono_ms_f();
+    int rc = sidecar_client_execute(pod, &x, &r, err);
     res->stages.execute_ms += since_ms(t);
     /* A pod that died while it waited fails to connect: nothing was sent,
      * so a fresh pod may take the request (the listing before the run,
      * which used to find that out, is skipped for an empty pod). */
     *ret_started = rc == 0 || r.sent;
     if (rc < 0) {
-        sidecar_files_done(&before);
+        sidecar_client_files_done(&before);
         return kcr_err_wrap(err, "execute");
     }
     res->run_ms = r.execution_time_ms;
     finish_output(c, req->lang, &r, timeout_s, res);
     bool succeeded = r.exit_code == 0 && !r.timed_out;
-    sidecar_result_done(&r);
+    sidecar_client_result_done(&r);
     rc = collect_results(c, pod, req, s, m, nm, &before, state && succeeded, res, err);
-    sidecar_files_done(&before);
+    sidecar_client_files_done(&before);
     return rc;
 }
 
@@ -512,7 +510,7 @@ static int run_on_a_pod(struct kcr_core *c, const struct kcr_exec_request *req,
     struct kcr_exec_stages *st = &res->stages;
     int r = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
-        double t = mono_ms();
+        double t = time_mono_ms_f();
         struct kcr_pod *pod = pool_acquire(c->pool, req->lang, err);
         st->acquire_ms += since_ms(t);
         if (!pod)
@@ -523,7 +521,7 @@ static int run_on_a_pod(struct kcr_core *c, const struct kcr_exec_request *req,
         if (retry)
             log_json(KCR_LOG_WARN, NULL, "exec: pod failed before the run; trying a fresh one",
                      json_pack("{s:s, s:s}", "pod", pod->id, "error", err->msg));
-        t = mono_ms();
+        t = time_mono_ms_f();
         pool_release(c->pool, pod);
         st->release_ms += since_ms(t);
         if (!retry)
@@ -548,7 +546,7 @@ static int exec_steps(struct kcr_core *c, const struct kcr_exec_request *req,
     for (size_t i = 0; i < req->nfiles; i++)
         fsids[i] = req->files[i].session_id;
     struct kcr_session s;
-    double t = mono_ms();
+    double t = time_mono_ms_f();
     int r = session_choose(c, req->principal, req->session_id, fsids, req->nfiles, req->entity_id,
                            req->user_id, &s, err);
     st->session_ms = since_ms(t);
@@ -557,14 +555,14 @@ static int exec_steps(struct kcr_core *c, const struct kcr_exec_request *req,
     memcpy(res->session_id, s.id, sizeof(res->session_id));
     _cleanup_free_ struct mounted *m = NULL;
     size_t nm = 0;
-    t = mono_ms();
+    t = time_mono_ms_f();
     r = resolve_files(c, &s, req, &m, &nm, err);
     st->resolve_ms = since_ms(t);
     if (r < 0)
         return -1;
     if (!c->pool)
         return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod backend unavailable");
-    t = mono_ms();
+    t = time_mono_ms_f();
     r = admission_enter(c->admission, err);
     st->queue_ms = since_ms(t);
     if (r < 0)
@@ -579,8 +577,12 @@ static int exec_steps(struct kcr_core *c, const struct kcr_exec_request *req,
 int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
                       struct kcr_exec_response *res, struct kcr_err *err)
 {
+    /* The retry of a dead warm pod reads the error's kind: always have one. */
+    struct kcr_err local = {0};
+    if (!err)
+        err = &local;
     memset(res, 0, sizeof(*res));
-    double t0 = mono_ms();
+    double t0 = time_mono_ms_f();
     int r = exec_steps(c, req, res, err);
     res->stages.total_ms = since_ms(t0);
     return r;

@@ -1,5 +1,6 @@
 #include "core/pystate.h"
 #include "common/buf.h"
+#include "common/limits.h"
 
 #include <string.h>
 
@@ -13,8 +14,8 @@
 static const char wrapper_head[] =
     "def __kcr_run(__kcr_b64):\n"
     "    import sys, binascii\n"
-    "    fn = '/mnt/data/code.py'\n"
-    "    st = '/mnt/data/" PYSTATE_FILE "'\n"
+    "    fn = '" KCR_WORKDIR "/code.py'\n"
+    "    st = '" KCR_WORKDIR "/" PYSTATE_FILE "'\n"
     "    src = binascii.a2b_base64(__kcr_b64)\n"
     "    try:\n"
     "        with open(fn, 'wb') as f:\n"

@@ -1,6 +1,7 @@
 #include "core/session.h"
 #include "core/statestore.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -13,13 +14,6 @@
 /* Expired sessions removed per store query. */
 #define REAP_BATCH 64
 
-int64_t session_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int session_create(struct kcr_core *c, const struct kcr_principal *p, const char *entity_id,
                    const char *user_id, struct kcr_session *ret, struct kcr_err *err)
 {
@@ -28,7 +22,7 @@ int session_create(struct kcr_core *c, const struct kcr_principal *p, const char
     snprintf(s.owner, sizeof(s.owner), "%s", p->id);
     snprintf(s.entity_id, sizeof(s.entity_id), "%s", entity_id ? entity_id : "");
     snprintf(s.user_id, sizeof(s.user_id), "%s", user_id ? user_id : "");
-    s.created_ms = s.last_activity_ms = session_now_ms();
+    s.created_ms = s.last_activity_ms = time_wall_ms();
     long ttl = c->cfg->session_ttl_hours;
     s.expires_ms = ttl > 0 ? s.created_ms + (int64_t)ttl * 3600 * 1000 : 0;
     if (c->meta->ops->session_create(c->meta, &s, err) < 0)
@@ -40,7 +34,7 @@ int session_create(struct kcr_core *c, const struct kcr_principal *p, const char
 int session_get_owned(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
                       struct kcr_session *ret, struct kcr_err *err)
 {
-    int64_t now = session_now_ms();
+    int64_t now = time_wall_ms();
     struct kcr_err e = {0};
     if (!sid || !id_is_valid(sid) || c->meta->ops->session_get(c->meta, sid, now, ret, &e) < 0) {
         if (e.kind != KCR_ERR_NONE && e.kind != KCR_ERR_NOT_FOUND) {
@@ -65,7 +59,7 @@ static int session_of_entity(struct kcr_core *c, const struct kcr_principal *p,
     size_t n = p->kind == KCR_PRINCIPAL_KEY ? 2 : 1;
     char id[KCR_ID_LEN + 1];
     for (size_t i = 0; i < n; i++)
-        if (c->meta->ops->session_by_entity(c->meta, owners[i], entity_id, session_now_ms(), id,
+        if (c->meta->ops->session_by_entity(c->meta, owners[i], entity_id, time_wall_ms(), id,
                                             NULL) == 0 &&
             session_get_owned(c, p, id, ret, NULL) == 0)
             return 0;
@@ -135,7 +129,7 @@ static void *reaper_main(void *arg)
         if (r->stop)
             break;
         pthread_mutex_unlock(&r->lock);
-        int64_t now = session_now_ms();
+        int64_t now = time_wall_ms();
         int n = r->core->cfg->session_ttl_hours > 0 ? session_reap(r->core, now) : 0;
         int ns = r->core->cfg->state_ttl_s > 0 ? statestore_reap(r->core, now) : 0;
         if (n > 0 || ns > 0)

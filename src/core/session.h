@@ -9,9 +9,6 @@
 #include "core/core.h"
 #include "core/principal.h"
 
-/* Milliseconds since the epoch (CLOCK_REALTIME). */
-int64_t session_now_ms(void);
-
 /* Creates a session owned by p (entity_id/user_id may be NULL); fills ret. */
 int session_create(struct kcr_core *c, const struct kcr_principal *p, const char *entity_id,
                    const char *user_id, struct kcr_session *ret, struct kcr_err *err);

@@ -2,6 +2,7 @@
 #include "common/digest.h"
 #include "core/session.h"
 #include "common/log.h"
+#include "common/time.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -41,7 +42,7 @@ static void blob_key(const char *owner, const char *id, char out[KEY_MAX])
 static int get_as(struct kcr_core *c, const char *owner, const char *id, struct kcr_state_meta *ret,
                   struct kcr_err *err)
 {
-    return c->meta->ops->state_get(c->meta, owner, id, session_now_ms(), ret, err);
+    return c->meta->ops->state_get(c->meta, owner, id, time_wall_ms(), ret, err);
 }
 
 /* The owner id stands for when p names it (see the header). Returns whether
@@ -87,7 +88,7 @@ int statestore_open(struct kcr_core *c, const struct kcr_state_meta *st, uint64_
 static int commit(struct kcr_core *c, const char *owner, const char *id, const void *data,
                   size_t len, int fd, struct kcr_state_meta *ret, struct kcr_err *err)
 {
-    struct kcr_state_meta st = {.size = len, .created_ms = session_now_ms()};
+    struct kcr_state_meta st = {.size = len, .created_ms = time_wall_ms()};
     snprintf(st.owner, sizeof(st.owner), "%s", owner);
     snprintf(st.session_id, sizeof(st.session_id), "%s", id);
     long ttl = c->cfg->state_ttl_s;

@@ -1,6 +1,7 @@
 #include "http/http-watch.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "common/time.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -30,18 +31,11 @@ struct http_watch {
     unsigned long cut;
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Cuts what is past its deadline; the log says how many and why. */
 static void sweep(struct http_watch *w)
 {
     unsigned headers = 0, bodies = 0;
-    int64_t now = now_ms();
+    int64_t now = time_mono_ms();
     for (struct http_watch_conn *c = w->head; c; c = c->next) {
         if (c->cut || !c->deadline_ms || now < c->deadline_ms)
             continue;
@@ -124,7 +118,7 @@ static void set_deadline(struct http_watch *w, struct http_watch_conn *c, unsign
     if (!w || !c)
         return;
     pthread_mutex_lock(&w->lock);
-    c->deadline_ms = s ? now_ms() + (int64_t)s * 1000 : 0;
+    c->deadline_ms = s ? time_mono_ms() + (int64_t)s * 1000 : 0;
     c->phase = phase;
     pthread_mutex_unlock(&w->lock);
 }
@@ -139,7 +133,7 @@ struct http_watch_conn *http_watch_open(struct http_watch *w, int fd)
     c->fd = fd;
     c->phase = "headers";
     pthread_mutex_lock(&w->lock);
-    c->deadline_ms = now_ms() + (int64_t)w->header_s * 1000;
+    c->deadline_ms = time_mono_ms() + (int64_t)w->header_s * 1000;
     c->next = w->head;
     if (w->head)
         w->head->prev = c;

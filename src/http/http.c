@@ -24,290 +24,6 @@
  * of read to the end: a client that ignores our 413 must not cost us forever. */
 #define MAX_DISCARD (64u << 20)
 
-struct kcr_http_server {
-    struct MHD_Daemon *daemon;
-    const struct kcr_http_config *cfg;
-    struct kcr_http_limits lim;
-    const char *spool_dir;
-    int port;
-    int unix_fd;
-    struct http_watch *watch;
-};
-
-struct field {
-    char *name;
-    struct kcr_buf value;
-};
-
-struct kcr_http_req {
-    struct kcr_http_server *srv;
-    struct MHD_Connection *conn;
-    struct http_watch_conn *watch;
-    char id[KCR_ID_LEN + 1];
-    const char *method;
-    char *path; /* decoded, prefix stripped */
-    char *params[HTTP_MAX_PARAMS];
-    unsigned nparams;
-    const struct kcr_http_route *route;
-    struct kcr_http_resp *early; /* decided before the body was read */
-    int error_status;            /* decided while reading the body */
-    char error_msg[200];
-    struct kcr_buf body;
-    uint64_t discarded;
-    struct http_mp *mp; /* MULTIPART routes */
-    struct kcr_http_part *parts;
-    size_t nparts;
-    struct field *fields;
-    size_t nfields;
-    bool in_part;   /* the current multipart part is a file (parts[nparts-1]), not a field */
-    char **decoded; /* strings returned by http_req_query, freed with the request */
-    size_t ndecoded;
-    struct timespec start;
-    int status;
-    json_t *logf;
-    void (*after)(void *arg);
-    void *after_arg;
-    size_t max_body; /* this request's BUFFER limit (lim.max_body unless lowered) */
-    void *data;
-    void (*data_free)(void *);
-};
-
-enum resp_kind { RESP_EMPTY, RESP_DATA, RESP_FD };
-
-struct hdr {
-    char *name;
-    char *value;
-};
-
-struct kcr_http_resp {
-    int status;
-    enum resp_kind kind;
-    char *content_type;
-    char *data;
-    size_t len;
-    int fd;
-    uint64_t size;
-    struct hdr *hdrs;
-    size_t nhdrs;
-};
-
-/*** Responses ***/
-
-static struct kcr_http_resp *resp_new(int status, enum resp_kind kind, const char *ctype)
-{
-    struct kcr_http_resp *r = xcalloc(1, sizeof(*r));
-    r->status = status;
-    r->kind = kind;
-    r->fd = -1;
-    r->content_type = ctype ? xstrdup(ctype) : NULL;
-    return r;
-}
-
-struct kcr_http_resp *http_resp_empty(int status)
-{
-    return resp_new(status, RESP_EMPTY, NULL);
-}
-
-struct kcr_http_resp *http_resp_data(int status, const char *content_type, char *data, size_t len)
-{
-    struct kcr_http_resp *r = resp_new(status, RESP_DATA, content_type);
-    r->data = data;
-    r->len = len;
-    return r;
-}
-
-struct kcr_http_resp *http_resp_json(int status, json_t *body)
-{
-    if (!body)
-        return http_resp_empty(status);
-    char *s = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(body);
-    if (!s)
-        s = xstrdup("{}"); /* only out of memory or invalid UTF-8 gets here */
-    return http_resp_data(status, "application/json", s, strlen(s));
-}
-
-struct kcr_http_resp *http_resp_fd(int status, const char *content_type, int fd, uint64_t size)
-{
-    struct kcr_http_resp *r = resp_new(status, RESP_FD, content_type);
-    r->fd = fd;
-    r->size = size;
-    return r;
-}
-
-void http_resp_header(struct kcr_http_resp *resp, const char *name, const char *value)
-{
-    resp->hdrs = xrealloc(resp->hdrs, (resp->nhdrs + 1) * sizeof(*resp->hdrs));
-    resp->hdrs[resp->nhdrs++] = (struct hdr){xstrdup(name), xstrdup(value)};
-}
-
-int http_resp_status(const struct kcr_http_resp *resp)
-{
-    return resp->status;
-}
-
-void http_resp_free(struct kcr_http_resp *r)
-{
-    if (!r)
-        return;
-    free(r->content_type);
-    free(r->data);
-    safe_close(r->fd);
-    for (size_t i = 0; i < r->nhdrs; i++) {
-        free(r->hdrs[i].name);
-        free(r->hdrs[i].value);
-    }
-    free(r->hdrs);
-    free(r);
-}
-
-/*** Requests ***/
-
-const char *http_req_method(const struct kcr_http_req *req)
-{
-    return req->method;
-}
-
-const char *http_req_path(const struct kcr_http_req *req)
-{
-    return req->path;
-}
-
-const char *http_req_param(const struct kcr_http_req *req, unsigned i)
-{
-    return i < req->nparams ? req->params[i] : NULL;
-}
-
-const char *http_req_header(const struct kcr_http_req *req, const char *name)
-{
-    /* MHD compares header names case-insensitively. */
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-const char *http_req_id(const struct kcr_http_req *req)
-{
-    return req->id;
-}
-
-const struct kcr_buf *http_req_body(const struct kcr_http_req *req)
-{
-    return &req->body;
-}
-
-size_t http_req_nparts(const struct kcr_http_req *req)
-{
-    return req->nparts;
-}
-
-struct kcr_http_part *http_req_part(struct kcr_http_req *req, size_t i)
-{
-    return i < req->nparts ? &req->parts[i] : NULL;
-}
-
-const char *http_req_field(const struct kcr_http_req *req, const char *name)
-{
-    for (size_t i = 0; i < req->nfields; i++)
-        if (!strcmp(req->fields[i].name, name))
-            return req->fields[i].value.data ? req->fields[i].value.data : "";
-    return NULL;
-}
-
-void http_req_log(struct kcr_http_req *req, const char *key, json_t *value)
-{
-    if (!req->logf)
-        req->logf = json_object();
-    json_object_set_new(req->logf, key, value);
-}
-
-int http_req_peer(const struct kcr_http_req *req, struct sockaddr_storage *ret)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    memset(ret, 0, sizeof(*ret));
-    if (!ci || !ci->client_addr)
-        return -1;
-    sa_family_t fam = ci->client_addr->sa_family;
-    size_t len = fam == AF_INET    ? sizeof(struct sockaddr_in)
-                 : fam == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                   : sizeof(sa_family_t);
-    memcpy(ret, ci->client_addr, len);
-    return 0;
-}
-
-void http_req_set_data(struct kcr_http_req *req, void *data, void (*free_fn)(void *))
-{
-    if (req->data_free)
-        req->data_free(req->data);
-    req->data = data;
-    req->data_free = free_fn;
-}
-
-void *http_req_data(const struct kcr_http_req *req)
-{
-    return req->data;
-}
-
-void http_req_limit_body(struct kcr_http_req *req, size_t max)
-{
-    if (max < req->max_body)
-        req->max_body = max;
-}
-
-void http_req_set_body(struct kcr_http_req *req, char *data, size_t len)
-{
-    buf_done(&req->body);
-    buf_init(&req->body, len + 1);
-    buf_append(&req->body, data, len);
-    free(data);
-}
-
-const char *http_req_query(const struct kcr_http_req *req, const char *name)
-{
-    /* Arguments reach us undecoded (the unescape callback is a no-op so that
-     * paths can be split before decoding); decode on lookup. */
-    const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
-    if (!raw)
-        return NULL;
-    char *v = http_pct_decode(raw, strlen(raw), true);
-    if (!v)
-        return NULL;
-    struct kcr_http_req *r = (struct kcr_http_req *)req;
-    r->decoded = xrealloc(r->decoded, (r->ndecoded + 1) * sizeof(char *));
-    r->decoded[r->ndecoded++] = v;
-    return v;
-}
-
-static void req_free(struct kcr_http_req *req)
-{
-    if (!req)
-        return;
-    http_mp_free(req->mp);
-    free(req->path);
-    for (unsigned i = 0; i < req->nparams; i++)
-        free(req->params[i]);
-    for (size_t i = 0; i < req->nparts; i++) {
-        free((char *)req->parts[i].field);
-        free((char *)req->parts[i].filename);
-        free((char *)req->parts[i].content_type);
-        safe_close(req->parts[i].fd);
-    }
-    free(req->parts);
-    for (size_t i = 0; i < req->nfields; i++) {
-        free(req->fields[i].name);
-        buf_done(&req->fields[i].value);
-    }
-    free(req->fields);
-    for (size_t i = 0; i < req->ndecoded; i++)
-        free(req->decoded[i]);
-    free(req->decoded);
-    buf_done(&req->body);
-    http_resp_free(req->early);
-    json_decref(req->logf);
-    if (req->data_free)
-        req->data_free(req->data);
-    free(req);
-}
-
 /*** Routing ***/
 
 /* Finds the route (http-route.c); returns 0, or 404/405/400 with *allow
@@ -323,162 +39,6 @@ static int route_find(struct kcr_http_req *req, const char *url, char *allow, si
     req->route = res.route;
     return status;
 }
-
-/*** Sending ***/
-
-static struct kcr_http_resp *error_resp(struct kcr_http_req *req, int status, const char *msg)
-{
-    const struct kcr_http_config *cfg = req->srv->cfg;
-    struct kcr_http_resp *r = NULL;
-    if (cfg->hooks.error)
-        r = cfg->hooks.error(req, status, msg, cfg->ctx);
-    if (!r)
-        r = http_resp_json(status, json_pack("{s:s}", "error", msg));
-    return r;
-}
-
-static enum MHD_Result queue(struct kcr_http_req *req, struct kcr_http_resp *r)
-{
-    const struct kcr_http_config *cfg = req->srv->cfg;
-    if (cfg->hooks.finish)
-        cfg->hooks.finish(req, r, cfg->ctx);
-    struct MHD_Response *mr = NULL;
-    switch (r->kind) {
-    case RESP_EMPTY:
-        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        break;
-    case RESP_DATA:
-        mr = MHD_create_response_from_buffer(r->len, r->data, MHD_RESPMEM_MUST_FREE);
-        if (mr)
-            r->data = NULL; /* MHD frees it now */
-        break;
-    case RESP_FD:
-        mr = MHD_create_response_from_fd64(r->size, r->fd);
-        if (mr)
-            r->fd = -1; /* MHD closes it now */
-        break;
-    }
-    if (!mr) {
-        http_resp_free(r);
-        return MHD_NO;
-    }
-    if (r->content_type)
-        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
-    MHD_add_response_header(mr, "X-Request-ID", req->id);
-    for (size_t i = 0; i < r->nhdrs; i++)
-        MHD_add_response_header(mr, r->hdrs[i].name, r->hdrs[i].value);
-    req->status = r->status;
-    enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
-    MHD_destroy_response(mr);
-    http_resp_free(r);
-    return ret;
-}
-
-/*** Multipart ***/
-
-static void set_error(struct kcr_http_req *req, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_error(struct kcr_http_req *req, int status, const char *fmt, ...)
-{
-    if (req->error_status)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(req->error_msg, sizeof(req->error_msg), fmt, ap);
-    va_end(ap);
-    req->error_status = status;
-}
-
-static void limit_text(char *out, size_t size, size_t bytes)
-{
-    if (bytes % (1u << 20) == 0)
-        snprintf(out, size, "%zuMB", bytes >> 20);
-    else
-        snprintf(out, size, "%zu bytes", bytes);
-}
-
-static int part_begin(struct kcr_http_req *req, const char *key, const char *filename,
-                      const char *ctype)
-{
-    const struct kcr_http_limits *lim = &req->srv->lim;
-    if (req->nparts >= lim->max_parts) {
-        set_error(req, 413, "Too many files. Maximum %zu files allowed", lim->max_parts);
-        return -1;
-    }
-    int fd = open(req->srv->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        set_error(req, 500, "cannot spool upload: %s", strerror(errno));
-        return -1;
-    }
-    req->parts = xrealloc(req->parts, (req->nparts + 1) * sizeof(*req->parts));
-    req->parts[req->nparts++] = (struct kcr_http_part){
-        .field = xstrdup(key ? key : ""),
-        .filename = xstrdup(filename),
-        .content_type = ctype ? xstrdup(ctype) : NULL,
-        .fd = fd,
-    };
-    return 0;
-}
-
-static int part_data(struct kcr_http_req *req, const char *data, size_t size)
-{
-    struct kcr_http_part *p = &req->parts[req->nparts - 1];
-    const struct kcr_http_limits *lim = &req->srv->lim;
-    if (p->size + size > lim->max_part_size) {
-        char lt[32];
-        limit_text(lt, sizeof(lt), lim->max_part_size);
-        set_error(req, 413, "File %s exceeds maximum size of %s", p->filename, lt);
-        return -1;
-    }
-    int r = fs_write_all(p->fd, data, size);
-    if (r < 0) {
-        set_error(req, 500, "cannot spool upload: %s", strerror(-r));
-        return -1;
-    }
-    p->size += size;
-    return 0;
-}
-
-static int field_begin(struct kcr_http_req *req, const char *key)
-{
-    if (req->nfields >= 64) {
-        set_error(req, 400, "too many form fields");
-        return -1;
-    }
-    req->fields = xrealloc(req->fields, (req->nfields + 1) * sizeof(*req->fields));
-    struct field *f = &req->fields[req->nfields++];
-    f->name = xstrdup(key);
-    buf_init(&f->value, req->srv->lim.max_field_size);
-    return 0;
-}
-
-static int field_data(struct kcr_http_req *req, const char *data, size_t size)
-{
-    struct field *f = &req->fields[req->nfields - 1];
-    buf_append(&f->value, data, size);
-    if (f->value.truncated) {
-        set_error(req, 413, "form field '%s' is too large", f->name);
-        return -1;
-    }
-    return 0;
-}
-
-/* The parser's callbacks (http-multipart.h): a part with a filename is a file
- * spooled to disk, one without is a text field kept in memory. */
-static int mp_begin(void *ctx, const char *name, const char *filename, const char *ctype)
-{
-    struct kcr_http_req *req = ctx;
-    req->in_part = filename != NULL;
-    return filename ? part_begin(req, name, filename, ctype) : field_begin(req, name);
-}
-
-static int mp_data(void *ctx, const char *data, size_t size)
-{
-    struct kcr_http_req *req = ctx;
-    return req->in_part ? part_data(req, data, size) : field_data(req, data, size);
-}
-
-static const struct http_mp_callbacks mp_callbacks = {.part_begin = mp_begin, .part_data = mp_data};
 
 /*** The MHD access handler ***/
 
@@ -496,14 +56,14 @@ static void consume(struct kcr_http_req *req, const char *data, size_t size)
         buf_append(&req->body, data, size);
         if (req->body.truncated) {
             char lt[32];
-            limit_text(lt, sizeof(lt), req->max_body);
-            set_error(req, 413, "request body exceeds maximum size of %s", lt);
+            http_limit_text(lt, sizeof(lt), req->max_body);
+            http_set_error(req, 413, "request body exceeds maximum size of %s", lt);
         }
         break;
     case KCR_HTTP_BODY_MULTIPART:
         /* A callback's own error (413, 500) was recorded first and stays. */
         if (http_mp_feed(req->mp, data, size) < 0)
-            set_error(req, 400, "malformed multipart/form-data body");
+            http_set_error(req, 400, "malformed multipart/form-data body");
         break;
     }
 }
@@ -520,11 +80,12 @@ static void on_headers(struct kcr_http_req *req, const char *url)
             return;
     }
     if (status == 400) {
-        req->early = error_resp(req, 400, "invalid path encoding");
+        req->early = http_error_resp(req, 400, "invalid path encoding");
         return;
     }
     if (status) {
-        req->early = error_resp(req, status, status == 404 ? "Not Found" : "Method Not Allowed");
+        req->early =
+            http_error_resp(req, status, status == 404 ? "Not Found" : "Method Not Allowed");
         if (status == 405)
             http_resp_header(req->early, "Allow", allow);
         return;
@@ -536,22 +97,22 @@ static void on_headers(struct kcr_http_req *req, const char *url)
         break;
     case KCR_HTTP_BODY_BUFFER:
         if (len > req->max_body)
-            set_error(req, 413, "request body exceeds maximum size");
+            http_set_error(req, 413, "request body exceeds maximum size");
         buf_init(&req->body, req->max_body);
         break;
     case KCR_HTTP_BODY_MULTIPART:
         if (len > (unsigned long long)srv->lim.max_part_size * srv->lim.max_parts + (1u << 20)) {
-            set_error(req, 413, "request body exceeds maximum size");
+            http_set_error(req, 413, "request body exceeds maximum size");
             break;
         }
-        req->mp =
-            http_mp_new(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), &mp_callbacks, req);
+        req->mp = http_mp_new(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE),
+                              &http_body_mp_callbacks, req);
         if (!req->mp)
-            set_error(req, 400, "expected a multipart/form-data body");
+            http_set_error(req, 400, "expected a multipart/form-data body");
         break;
     }
     if (req->error_status) {
-        req->early = error_resp(req, req->error_status, req->error_msg);
+        req->early = http_error_resp(req, req->error_status, req->error_msg);
         req->error_status = 0;
     }
 }
@@ -594,14 +155,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->watch = ci ? ci->socket_context : NULL;
         http_watch_headers(srv->watch, req->watch);
         if (!peer_allowed(srv, conn))
-            req->early = error_resp(req, 403, "this socket serves its pod's client only");
+            req->early = http_error_resp(req, 403, "this socket serves its pod's client only");
         else
             on_headers(req, url);
         /* A response decided from headers alone goes out at once; MHD then
          * closes the connection instead of reading a body we do not want. */
         if (req->early) {
             http_watch_busy(srv->watch, req->watch);
-            return queue(req, TAKE_PTR(req->early));
+            return http_queue(req, TAKE_PTR(req->early));
         }
         return MHD_YES;
     }
@@ -613,9 +174,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     http_watch_busy(srv->watch, req->watch);
     /* The whole body is in: a multipart one must have ended with "--B--". */
     if (!req->error_status && req->mp && http_mp_finish(req->mp) < 0)
-        set_error(req, 400, "malformed multipart/form-data body");
+        http_set_error(req, 400, "malformed multipart/form-data body");
     if (req->error_status)
-        return queue(req, error_resp(req, req->error_status, req->error_msg));
+        return http_queue(req, http_error_resp(req, req->error_status, req->error_msg));
     for (size_t i = 0; i < req->nparts; i++)
         (void)lseek(req->parts[i].fd, 0, SEEK_SET);
     struct kcr_http_resp *r = NULL;
@@ -624,8 +185,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r)
         r = req->route->handler(req, srv->cfg->ctx);
     if (!r)
-        r = error_resp(req, 500, "internal error");
-    return queue(req, r);
+        r = http_error_resp(req, 500, "internal error");
+    return http_queue(req, r);
 }
 
 /* The decoded path as a JSON string for the access log. JSON strings are
@@ -674,7 +235,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->after)
         req->after(req->after_arg);
     http_watch_idle(srv->watch, req->watch);
-    req_free(req);
+    http_req_free(req);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,

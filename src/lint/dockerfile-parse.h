@@ -132,6 +132,3 @@ int dockerfile_parse_stage_ref(const struct df_file *df, const char *ref, int be
 /* The base image of stage i after expansion, following FROM <stage> chains to
  * the image that starts the chain. Returns a new string. */
 char *dockerfile_parse_stage_image(const struct df_file *df, int i);
-
-/* Name of a kind ("RUN"). */
-const char *dockerfile_parse_kind_name(enum df_kind kind);

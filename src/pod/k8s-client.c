@@ -3,8 +3,9 @@
  * The API server is trusted more than a pod, but its replies are still
  * bounded: a misbehaving proxy or a huge list must not exhaust kcr's memory.
  * One easy handle per call keeps threads independent; curl_global_init runs
- * once (pthread_once) because it is not thread-safe. */
+ * once (pod_curl_init, curl-init.c) because it is not thread-safe. */
 #include "pod/k8s-client.h"
+#include "pod/curl-init.h"
 
 #include "common/buf.h"
 #include "common/cleanup.h"
@@ -35,14 +36,6 @@
 struct k8s_client {
     struct k8s_client_config cfg;
 };
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static CURLcode init_rc = CURLE_FAILED_INIT;
-
-static void init_global(void)
-{
-    init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /*** Configuration ***/
 
@@ -127,11 +120,8 @@ void k8s_client_config_done(struct k8s_client_config *cfg)
 
 struct k8s_client *k8s_client_new(const struct k8s_client_config *cfg, struct kcr_err *err)
 {
-    pthread_once(&init_once, init_global);
-    if (init_rc != CURLE_OK)
-        return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "curl_global_init: %s",
-                           curl_easy_strerror(init_rc)),
-               NULL;
+    if (pod_curl_init(err) < 0)
+        return NULL;
     if (!cfg->api_url || !cfg->namespace)
         return kcr_err_set(err, 0, KCR_ERR_INVALID,
                            "kubernetes client: api url and namespace "
@@ -158,11 +148,6 @@ struct k8s_client *k8s_client_free(struct k8s_client *c)
         free(c);
     }
     return NULL;
-}
-
-const char *k8s_client_namespace(const struct k8s_client *c)
-{
-    return c->cfg.namespace;
 }
 
 /*** One HTTP exchange ***/

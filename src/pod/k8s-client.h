@@ -44,8 +44,6 @@ struct k8s_client;
 struct k8s_client *k8s_client_new(const struct k8s_client_config *cfg, struct kcr_err *err);
 /* Accepts NULL; returns NULL. */
 struct k8s_client *k8s_client_free(struct k8s_client *c);
-/* The namespace (borrowed). */
-const char *k8s_client_namespace(const struct k8s_client *c);
 
 /* POST a pod; *ret (may be NULL) gets the created object. */
 int k8s_pod_create(struct k8s_client *c, const json_t *pod, json_t **ret, struct kcr_err *err);

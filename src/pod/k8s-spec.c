@@ -184,7 +184,7 @@ static json_t *sidecar_container(const struct spec_in *in)
     if (exec_s > 600)
         exec_s = 600; /* the sidecar's own bound */
     /* MAX_OUTPUT_SIZE is characters for the API but bytes for the sidecar. */
-    json_int_t out_bytes = sidecar_output_bytes((long)in->max_output);
+    json_int_t out_bytes = sidecar_client_output_bytes((long)in->max_output);
     json_t *env =
         json_pack("[{s:s, s:s}, {s:s, s:s}, o, o, o, o, {s:s, s:s}]", "name", "LANGUAGE", "value",
                   in->lang->code, "name", "WORKING_DIR", "value", "/mnt/data",

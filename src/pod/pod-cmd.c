@@ -24,6 +24,7 @@
 #include "common/fsutil.h"
 #include "common/lang.h"
 #include "common/xalloc.h"
+#include "common/time.h"
 #include "pod/pod-local.h"
 #include "pod/pool.h"
 #include "pod/sidecar-client.h"
@@ -122,13 +123,6 @@ static int cmd_gc(void)
 
 /*** bench ***/
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -145,10 +139,10 @@ static int run_code(const struct kcr_pod *pod, const char *code, struct kcr_err 
 {
     struct kcr_exec_req req = {.code = code, .timeout_s = 30, .working_dir = "/mnt/data"};
     struct kcr_exec_result res = {0};
-    int r = sidecar_execute(pod, &req, &res, err);
+    int r = sidecar_client_execute(pod, &req, &res, err);
     if (r == 0 && res.exit_code != 0)
         r = kcr_err_set(err, 0, KCR_ERR_INTERNAL, "bench code exited %d", res.exit_code);
-    sidecar_result_done(&res);
+    sidecar_client_result_done(&res);
     return r;
 }
 
@@ -182,13 +176,13 @@ static int bench_warm(struct kcr_pod_backend *be, const struct kcr_lang *lang, c
     int r = 0;
     for (int i = 0; i < n && r == 0; i++) {
         wait_warm(pool, lang, 2); /* every acquire finds a warm pod, as in steady state */
-        double t0 = now_ms();
+        double t0 = time_mono_ms_f();
         struct kcr_pod *pod = pool_acquire(pool, lang, err);
-        double t1 = now_ms();
+        double t1 = time_mono_ms_f();
         r = pod ? run_code(pod, code, err) : -1;
         pool_release(pool, pod); /* destruction happens on the pool's reaper */
         acq[i] = t1 - t0;
-        total[i] = now_ms() - t0;
+        total[i] = time_mono_ms_f() - t0;
     }
     pool_free(pool);
     return r;
@@ -200,17 +194,17 @@ static int bench_cold(struct kcr_pod_backend *be, const struct kcr_lang *lang, c
                       int n, double *create, double *destroy, double *total, struct kcr_err *err)
 {
     for (int i = 0; i < n; i++) {
-        double t0 = now_ms();
+        double t0 = time_mono_ms_f();
         struct kcr_pod *pod = be->ops->create(be, lang, err);
         if (!pod)
             return -1;
-        double t1 = now_ms();
+        double t1 = time_mono_ms_f();
         int r = run_code(pod, code, err);
-        double t2 = now_ms();
+        double t2 = time_mono_ms_f();
         be->ops->destroy(be, pod);
         create[i] = t1 - t0;
-        destroy[i] = now_ms() - t2;
-        total[i] = now_ms() - t0;
+        destroy[i] = time_mono_ms_f() - t2;
+        total[i] = time_mono_ms_f() - t0;
         if (r < 0)
             return -1;
     }

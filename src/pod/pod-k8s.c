@@ -1,20 +1,23 @@
 /* pod-k8s — execution pods as Kubernetes Pods, pooled in the cluster (pod-k8s.h).
  *
  * Three threads touch the shared state, always under `mu`:
- *  - the watcher keeps `cache` (name -> Pod) current: list, then watch from the
- *    list's resourceVersion; a 410 relists; a dropped stream (API server
- *    restart) resumes from the last version seen;
- *  - the keeper refills the warm pool, renews the leases of the pods this
- *    replica holds, retries failed deletes and garbage-collects orphans;
+ *  - the watcher (pod-k8s-watch.c) keeps `cache` (name -> Pod) current: list,
+ *    then watch from the list's resourceVersion; a 410 relists; a dropped
+ *    stream (API server restart) resumes from the last version seen;
+ *  - the keeper (pod-k8s-keeper.c) refills the warm pool, renews the leases of
+ *    the pods this replica holds, retries failed deletes and garbage-collects
+ *    orphans;
  *  - callers of create()/destroy() (API threads).
  * HTTP calls are made without holding `mu`. */
 #include "pod/pod-k8s.h"
+#include "pod/pod-k8s-internal.h"
 
 #include "common/cleanup.h"
 #include "common/config.h"
 #include "common/lang.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "common/time.h"
 #include "pod/k8s-pod.h"
 #include "pod/k8s-spec.h"
 #include "pod/sidecar-client.h"
@@ -31,36 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
-struct k8s_backend {
-    struct kcr_pod_backend super;
-    struct pod_k8s_config cfg;
-    struct k8s_client *client;
-    pthread_mutex_t mu;
-    pthread_cond_t cond; /* cache changed, or a kick for the keeper */
-    json_t *cache;       /* name -> Pod, fed by the watch */
-    char *rv;            /* last resourceVersion seen */
-    bool synced;         /* the cache reflects a list (+ watch) */
-    bool watch_ok;       /* the last watch attempt connected */
-    bool kick;           /* wake the keeper now */
-    json_t *held;        /* name -> lease expiry (unix s) of pods we hold */
-    json_t *doomed;      /* name -> true: deletes to retry */
-    /* Hash of the pod spec each language's pods get from this replica's
-     * configuration: only pods with our hash are claimed or counted, so a
-     * replica never runs code under another configuration's limits. */
-    char spec_hash[POD_K8S_MAX_LANGS][17];
-    char last_error[256];
-    unsigned long n_claims, n_conflicts, n_created, n_gc;
-    atomic_bool stop;
-    pthread_t watcher, keeper;
-    bool threads;
-};
-
 static struct k8s_backend *to_be(struct kcr_pod_backend *be)
 {
     return (struct k8s_backend *)be;
 }
 
-static int lang_index(const char *code)
+int pod_k8s_lang_index(const char *code)
 {
     size_t n = 0;
     const struct kcr_lang *langs = lang_all(&n);
@@ -68,124 +47,6 @@ static int lang_index(const char *code)
         if (!strcmp(langs[i].code, code))
             return (int)i;
     return -1;
-}
-
-/*** Watch ***/
-
-/* Caller holds mu. */
-static void set_rv(struct k8s_backend *b, const char *rv)
-{
-    if (rv && *rv) {
-        free(b->rv);
-        b->rv = xstrdup(rv);
-    }
-}
-
-static int on_event(const char *type, json_t *obj, void *ud)
-{
-    struct k8s_backend *b = ud;
-    const char *name = k8s_pod_meta(obj, "name");
-    pthread_mutex_lock(&b->mu);
-    b->watch_ok = true;
-    set_rv(b, k8s_pod_meta(obj, "resourceVersion"));
-    if (name && (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED")))
-        json_object_set(b->cache, name, obj);
-    else if (name && !strcmp(type, "DELETED"))
-        json_object_del(b->cache, name);
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->mu);
-    return atomic_load(&b->stop) ? 1 : 0;
-}
-
-/* Replaces the cache with a fresh list. */
-static int relist(struct k8s_backend *b, struct kcr_err *err)
-{
-    json_auto_t *list = NULL;
-    if (k8s_pod_list(b->client, K8S_SELECTOR_ALL, &list, err) < 0)
-        return -1;
-    json_t *fresh = json_object();
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(list, "items"), i, p)
-    {
-        const char *name = k8s_pod_meta(p, "name");
-        if (name)
-            json_object_set(fresh, name, p);
-    }
-    pthread_mutex_lock(&b->mu);
-    json_decref(b->cache);
-    b->cache = fresh;
-    set_rv(b, k8s_pod_meta(list, "resourceVersion"));
-    b->synced = true;
-    pthread_cond_broadcast(&b->cond);
-    pthread_mutex_unlock(&b->mu);
-    return 0;
-}
-
-/* Sleeps up to ms, returning early when the backend stops. */
-static void nap(struct k8s_backend *b, long ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&b->mu);
-    if (!atomic_load(&b->stop))
-        pthread_cond_timedwait(&b->cond, &b->mu, &ts);
-    pthread_mutex_unlock(&b->mu);
-}
-
-static void record_error(struct k8s_backend *b, const struct kcr_err *err)
-{
-    pthread_mutex_lock(&b->mu);
-    snprintf(b->last_error, sizeof(b->last_error), "%s", err->msg);
-    pthread_mutex_unlock(&b->mu);
-}
-
-static void *watcher_main(void *arg)
-{
-    struct k8s_backend *b = arg;
-    bool need_list = false; /* pod_k8s_new listed before starting us */
-    long backoff = 200;
-    while (!atomic_load(&b->stop)) {
-        struct kcr_err err = {0};
-        if (need_list) {
-            if (relist(b, &err) < 0) {
-                record_error(b, &err);
-                nap(b, backoff);
-                backoff = backoff < 2000 ? backoff * 2 : 2000;
-                continue;
-            }
-            log_msg(KCR_LOG_INFO, NULL, "kubernetes: relisted pods at resourceVersion %s",
-                    b->rv ? b->rv : "?");
-            need_list = false;
-        }
-        pthread_mutex_lock(&b->mu);
-        _cleanup_free_ char *rv = b->rv ? xstrdup(b->rv) : NULL;
-        pthread_mutex_unlock(&b->mu);
-        int rc = k8s_pod_watch(b->client, K8S_SELECTOR_ALL, rv, (int)b->cfg.watch_timeout_s,
-                               on_event, b, &b->stop, &err);
-        if (rc == 0) {
-            backoff = 200;
-            continue;
-        }
-        pthread_mutex_lock(&b->mu);
-        b->watch_ok = false;
-        snprintf(b->last_error, sizeof(b->last_error), "%s", err.msg);
-        pthread_mutex_unlock(&b->mu);
-        if (rc == K8S_GONE) {
-            need_list = true;
-            continue;
-        }
-        log_msg(KCR_LOG_WARN, NULL, "kubernetes: watch failed, retrying: %s", err.msg);
-        nap(b, backoff);
-        backoff = backoff < 2000 ? backoff * 2 : 2000;
-    }
-    return NULL;
 }
 
 /*** Creating, claiming, deleting ***/
@@ -217,7 +78,7 @@ static json_t *spec_params(struct k8s_backend *b, const struct kcr_lang *lang, c
                   (json_int_t)c->data_mb, "tmp_size_mb", (json_int_t)c->tmp_mb, "sidecar_port",
                   (json_int_t)c->sidecar_port, "labels", K8S_LABEL_POOL,
                   claimed ? "claimed" : "warm", "kcr.dev/creator", c->replica_id, "annotations");
-    int li = lang_index(lang->code);
+    int li = pod_k8s_lang_index(lang->code);
     if (li >= 0 && b->spec_hash[li][0])
         json_object_set_new(json_object_get(p, "labels"), K8S_LABEL_SPEC,
                             json_string(b->spec_hash[li]));
@@ -264,8 +125,8 @@ static int compute_spec_hashes(struct k8s_backend *b, struct kcr_err *err)
 
 /* Creates a pod (warm, or already claimed by us) and puts it in the cache so
  * the keeper does not count it missing before the watch reports it. */
-static char *create_pod(struct k8s_backend *b, const struct kcr_lang *lang, bool claimed,
-                        struct kcr_err *err)
+char *pod_k8s_create_pod(struct k8s_backend *b, const struct kcr_lang *lang, bool claimed,
+                         struct kcr_err *err)
 {
     char hex[21];
     random_hex(hex, 5);
@@ -333,12 +194,12 @@ static int claim(struct k8s_backend *b, const char *name, const char *rv, struct
 }
 
 /* Names and versions of lang's warm Ready pods, in random order. Caller holds mu. */
-static json_t *warm_candidates(struct k8s_backend *b, const char *code, size_t *ret_pending)
+json_t *pod_k8s_warm_candidates(struct k8s_backend *b, const char *code, size_t *ret_pending)
 {
     json_t *out = json_array();
     const char *name;
     json_t *p;
-    int li = lang_index(code);
+    int li = pod_k8s_lang_index(code);
     const char *hash = li >= 0 ? b->spec_hash[li] : "";
     *ret_pending = 0;
     json_object_foreach(b->cache, name, p)
@@ -365,15 +226,8 @@ static json_t *warm_candidates(struct k8s_backend *b, const char *code, size_t *
     return out;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Waits (bounded) for the cache to change. Caller holds mu. */
-static void wait_change(struct k8s_backend *b, long ms)
+void pod_k8s_wait_change(struct k8s_backend *b, long ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -387,7 +241,7 @@ static void wait_change(struct k8s_backend *b, long ms)
 static char *claim_warm(struct k8s_backend *b, const struct kcr_lang *lang, size_t *ret_pending)
 {
     pthread_mutex_lock(&b->mu);
-    json_auto_t *cands = warm_candidates(b, lang->code, ret_pending);
+    json_auto_t *cands = pod_k8s_warm_candidates(b, lang->code, ret_pending);
     pthread_mutex_unlock(&b->mu);
     size_t i;
     json_t *c;
@@ -399,7 +253,7 @@ static char *claim_warm(struct k8s_backend *b, const struct kcr_lang *lang, size
         if (rc == 0)
             return xstrdup(name);
         if (rc == -1 && err.kind != KCR_ERR_NOT_FOUND)
-            record_error(b, &err);
+            pod_k8s_record_error(b, &err);
     }
     return NULL;
 }
@@ -420,7 +274,7 @@ static char *wait_ready(struct k8s_backend *b, const char *name, long deadline, 
             pthread_mutex_unlock(&b->mu);
             return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod '%s' failed to start", name), NULL;
         }
-        if (now_ms() >= deadline || atomic_load(&b->stop)) {
+        if (time_mono_ms() >= deadline || atomic_load(&b->stop)) {
             pthread_mutex_unlock(&b->mu);
             return kcr_err_set(err, 0, KCR_ERR_TIMEOUT, "pod '%s' not ready after %ld s", name,
                                b->cfg.ready_timeout_s),
@@ -428,7 +282,7 @@ static char *wait_ready(struct k8s_backend *b, const char *name, long deadline, 
         }
         /* The watch feeds the cache; while it is down (API server restart),
          * look at the pod directly now and then. */
-        if (!b->watch_ok && now_ms() >= next_poll) {
+        if (!b->watch_ok && time_mono_ms() >= next_poll) {
             struct kcr_err gerr = {0};
             json_t *fresh = NULL;
             pthread_mutex_unlock(&b->mu);
@@ -436,10 +290,10 @@ static char *wait_ready(struct k8s_backend *b, const char *name, long deadline, 
             pthread_mutex_lock(&b->mu);
             if (rc == 0)
                 json_object_set_new(b->cache, name, fresh);
-            next_poll = now_ms() + 1000;
+            next_poll = time_mono_ms() + 1000;
             continue;
         }
-        wait_change(b, 200);
+        pod_k8s_wait_change(b, 200);
     }
 }
 
@@ -467,24 +321,24 @@ static struct kcr_pod *k8s_create(struct kcr_pod_backend *be, const struct kcr_l
                                   struct kcr_err *err)
 {
     struct k8s_backend *b = to_be(be);
-    int li = lang_index(lang->code);
+    int li = pod_k8s_lang_index(lang->code);
     int target = li >= 0 ? b->cfg.pool_size[li] : 0;
-    long deadline = now_ms() + b->cfg.ready_timeout_s * 1000L;
-    long warm_until = now_ms() + (target > 0 ? b->cfg.acquire_wait_ms : 0);
+    long deadline = time_mono_ms() + b->cfg.ready_timeout_s * 1000L;
+    long warm_until = time_mono_ms() + (target > 0 ? b->cfg.acquire_wait_ms : 0);
     _cleanup_free_ char *name = NULL;
     for (;;) {
         size_t pending = 0;
         name = claim_warm(b, lang, &pending);
-        if (name || now_ms() >= warm_until || (pending == 0 && target == 0))
+        if (name || time_mono_ms() >= warm_until || (pending == 0 && target == 0))
             break;
         pthread_mutex_lock(&b->mu);
         b->kick = true;
         pthread_cond_broadcast(&b->cond);
-        wait_change(b, 100);
+        pod_k8s_wait_change(b, 100);
         pthread_mutex_unlock(&b->mu);
     }
     if (!name) {
-        name = create_pod(b, lang, true, err);
+        name = pod_k8s_create_pod(b, lang, true, err);
         if (!name)
             return kcr_err_wrap(err, "kubernetes: create %s pod", lang->code), NULL;
     }
@@ -495,7 +349,7 @@ static struct kcr_pod *k8s_create(struct kcr_pod_backend *be, const struct kcr_l
     }
     struct kcr_pod *pod = make_pod(b, lang, name, ip);
     /* Ready as the kubelet last saw it; one direct probe proves the route. */
-    if (sidecar_ready(pod, 3000, err) < 0) {
+    if (sidecar_client_ready(pod, 3000, err) < 0) {
         delete_pod(b, name);
         free_pod(pod);
         return kcr_err_wrap(err, "kubernetes: pod '%s'", name), NULL;
@@ -511,171 +365,6 @@ static void k8s_destroy(struct kcr_pod_backend *be, struct kcr_pod *pod)
     free_pod(pod);
 }
 
-/*** Keeper: refill, leases, retries, garbage collection ***/
-
-static void refill(struct k8s_backend *b)
-{
-    size_t n = 0;
-    const struct kcr_lang *langs = lang_all(&n);
-    for (size_t i = 0; i < n && i < POD_K8S_MAX_LANGS && !atomic_load(&b->stop); i++) {
-        if (b->cfg.pool_size[i] <= 0)
-            continue;
-        size_t pending = 0;
-        pthread_mutex_lock(&b->mu);
-        json_auto_t *ready = b->synced ? warm_candidates(b, langs[i].code, &pending) : NULL;
-        pthread_mutex_unlock(&b->mu);
-        if (!ready)
-            return;
-        long missing = b->cfg.pool_size[i] - (long)(json_array_size(ready) + pending);
-        /* One batch per round: the pods start in parallel in the cluster,
-         * and the next round sees them through the watch. */
-        for (long k = 0; k < missing && k < b->cfg.batch; k++) {
-            struct kcr_err err = {0};
-            _cleanup_free_ char *name = create_pod(b, &langs[i], false, &err);
-            if (!name) {
-                record_error(b, &err);
-                break;
-            }
-        }
-    }
-}
-
-static void renew_leases(struct k8s_backend *b)
-{
-    time_t now = time(NULL);
-    json_auto_t *due = json_array();
-    const char *name;
-    json_t *v;
-    pthread_mutex_lock(&b->mu);
-    json_object_foreach(b->held, name, v)
-    {
-        if (json_integer_value(v) - now < b->cfg.lease_s / 2)
-            json_array_append_new(due, json_string(name));
-    }
-    pthread_mutex_unlock(&b->mu);
-    size_t i;
-    json_array_foreach(due, i, v)
-    {
-        char lease[32];
-        time_t until = time(NULL) + b->cfg.lease_s;
-        snprintf(lease, sizeof(lease), "%lld", (long long)until);
-        json_auto_t *patch =
-            json_pack("{s:{s:{s:s}}}", "metadata", "annotations", K8S_ANNOT_LEASE, lease);
-        struct kcr_err err = {0};
-        if (k8s_pod_patch(b->client, json_string_value(v), patch, NULL, &err) < 0) {
-            record_error(b, &err);
-            continue;
-        }
-        pthread_mutex_lock(&b->mu);
-        if (json_object_get(b->held, json_string_value(v)))
-            json_object_set_new(b->held, json_string_value(v), json_integer(until));
-        pthread_mutex_unlock(&b->mu);
-    }
-}
-
-static void retry_deletes(struct k8s_backend *b)
-{
-    pthread_mutex_lock(&b->mu);
-    json_auto_t *names = json_deep_copy(b->doomed);
-    pthread_mutex_unlock(&b->mu);
-    const char *name;
-    json_t *v;
-    json_object_foreach(names, name, v)
-    {
-        struct kcr_err err = {0};
-        if (k8s_pod_delete(b->client, name, 0, &err) < 0) {
-            record_error(b, &err);
-            return;
-        }
-        pthread_mutex_lock(&b->mu);
-        json_object_del(b->doomed, name);
-        pthread_mutex_unlock(&b->mu);
-    }
-}
-
-/* Why a pod in the cache is garbage, or NULL. Caller holds mu. */
-static const char *garbage_reason(struct k8s_backend *b, const char *name, const json_t *p,
-                                  time_t now)
-{
-    const char *pool = k8s_pod_label(p, K8S_LABEL_POOL) ?: "";
-    time_t age = now - k8s_pod_created_at(p);
-    if (k8s_pod_is_deleting(p))
-        return NULL;
-    if (k8s_pod_is_finished(p))
-        return "finished";
-    if (!strcmp(pool, "claimed")) {
-        if (json_object_get(b->held, name))
-            return NULL; /* ours: we renew its lease */
-        long until = k8s_pod_annotation_long(p, K8S_ANNOT_LEASE);
-        if (until ? until < now : age > b->cfg.lease_s)
-            return "lease expired";
-        return NULL;
-    }
-    if (age > b->cfg.max_age_s)
-        return "max age";
-    /* Warm pods of another configuration (a rolling update, another
-     * deployment's settings): left to their replicas for a while, then
-     * replaced, so that they do not hold cluster resources forever. */
-    int li = lang_index(k8s_pod_label(p, K8S_LABEL_LANG));
-    if (li >= 0 && strcmp(k8s_pod_label(p, K8S_LABEL_SPEC) ?: "", b->spec_hash[li]) &&
-        age > b->cfg.foreign_grace_s)
-        return "other configuration";
-    if (!k8s_pod_is_ready(p) && age > b->cfg.ready_timeout_s + 30)
-        return "never ready";
-    return NULL;
-}
-
-static void collect_garbage(struct k8s_backend *b)
-{
-    time_t now = time(NULL);
-    json_auto_t *victims = json_object();
-    const char *name;
-    json_t *p;
-    pthread_mutex_lock(&b->mu);
-    if (b->synced)
-        json_object_foreach(b->cache, name, p)
-        {
-            const char *why = garbage_reason(b, name, p, now);
-            if (why)
-                json_object_set_new(victims, name, json_string(why));
-        }
-    pthread_mutex_unlock(&b->mu);
-    json_object_foreach(victims, name, p)
-    {
-        struct kcr_err err = {0};
-        if (k8s_pod_delete(b->client, name, 0, &err) < 0) {
-            record_error(b, &err);
-            continue;
-        }
-        pthread_mutex_lock(&b->mu);
-        b->n_gc++;
-        pthread_mutex_unlock(&b->mu);
-        log_json(KCR_LOG_INFO, NULL, "kubernetes: garbage-collected pod",
-                 json_pack("{s:s, s:O}", "pod", name, "reason", p));
-    }
-}
-
-static void *keeper_main(void *arg)
-{
-    struct k8s_backend *b = arg;
-    long next_gc = 0;
-    while (!atomic_load(&b->stop)) {
-        retry_deletes(b);
-        renew_leases(b);
-        refill(b);
-        if (now_ms() >= next_gc) {
-            collect_garbage(b);
-            next_gc = now_ms() + b->cfg.gc_interval_s * 1000L;
-        }
-        pthread_mutex_lock(&b->mu);
-        if (!b->kick && !atomic_load(&b->stop))
-            wait_change(b, 1000);
-        b->kick = false;
-        pthread_mutex_unlock(&b->mu);
-    }
-    return NULL;
-}
-
 /*** Health and lifetime ***/
 
 static json_t *k8s_health(struct kcr_pod_backend *be)
@@ -687,7 +376,7 @@ static json_t *k8s_health(struct kcr_pod_backend *be)
     pthread_mutex_lock(&b->mu);
     for (size_t i = 0; i < n && i < POD_K8S_MAX_LANGS; i++) {
         size_t pending = 0;
-        json_auto_t *ready = warm_candidates(b, langs[i].code, &pending);
+        json_auto_t *ready = pod_k8s_warm_candidates(b, langs[i].code, &pending);
         if (b->cfg.pool_size[i] > 0 || json_array_size(ready) || pending)
             json_object_set_new(pools, langs[i].code,
                                 json_pack("{s:i, s:i, s:i}", "target", b->cfg.pool_size[i], "warm",
@@ -764,18 +453,18 @@ struct kcr_pod_backend *pod_k8s_new(const struct pod_k8s_config *cfg, struct kcr
         seed = (unsigned)time(NULL);
     srand(seed ^ (unsigned)getpid());
     b->client = compute_spec_hashes(b, err) < 0 ? NULL : k8s_client_new(&b->cfg.client, err);
-    if (!b->client || relist(b, err) < 0) {
+    if (!b->client || pod_k8s_relist(b, err) < 0) {
         kcr_err_wrap(err, "kubernetes backend");
         k8s_free(&b->super);
         return NULL;
     }
     b->watch_ok = true;
-    if (pthread_create(&b->watcher, NULL, watcher_main, b) != 0) {
+    if (pthread_create(&b->watcher, NULL, pod_k8s_watcher_main, b) != 0) {
         kcr_err_set(err, errno, KCR_ERR_INTERNAL, "kubernetes backend: pthread_create");
         k8s_free(&b->super);
         return NULL;
     }
-    if (pthread_create(&b->keeper, NULL, keeper_main, b) != 0) {
+    if (pthread_create(&b->keeper, NULL, pod_k8s_keeper_main, b) != 0) {
         atomic_store(&b->stop, true);
         pthread_join(b->watcher, NULL);
         kcr_err_set(err, errno, KCR_ERR_INTERNAL, "kubernetes backend: pthread_create");

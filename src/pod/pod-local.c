@@ -1,6 +1,6 @@
 /* pod-local — the local backend: the unprivileged side of the pod manager.
  *
- * Every pod operation is one request to the manager (podmgr.c) over the
+ * Every pod operation is one request to the manager (podmgr-client.c) over the
  * socketpair, serialized by a mutex (the pool creates pods from a background
  * thread while handlers destroy them). Readiness is the sidecar's own
  * GET /ready answering 200 over its unix socket. */
@@ -21,6 +21,8 @@
 #include "common/cleanup.h"
 #include "common/config.h"
 #include "common/xalloc.h"
+#include "common/time.h"
+#include "pod/curl-init.h"
 #include "pod/podmgr.h"
 #include "sandbox/cgroup.h"
 
@@ -150,13 +152,6 @@ static size_t discard_cb(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Polls GET /ready until 200 or the deadline. The sidecar binds its socket
  * a few milliseconds after exec; until then connect fails fast. */
 static int wait_ready(const struct kcr_pod *pod, long timeout_ms, struct kcr_err *err)
@@ -169,9 +164,9 @@ static int wait_ready(const struct kcr_pod *pod, long timeout_ms, struct kcr_err
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
-    long deadline = now_ms() + timeout_ms, status = 0, delay_us = 500;
+    long deadline = time_mono_ms() + timeout_ms, status = 0, delay_us = 500;
     CURLcode rc = CURLE_OK;
-    while (now_ms() < deadline) {
+    while (time_mono_ms() < deadline) {
         if (access(pod->unix_socket, F_OK) == 0) {
             rc = curl_easy_perform(h);
             status = 0;
@@ -285,7 +280,7 @@ static const struct kcr_pod_ops local_ops = {
 
 struct kcr_pod_backend *pod_local_new(const struct kcr_pod_local_config *cfg, struct kcr_err *err)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    (void)pod_curl_init(NULL);
     struct pod_local *pl = xcalloc(1, sizeof(*pl));
     pl->super.ops = &local_ops;
     config_copy(&pl->cfg, cfg);

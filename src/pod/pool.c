@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "common/time.h"
 #include "pod/sidecar-client.h"
 
 #include <ctype.h>
@@ -64,13 +65,6 @@ struct kcr_pool {
     pthread_t workers[WORKERS];
     int nworkers;
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void wait_until(struct kcr_pool *p, long long deadline_ms)
 {
@@ -151,7 +145,7 @@ static void note_failure(struct lang_pool *lp, const struct kcr_err *err)
     long delay = BACKOFF_FIRST_MS << (lp->failures < 8 ? lp->failures - 1 : 7);
     if (delay > BACKOFF_MAX_MS)
         delay = BACKOFF_MAX_MS;
-    lp->retry_ms = now_ms() + delay;
+    lp->retry_ms = time_mono_ms() + delay;
     if (lp->logged)
         return;
     lp->logged = true;
@@ -185,7 +179,7 @@ static void do_create(struct kcr_pool *p, struct lang_pool *lp)
     else if (p->stopping || lp->nidle >= lp->target)
         reap_push(p, pod), note_success(lp);
     else
-        idle_push(lp, pod, now_ms()), note_success(lp);
+        idle_push(lp, pod, time_mono_ms()), note_success(lp);
     pthread_cond_broadcast(&p->cond);
 }
 
@@ -204,11 +198,11 @@ static void do_check(struct kcr_pool *p, struct lang_pool *lp, int i)
     lp->checking++;
     pthread_mutex_unlock(&p->mu);
     struct kcr_err err = {0};
-    int r = sidecar_ready(pod, READY_TIMEOUT_MS, &err);
+    int r = sidecar_client_ready(pod, READY_TIMEOUT_MS, &err);
     pthread_mutex_lock(&p->mu);
     lp->checking--;
     if (r == 0 && !p->stopping) {
-        idle_push(lp, pod, now_ms());
+        idle_push(lp, pod, time_mono_ms());
     } else {
         if (r < 0)
             log_json(KCR_LOG_WARN, NULL, "pool: idle pod failed its health check; replacing it",
@@ -223,7 +217,7 @@ static void do_check(struct kcr_pool *p, struct lang_pool *lp, int i)
  * *next_ms then says when something (backoff, health check) falls due. */
 static bool work_once(struct kcr_pool *p, long long *next_ms)
 {
-    long long now = now_ms();
+    long long now = time_mono_ms();
     *next_ms = now + IDLE_TICK_MS;
     for (size_t i = 0; i < p->nlangs; i++) {
         struct lang_pool *lp = &p->langs[i];
@@ -316,7 +310,7 @@ struct kcr_pod *pool_acquire(struct kcr_pool *pool, const struct kcr_lang *lang,
         kcr_err_set(err, 0, KCR_ERR_INVALID, "pool: unknown language '%s'", lang->code);
         return NULL;
     }
-    long long deadline = now_ms() + pool->acquire_wait_ms;
+    long long deadline = time_mono_ms() + pool->acquire_wait_ms;
     for (;;) {
         if (lp->nidle > 0) {
             struct kcr_pod *pod = idle_take(lp, 0);
@@ -328,9 +322,9 @@ struct kcr_pod *pool_acquire(struct kcr_pool *pool, const struct kcr_lang *lang,
         /* Wait only if a pod is on its way; a language without a warm
          * target, or one whose creation keeps failing, goes straight to an
          * on-demand create (which reports the cause). */
-        bool coming =
-            lp->creating > 0 || lp->checking > 0 || (lp->target > 0 && !in_backoff(lp, now_ms()));
-        if (!coming || pool->stopping || now_ms() >= deadline)
+        bool coming = lp->creating > 0 || lp->checking > 0 ||
+                      (lp->target > 0 && !in_backoff(lp, time_mono_ms()));
+        if (!coming || pool->stopping || time_mono_ms() >= deadline)
             break;
         lp->waiters++;
         pthread_cond_broadcast(&pool->cond);

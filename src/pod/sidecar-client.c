@@ -5,11 +5,12 @@
  * transfer past the cap), every JSON field is type-checked, names from
  * listings must pass names_is_safe_path(), and every call has a timeout.
  *
- * curl_global_init() runs exactly once, on the first call into this file
- * (pthread_once); a program may also call it itself earlier, which is
- * harmless. One easy handle per call: a pod is used once, so there is no
+ * curl_global_init() runs exactly once (pod_curl_init, curl-init.c), on the
+ * first call into this file at the latest; a program may also call it itself
+ * earlier, which is harmless. One easy handle per call: a pod is used once, so there is no
  * connection to reuse, and creating a handle costs microseconds. */
 #include "pod/sidecar-client.h"
+#include "pod/curl-init.h"
 
 #include "common/buf.h"
 #include "common/cleanup.h"
@@ -42,12 +43,10 @@
 #define LIST_TIMEOUT_MS 30000L
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static CURLcode init_rc = CURLE_FAILED_INIT;
 static size_t max_output = 1048576; /* MAX_OUTPUT_SIZE, read once */
 
 static void init_global(void)
 {
-    init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     /* The API validates MAX_OUTPUT_SIZE at start; here a bad value keeps the
      * default so that the cap below is never absent. */
     const char *v = getenv("MAX_OUTPUT_SIZE");
@@ -60,12 +59,12 @@ static void init_global(void)
 /* Bytes of /execute reply kcr accepts: both streams at the sidecar's cap,
  * each byte possibly escaped as \u00XX (6 bytes) by JSON, plus the other
  * fields. kcr serve's MAX_OUTPUT_SIZE counts characters; the sidecar's cap is
- * sidecar_output_bytes() of it (4 bytes per character), so that is what a
+ * sidecar_client_output_bytes() of it (4 bytes per character), so that is what a
  * reply of control bytes can reach (issue 13, item 5: 503 instead of 200). */
 static size_t exec_body_cap(void)
 {
     pthread_once(&init_once, init_global);
-    return 2 * 6 * (size_t)sidecar_output_bytes((long)max_output) + SMALL_BODY_CAP;
+    return 2 * 6 * (size_t)sidecar_client_output_bytes((long)max_output) + SMALL_BODY_CAP;
 }
 
 /*** One request ***/
@@ -141,9 +140,8 @@ static int call_init(struct call *c, const struct kcr_pod *pod, const char *path
     *c = (struct call){.out_fd = -1};
     buf_init(&c->body, body_cap);
     pthread_once(&init_once, init_global);
-    if (init_rc != CURLE_OK)
-        return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "curl_global_init: %s",
-                           curl_easy_strerror(init_rc));
+    if (pod_curl_init(err) < 0)
+        return -1;
     if (!pod->base_url)
         return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "pod '%s' has no sidecar address", pod->id);
     c->h = curl_easy_init();
@@ -278,7 +276,7 @@ static char *file_path(CURL *h, const char *name)
 
 /*** /ready ***/
 
-int sidecar_ready(const struct kcr_pod *pod, int timeout_ms, struct kcr_err *err)
+int sidecar_client_ready(const struct kcr_pod *pod, int timeout_ms, struct kcr_err *err)
 {
     struct call c;
     int r = call_init(&c, pod, "/ready", timeout_ms > 0 ? timeout_ms : 1000, SMALL_BODY_CAP, err);
@@ -325,8 +323,8 @@ static int upload_seek_cb(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
-int sidecar_put_file(const struct kcr_pod *pod, const char *name, int fd, uint64_t size,
-                     struct kcr_err *err)
+int sidecar_client_put_file(const struct kcr_pod *pod, const char *name, int fd, uint64_t size,
+                            struct kcr_err *err)
 {
     if (!names_is_safe_path(name, NAME_DEPTH))
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "unsafe file name for pod");
@@ -444,8 +442,8 @@ static int parse_exec(json_t *j, struct kcr_exec_result *res, struct kcr_err *er
     return 0;
 }
 
-int sidecar_execute(const struct kcr_pod *pod, const struct kcr_exec_req *req,
-                    struct kcr_exec_result *res, struct kcr_err *err)
+int sidecar_client_execute(const struct kcr_pod *pod, const struct kcr_exec_req *req,
+                           struct kcr_exec_result *res, struct kcr_err *err)
 {
     *res = (struct kcr_exec_result){0};
     if (req->timeout_s <= 0 || req->timeout_s > 86400)
@@ -477,7 +475,7 @@ int sidecar_execute(const struct kcr_pod *pod, const struct kcr_exec_req *req,
     return r;
 }
 
-void sidecar_result_done(struct kcr_exec_result *res)
+void sidecar_client_result_done(struct kcr_exec_result *res)
 {
     if (!res)
         return;
@@ -507,7 +505,8 @@ static void add_entry(struct kcr_pod_files *files, json_t *e)
     f->mtime_ns = mtime ? (int64_t)json_integer_value(mtime) : 0;
 }
 
-int sidecar_list_files(const struct kcr_pod *pod, struct kcr_pod_files *ret, struct kcr_err *err)
+int sidecar_client_list_files(const struct kcr_pod *pod, struct kcr_pod_files *ret,
+                              struct kcr_err *err)
 {
     *ret = (struct kcr_pod_files){0};
     struct call c;
@@ -537,7 +536,7 @@ int sidecar_list_files(const struct kcr_pod *pod, struct kcr_pod_files *ret, str
     return 0;
 }
 
-void sidecar_files_done(struct kcr_pod_files *files)
+void sidecar_client_files_done(struct kcr_pod_files *files)
 {
     if (!files)
         return;
@@ -549,8 +548,8 @@ void sidecar_files_done(struct kcr_pod_files *files)
 
 /*** /files/{name} download ***/
 
-int sidecar_get_file(const struct kcr_pod *pod, const char *name, int out_fd, uint64_t max,
-                     struct kcr_err *err)
+int sidecar_client_get_file(const struct kcr_pod *pod, const char *name, int out_fd, uint64_t max,
+                            struct kcr_err *err)
 {
     if (!names_is_safe_path(name, NAME_DEPTH))
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "unsafe file name from pod");
@@ -570,7 +569,7 @@ int sidecar_get_file(const struct kcr_pod *pod, const char *name, int out_fd, ui
     return r < 0 ? kcr_err_wrap(err, "get '%s'", name) : 0;
 }
 
-long sidecar_output_bytes(long chars)
+long sidecar_client_output_bytes(long chars)
 {
     const long lo = 1024, hi = 64L << 20;
     if (chars >= (hi - 4) / 4)

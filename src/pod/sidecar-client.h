@@ -54,28 +54,29 @@ struct kcr_pod_files {
  * characters: a character takes up to 4 bytes of UTF-8, so the sidecar keeps
  * enough for the API to cut at the right character, and no more; clamped to
  * what the sidecar accepts (1 KiB..64 MiB). */
-long sidecar_output_bytes(long chars);
+long sidecar_client_output_bytes(long chars);
 
-int sidecar_ready(const struct kcr_pod *pod, int timeout_ms, struct kcr_err *err);
+int sidecar_client_ready(const struct kcr_pod *pod, int timeout_ms, struct kcr_err *err);
 
 /* POST /files: uploads size bytes from fd as working_dir/name. */
-int sidecar_put_file(const struct kcr_pod *pod, const char *name, int fd, uint64_t size,
-                     struct kcr_err *err);
+int sidecar_client_put_file(const struct kcr_pod *pod, const char *name, int fd, uint64_t size,
+                            struct kcr_err *err);
 
-/* POST /execute. Fills res (free with sidecar_result_done; res->sent also on
+/* POST /execute. Fills res (free with sidecar_client_result_done; res->sent also on
  * failure). A failing, crashing or timed-out program is a result, not an error;
  * err is for transport/sidecar failures only. */
-int sidecar_execute(const struct kcr_pod *pod, const struct kcr_exec_req *req,
-                    struct kcr_exec_result *res, struct kcr_err *err);
-void sidecar_result_done(struct kcr_exec_result *res);
+int sidecar_client_execute(const struct kcr_pod *pod, const struct kcr_exec_req *req,
+                           struct kcr_exec_result *res, struct kcr_err *err);
+void sidecar_client_result_done(struct kcr_exec_result *res);
 
 /* GET /files?recursive=1: every regular file under the working directory
  * (never following symlinks), bounded in count, depth and time by the sidecar.
- * Free with sidecar_files_done. */
-int sidecar_list_files(const struct kcr_pod *pod, struct kcr_pod_files *ret, struct kcr_err *err);
-void sidecar_files_done(struct kcr_pod_files *files);
+ * Free with sidecar_client_files_done. */
+int sidecar_client_list_files(const struct kcr_pod *pod, struct kcr_pod_files *ret,
+                              struct kcr_err *err);
+void sidecar_client_files_done(struct kcr_pod_files *files);
 
 /* GET /files/{name}: writes the file's bytes to out_fd; fails with KCR_ERR_LIMIT
  * past max bytes and KCR_ERR_NOT_FOUND if it is not a regular file. */
-int sidecar_get_file(const struct kcr_pod *pod, const char *name, int out_fd, uint64_t max,
-                     struct kcr_err *err);
+int sidecar_client_get_file(const struct kcr_pod *pod, const char *name, int out_fd, uint64_t max,
+                            struct kcr_err *err);

@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/names.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 
 static const char *const ctrl_names[CG_NCTRL] = {
@@ -28,13 +30,6 @@ static const char *const ctrl_names[CG_NCTRL] = {
 };
 
 /*** File helpers ***/
-
-static long elapsed_ms(const struct timespec *since)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
 
 void cgroup_sleep_ms(long ms)
 {
@@ -63,22 +58,7 @@ int cgroup_write(const char *dir, const char *file, const char *value, struct kc
 ssize_t cgroup_read(const char *dir, const char *file, char *buf, size_t size)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
-    size_t off = 0;
-    while (off + 1 < size) {
-        ssize_t n = read(fd, buf + off, size - 1 - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            break;
-        off += (size_t)n;
-    }
-    buf[off] = '\0';
-    return (ssize_t)off;
+    return fs_read_file_at(AT_FDCWD, path, buf, size);
 }
 
 int cgroup_mkdir(const char *path, struct kcr_err *err)
@@ -142,8 +122,7 @@ int cgroup_v2_kill_dir(const char *dir, struct kcr_err *err)
     /* cgroup.kill is asynchronous: tasks die when they next return to user
      * space. "populated 0" in cgroup.events says the last one is gone, and a
      * change of that file wakes poll() with POLLPRI: no sleeping in steps. */
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t start = time_mono_ms();
     for (;;) {
         char buf[512];
         ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -152,7 +131,7 @@ int cgroup_v2_kill_dir(const char *dir, struct kcr_err *err)
             if (strstr(buf, "populated 0"))
                 return 0;
         }
-        long left = 2000 - elapsed_ms(&start);
+        long left = 2000 - (long)(time_mono_ms() - start);
         if (left <= 0)
             break;
         struct pollfd p = {.fd = fd, .events = POLLPRI};

@@ -11,6 +11,7 @@
 #include "sidecar/sidecar-runner.h"
 #include "sandbox/cgroup-self.h"
 #include "common/cleanup.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "http/http.h"
@@ -85,8 +86,7 @@ static void maybe_prestart(void *arg)
         struct sidecar_exec_params p = exec_params(s, t, lang);
         struct kcr_err err = {0};
         if (sidecar_runner_argv(lang)) {
-            s->runner =
-                sidecar_prestart_new(&p, lang, SIDECAR_DEFAULT_WD, s->cfg.max_exec_time, &err);
+            s->runner = sidecar_prestart_new(&p, lang, KCR_WORKDIR, s->cfg.max_exec_time, &err);
             if (!s->runner)
                 log_msg(KCR_LOG_WARN, NULL, "runner not started: %s", err.msg);
         }

@@ -1,5 +1,6 @@
 #include "sidecar/procscan.h"
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,32 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads a small /proc file into buf (NUL-terminated). Returns length or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t size)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    size_t len = 0;
-    while (len < size - 1) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    return (ssize_t)len;
-}
-
 int procscan_stat(pid_t pid, pid_t *ret_ppid, uint64_t *ret_start)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    ssize_t n = read_small(path, buf, sizeof(buf));
+    ssize_t n = fs_read_file_at(AT_FDCWD, path, buf, sizeof(buf));
     if (n < 0)
         return (int)n;
     /* comm (field 2) may hold spaces and ')': fields resume after the last ')'. */
@@ -65,7 +45,7 @@ bool procscan_cmdline_matches(pid_t pid, const char *name)
     char path[64], buf[512];
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
     /* Kernel threads have an empty cmdline; argv[0] ends at the first NUL. */
-    if (read_small(path, buf, sizeof(buf)) <= 0)
+    if (fs_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
         return false;
     const char *base = strrchr(buf, '/');
     base = base ? base + 1 : buf;

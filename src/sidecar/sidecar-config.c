@@ -2,6 +2,7 @@
 #include "common/cleanup.h"
 #include "common/config.h"
 #include "common/lang.h"
+#include "common/limits.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -36,7 +37,7 @@ int sidecar_config_load(struct sidecar_config *cfg, struct kcr_err *err)
     if (!lang_find(cfg->language))
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "LANGUAGE: unknown language '%s'",
                            cfg->language);
-    cfg->working_dir = config_str("WORKING_DIR", "/mnt/data");
+    cfg->working_dir = config_str("WORKING_DIR", KCR_WORKDIR);
     struct stat st;
     if (stat(cfg->working_dir, &st) < 0 || !S_ISDIR(st.st_mode))
         return kcr_err_set(err, errno, KCR_ERR_INVALID, "WORKING_DIR: '%s' is not a directory",
@@ -49,7 +50,7 @@ int sidecar_config_load(struct sidecar_config *cfg, struct kcr_err *err)
                            cfg->forkserver);
     cfg->host = config_str("SIDECAR_HOST", "0.0.0.0");
     if (config_long("SIDECAR_PORT", 8080, 1, 65535, &cfg->port, err) < 0 ||
-        config_long("MAX_EXECUTION_TIME", 30, 1, 600, &cfg->max_exec_time, err) < 0 ||
+        config_max_exec_time(&cfg->max_exec_time, err) < 0 ||
         config_long("MAX_OUTPUT_SIZE", 1L << 20, 1024, 64L << 20, &cfg->max_output, err) < 0 ||
         config_long("MAX_FILE_WRITE_MB", 1024, 0, 1L << 30, &cfg->max_file_write_mb, err) < 0 ||
         config_long("MAX_PIDS", 0, 0, 1L << 22, &cfg->max_pids, err) < 0 ||

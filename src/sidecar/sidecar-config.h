@@ -12,7 +12,7 @@ struct sidecar_config {
     const char *socket_path; /* SIDECAR_SOCKET: unix socket (wins over the port) */
     long port;               /* SIDECAR_PORT: 8080 */
     const char *host;        /* SIDECAR_HOST: 0.0.0.0 */
-    long max_exec_time;      /* MAX_EXECUTION_TIME: seconds, default 30, at most 600 */
+    long max_exec_time;      /* MAX_EXECUTION_TIME: seconds, 30, at most KCR_MAX_EXEC_SECONDS */
     long max_output;         /* MAX_OUTPUT_SIZE: bytes per stream, default 1 MiB */
     long max_file_write_mb;  /* MAX_FILE_WRITE_MB: RLIMIT_FSIZE of user code, 1024; 0 = none */
     long client_gid;         /* KCR_CLIENT_GID: unix socket peers besides root; -1 = any */

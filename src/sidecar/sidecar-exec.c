@@ -5,6 +5,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -18,7 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define READ_CHUNK    65536
@@ -34,13 +34,6 @@ struct step_outcome {
     struct nsexec_report report;
     int wait_status;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 char *sidecar_exec_write_code(int dirfd, const struct sidecar_request *req, char *ret_class,
                               size_t class_size, struct kcr_err *err)
@@ -215,7 +208,7 @@ static void pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar
     int64_t grace_end = 0, next_oom = 0;
     bool stopping = false;
     while (io->out_r >= 0 || io->err_r >= 0 || io->rep_r >= 0) {
-        int64_t now = now_ms();
+        int64_t now = time_mono_ms();
         if (!stopping && now >= next_oom) {
             o->oom = oom_since(io->oom_fd, io->oom_base);
             next_oom = now + OOM_POLL_MS;
@@ -327,7 +320,7 @@ static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const ch
                       struct sidecar_result *res, struct step_outcome *o, struct kcr_err *err)
 {
     struct step_proc sp;
-    long cpu_s = (long)((deadline - now_ms()) / 1000) + 2;
+    long cpu_s = (long)((deadline - time_mono_ms()) / 1000) + 2;
     if (spawn_step(p, argv, wd, cpu_s, false, &sp, err) < 0)
         return -1;
     finish_step(&sp, in, in_len, deadline, p->oom_fd, oom_base, res, o);
@@ -431,7 +424,7 @@ static int run_steps(const struct sidecar_exec_params *p, const struct sidecar_r
     int nsteps = lang_nsteps(req->lang);
     for (int i = 0; i < nsteps; i++) {
         bool last = i == nsteps - 1, done = false;
-        if (i > 0 && now_ms() >= deadline) {
+        if (i > 0 && time_mono_ms() >= deadline) {
             /* the budget went to the earlier steps: no point starting this one */
             struct step_outcome late = {.timed_out = true};
             return apply_outcome(&late, "", req->timeout_s, res, &done, err);
@@ -545,7 +538,7 @@ int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_r
                      struct kcr_err *err)
 {
     sidecar_result_init(res, p->max_output);
-    int64_t start = now_ms();
+    int64_t start = time_mono_ms();
     int64_t deadline = start + req->timeout_s * 1000;
     _cleanup_close_ int dirfd = open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
@@ -572,7 +565,7 @@ int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_r
     } else {
         r = run_steps(p, req, file_path, cls, deadline, oom_base, res, err);
     }
-    res->execution_time_ms = (long)(now_ms() - start);
+    res->execution_time_ms = (long)(time_mono_ms() - start);
     /* A kill the watch had no time to see (the step ended first) is still
      * reported; the program's exit status stays what it was. */
     if (r == 0 && !res->timed_out && oom_since(p->oom_fd, oom_base))

@@ -2,6 +2,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/names.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define LIST_MAX_ENTRIES 10000
@@ -217,16 +217,9 @@ static json_t *list_top(int dirfd)
 
 struct walk {
     json_t *arr;
-    struct timespec start;
+    int64_t start_ms;
     bool truncated;
 };
-
-static long elapsed_ms(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
 
 /* Depth-first; directories are opened beneath their parent with
  * O_NOFOLLOW|O_DIRECTORY, so a symlink swapped in during the walk is refused. */
@@ -244,7 +237,8 @@ static void walk_dir(int dirfd, const char *prefix, int depth, struct walk *w)
     }
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (json_array_size(w->arr) >= LIST_MAX_ENTRIES || elapsed_ms(&w->start) > LIST_MAX_MS) {
+        if (json_array_size(w->arr) >= LIST_MAX_ENTRIES ||
+            time_mono_ms() - w->start_ms > LIST_MAX_MS) {
             w->truncated = true;
             break;
         }
@@ -280,7 +274,7 @@ struct kcr_http_resp *sidecar_files_list(struct kcr_http_req *req, void *ctx)
     if (!rec || !strcmp(rec, "0") || !strcmp(rec, "false"))
         return http_resp_json(200, json_pack("{s:o}", "files", list_top(dirfd)));
     struct walk w = {.arr = json_array()};
-    clock_gettime(CLOCK_MONOTONIC, &w.start);
+    w.start_ms = time_mono_ms();
     walk_dir(dirfd, "", 1, &w);
     return http_resp_json(200,
                           json_pack("{s:o,s:b}", "files", w.arr, "truncated", (int)w.truncated));

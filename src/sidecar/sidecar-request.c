@@ -1,5 +1,6 @@
 #include "sidecar/sidecar-request.h"
 #include "common/cleanup.h"
+#include "common/limits.h"
 #include "common/xalloc.h"
 
 #include <jansson.h>
@@ -78,7 +79,7 @@ static bool has_dotdot(const char *path)
 static int parse_working_dir(json_t *v, struct sidecar_request *r, struct sidecar_request_error *e)
 {
     if (!v || json_is_null(v)) {
-        r->working_dir = xstrdup(SIDECAR_DEFAULT_WD);
+        r->working_dir = xstrdup(KCR_WORKDIR);
         return 0;
     }
     const char *s = json_string_value(v);

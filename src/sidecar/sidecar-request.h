@@ -1,6 +1,6 @@
 /* sidecar-request — the body of POST /execute, parsed and validated.
  *
- * {code, lang?, timeout?, working_dir?="/mnt/data", args?: [string], stdin?: string};
+ * {code, lang?, timeout?, working_dir?=KCR_WORKDIR, args?: [string], stdin?: string};
  * unknown fields are ignored. A bad request names the offending field. */
 #pragma once
 
@@ -9,7 +9,6 @@
 #include "common/err.h"
 #include "common/lang.h"
 
-#define SIDECAR_DEFAULT_WD  "/mnt/data"
 #define SIDECAR_MAX_ARGS    64
 #define SIDECAR_MAX_ARG_LEN 4096
 

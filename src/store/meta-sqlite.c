@@ -132,21 +132,46 @@ static int exec_stmt(struct meta_sqlite *s, const char *sql, const char *types,
     return r;
 }
 
+/* Runs the statements sqls[0..n) (each bound to the same args) in one
+ * transaction under one lock hold: a crash leaves all or nothing, and no
+ * other thread's statement lands inside it. */
+static int exec_tx(struct meta_sqlite *s, const char *const *sqls, size_t n, const char *types,
+                   const void *const *args, struct kcr_err *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int r = exec_locked(s->db, "BEGIN IMMEDIATE", "", args, NULL, err);
+    if (r == 0) {
+        for (size_t i = 0; i < n && r == 0; i++)
+            r = exec_locked(s->db, sqls[i], types, args, NULL, err);
+        struct kcr_err e2 = {0};
+        if (exec_locked(s->db, r == 0 ? "COMMIT" : "ROLLBACK", "", args, NULL, &e2) < 0 && r == 0) {
+            if (err)
+                *err = e2;
+            r = -1;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
 /* Where the rows of a query go: into the caller's array of max elements, or
- * into a growing heap array (grow). fill converts one row. */
+ * into a growing heap array (grow). fill converts one row; what names the
+ * statement when a step fails ("step" when NULL). */
 struct rows {
     void *v;
     size_t n, size, cap;
     bool grow;
     void (*fill)(sqlite3_stmt *st, void *elem);
+    const char *what;
 };
 
-/* Runs a query and hands each row to r (at most r->cap rows when not growing). */
-static int query(struct meta_sqlite *s, const char *sql, const char *types, const void *const *args,
-                 struct rows *r, struct kcr_err *err)
+/* Runs a query on db, with its lock held (or before db is shared), and hands
+ * each row to r (at most r->cap rows when not growing). Otherwise the
+ * statement is stepped to completion, which RETURNING needs for its write. */
+static int query_locked(sqlite3 *db, const char *sql, const char *types, const void *const *args,
+                        struct rows *r, struct kcr_err *err)
 {
-    pthread_mutex_lock(&s->lock);
-    sqlite3_stmt *st = prep(s->db, sql, types, args, err);
+    sqlite3_stmt *st = prep(db, sql, types, args, err);
     int rc = SQLITE_ERROR;
     while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (r->n == r->cap && !r->grow)
@@ -157,8 +182,19 @@ static int query(struct meta_sqlite *s, const char *sql, const char *types, cons
         }
         r->fill(st, (char *)r->v + r->n++ * r->size);
     }
-    int ret = !st ? -1 : (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : db_fail(s->db, err, "step");
+    int ret = !st ? -1
+              : (rc == SQLITE_ROW || rc == SQLITE_DONE)
+                  ? 0
+                  : db_fail(db, err, r->what ? r->what : "step");
     sqlite3_finalize(st);
+    return ret;
+}
+
+static int query(struct meta_sqlite *s, const char *sql, const char *types, const void *const *args,
+                 struct rows *r, struct kcr_err *err)
+{
+    pthread_mutex_lock(&s->lock);
+    int ret = query_locked(s->db, sql, types, args, r, err);
     pthread_mutex_unlock(&s->lock);
     return ret;
 }
@@ -172,6 +208,18 @@ static int query_one(struct meta_sqlite *s, const char *sql, const char *types,
     if (query(s, sql, types, args, &r, err) < 0)
         return -1;
     return r.n ? 0 : kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "%s not found", what);
+}
+
+/* Up to max rows into the caller's array ret (elements of size bytes); *ret_n
+ * gets how many. */
+static int query_max(struct meta_sqlite *s, const char *sql, const char *types,
+                     const void *const *args, void (*fill)(sqlite3_stmt *, void *), size_t size,
+                     void *ret, size_t max, size_t *ret_n, struct kcr_err *err)
+{
+    struct rows r = {.v = ret, .size = size, .cap = max, .fill = fill};
+    int rc = query(s, sql, types, args, &r, err);
+    *ret_n = r.n;
+    return rc;
 }
 
 /* All rows into a new array (*ret, freed by the caller). */
@@ -189,6 +237,11 @@ static int query_all(struct meta_sqlite *s, const char *sql, const char *types,
     *ret = r.v;
     *ret_n = r.n;
     return 0;
+}
+
+static void int64_row(sqlite3_stmt *st, void *elem)
+{
+    *(int64_t *)elem = sqlite3_column_int64(st, 0);
 }
 
 static void col_text(sqlite3_stmt *st, int col, char *out, size_t size)
@@ -260,36 +313,20 @@ static int m_sessions_expired(struct kcr_meta *m, int64_t now_ms, char (*ret_ids
 {
     int64_t lim = (int64_t)max;
     const void *a[] = {&now_ms, &lim};
-    struct rows r = {.v = ret_ids, .size = KCR_ID_LEN + 1, .cap = max, .fill = id_row};
-    int rc = query(ms(m), "SELECT id FROM sessions WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
-                   "ii", a, &r, err);
-    *ret_n = r.n;
-    return rc;
+    return query_max(ms(m), "SELECT id FROM sessions WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
+                     "ii", a, id_row, KCR_ID_LEN + 1, ret_ids, max, ret_n, err);
 }
 
 static int m_session_delete(struct kcr_meta *m, const char *id, struct kcr_err *err)
 {
-    struct meta_sqlite *s = ms(m);
     const void *a[] = {id};
-    /* Three statements, one transaction under one lock hold: a crash leaves
-     * all or nothing, and no other thread's statement lands inside it. */
-    pthread_mutex_lock(&s->lock);
-    int r = exec_locked(s->db, "BEGIN IMMEDIATE", "", a, NULL, err);
-    if (r == 0) {
-        r = exec_locked(s->db, "DELETE FROM files WHERE session_id=?", "s", a, NULL, err);
-        if (r == 0)
-            r = exec_locked(s->db, "DELETE FROM states WHERE session_id=?", "s", a, NULL, err);
-        if (r == 0)
-            r = exec_locked(s->db, "DELETE FROM sessions WHERE id=?", "s", a, NULL, err);
-        struct kcr_err e2 = {0};
-        if (exec_locked(s->db, r == 0 ? "COMMIT" : "ROLLBACK", "", a, NULL, &e2) < 0 && r == 0) {
-            if (err)
-                *err = e2;
-            r = -1;
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return r;
+    /* The session's files and states go with it, in one transaction. */
+    static const char *const sqls[] = {
+        "DELETE FROM files WHERE session_id=?",
+        "DELETE FROM states WHERE session_id=?",
+        "DELETE FROM sessions WHERE id=?",
+    };
+    return exec_tx(ms(m), sqls, ARRAY_SIZE(sqls), "s", a, err);
 }
 
 /*** Files ***/
@@ -410,13 +447,10 @@ static int m_states_expired(struct kcr_meta *m, int64_t now_ms, struct kcr_state
 {
     int64_t lim = (int64_t)max;
     const void *a[] = {&now_ms, &lim};
-    struct rows r = {.v = ret, .size = sizeof(*ret), .cap = max, .fill = state_row};
-    int rc = query(ms(m),
-                   "SELECT owner,session_id,size,hash,created_ms,expires_ms FROM states "
-                   "WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
-                   "ii", a, &r, err);
-    *ret_n = r.n;
-    return rc;
+    return query_max(ms(m),
+                     "SELECT owner,session_id,size,hash,created_ms,expires_ms FROM states "
+                     "WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
+                     "ii", a, state_row, sizeof(*ret), ret, max, ret_n, err);
 }
 
 /*** Managed keys ***/
@@ -506,21 +540,20 @@ static int rate_hit_locked(struct meta_sqlite *s, const char *key, int64_t windo
 {
     const void *a[] = {key, &window_ms, &expires_ms};
     /* One statement: the increment and the read cannot be split by another
-     * writer, here or in another process sharing the file. */
-    sqlite3_stmt *st = prep(s->rate_db,
-                            "INSERT INTO rate_counters(key,window_ms,count,expires_ms) "
-                            "VALUES(?,?,1,?) ON CONFLICT(key,window_ms) DO UPDATE SET "
-                            "count=count+1 RETURNING count",
-                            "sii", a, err);
-    if (!st)
+     * writer, here or in another process sharing the file. RETURNING writes
+     * only when the statement is run to completion, which query_locked does. */
+    struct rows r = {.v = ret_count,
+                     .size = sizeof(*ret_count),
+                     .cap = 1,
+                     .fill = int64_row,
+                     .what = "rate counter"};
+    if (query_locked(s->rate_db,
+                     "INSERT INTO rate_counters(key,window_ms,count,expires_ms) "
+                     "VALUES(?,?,1,?) ON CONFLICT(key,window_ms) DO UPDATE SET "
+                     "count=count+1 RETURNING count",
+                     "sii", a, &r, err) < 0)
         return -1;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *ret_count = sqlite3_column_int64(st, 0);
-    /* RETURNING writes only when the statement is run to completion. */
-    int rc2 = rc == SQLITE_ROW ? sqlite3_step(st) : rc;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW || rc2 != SQLITE_DONE)
+    if (r.n == 0)
         return db_fail(s->rate_db, err, "rate counter");
     if (++s->rate_hits % RATE_SWEEP_EVERY == 0) {
         const void *b[] = {&window_ms};
@@ -609,13 +642,11 @@ static int open_db(const char *path, const char *pragmas, sqlite3 **ret, struct 
 
 static int user_version(sqlite3 *db, int *ret)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int rc = sqlite3_step(st);
-    *ret = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
+    int64_t v = 0;
+    struct rows r = {.v = &v, .size = sizeof(v), .cap = 1, .fill = int64_row};
+    int rc = query_locked(db, "PRAGMA user_version", "", NULL, &r, NULL);
+    *ret = (int)v;
+    return rc == 0 && r.n == 1 ? 0 : -1;
 }
 
 /* Brings the schema to the newest version, each step in one transaction so a

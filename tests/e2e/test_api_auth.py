@@ -14,6 +14,7 @@ import pytest
 
 from api_util import TEST_KEY, needs_pods, run_server_once, start_server
 from auth_util import (KID, KeyPair, b64url, bearer, claims, encode, hs256, jwt_server, mint)
+from conftest import wait_for
 
 EXEC = {"lang": "py", "code": "print('ran')"}
 
@@ -22,13 +23,24 @@ def exec_as(server, headers, body=None):
     return server.post("/exec", json=body or EXEC, headers=headers)
 
 
-def last_auth_error(server):
-    """The auth_error field of the newest access-log line that has one."""
-    time.sleep(0.2)  # stderr is drained by a thread
-    for line in reversed(server.stderr_lines):
-        if line.startswith("{") and "auth_error" in line:
-            return json.loads(line)["auth_error"]
-    return None
+def access_log_line(server, r):
+    """The access-log line of response r, parsed, once the thread that drains
+    the server's stderr has read it."""
+    rid = r.headers["X-Request-ID"]
+
+    def line():
+        for l in list(server.stderr_lines):
+            if l.startswith("{") and rid in l:
+                d = json.loads(l)
+                if d.get("msg") == "request":
+                    return d
+        return None
+    return wait_for(line, 10, what="the access-log line of request " + rid)
+
+
+def last_auth_error(server, r):
+    """The auth_error field of response r's access-log line (None if none)."""
+    return access_log_line(server, r).get("auth_error")
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +96,14 @@ def test_jwks_kid_selects_the_key(ed, rs):
     jwks = {"keys": [ed.jwk("k-ed"), rs.jwk("k-rs")]}
     s = start_server({"CODEAPI_JWT_JWKS_JSON": json.dumps(jwks)})
     try:
-        ok = lambda t: s.get("/files/NoSuchSession12345678", headers=bearer(t)).status_code
-        assert ok(mint(ed, kid="k-ed")) == 200
-        assert ok(mint(rs, kid="k-rs")) == 200
+        get = lambda t: s.get("/files/NoSuchSession12345678", headers=bearer(t))
+        assert get(mint(ed, kid="k-ed")).status_code == 200
+        assert get(mint(rs, kid="k-rs")).status_code == 200
         # A key signs only under its own kid, and an unknown kid is refused.
-        assert ok(mint(ed, kid="k-rs")) == 401
-        assert ok(mint(ed, kid="k-unknown")) == 401
-        assert "kid" in last_auth_error(s)
+        assert get(mint(ed, kid="k-rs")).status_code == 401
+        r = get(mint(ed, kid="k-unknown"))
+        assert r.status_code == 401
+        assert "kid" in last_auth_error(s, r)
     finally:
         s.cleanup()
 
@@ -130,10 +143,10 @@ def test_verified_token_is_not_valid_past_its_exp(ed):
         tok = mint(ed, now=now, ttl=2)
         assert s.get("/files/NoSuchSession12345678", headers=bearer(tok)).status_code == 200
         assert s.get("/files/NoSuchSession12345678", headers=bearer(tok)).status_code == 200
-        time.sleep(max(0.0, now + 2.2 - time.time()))
+        time.sleep(max(0.0, now + 2.2 - time.time()))  # the clock passing exp is the case
         r = s.get("/files/NoSuchSession12345678", headers=bearer(tok))
         assert r.status_code == 401
-        assert last_auth_error(s) == "token expired"
+        assert last_auth_error(s, r) == "token expired"
     finally:
         s.cleanup()
 
@@ -190,7 +203,7 @@ def test_hostile_token_is_401(server, ed, name):
     assert body["error"] in ("Invalid or expired token", "Invalid API key"), body
     assert "session_id" not in body
     if name not in ("garbage", "two_segments", "bad_base64"):
-        assert last_auth_error(server), name
+        assert last_auth_error(server, r), name
 
 
 def test_hs256_only_with_its_own_secret(ed):
@@ -261,7 +274,7 @@ def test_key_in_body(server, field):
     assert r.json()["stdout"] == "ran\n"
     r = exec_as(server, {}, dict(EXEC, **{field: "wrong-key-0123456789abc"}))
     assert r.status_code == 401
-    time.sleep(0.2)
+    access_log_line(server, r)  # the log has both requests' lines by now
     assert not any(TEST_KEY in l for l in server.stderr_lines + server.stdout_lines)
     assert not any("wrong-key-0123456789abc" in l for l in server.stderr_lines)
 

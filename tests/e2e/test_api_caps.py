@@ -7,6 +7,7 @@ import sqlite3
 import time
 
 from api_util import needs_pods, start_server
+from conftest import wait_for
 
 
 def _files(server, sid):
@@ -29,7 +30,8 @@ def test_slots_full_then_503_with_retry_after():
         assert _metric(s, 'kcr_exec_slots{state="max"}') == 1
         with cf.ThreadPoolExecutor(max_workers=2) as ex:
             slow = ex.submit(s.exec, "import time; time.sleep(4); print('slow')")
-            time.sleep(1.5)  # the slow one holds the only slot by now
+            wait_for(lambda: _metric(s, 'kcr_exec_slots{state="running"}') == 1, 30,
+                     what="the slow execution to hold the only slot")
             t0 = time.monotonic()
             busy = s.exec("print('fast')")
             waited = time.monotonic() - t0

@@ -16,6 +16,10 @@ from api_util import ROOT_DIR, needs_pods, server  # noqa: F401
 CLIENT = os.path.join(ROOT_DIR, "tests", "client")
 
 
+# The first test also installs the client (`npm ci`, up to 900 s, in client_dir).
+pytestmark = pytest.mark.timeout(1800)
+
+
 @pytest.fixture(scope="module")
 def client_dir():
     if not shutil.which("node") or not shutil.which("npm"):

@@ -5,6 +5,7 @@ import threading
 import time
 
 from api_util import have_pods, needs_pods, start_server
+from conftest import wait_for
 
 
 def visible_temporaries(data_dir):
@@ -63,8 +64,13 @@ def test_kill9_during_uploads_and_executions_then_restart_serves_everything():
             threads += [threading.Thread(target=executor, args=(n,)) for n in range(2)]
         for t in threads:
             t.start()
+        # Killed mid-flight, with uploads and outputs half-received, half-
+        # stored: after 1.5 s of load (the scenario), and not before enough
+        # was acknowledged for the checks below (a slow machine needs longer).
         time.sleep(1.5)
-        s.kill9()  # mid-flight: uploads and outputs half-received, half-stored
+        wait_for(lambda: len(acked) > 5 and (not have_pods() or len(outputs) >= 4), 60,
+                 what="uploads and executions acknowledged before the kill")
+        s.kill9()
         stop.set()
         for t in threads:
             t.join(30)

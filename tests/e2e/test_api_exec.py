@@ -5,6 +5,28 @@ import re
 import pytest
 
 from api_util import needs_pods, server, start_server  # noqa: F401
+from conftest import wait_for
+
+
+def exec_log_line(server, pred=lambda line: True):
+    """The newest /exec access-log line for which pred holds, parsed, once
+    the thread that drains the server's stderr has read it."""
+    import json
+
+    def find():
+        lines = [json.loads(l) for l in list(server.stderr_lines) if l.startswith("{")]
+        mine = [l for l in lines if l.get("msg") == "request" and l.get("path") == "/exec"
+                and l.get("component") == "kcr-serve" and pred(l)]
+        return mine[-1] if mine else None
+    return wait_for(find, 10, what="an /exec access-log line")
+
+
+def running_slots(server):
+    """kcr_exec_slots{state="running"} from /metrics: executions admitted."""
+    for line in server.get("/metrics").text.splitlines():
+        if line.startswith('kcr_exec_slots{state="running"} '):
+            return int(line.split()[1])
+    raise AssertionError("no running slots in /metrics")
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{19}[A-Za-z0-9]")
 
@@ -330,15 +352,8 @@ def test_503_when_pod_backend_is_down():
 
 @needs_pods
 def test_request_log_line_has_language_and_outcome(server):
-    ok(server.exec("print('logged')"))
-    import json
-    import time
-    time.sleep(0.2)
-    lines = [json.loads(l) for l in server.stderr_lines if l.startswith("{")]
-    reqs = [l for l in lines if l.get("msg") == "request" and l.get("path") == "/exec"
-            and l.get("component") == "kcr-serve"]
-    assert reqs, server.stderr_lines[-5:]
-    last = reqs[-1]
+    b = ok(server.exec("print('logged')"))
+    last = exec_log_line(server, lambda l: l.get("session_id") == b["session_id"])
     assert last["language"] == "py" and last["outcome"] == "completed"
     assert last["status"] == 200 and "duration_ms" in last and last["method"] == "POST"
     assert ID.fullmatch(last["request_id"])
@@ -415,7 +430,7 @@ def test_sigterm_finishes_inflight_execution():
 
         t = threading.Thread(target=run)
         t.start()
-        time.sleep(1.0)
+        wait_for(lambda: running_slots(s) == 1, 30, what="the execution to be running")
         s.proc.terminate()
         # Stops accepting: a new connection is refused while the run finishes.
         deadline = time.monotonic() + 1.0
@@ -458,7 +473,7 @@ def test_sigterm_grace_is_bounded():
 
         t = threading.Thread(target=run, daemon=True)
         t.start()
-        time.sleep(1.0)
+        wait_for(lambda: running_slots(s) == 1, 30, what="the execution to be running")
         t0 = time.monotonic()
         s.proc.terminate()
         s.proc.wait(timeout=20)
@@ -596,22 +611,22 @@ def test_dead_warm_pod_is_replaced_before_the_run():
     import shutil
     import signal
     import tempfile
-    import time
     if os.geteuid() != 0:
         pytest.skip("needs root (finds and kills the pod's sidecar)")
     run_dir = tempfile.mkdtemp(prefix="kcr-api-run-")
     os.chmod(run_dir, 0o755)
     s = start_server({"KCR_RUN_DIR": run_dir, "POD_POOL_PY": "1"})
     try:
-        pid, deadline = None, time.monotonic() + 20
-        while pid is None:
-            assert time.monotonic() < deadline, "no warm pod"
+        def warm_sidecar():
             for sock in glob.glob(os.path.join(run_dir, "pods/*/sock/sidecar.sock")):
                 pid = _sidecar_of(sock)
-            time.sleep(0.05)
+                if pid:
+                    return pid
+            return None
+        pid = wait_for(warm_sidecar, 20, what="a warm pod's sidecar")
         os.kill(pid, signal.SIGKILL)
-        while os.path.exists(f"/proc/{pid}"):
-            time.sleep(0.01)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, interval=0.01,
+                 what=f"the killed sidecar (pid {pid}) to be gone")
         b = ok(s.exec("print('fresh pod')"))
         assert b["stdout"] == "fresh pod\n", b
         assert any("trying a fresh one" in line for line in s.stderr_lines), s.stderr_lines[-5:]
@@ -651,19 +666,10 @@ def test_request_log_line_has_stages_ms(server):
     """The /exec log line says where the time went (core/orchestrator.h,
     struct kcr_exec_stages): every stage, none negative, together no more
     than the total, and the run itself took time."""
-    import json
-    import time
     stages = ("session", "resolve", "queue", "acquire", "files_in", "list_before", "execute",
               "list_after", "state", "outputs", "release", "total")
     b = ok(server.exec("print('staged')"))
-    deadline = time.monotonic() + 5
-    mine = []
-    while not mine and time.monotonic() < deadline:
-        time.sleep(0.1)
-        lines = [json.loads(l) for l in list(server.stderr_lines) if l.startswith("{")]
-        mine = [l for l in lines if l.get("msg") == "request" and l.get("path") == "/exec"
-                and l.get("session_id") == b["session_id"]]
-    assert mine, server.stderr_lines[-5:]
+    mine = [exec_log_line(server, lambda l: l.get("session_id") == b["session_id"])]
     st = mine[-1]["stages_ms"]
     assert set(st) == set(stages), st
     assert all(isinstance(v, (int, float)) and v >= 0 for v in st.values()), st

@@ -67,6 +67,7 @@ def test_503_when_pods_cannot_be_created(sim):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # the suites' own run may take 1800 s (below)
 def test_api_suites_pass_with_kubernetes_backend():
     """The black-box API suites and the security suite, unchanged, on the
     kubernetes backend: every kcr serve uses it, and the security suite's pods

@@ -41,14 +41,14 @@ static json_t *run_one(const char *code_lang, const char *code, int timeout_s)
     struct kcr_exec_req req = {.code = code, .timeout_s = timeout_s, .working_dir = "/mnt/data"};
     struct kcr_exec_result res = {0};
     json_t *out;
-    if (sidecar_execute(pod, &req, &res, &err) < 0)
+    if (sidecar_client_execute(pod, &req, &res, &err) < 0)
         out = json_pack("{s:b, s:s, s:s}", "ok", 0, "pod", pod->id, "error", err.msg);
     else
         out = json_pack("{s:b, s:s, s:i, s:s%, s:s%, s:I, s:b}", "ok", 1, "pod", pod->id,
                         "exit_code", res.exit_code, "stdout", res.stdout_data ?: "", res.stdout_len,
                         "stderr", res.stderr_data ?: "", res.stderr_len, "ms",
                         (json_int_t)res.execution_time_ms, "timed_out", res.timed_out);
-    sidecar_result_done(&res);
+    sidecar_client_result_done(&res);
     be->ops->destroy(be, pod);
     return out;
 }

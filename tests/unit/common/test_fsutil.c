@@ -1,6 +1,6 @@
 /* fs_chown_tree: the start-up hand-over of the data dir walks by fd and
  * never follows a symlink out of the tree. Needs root for chown; skipped
- * otherwise. */
+ * otherwise. fs_read_file_at: bounded, NUL-terminated, no symlink at the end. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +8,11 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,10 +86,45 @@ static void test_chown_tree_by_fd(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_read_file_at(void **state)
+{
+    (void)state;
+    char base[] = "/tmp/kcr-test-read-XXXXXX";
+    assert_non_null(mkdtemp(base));
+    int dirfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dirfd >= 0);
+    int fd = openat(dirfd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(fs_write_all(fd, "0123456789", 10), 0);
+    close(fd);
+    assert_int_equal(symlinkat("f", dirfd, "link"), 0);
+
+    char buf[8];
+    memset(buf, 'x', sizeof(buf));
+    /* At most size-1 bytes, always terminated. */
+    assert_int_equal(fs_read_file_at(dirfd, "f", buf, sizeof(buf)), 7);
+    assert_string_equal(buf, "0123456");
+    char big[64];
+    assert_int_equal(fs_read_file_at(dirfd, "f", big, sizeof(big)), 10);
+    assert_string_equal(big, "0123456789");
+    /* An absolute path with AT_FDCWD, as for /proc and cgroupfs files. */
+    char p[512];
+    snprintf(p, sizeof(p), "%s/f", base);
+    assert_int_equal(fs_read_file_at(AT_FDCWD, p, big, sizeof(big)), 10);
+    assert_int_equal(fs_read_file_at(dirfd, "missing", big, sizeof(big)), -ENOENT);
+    assert_int_equal(fs_read_file_at(dirfd, "link", big, sizeof(big)), -ELOOP);
+    assert_int_equal(fs_read_file_at(dirfd, "f", big, 0), -EINVAL);
+    close(dirfd);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chown_tree_by_fd),
+        cmocka_unit_test(test_read_file_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/time.h"
 #include "core/files.h"
 #include "core/session.h"
 #include "core/statestore.h"
@@ -181,10 +182,10 @@ static void test_ttl_and_reap(void **state)
     struct kcr_file_meta f = store(&s, "a.txt", "bytes", NULL);
     assert_int_equal(session_get_owned(&core, &key_a, s.id, &got, NULL), 0);
     /* Nothing expires early. */
-    assert_int_equal(session_reap(&core, session_now_ms()), 0);
+    assert_int_equal(session_reap(&core, time_wall_ms()), 0);
     assert_int_equal(session_get_owned(&core, &key_a, s.id, &got, NULL), 0);
     /* Two hours later the session, its records and its bytes are gone. */
-    assert_int_equal(session_reap(&core, session_now_ms() + 2 * 3600 * 1000), 1);
+    assert_int_equal(session_reap(&core, time_wall_ms() + 2 * 3600 * 1000), 1);
     struct kcr_file_meta g;
     assert_int_equal(core.meta->ops->file_get(core.meta, s.id, f.id, &g, NULL), -1);
     uint64_t size;
@@ -203,13 +204,13 @@ static void test_state_ttl_and_reap(void **state)
     struct kcr_file_meta f = store(&s, "a.txt", "bytes", NULL);
     struct kcr_state_meta st;
     assert_int_equal(statestore_save(&core, &key_a, s.id, "\001S", 2, &st, NULL), 0);
-    assert_int_equal(statestore_reap(&core, session_now_ms()), 0);
+    assert_int_equal(statestore_reap(&core, time_wall_ms()), 0);
     assert_int_equal(statestore_get_session(&core, &s, &st, NULL), 0);
     uint64_t size = 0;
     int fd = statestore_open(&core, &st, &size, NULL);
     assert_true(fd >= 0);
     close(fd);
-    assert_int_equal(statestore_reap(&core, session_now_ms() + 120 * 1000), 1);
+    assert_int_equal(statestore_reap(&core, time_wall_ms() + 120 * 1000), 1);
     assert_int_equal(statestore_get_session(&core, &s, &st, NULL), -1);
     assert_true(statestore_open(&core, &st, &size, NULL) < 0);
     assert_int_equal(session_get_owned(&core, &key_a, s.id, &got, NULL), 0);

@@ -1,4 +1,4 @@
-/* Unit tests for pod/pool.c on the fake backend (pod/pod-fake.h): warm
+/* Unit tests for pod/pool.c on the fake backend (fakes/pod-fake.h): warm
  * filling, acquire/release accounting, contention, on-demand creation,
  * back-off when creation fails, health-check replacement, and freeing with
  * creations in flight. Health checks go over a real unix socket to the fake
@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "common/lang.h"
-#include "pod/pod-fake.h"
+#include "fakes/pod-fake.h"
 #include "pod/pool.h"
 
 static long long now_ms(void)

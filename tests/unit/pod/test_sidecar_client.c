@@ -1,5 +1,5 @@
 /* Unit tests for pod/sidecar-client.c against a fake sidecar (a real HTTP
- * server on a unix socket, pod/pod-fake.h) that sends what a hostile sidecar
+ * server on a unix socket, fakes/pod-fake.h) that sends what a hostile sidecar
  * might: oversized bodies, bad JSON, wrong types, unsafe names, error
  * statuses, and replies that never come. */
 #include <setjmp.h>
@@ -21,7 +21,7 @@
 #include "common/fsutil.h"
 #include "common/lang.h"
 #include "common/xalloc.h"
-#include "pod/pod-fake.h"
+#include "fakes/pod-fake.h"
 #include "pod/sidecar-client.h"
 
 #define MAX_OUTPUT 1000 /* MAX_OUTPUT_SIZE for this test: execute replies cap at ~12 KiB */
@@ -168,16 +168,16 @@ static void test_ready(void **state)
     struct fixture *f = *state;
     struct kcr_err err = {0};
     f->mode = M_READY;
-    assert_int_equal(sidecar_ready(&f->pod, 1000, &err), 0);
+    assert_int_equal(sidecar_client_ready(&f->pod, 1000, &err), 0);
     assert_string_equal(f->method, "GET");
     assert_string_equal(f->path, "/ready");
     f->status = 503;
-    assert_int_equal(sidecar_ready(&f->pod, 1000, &err), -1);
+    assert_int_equal(sidecar_client_ready(&f->pod, 1000, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
 
     struct kcr_pod gone = f->pod;
     gone.unix_socket = "/nonexistent/kcr-test.sock";
-    assert_int_equal(sidecar_ready(&gone, 1000, &err), -1);
+    assert_int_equal(sidecar_client_ready(&gone, 1000, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
 }
 
@@ -187,7 +187,7 @@ static void test_ready_timeout(void **state)
     struct kcr_err err = {0};
     f->mode = M_HANG;
     long long t0 = now_ms();
-    assert_int_equal(sidecar_ready(&f->pod, 300, &err), -1);
+    assert_int_equal(sidecar_client_ready(&f->pod, 300, &err), -1);
     long long took = now_ms() - t0;
     assert_true(took >= 250 && took < 2000);
 }
@@ -206,7 +206,7 @@ static void test_execute_request_and_result(void **state)
                                .timeout_s = 5,
                                .working_dir = "/mnt/data"};
     struct kcr_exec_result res;
-    assert_int_equal(sidecar_execute(&f->pod, &req, &res, &err), 0);
+    assert_int_equal(sidecar_client_execute(&f->pod, &req, &res, &err), 0);
     assert_string_equal(f->method, "POST");
     assert_string_equal(f->path, "/execute");
     json_t *sent = json_loadb(f->body, f->body_len, 0, NULL);
@@ -226,7 +226,7 @@ static void test_execute_request_and_result(void **state)
     assert_int_equal(res.execution_time_ms, 12);
     assert_false(res.timed_out);
     assert_true(res.oom_killed);
-    sidecar_result_done(&res);
+    sidecar_client_result_done(&res);
     assert_null(res.stdout_data);
 }
 
@@ -238,44 +238,44 @@ static void test_execute_rejects_bad_replies(void **state)
     struct kcr_exec_result res;
 
     f->mode = M_EXEC_BAD_TYPES;
-    assert_int_equal(sidecar_execute(&f->pod, &req, &res, &err), -1);
+    assert_int_equal(sidecar_client_execute(&f->pod, &req, &res, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
     assert_null(res.stdout_data);
 
     f->mode = M_EXEC_NOT_JSON;
-    assert_int_equal(sidecar_execute(&f->pod, &req, &res, &err), -1);
+    assert_int_equal(sidecar_client_execute(&f->pod, &req, &res, &err), -1);
     assert_non_null(strstr(err.msg, "bad JSON"));
 
     /* 64 MiB announced: the client stops reading at its cap (12x MAX_OUTPUT_SIZE + 64 KiB). */
     f->mode = M_EXEC_FLOOD;
     long long t0 = now_ms();
-    assert_int_equal(sidecar_execute(&f->pod, &req, &res, &err), -1);
+    assert_int_equal(sidecar_client_execute(&f->pod, &req, &res, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_LIMIT);
     assert_true(now_ms() - t0 < 5000);
 
     f->mode = M_STATUS;
     f->status = 500;
-    assert_int_equal(sidecar_execute(&f->pod, &req, &res, &err), -1);
+    assert_int_equal(sidecar_client_execute(&f->pod, &req, &res, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
     assert_non_null(strstr(err.msg, "HTTP 500: nope ?")); /* control byte scrubbed */
     assert_true(res.sent); /* it reached the sidecar: the program may have run */
     f->status = 400;
-    assert_int_equal(sidecar_execute(&f->pod, &req, &res, &err), -1);
+    assert_int_equal(sidecar_client_execute(&f->pod, &req, &res, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_INVALID);
 
     /* Invalid requests never reach the sidecar. */
     unsigned before = pod_fake_sidecar_requests(f->sc);
     struct kcr_exec_req bad = {.code = "\xff\xfe", .timeout_s = 2};
-    assert_int_equal(sidecar_execute(&f->pod, &bad, &res, &err), -1);
+    assert_int_equal(sidecar_client_execute(&f->pod, &bad, &res, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_INVALID);
     bad = (struct kcr_exec_req){.code = "x", .timeout_s = 0};
-    assert_int_equal(sidecar_execute(&f->pod, &bad, &res, &err), -1);
+    assert_int_equal(sidecar_client_execute(&f->pod, &bad, &res, &err), -1);
     assert_int_equal(pod_fake_sidecar_requests(f->sc), before);
 
     /* A dead sidecar (no socket): nothing sent, so a fresh pod may run it. */
     struct kcr_pod gone = f->pod;
     gone.unix_socket = "/nonexistent/kcr-test/sidecar.sock";
-    assert_int_equal(sidecar_execute(&gone, &req, &res, &err), -1);
+    assert_int_equal(sidecar_client_execute(&gone, &req, &res, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
     assert_false(res.sent);
 }
@@ -286,7 +286,7 @@ static void test_list_files(void **state)
     struct kcr_err err = {0};
     struct kcr_pod_files files;
     f->mode = M_LIST;
-    assert_int_equal(sidecar_list_files(&f->pod, &files, &err), 0);
+    assert_int_equal(sidecar_client_list_files(&f->pod, &files, &err), 0);
     assert_string_equal(f->path, "/files?recursive=1");
     /* Only the two safe, well-typed entries survive. */
     assert_int_equal(files.count, 2);
@@ -295,11 +295,11 @@ static void test_list_files(void **state)
     assert_int_equal(files.items[0].mtime_ns, 5);
     assert_string_equal(files.items[1].name, "plots/a b.csv");
     assert_true(files.truncated);
-    sidecar_files_done(&files);
+    sidecar_client_files_done(&files);
     assert_int_equal(files.count, 0);
 
     f->mode = M_LIST_HUGE;
-    assert_int_equal(sidecar_list_files(&f->pod, &files, &err), -1);
+    assert_int_equal(sidecar_client_list_files(&f->pod, &files, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_LIMIT);
 }
 
@@ -316,7 +316,7 @@ static void test_get_file(void **state)
     struct kcr_err err = {0};
     int fd = memfd();
     f->mode = M_FILE;
-    assert_int_equal(sidecar_get_file(&f->pod, "plots/a b%.png", fd, 100, &err), 0);
+    assert_int_equal(sidecar_client_get_file(&f->pod, "plots/a b%.png", fd, 100, &err), 0);
     assert_string_equal(f->path, "/files/plots/a%20b%25.png?max=100");
     char got[32] = {0};
     assert_int_equal(pread(fd, got, sizeof(got), 0), 16);
@@ -324,7 +324,7 @@ static void test_get_file(void **state)
 
     /* Past max: the stream is cut, the error is a limit. */
     int fd2 = memfd();
-    assert_int_equal(sidecar_get_file(&f->pod, "big.bin", fd2, 10, &err), -1);
+    assert_int_equal(sidecar_client_get_file(&f->pod, "big.bin", fd2, 10, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_LIMIT);
     assert_true(lseek(fd2, 0, SEEK_END) <= 10);
 
@@ -332,10 +332,10 @@ static void test_get_file(void **state)
     int fd3 = memfd();
     f->mode = M_STATUS;
     f->status = 404;
-    assert_int_equal(sidecar_get_file(&f->pod, "missing.txt", fd3, 100, &err), -1);
+    assert_int_equal(sidecar_client_get_file(&f->pod, "missing.txt", fd3, 100, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
     f->status = 413;
-    assert_int_equal(sidecar_get_file(&f->pod, "huge.txt", fd3, 100, &err), -1);
+    assert_int_equal(sidecar_client_get_file(&f->pod, "huge.txt", fd3, 100, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_LIMIT);
     assert_int_equal(lseek(fd3, 0, SEEK_END), 0);
 
@@ -343,7 +343,7 @@ static void test_get_file(void **state)
     unsigned before = pod_fake_sidecar_requests(f->sc);
     static const char *const bad[] = {"../x", "/etc/shadow", "a/../../b", ".env", "", "a//b"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(sidecar_get_file(&f->pod, bad[i], fd3, 100, &err), -1);
+        assert_int_equal(sidecar_client_get_file(&f->pod, bad[i], fd3, 100, &err), -1);
         assert_int_equal(err.kind, KCR_ERR_INVALID);
     }
     assert_int_equal(pod_fake_sidecar_requests(f->sc), before);
@@ -363,7 +363,7 @@ static void test_put_file(void **state)
         data[i] = (char)(i * 7);
     assert_int_equal(fs_write_all(fd, data, sizeof(data)), 0);
     /* The offset is at the end: the client still sends from byte 0. */
-    assert_int_equal(sidecar_put_file(&f->pod, "dir/x.bin", fd, sizeof(data), &err), 0);
+    assert_int_equal(sidecar_client_put_file(&f->pod, "dir/x.bin", fd, sizeof(data), &err), 0);
     assert_string_equal(f->method, "POST");
     assert_string_equal(f->path, "/files");
     const char *disp = "name=\"files\"; filename=\"dir/x.bin\"";
@@ -371,10 +371,11 @@ static void test_put_file(void **state)
     assert_non_null(memmem(f->body, f->body_len, data, sizeof(data)));
 
     /* A file shorter than announced fails rather than sending short. */
-    assert_int_equal(sidecar_put_file(&f->pod, "short.bin", fd, sizeof(data) + 100, &err), -1);
+    assert_int_equal(sidecar_client_put_file(&f->pod, "short.bin", fd, sizeof(data) + 100, &err),
+                     -1);
 
     unsigned before = pod_fake_sidecar_requests(f->sc);
-    assert_int_equal(sidecar_put_file(&f->pod, "../escape", fd, 1, &err), -1);
+    assert_int_equal(sidecar_client_put_file(&f->pod, "../escape", fd, 1, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_INVALID);
     assert_int_equal(pod_fake_sidecar_requests(f->sc), before);
     close(fd);

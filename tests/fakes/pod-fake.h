@@ -1,12 +1,17 @@
-/* pod-fake — a FAKE pod backend and a FAKE sidecar, for unit tests only.
+/* pod-fake — a FAKE pod backend and a FAKE sidecar, for unit tests only
+ * (tests/fakes/: built into build/libfakes.a, which only unit tests link;
+ * no kcr binary contains it).
  *
  * The fake sidecar is a real HTTP/1.1 server on a unix socket (one thread,
  * one connection at a time, Connection: close) whose replies come from a
  * handler the test supplies, so sidecar-client.c and pool.c are tested over
  * real sockets. The fake backend "creates" pods instantly (or after a delay),
  * pointing them at one shared fake sidecar that answers GET /ready with a
- * status the test controls; it counts creates and destroys and can be told to
- * fail. Nothing here runs user code or isolates anything. */
+ * status the test controls and every other request with a handler the test
+ * may set (pod_fake_set_handler); it counts creates and destroys, can be
+ * told to fail, and can hand out pods whose sidecar is gone
+ * (pod_fake_set_dead_pods). Nothing here runs user code or isolates
+ * anything. */
 #pragma once
 
 #include <stdbool.h>
@@ -64,4 +69,10 @@ void pod_fake_set_create_delay(struct kcr_pod_backend *be, int ms);
 void pod_fake_set_fail(struct kcr_pod_backend *be, bool fail);
 /* Status the fake sidecar answers GET /ready with (default 200). */
 void pod_fake_set_ready_status(struct kcr_pod_backend *be, int status);
+/* Every request but GET /ready goes to handler (on the sidecar's thread);
+ * NULL (the default) answers 404. */
+void pod_fake_set_handler(struct kcr_pod_backend *be, pod_fake_handler handler, void *userdata);
+/* The next n pods created point at a socket nobody listens on: every request
+ * to them fails to connect, as to a warm pod that died while it waited. */
+void pod_fake_set_dead_pods(struct kcr_pod_backend *be, unsigned n);
 void pod_fake_get_stats(struct kcr_pod_backend *be, struct pod_fake_stats *ret);

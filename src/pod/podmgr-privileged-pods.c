@@ -1,5 +1,6 @@
-/* podmgr — the privileged pod manager: creates and destroys local pods on
- * typed requests from the unprivileged HTTP side.
+/* podmgr-privileged-pods — the privileged pod manager (runs as root, see
+ * podmgr-privileged.c): creates and destroys local pods on typed requests from
+ * the unprivileged HTTP side.
  *
  * A pod is a pod init (pid 1 of new pid, net, ipc, uts, mount and cgroup
  * namespaces, in the pod's cgroup) with two children: the main container
@@ -7,7 +8,7 @@
  * sleep infinity` as 65532) and kcr-sidecar (65532, no capabilities, bounding
  * set limited to what kcr-nsexec's file capabilities need). See
  * docs/local-pods.md for the whole picture. */
-#include "pod/podmgr.h"
+#include "pod/podmgr-internal.h"
 #include "pod/forkserver.h"
 #include "pod/pod-init.h"
 
@@ -47,35 +48,13 @@
 
 /* How long CREATE waits for the pod's processes to exec (or report a failure). */
 #define SPAWN_TIMEOUT_MS 10000
-/* kcr-nsexec's file capabilities: the guide's sidecar set (docs/sidecar.md). */
-#define NSEXEC_CAPS "cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep"
-
-struct pod_entry {
-    char id[64];
-    pid_t init_pid;
-    struct kcr_cgroup *cg;
-};
-
-struct podmgr {
-    const struct kcr_pod_local_config *cfg;
-    struct kcr_cgroup_mgr *cgm;
-    char *pods_dir;
-    int pods_dir_fd;
-    char *bin_dir; /* this manager's private copy of kcr-nsexec lives here */
-    char *nsexec;  /* what the sidecar gets as KCR_NSEXEC */
-    struct pod_entry *pods;
-    size_t npods, cap;
-    struct forkserver *fs; /* the py template, or NULL */
-    bool fs_tried;
-    uint64_t start_time; /* ours (/proc/self/stat field 22): pods name their owner by it */
-};
 
 /*** Manager side ***/
 
 /* Field 22 of /proc/<pid>/stat (start time in clock ticks), or 0 when the
  * process is gone or a zombie. A pid with another start time is another
  * process. */
-static uint64_t proc_start_time(pid_t pid)
+uint64_t podmgr_proc_start_time(pid_t pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -119,14 +98,14 @@ static bool owner_gone(int pods_fd, const char *id)
     unsigned long long start = 0;
     if (n <= 0 || sscanf(buf, "%d %llu", &pid, &start) != 2 || pid <= 0)
         return false;
-    return proc_start_time(pid) != start;
+    return podmgr_proc_start_time(pid) != start;
 }
 
 /* After a crash of kcr and its manager (kill -9 of the process group, the
  * OOM killer), the pods died with them (PR_SET_PDEATHSIG) but their cgroups
  * and directories stayed. A start removes those of dead managers only: kcr
  * instances sharing a run dir must not sweep each other's pods. */
-static void sweep_leftovers(struct podmgr *m)
+void podmgr_sweep_leftovers(struct podmgr *m)
 {
     _cleanup_dir_ DIR *d = opendir(m->pods_dir);
     struct dirent *de;
@@ -152,7 +131,7 @@ static void sweep_leftovers(struct podmgr *m)
         while (dd && (de = readdir(dd))) {
             int pid = atoi(de->d_name);
             if (pid > 0 && names_is_safe(de->d_name) && pid != (int)getpid() &&
-                proc_start_time(pid) == 0)
+                podmgr_proc_start_time(pid) == 0)
                 (void)fs_rm_tree_at(dfd, de->d_name);
         }
     }
@@ -472,7 +451,7 @@ static void ensure_forkserver(struct podmgr *m, const struct kcr_lang *lang)
         log_msg(KCR_LOG_WARN, NULL, "no fork-server: %s", fe.msg);
 }
 
-static int pod_create(struct podmgr *m, const char *code, struct podmgr_resp *resp,
+int podmgr_pod_create(struct podmgr *m, const char *code, struct podmgr_resp *resp,
                       struct kcr_err *err)
 {
     const struct kcr_lang *lang = lang_find(code);
@@ -511,7 +490,7 @@ static int pod_create(struct podmgr *m, const char *code, struct podmgr_resp *re
     return r;
 }
 
-static int pod_destroy(struct podmgr *m, const char *id, struct kcr_err *err)
+int podmgr_pod_destroy(struct podmgr *m, const char *id, struct kcr_err *err)
 {
     for (size_t i = 0; i < m->npods; i++) {
         if (strcmp(m->pods[i].id, id) != 0)
@@ -521,285 +500,4 @@ static int pod_destroy(struct podmgr *m, const char *id, struct kcr_err *err)
         return r;
     }
     return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no pod '%s'", id);
-}
-
-/*** Start-up ***/
-
-/* Installs a root-owned copy of kcr-nsexec carrying its file capabilities in
- * a directory only root can write, so nobody can replace it. Mode 0750 with
- * group 65532: the sidecar (65532) can exec it, other host users cannot (with
- * those capabilities it enters any pod's main container). User code, also
- * 65532, never sees the host's run dir. */
-static int install_nsexec(struct podmgr *m, struct kcr_err *err)
-{
-    /* File capabilities are ignored on nosuid mounts, and noexec forbids the
-     * exec itself: /run is often both. Say so instead of failing later with
-     * "setns: Operation not permitted" inside every pod. */
-    struct statvfs vfs;
-    if (statvfs(m->bin_dir, &vfs) == 0 && (vfs.f_flag & (ST_NOSUID | ST_NOEXEC)))
-        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
-                           "'%s' is on a nosuid or noexec mount, where kcr-nsexec's file "
-                           "capabilities do not work: set KCR_RUN_DIR to a directory on another "
-                           "filesystem (e.g. /var/lib/kcr)",
-                           m->bin_dir);
-    _cleanup_close_ int in = open(m->cfg->nsexec_bin, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-nsexec '%s'", m->cfg->nsexec_bin);
-    /* Its copy gets capabilities: it must be root's to begin with. */
-    if (fs_check_root_owned(in, "kcr-nsexec (KCR_NSEXEC_BIN)", m->cfg->nsexec_bin, err) < 0)
-        return -1;
-    m->nsexec = xasprintf("%s/kcr-nsexec", m->bin_dir);
-    _cleanup_free_ char *tmp = xasprintf("%s.tmp", m->nsexec);
-    _cleanup_close_ int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
-    if (out < 0)
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "create '%s'", tmp);
-    /* Owner first: chown(2) clears a file's capabilities, set last. */
-    if (fs_copy_fd(in, out, 256u << 20) < 0 || fchown(out, 0, POD_GID) < 0 || fchmod(out, 0750) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "copy kcr-nsexec to '%s'", tmp);
-    cap_t caps = cap_from_text(NSEXEC_CAPS);
-    int r = caps ? cap_set_fd(out, caps) : -1;
-    if (caps)
-        cap_free(caps);
-    if (r < 0)
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "set file capabilities on '%s'", tmp);
-    if (rename(tmp, m->nsexec) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "rename '%s'", tmp);
-    return 0;
-}
-
-/* A directory kcr keeps pod sockets and binaries in must be its own: not a
- * symlink, owned by this uid, writable by nobody else. mkdir -p accepts one
- * that exists, so another local user could have made /tmp/kcr-<uid> first
- * and swapped pod sockets in it (issue 13, item 3). */
-static int dir_is_ours(const char *path, struct kcr_err *err)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "run dir '%s' (KCR_RUN_DIR)", path);
-    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
-        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
-                           "run dir '%s' (KCR_RUN_DIR) must be owned by uid %u and writable by "
-                           "no one else (it is uid %u, mode %04o)",
-                           path, (unsigned)geteuid(), (unsigned)st.st_uid,
-                           (unsigned)(st.st_mode & 07777));
-    return 0;
-}
-
-static int manager_setup(struct podmgr *m, struct kcr_err *err)
-{
-    const struct kcr_pod_local_config *cfg = m->cfg;
-    umask(022);
-    if (fs_mkdir_p(cfg->run_dir, 0755, err) < 0)
-        return kcr_err_wrap(err, "run dir (KCR_RUN_DIR)");
-    if (dir_is_ours(cfg->run_dir, err) < 0)
-        return -1;
-    struct stat st;
-    /* The sidecar (65532) reaches its socket and data dir through it. */
-    if (stat(cfg->run_dir, &st) < 0 || (!cfg->rootless && !(st.st_mode & S_IXOTH)))
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE,
-                           "run dir '%s' (KCR_RUN_DIR) must be searchable by uid %d (e.g. mode "
-                           "0755)",
-                           cfg->run_dir, POD_UID);
-    m->start_time = proc_start_time(getpid());
-    m->pods_dir = xasprintf("%s/pods", cfg->run_dir);
-    if (fs_mkdir_p(m->pods_dir, 0711, err) < 0 || dir_is_ours(m->pods_dir, err) < 0)
-        return -1;
-    m->pods_dir_fd = open(m->pods_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (m->pods_dir_fd < 0)
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "open '%s'", m->pods_dir);
-    if (access(cfg->sidecar_bin, X_OK) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-sidecar '%s' (KCR_SIDECAR_BIN)",
-                           cfg->sidecar_bin);
-    if (cfg->rootless) {
-        m->cgm = cgroup_mgr_new_disabled();
-        if (access(cfg->nsexec_bin, X_OK) < 0)
-            return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "kcr-nsexec '%s'", cfg->nsexec_bin);
-        m->nsexec = xstrdup(cfg->nsexec_bin);
-        sweep_leftovers(m);
-        return 0;
-    }
-    /* One copy per manager: several kcr instances may share a run dir. */
-    m->bin_dir = xasprintf("%s/bin/%d", cfg->run_dir, (int)getpid());
-    if (fs_mkdir_p(m->bin_dir, 0755, err) < 0 || install_nsexec(m, err) < 0)
-        return -1;
-    m->cgm = cgroup_mgr_new(NULL, cfg->cgroup_parent, err);
-    if (!m->cgm || cgroup_mgr_setup(m->cgm, err) < 0)
-        return -1;
-    sweep_leftovers(m);
-    return 0;
-}
-
-static void manager_cleanup(struct podmgr *m)
-{
-    while (m->npods > 0)
-        (void)pod_destroy(m, m->pods[0].id, NULL);
-    free(m->pods);
-    m->fs = forkserver_stop(m->fs);
-    if (m->bin_dir) {
-        if (m->nsexec)
-            (void)unlink(m->nsexec);
-        (void)rmdir(m->bin_dir);
-    }
-    free(m->bin_dir);
-    free(m->nsexec);
-    free(m->pods_dir);
-    (void)safe_close(m->pods_dir_fd);
-    cgroup_mgr_free(m->cgm);
-}
-
-static void resp_error(struct podmgr_resp *resp, const struct kcr_err *e)
-{
-    resp->status = -1;
-    resp->kind = e->kind ? (int32_t)e->kind : KCR_ERR_INTERNAL;
-    resp->errnum = e->errnum;
-    snprintf(resp->msg, sizeof(resp->msg), "%s", e->msg);
-}
-
-static void handle(struct podmgr *m, const struct podmgr_req *req, ssize_t len,
-                   struct podmgr_resp *resp)
-{
-    struct kcr_err e = {0};
-    memset(resp, 0, sizeof(*resp));
-    int r;
-    if (len != (ssize_t)sizeof(*req) || !memchr(req->arg, '\0', sizeof(req->arg)))
-        r = kcr_err_set(&e, 0, KCR_ERR_INVALID, "malformed request");
-    else if (req->op == PODMGR_CREATE)
-        r = pod_create(m, req->arg, resp, &e);
-    else if (req->op == PODMGR_DESTROY)
-        r = names_is_safe(req->arg) ? pod_destroy(m, req->arg, &e)
-                                    : kcr_err_set(&e, 0, KCR_ERR_INVALID, "bad pod id");
-    else
-        r = kcr_err_set(&e, 0, KCR_ERR_INVALID, "unknown op %u", req->op);
-    if (r < 0)
-        resp_error(resp, &e);
-}
-
-static void reap_strays(struct podmgr *m)
-{
-    pid_t pid;
-    int status = 0;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (pid == forkserver_pid(m->fs)) {
-            log_msg(KCR_LOG_WARN, NULL, "fork-server exited (status %d): pods run without it",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-            forkserver_reaped(m->fs);
-        }
-        for (size_t i = 0; i < m->npods; i++)
-            if (m->pods[i].init_pid == pid)
-                m->pods[i].init_pid = 0; /* died early; DESTROY cleans the rest */
-    }
-}
-
-__attribute__((noreturn)) static void manager_main(const struct kcr_pod_local_config *cfg, int fd)
-{
-    struct podmgr m = {.cfg = cfg, .pods_dir_fd = -1};
-    /* Terminal signals hit the whole process group: the manager ends only
-     * when kcr closes the socket, after destroying every pod. */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    (void)prctl(PR_SET_NAME, "kcr-podmgr", 0, 0, 0);
-    struct podmgr_resp resp = {0};
-    struct kcr_err e = {0};
-    if (manager_setup(&m, &e) < 0)
-        resp_error(&resp, &e);
-    (void)send(fd, &resp, sizeof(resp), MSG_NOSIGNAL);
-    if (resp.status < 0) {
-        manager_cleanup(&m);
-        _exit(1);
-    }
-    for (;;) {
-        struct podmgr_req req;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 1000) == 0) {
-            reap_strays(&m);
-            continue;
-        }
-        ssize_t n = recv(fd, &req, sizeof(req), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        handle(&m, &req, n, &resp);
-        if (send(fd, &resp, sizeof(resp), MSG_NOSIGNAL) < 0)
-            break;
-        reap_strays(&m);
-    }
-    manager_cleanup(&m);
-    _exit(0);
-}
-
-/*** Client side ***/
-
-int podmgr_call(int fd, const struct podmgr_req *req, struct podmgr_resp *resp, struct kcr_err *err)
-{
-    ssize_t n;
-    do
-        n = send(fd, req, sizeof(*req), MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof(*req))
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "pod manager: send");
-    do
-        n = recv(fd, resp, sizeof(*resp), 0);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof(*resp))
-        return kcr_err_set(err, n < 0 ? errno : 0, KCR_ERR_UNAVAILABLE,
-                           "pod manager: no reply (it exited?)");
-    resp->msg[sizeof(resp->msg) - 1] = '\0';
-    resp->id[sizeof(resp->id) - 1] = '\0';
-    resp->socket[sizeof(resp->socket) - 1] = '\0';
-    resp->working_dir[sizeof(resp->working_dir) - 1] = '\0';
-    if (resp->status < 0) {
-        enum kcr_err_kind kind = resp->kind > 0 && resp->kind <= KCR_ERR_INTERNAL
-                                     ? (enum kcr_err_kind)resp->kind
-                                     : KCR_ERR_INTERNAL;
-        return kcr_err_set(err, 0, kind, "%s", resp->msg);
-    }
-    return 0;
-}
-
-pid_t podmgr_start(const struct kcr_pod_local_config *cfg, int *ret_fd, struct kcr_err *err)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "pod manager: socketpair");
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        (void)safe_close(sv[0]);
-        (void)safe_close(sv[1]);
-        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "pod manager: fork");
-    }
-    if (pid == 0) {
-        (void)safe_close(sv[0]);
-        /* Nothing of kcr's (listening sockets, stores) may reach the manager
-         * or, through it, a pod: keep stdio and the socketpair only. */
-        int fd = sv[1];
-        if (fd != 3) {
-            fd = dup3(sv[1], 3, O_CLOEXEC);
-            if (fd < 0)
-                _exit(1);
-        }
-        (void)close_range(4, ~0U, 0);
-        manager_main(cfg, fd);
-    }
-    (void)safe_close(sv[1]);
-    struct podmgr_resp hello;
-    struct pollfd pfd = {.fd = sv[0], .events = POLLIN};
-    ssize_t n = -1;
-    if (poll(&pfd, 1, 30000) == 1)
-        n = recv(sv[0], &hello, sizeof(hello), 0);
-    if (n != (ssize_t)sizeof(hello) || hello.status < 0) {
-        hello.msg[sizeof(hello.msg) - 1] = '\0';
-        kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod manager start-up: %s",
-                    n == (ssize_t)sizeof(hello) ? hello.msg : "no answer");
-        (void)safe_close(sv[0]);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        return -1;
-    }
-    *ret_fd = sv[0];
-    return pid;
 }

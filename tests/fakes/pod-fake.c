@@ -1,5 +1,5 @@
 /* pod-fake — fake backend and fake sidecar for unit tests (see pod-fake.h). */
-#include "pod/pod-fake.h"
+#include "fakes/pod-fake.h"
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
@@ -199,6 +199,10 @@ struct fake_backend {
     atomic_bool fail;
     atomic_int ready_status;
     atomic_uint seq;
+    unsigned dead_pods;       /* under mu */
+    pod_fake_handler handler; /* under mu */
+    void *handler_data;
+    char dead_path[108]; /* a socket path nothing listens on */
 };
 
 static void fake_handler(const struct pod_fake_request *req, int fd, void *userdata)
@@ -210,7 +214,14 @@ static void fake_handler(const struct pod_fake_request *req, int fd, void *userd
                        st == 200 ? 14 : 15);
         return;
     }
-    pod_fake_reply(fd, 404, NULL, "{\"error\":\"not found\"}", 21);
+    pthread_mutex_lock(&fb->mu);
+    pod_fake_handler h = fb->handler;
+    void *data = fb->handler_data;
+    pthread_mutex_unlock(&fb->mu);
+    if (h)
+        h(req, fd, data);
+    else
+        pod_fake_reply(fd, 404, NULL, "{\"error\":\"not found\"}", 21);
 }
 
 static struct kcr_pod *fake_create(struct kcr_pod_backend *be, const struct kcr_lang *lang,
@@ -230,9 +241,12 @@ static struct kcr_pod *fake_create(struct kcr_pod_backend *be, const struct kcr_
     struct kcr_pod *pod = xcalloc(1, sizeof(*pod));
     snprintf(pod->id, sizeof(pod->id), "fake-%s-%u", lang->code, atomic_fetch_add(&fb->seq, 1));
     pod->lang = lang;
-    pod->unix_socket = xstrdup(pod_fake_sidecar_path(fb->sidecar));
     pod->base_url = xstrdup("http://localhost");
     pthread_mutex_lock(&fb->mu);
+    bool dead = fb->dead_pods > 0;
+    if (dead)
+        fb->dead_pods--;
+    pod->unix_socket = xstrdup(dead ? fb->dead_path : pod_fake_sidecar_path(fb->sidecar));
     fb->stats.creates++;
     fb->stats.live++;
     pthread_mutex_unlock(&fb->mu);
@@ -288,6 +302,8 @@ struct kcr_pod_backend *pod_fake_new(struct kcr_err *err)
         fake_free(&fb->super);
         return NULL;
     }
+    /* Next to the live socket, in the sidecar's private directory. */
+    snprintf(fb->dead_path, sizeof(fb->dead_path), "%s/dead.sock", fb->sidecar->dir);
     return &fb->super;
 }
 
@@ -304,6 +320,23 @@ void pod_fake_set_fail(struct kcr_pod_backend *be, bool fail)
 void pod_fake_set_ready_status(struct kcr_pod_backend *be, int status)
 {
     atomic_store(&((struct fake_backend *)be)->ready_status, status);
+}
+
+void pod_fake_set_handler(struct kcr_pod_backend *be, pod_fake_handler handler, void *userdata)
+{
+    struct fake_backend *fb = (struct fake_backend *)be;
+    pthread_mutex_lock(&fb->mu);
+    fb->handler = handler;
+    fb->handler_data = userdata;
+    pthread_mutex_unlock(&fb->mu);
+}
+
+void pod_fake_set_dead_pods(struct kcr_pod_backend *be, unsigned n)
+{
+    struct fake_backend *fb = (struct fake_backend *)be;
+    pthread_mutex_lock(&fb->mu);
+    fb->dead_pods = n;
+    pthread_mutex_unlock(&fb->mu);
 }
 
 void pod_fake_get_stats(struct kcr_pod_backend *be, struct pod_fake_stats *ret)

@@ -1,0 +1,750 @@
+/* Unit tests for core/orchestrator.c, the heart of POST /exec, on the real
+ * embedded stores (SQLite + blob files in a temporary directory) and the fake
+ * pod backend (fakes/pod-fake.h), whose sidecar here plays a pod's
+ * /mnt/data: uploads land in a table, /execute applies what the test says
+ * the program wrote and answers with the test's result, listings and
+ * downloads read the table. Covered: the one retry when a warm pod is dead
+ * before the program was sent (and none after), Python state collection
+ * (kept after a successful run only), output truncation at MAX_OUTPUT_SIZE
+ * characters, output-file collection (new or modified files; not too large,
+ * dangerous, the code or the state file; at most MAX_OUTPUT_FILES), and
+ * files[] resolution (a file of another session copied once; a missing one
+ * is a 404 before anything is copied or any pod is used). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/lang.h"
+#include "common/xalloc.h"
+#include "core/core.h"
+#include "core/files.h"
+#include "core/orchestrator.h"
+#include "core/output.h"
+#include "core/pystate.h"
+#include "core/session.h"
+#include "core/statestore.h"
+#include "fakes/pod-fake.h"
+#include "store/blob-fs.h"
+#include "store/meta-sqlite.h"
+
+/*** The fake pod: /mnt/data as a table, served by the fake sidecar ***/
+
+#define MAX_PFILES 32
+#define MAX_SEEN   32
+
+struct pfile {
+    char name[256];
+    char *data;
+    size_t len;
+    int64_t mtime_ns;
+};
+
+struct fake_pod {
+    pthread_mutex_t mu;
+    struct pfile files[MAX_PFILES]; /* the pod's /mnt/data */
+    size_t nfiles;
+    /* Set by the test: what the program writes, and /execute's answer. */
+    struct pfile writes[MAX_PFILES];
+    size_t nwrites;
+    int exec_status;  /* HTTP status of /execute (200) */
+    char *exec_reply; /* its body */
+    /* Seen by the sidecar. */
+    unsigned n_exec, n_list;
+    char puts[MAX_SEEN][256]; /* names uploaded, in order */
+    unsigned n_put;
+    char gets[MAX_SEEN][256]; /* names downloaded, in order */
+    unsigned n_get;
+    char *exec_body;    /* the last /execute request body */
+    char code_file[64]; /* written by /execute, as the real sidecar does */
+};
+
+static struct fake_pod fp = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void pfile_set(struct pfile *v, size_t *n, const char *name, const char *data, size_t len,
+                      int64_t mtime)
+{
+    struct pfile *f = NULL;
+    for (size_t i = 0; i < *n && !f; i++)
+        if (!strcmp(v[i].name, name))
+            f = &v[i];
+    if (!f) {
+        assert_true(*n < MAX_PFILES);
+        f = &v[(*n)++];
+        snprintf(f->name, sizeof(f->name), "%s", name);
+    }
+    free(f->data);
+    f->data = xmalloc(len + 1);
+    memcpy(f->data, data, len);
+    f->data[len] = '\0';
+    f->len = len;
+    f->mtime_ns = mtime;
+}
+
+static void pfiles_clear(struct pfile *v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free(v[i].data);
+    memset(v, 0, sizeof(*v) * MAX_PFILES);
+    *n = 0;
+}
+
+/* A new, empty pod (pods are single-use; every pod shares the one fake
+ * sidecar) and a clean record of what it saw. */
+static void fresh_pod(void)
+{
+    pthread_mutex_lock(&fp.mu);
+    pfiles_clear(fp.files, &fp.nfiles);
+    fp.n_exec = fp.n_list = fp.n_put = fp.n_get = 0;
+    free(fp.exec_body);
+    fp.exec_body = NULL;
+    pthread_mutex_unlock(&fp.mu);
+}
+
+/* The run will write name (len bytes of data, or of 'x' when data is NULL). */
+static void will_write(const char *name, const char *data, size_t len)
+{
+    char *x = NULL;
+    if (!data)
+        data = x = memset(xmalloc(len + 1), 'x', len);
+    pthread_mutex_lock(&fp.mu);
+    pfile_set(fp.writes, &fp.nwrites, name, data, len, 2000);
+    pthread_mutex_unlock(&fp.mu);
+    free(x);
+}
+
+/* /execute answers status with a result of these fields. */
+static void will_answer(int status, int exit_code, const char *out, size_t out_len, const char *err)
+{
+    json_t *j = json_pack("{s:i, s:s%, s:s, s:b, s:i}", "exit_code", exit_code, "stdout", out,
+                          out_len, "stderr", err, "timed_out", 0, "execution_time_ms", 7);
+    assert_non_null(j);
+    pthread_mutex_lock(&fp.mu);
+    free(fp.exec_reply);
+    fp.exec_reply = json_dumps(j, JSON_COMPACT);
+    fp.exec_status = status;
+    pthread_mutex_unlock(&fp.mu);
+    json_decref(j);
+}
+
+static void reply_json(int fd, int status, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    pod_fake_reply(fd, status, NULL, s, strlen(s));
+    free(s);
+    json_decref(j);
+}
+
+/* POST /files: one multipart part named "files" per upload (curl's
+ * encoding: boundary line, part headers, bytes, CRLF boundary). */
+static void on_upload(const struct pod_fake_request *req, int fd)
+{
+    const char *b = req->body, *end = req->body + req->body_len;
+    const char *eol = memmem(b, req->body_len, "\r\n", 2);
+    const char *fn = memmem(b, req->body_len, "filename=\"", 10);
+    const char *hdr_end = memmem(b, req->body_len, "\r\n\r\n", 4);
+    if (!eol || !fn || !hdr_end) {
+        pod_fake_reply(fd, 400, NULL, "{\"error\":\"bad multipart\"}", 25);
+        return;
+    }
+    char boundary[256];
+    snprintf(boundary, sizeof(boundary), "\r\n%.*s", (int)(eol - b), b);
+    fn += 10;
+    const char *q = memchr(fn, '"', (size_t)(end - fn));
+    const char *data = hdr_end + 4;
+    const char *stop = memmem(data, (size_t)(end - data), boundary, strlen(boundary));
+    if (!q || !stop) {
+        pod_fake_reply(fd, 400, NULL, "{\"error\":\"bad multipart\"}", 25);
+        return;
+    }
+    char name[256];
+    snprintf(name, sizeof(name), "%.*s", (int)(q - fn), fn);
+    pthread_mutex_lock(&fp.mu);
+    pfile_set(fp.files, &fp.nfiles, name, data, (size_t)(stop - data), 1000);
+    if (fp.n_put < MAX_SEEN)
+        snprintf(fp.puts[fp.n_put++], sizeof(fp.puts[0]), "%s", name);
+    pthread_mutex_unlock(&fp.mu);
+    reply_json(fd, 200, json_pack("{s:[s]}", "files", name));
+}
+
+static void on_execute(const struct pod_fake_request *req, int fd)
+{
+    pthread_mutex_lock(&fp.mu);
+    fp.n_exec++;
+    free(fp.exec_body);
+    fp.exec_body = xstrdup(req->body);
+    if (fp.code_file[0])
+        pfile_set(fp.files, &fp.nfiles, fp.code_file, "code", 4, 1500);
+    for (size_t i = 0; i < fp.nwrites; i++)
+        pfile_set(fp.files, &fp.nfiles, fp.writes[i].name, fp.writes[i].data, fp.writes[i].len,
+                  fp.writes[i].mtime_ns);
+    char *reply = xstrdup(fp.exec_reply);
+    int status = fp.exec_status;
+    pthread_mutex_unlock(&fp.mu);
+    pod_fake_reply(fd, status, NULL, reply, strlen(reply));
+    free(reply);
+}
+
+static void on_list(int fd)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&fp.mu);
+    fp.n_list++;
+    for (size_t i = 0; i < fp.nfiles; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "name", fp.files[i].name, "size",
+                                             (json_int_t)fp.files[i].len, "mtime_ns",
+                                             (json_int_t)fp.files[i].mtime_ns));
+    pthread_mutex_unlock(&fp.mu);
+    reply_json(fd, 200, json_pack("{s:o, s:b}", "files", arr, "truncated", 0));
+}
+
+/* GET /files/<name>?max=N (the names here need no percent-decoding). */
+static void on_get(const struct pod_fake_request *req, int fd)
+{
+    char name[256];
+    snprintf(name, sizeof(name), "%s", req->path + strlen("/files/"));
+    name[strcspn(name, "?")] = '\0';
+    pthread_mutex_lock(&fp.mu);
+    if (fp.n_get < MAX_SEEN)
+        snprintf(fp.gets[fp.n_get++], sizeof(fp.gets[0]), "%s", name);
+    char *data = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < fp.nfiles && !data; i++)
+        if (!strcmp(fp.files[i].name, name)) {
+            data = xmalloc(fp.files[i].len + 1);
+            memcpy(data, fp.files[i].data, fp.files[i].len);
+            len = fp.files[i].len;
+        }
+    pthread_mutex_unlock(&fp.mu);
+    if (data)
+        pod_fake_reply(fd, 200, "application/octet-stream", data, len);
+    else
+        pod_fake_reply(fd, 404, NULL, "{\"error\":\"not found\"}", 21);
+    free(data);
+}
+
+static void handler(const struct pod_fake_request *req, int fd, void *ud)
+{
+    (void)ud;
+    if (!strcmp(req->method, "POST") && !strcmp(req->path, "/files"))
+        on_upload(req, fd);
+    else if (!strcmp(req->method, "POST") && !strcmp(req->path, "/execute"))
+        on_execute(req, fd);
+    else if (!strcmp(req->method, "GET") && !strncmp(req->path, "/files?", 7))
+        on_list(fd);
+    else if (!strcmp(req->method, "GET") && !strncmp(req->path, "/files/", 7))
+        on_get(req, fd);
+    else
+        pod_fake_reply(fd, 404, NULL, "{\"error\":\"not found\"}", 21);
+}
+
+/*** The core ***/
+
+static char dir[64];
+static struct kcr_serve_config cfg;
+static struct kcr_core core;
+static struct kcr_principal alice, bob;
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/kcr-orch-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_exec_time_s = 30;
+    cfg.max_output_chars = 65536;
+    cfg.max_file_size = 10u << 20;
+    cfg.max_output_files = 10;
+    cfg.max_memory_mb = 512;
+    cfg.max_session_files = 500;
+    cfg.state_persistence = true;
+    cfg.cleanup_interval_s = 600;
+    core = (struct kcr_core){.cfg = &cfg};
+    char p[128];
+    snprintf(p, sizeof(p), "%s/kcr.db", dir);
+    core.meta = meta_sqlite_open(p, NULL);
+    snprintf(p, sizeof(p), "%s/blobs", dir);
+    core.blob = blob_fs_open(p, NULL);
+    assert_non_null(core.meta);
+    assert_non_null(core.blob);
+    struct kcr_err err = {0};
+    core.backend = pod_fake_new(&err);
+    assert_non_null(core.backend);
+    pod_fake_set_handler(core.backend, handler, NULL);
+    /* No warm pods: every acquire creates one on demand, so the fake's
+     * counters say how many pods each request took. */
+    struct kcr_pool_config pc = {.acquire_wait_ms = 0, .health_every_s = 30};
+    core.pool = pool_new(core.backend, &pc, &err);
+    assert_non_null(core.pool);
+    core.admission = admission_new(4, 1000);
+    principal_key(&alice, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
+    principal_key(&bob, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", NULL);
+    fresh_pod();
+    pthread_mutex_lock(&fp.mu);
+    pfiles_clear(fp.writes, &fp.nwrites);
+    pthread_mutex_unlock(&fp.mu);
+    will_answer(200, 0, "", 0, "");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    core_close(&core);
+    (void)fs_rm_tree_at(AT_FDCWD, dir);
+    pthread_mutex_lock(&fp.mu);
+    pfiles_clear(fp.files, &fp.nfiles);
+    pfiles_clear(fp.writes, &fp.nwrites);
+    free(fp.exec_reply);
+    free(fp.exec_body);
+    fp.exec_reply = fp.exec_body = NULL;
+    pthread_mutex_unlock(&fp.mu);
+    return 0;
+}
+
+static struct pod_fake_stats stats(void)
+{
+    struct pod_fake_stats s;
+    pod_fake_get_stats(core.backend, &s);
+    return s;
+}
+
+/* pool_release destroys pods in the background: waits up to 5 s for n. */
+static void wait_destroys(unsigned n)
+{
+    for (int i = 0; i < 500 && stats().destroys < n; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(stats().destroys, n);
+}
+
+static struct kcr_exec_request request(const char *lang, const char *code)
+{
+    const struct kcr_lang *l = lang_find(lang);
+    assert_non_null(l);
+    pthread_mutex_lock(&fp.mu);
+    snprintf(fp.code_file, sizeof(fp.code_file), "%s", l->file);
+    pthread_mutex_unlock(&fp.mu);
+    return (struct kcr_exec_request){.principal = &alice, .lang = l, .code = code};
+}
+
+/* Stores data as an upload of session s named name. */
+static struct kcr_file_meta store(const struct kcr_session *s, const char *name, const char *data)
+{
+    struct kcr_file_meta want = {.kind = KCR_FILE_UPLOAD}, f;
+    strcpy(want.session_id, s->id);
+    strcpy(want.owner, s->owner);
+    strcpy(want.name, name);
+    int fd = core.blob->ops->tmpfile(core.blob, NULL);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+    assert_int_equal(files_store(&core, &want, fd, strlen(data), &f, NULL), 0);
+    close(fd);
+    return f;
+}
+
+static size_t session_files(const char *sid)
+{
+    size_t n = 0;
+    assert_int_equal(files_count(&core, sid, &n, NULL), 0);
+    return n;
+}
+
+/* The bytes of file id of session sid, as a new string. */
+static char *file_bytes(const char *sid, const char *id)
+{
+    struct kcr_file_meta f;
+    assert_int_equal(files_get_readable(&core, &alice, sid, id, NULL, &f, NULL), 0);
+    uint64_t size = 0;
+    int fd = files_open(&core, &f, &size, NULL);
+    assert_true(fd >= 0);
+    char *b = xcalloc(1, size + 1);
+    assert_int_equal(pread(fd, b, size, 0), (ssize_t)size);
+    close(fd);
+    return b;
+}
+
+/*** (a) A warm pod dead before the run ***/
+
+/* The first pod's sidecar is gone: /execute cannot connect, nothing was
+ * sent, and the request runs on a fresh pod. */
+static void test_retry_on_a_dead_pod(void **state)
+{
+    (void)state;
+    will_answer(200, 0, "1\n", 2, "");
+    pod_fake_set_dead_pods(core.backend, 1);
+    struct kcr_exec_request req = request("js", "console.log(1)");
+    struct kcr_exec_response res;
+    struct kcr_err err = {0};
+    assert_int_equal(orchestrator_exec(&core, &req, &res, &err), 0);
+    assert_string_equal(res.stdout_text, "1\n");
+    assert_string_equal(res.outcome, "completed");
+    assert_int_equal(stats().creates, 2);
+    assert_int_equal(fp.n_exec, 1);
+    assert_true(res.stages.acquire_ms > 0);
+    orchestrator_response_done(&res);
+    wait_destroys(2);
+    assert_int_equal(stats().live, 0);
+}
+
+/* With files to mount the dead pod fails at the first upload, before
+ * /execute: the fresh pod gets every file once. */
+static void test_retry_when_the_upload_fails(void **state)
+{
+    (void)state;
+    struct kcr_session s;
+    assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
+    struct kcr_file_meta f = store(&s, "in.txt", "input");
+    struct kcr_file_ref ref = {.id = f.id, .session_id = s.id, .name = "in.txt"};
+    pod_fake_set_dead_pods(core.backend, 1);
+    struct kcr_exec_request req = request("js", "1");
+    req.files = &ref;
+    req.nfiles = 1;
+    struct kcr_exec_response res;
+    struct kcr_err err = {0};
+    int r = orchestrator_exec(&core, &req, &res, &err);
+    if (r < 0)
+        fail_msg("%s", err.msg);
+    assert_string_equal(res.session_id, s.id);
+    assert_int_equal(stats().creates, 2);
+    assert_int_equal(fp.n_put, 1);
+    assert_string_equal(fp.puts[0], "in.txt");
+    assert_int_equal(fp.n_exec, 1);
+    orchestrator_response_done(&res);
+    wait_destroys(2);
+}
+
+/* One retry only: when the fresh pod is dead too, the request fails (503). */
+static void test_retry_once_only(void **state)
+{
+    (void)state;
+    pod_fake_set_dead_pods(core.backend, 3);
+    struct kcr_exec_request req = request("js", "1");
+    struct kcr_exec_response res;
+    struct kcr_err err = {0};
+    assert_int_equal(orchestrator_exec(&core, &req, &res, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
+    assert_int_equal(stats().creates, 2);
+    assert_int_equal(fp.n_exec, 0);
+    /* The session was chosen before the pods failed and is still named. */
+    assert_true(id_is_valid(res.session_id));
+    assert_null(res.stdout_text);
+    orchestrator_response_done(&res);
+    wait_destroys(2);
+}
+
+/* A failure once the program was sent is not retried: it may have run. */
+static void test_no_retry_after_the_program_was_sent(void **state)
+{
+    (void)state;
+    will_answer(500, 0, "", 0, "");
+    struct kcr_exec_request req = request("js", "1");
+    struct kcr_exec_response res;
+    struct kcr_err err = {0};
+    assert_int_equal(orchestrator_exec(&core, &req, &res, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
+    assert_int_equal(stats().creates, 1);
+    assert_int_equal(fp.n_exec, 1);
+    orchestrator_response_done(&res);
+    wait_destroys(1);
+}
+
+/*** (b) Python state ***/
+
+static struct kcr_state_meta session_state(const char *sid, bool *ret_found)
+{
+    struct kcr_session s;
+    struct kcr_state_meta sm = {0};
+    assert_int_equal(session_get_owned(&core, &alice, sid, &s, NULL), 0);
+    *ret_found = statestore_get_session(&core, &s, &sm, NULL) == 0;
+    return sm;
+}
+
+static void test_state_kept_after_success_only(void **state)
+{
+    (void)state;
+    static const char one[] = "\001state-one";
+    static const char two[] = "\001state-two, longer";
+    /* Run 1 saves a state: it is stored, and is no output. */
+    will_answer(200, 0, "", 0, "");
+    will_write(PYSTATE_FILE, one, sizeof(one) - 1);
+    struct kcr_exec_request req = request("py", "x = 1");
+    struct kcr_exec_response res;
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_true(res.has_state);
+    assert_int_equal(res.state_size, sizeof(one) - 1);
+    assert_int_equal(res.nfiles, 0);
+    /* The code went in wrapped (the wrapper restores and saves globals). */
+    assert_non_null(fp.exec_body);
+    assert_null(strstr(fp.exec_body, "\"code\":\"x = 1\""));
+    char sid[KCR_ID_LEN + 1];
+    memcpy(sid, res.session_id, sizeof(sid));
+    bool found = false;
+    struct kcr_state_meta first = session_state(sid, &found);
+    assert_true(found);
+    assert_int_equal(first.size, sizeof(one) - 1);
+    assert_string_equal(first.hash, res.state_hash);
+    orchestrator_response_done(&res);
+
+    /* Run 2 fails: the state was mounted, the new one is not kept. */
+    fresh_pod();
+    will_answer(200, 1, "", 0, "Traceback: boom\n");
+    will_write(PYSTATE_FILE, two, sizeof(two) - 1);
+    req.session_id = sid;
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_string_equal(res.outcome, "failed");
+    assert_false(res.has_state);
+    assert_int_equal(fp.n_put, 1);
+    assert_string_equal(fp.puts[0], PYSTATE_FILE);
+    assert_int_equal(fp.n_get, 0);
+    assert_int_equal(res.nfiles, 0);
+    struct kcr_state_meta kept = session_state(sid, &found);
+    assert_true(found);
+    assert_string_equal(kept.hash, first.hash);
+    orchestrator_response_done(&res);
+
+    /* Run 3 succeeds: its state replaces the first. */
+    fresh_pod();
+    will_answer(200, 0, "", 0, "");
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_true(res.has_state);
+    assert_int_equal(res.state_size, sizeof(two) - 1);
+    struct kcr_state_meta now = session_state(sid, &found);
+    assert_true(found);
+    assert_string_not_equal(now.hash, first.hash);
+    orchestrator_response_done(&res);
+}
+
+/* A state the run did not change (same size and time as mounted) is not
+ * fetched again. */
+static void test_state_unchanged_is_not_fetched(void **state)
+{
+    (void)state;
+    static const char one[] = "\001state-one";
+    will_write(PYSTATE_FILE, one, sizeof(one) - 1);
+    struct kcr_exec_request req = request("py", "x = 1");
+    struct kcr_exec_response res;
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_true(res.has_state);
+    char sid[KCR_ID_LEN + 1];
+    memcpy(sid, res.session_id, sizeof(sid));
+    orchestrator_response_done(&res);
+    /* Run 2 writes nothing: the mounted state is listed as it was put. */
+    fresh_pod();
+    pthread_mutex_lock(&fp.mu);
+    pfiles_clear(fp.writes, &fp.nwrites);
+    pthread_mutex_unlock(&fp.mu);
+    req.session_id = sid;
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_false(res.has_state);
+    assert_int_equal(fp.n_put, 1);
+    assert_int_equal(fp.n_get, 0);
+    orchestrator_response_done(&res);
+}
+
+/*** (c) Output truncation ***/
+
+static void test_output_truncated_at_max_chars(void **state)
+{
+    (void)state;
+    cfg.max_output_chars = 100;
+    /* 250 two-byte characters: cut at 100 characters, not bytes. */
+    char out[501];
+    for (int i = 0; i < 250; i++)
+        memcpy(out + 2 * i, "\xc3\xa9", 2);
+    out[500] = '\0';
+    will_answer(200, 0, out, 500, "short\n");
+    struct kcr_exec_request req = request("js", "1");
+    struct kcr_exec_response res;
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_memory_equal(res.stdout_text, out, 200);
+    assert_string_equal(res.stdout_text + 200, OUTPUT_TRUNCATED_MARK "\n");
+    assert_string_equal(res.stderr_text, "short\n");
+    orchestrator_response_done(&res);
+
+    /* Under the cap, a stream the sidecar cut itself: its own line is taken
+     * off and the API's marker says so instead. */
+    fresh_pod();
+    char cut[128];
+    int n = snprintf(cut, sizeof(cut), "%s\n[output truncated: limit of 1024 bytes reached]\n",
+                     "bbbbbbbbbb");
+    will_answer(200, 0, cut, (size_t)n, "");
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_string_equal(res.stdout_text, "bbbbbbbbbb" OUTPUT_TRUNCATED_MARK "\n");
+    orchestrator_response_done(&res);
+}
+
+/*** (d) Output files ***/
+
+static void test_output_files(void **state)
+{
+    (void)state;
+    cfg.max_file_size = 1000;
+    cfg.max_output_files = 4;
+    will_write("a.txt", "alpha", 5);
+    will_write("big.bin", NULL, 1001);  /* over MAX_FILE_SIZE */
+    will_write("edge.bin", NULL, 1000); /* at it */
+    will_write("evil.sh", "#!/bin/sh", 9);
+    will_write("RUN.EXE", "MZ", 2);
+    will_write("plots/p.png", "png", 3);
+    will_write("z1.txt", "z1", 2);
+    will_write("z2.txt", "z2", 2); /* past MAX_OUTPUT_FILES */
+    struct kcr_exec_request req = request("js", "1");
+    struct kcr_exec_response res;
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    /* In name order, at most MAX_OUTPUT_FILES. */
+    assert_int_equal(res.nfiles, 4);
+    assert_string_equal(res.files[0].name, "a.txt");
+    assert_string_equal(res.files[1].name, "edge.bin");
+    assert_string_equal(res.files[2].name, "plots/p.png");
+    assert_string_equal(res.files[3].name, "z1.txt");
+    /* Only the results were fetched. */
+    assert_int_equal(fp.n_get, 4);
+    for (unsigned i = 0; i < fp.n_get; i++)
+        assert_string_equal(fp.gets[i], res.files[i].name);
+    /* Each is an output of the session with the pod's bytes. */
+    assert_int_equal(session_files(res.session_id), 4);
+    char *b = file_bytes(res.session_id, res.files[0].id);
+    assert_string_equal(b, "alpha");
+    free(b);
+    struct kcr_file_meta f;
+    assert_int_equal(
+        files_get_readable(&core, &alice, res.session_id, res.files[2].id, NULL, &f, NULL), 0);
+    assert_int_equal(f.kind, KCR_FILE_OUTPUT);
+    assert_string_equal(f.content_type, "image/png");
+    orchestrator_response_done(&res);
+}
+
+/* Mounted files come back only when the run changed them. */
+static void test_output_files_modified_uploads(void **state)
+{
+    (void)state;
+    struct kcr_session s;
+    assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
+    struct kcr_file_meta keep = store(&s, "keep.txt", "same");
+    struct kcr_file_meta edit = store(&s, "edit.csv", "a,b\n");
+    struct kcr_file_ref refs[] = {{.id = keep.id, .session_id = s.id, .name = "keep.txt"},
+                                  {.id = edit.id, .session_id = s.id, .name = "edit.csv"}};
+    will_write("edit.csv", "a,b\n1,2\n", 8);
+    struct kcr_exec_request req = request("js", "1");
+    req.files = refs;
+    req.nfiles = 2;
+    struct kcr_exec_response res;
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_string_equal(res.session_id, s.id);
+    assert_int_equal(fp.n_put, 2);
+    assert_int_equal(fp.n_list, 2); /* before and after the run */
+    assert_int_equal(res.nfiles, 1);
+    assert_string_equal(res.files[0].name, "edit.csv");
+    assert_string_not_equal(res.files[0].id, edit.id);
+    char *b = file_bytes(s.id, res.files[0].id);
+    assert_string_equal(b, "a,b\n1,2\n");
+    free(b);
+    assert_int_equal(session_files(s.id), 3);
+    orchestrator_response_done(&res);
+}
+
+/*** (e) files[] references ***/
+
+/* A file of another of the caller's sessions is copied into the chosen
+ * one once, however many names it is mounted under. */
+static void test_reference_copied_once(void **state)
+{
+    (void)state;
+    struct kcr_session s1, s2;
+    assert_int_equal(session_create(&core, &alice, NULL, NULL, &s1, NULL), 0);
+    assert_int_equal(session_create(&core, &alice, NULL, NULL, &s2, NULL), 0);
+    struct kcr_file_meta f = store(&s1, "data.csv", "x,y\n");
+    struct kcr_file_ref refs[] = {{.id = f.id, .session_id = s1.id, .name = "data.csv"},
+                                  {.id = f.id, .session_id = s1.id, .name = "copy.csv"},
+                                  {.id = f.id, .session_id = s1.id, .name = "data.csv"}};
+    struct kcr_exec_request req = request("js", "1");
+    req.session_id = s2.id;
+    req.files = refs;
+    req.nfiles = 3;
+    struct kcr_exec_response res;
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_string_equal(res.session_id, s2.id);
+    assert_int_equal(session_files(s2.id), 1);
+    assert_int_equal(session_files(s1.id), 1);
+    /* Each mount name once, the first reference winning. */
+    assert_int_equal(fp.n_put, 2);
+    assert_string_equal(fp.puts[0], "data.csv");
+    assert_string_equal(fp.puts[1], "copy.csv");
+    pthread_mutex_lock(&fp.mu);
+    for (size_t i = 0; i < fp.nfiles; i++)
+        if (strcmp(fp.files[i].name, "code.js"))
+            assert_memory_equal(fp.files[i].data, "x,y\n", 4);
+    pthread_mutex_unlock(&fp.mu);
+    assert_int_equal(res.nfiles, 0);
+    orchestrator_response_done(&res);
+    struct kcr_file_meta *v = NULL;
+    size_t n = 0;
+    assert_int_equal(files_list_readable(&core, &alice, s2.id, NULL, &v, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].name, "data.csv");
+    assert_string_not_equal(v[0].id, f.id);
+    free(v);
+}
+
+/* A missing reference fails the request (404 naming it) before anything is
+ * copied or any pod is taken; another principal's file is just as missing. */
+static void test_missing_reference_copies_nothing(void **state)
+{
+    (void)state;
+    struct kcr_session s1, s2, theirs;
+    assert_int_equal(session_create(&core, &alice, NULL, NULL, &s1, NULL), 0);
+    assert_int_equal(session_create(&core, &alice, NULL, NULL, &s2, NULL), 0);
+    assert_int_equal(session_create(&core, &bob, NULL, NULL, &theirs, NULL), 0);
+    struct kcr_file_meta f = store(&s1, "data.csv", "x,y\n");
+    struct kcr_file_meta g = store(&theirs, "secret.txt", "bob's");
+    struct kcr_file_ref refs[] = {
+        {.id = f.id, .session_id = s1.id, .name = "data.csv"},
+        {.id = "Ghost0123456789abcdef", .session_id = s1.id, .name = "ghost.txt"},
+        {.id = g.id, .session_id = theirs.id, .name = "secret.txt"}};
+    struct kcr_exec_request req = request("js", "1");
+    req.session_id = s2.id;
+    req.files = refs;
+    req.nfiles = 3;
+    struct kcr_exec_response res;
+    struct kcr_err err = {0};
+    assert_int_equal(orchestrator_exec(&core, &req, &res, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.msg, "2 file(s)"));
+    assert_non_null(strstr(err.msg, "Ghost0123456789abcdef"));
+    assert_int_equal(session_files(s2.id), 0);
+    assert_int_equal(session_files(theirs.id), 1);
+    assert_int_equal(stats().creates, 0);
+    assert_int_equal(fp.n_put + fp.n_list + fp.n_exec + fp.n_get, 0);
+    orchestrator_response_done(&res);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_retry_on_a_dead_pod, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_when_the_upload_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_once_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_retry_after_the_program_was_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_kept_after_success_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_unchanged_is_not_fetched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_truncated_at_max_chars, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_files_modified_uploads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reference_copied_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_reference_copies_nothing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
