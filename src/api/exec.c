@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-static json_t *response_json(const struct kcr_exec_response *res)
+json_t *exec_response_json(const struct kcr_exec_response *res)
 {
     json_t *files = json_array();
     for (size_t i = 0; i < res->nfiles; i++)
@@ -36,7 +36,7 @@ static json_t *stage_ms(double ms)
 
 /* The request log's `stages_ms` object (docs/api.md): where the execution's
  * time went, stage by stage, as core/orchestrator.h defines them. */
-static json_t *stages_json(const struct kcr_exec_stages *st)
+json_t *exec_stages_json(const struct kcr_exec_stages *st)
 {
     const struct {
         const char *key;
@@ -79,7 +79,7 @@ struct kcr_http_resp *exec_handle(struct kcr_http_req *req, void *ctx)
     int r = orchestrator_exec(&api->core, &in->req, &res, &err);
     atomic_fetch_sub(&api->inflight, 1);
     double secs = (time_mono_ms_f() - t0) / 1e3;
-    http_req_log(req, "stages_ms", stages_json(&res.stages));
+    http_req_log(req, "stages_ms", exec_stages_json(&res.stages));
     if (r < 0) {
         http_req_log(req, "outcome", json_string("error"));
         http_req_log(req, "error", json_string(err.msg));
@@ -94,7 +94,7 @@ struct kcr_http_resp *exec_handle(struct kcr_http_req *req, void *ctx)
     http_req_log(req, "outcome", json_string(res.outcome));
     http_req_log(req, "session_id", json_string(res.session_id));
     metrics_record_exec(api->metrics, in->req.lang->code, res.outcome, secs);
-    json_t *out = response_json(&res);
+    json_t *out = exec_response_json(&res);
     orchestrator_response_done(&res);
     return http_resp_json(200, out);
 }

@@ -1,4 +1,5 @@
 #include "api/metrics.h"
+#include "core/ptc.h"
 #include "api/context.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
@@ -151,6 +152,30 @@ static void render_admission(struct kcr_admission *a, struct kcr_buf *b)
                st.max, st.running, st.waiting, st.refused);
 }
 
+static void render_ptc(struct kcr_ptc *p, struct kcr_buf *b)
+{
+    struct kcr_ptc_stats st;
+    ptc_stats(p, &st);
+    buf_printf(b,
+               "# HELP kcr_ptc_runs Programmatic runs in progress by state.\n"
+               "# TYPE kcr_ptc_runs gauge\n"
+               "kcr_ptc_runs{state=\"running\"} %ld\n"
+               "kcr_ptc_runs{state=\"paused\"} %ld\n"
+               "kcr_ptc_runs{state=\"max\"} %ld\n"
+               "# HELP kcr_ptc_paused_runs Programmatic runs waiting for their client's tools.\n"
+               "# TYPE kcr_ptc_paused_runs gauge\n"
+               "kcr_ptc_paused_runs %ld\n"
+               "# HELP kcr_ptc_round_trips_total Tool-call round trips handed to clients.\n"
+               "# TYPE kcr_ptc_round_trips_total counter\n"
+               "kcr_ptc_round_trips_total %llu\n"
+               "# HELP kcr_ptc_expired_total Paused runs ended by "
+               "PTC_CONTINUATION_TIMEOUT_SECONDS.\n"
+               "# TYPE kcr_ptc_expired_total counter\n"
+               "kcr_ptc_expired_total %llu\n",
+               st.running, st.paused, st.max_runs, st.paused, (unsigned long long)st.round_trips,
+               (unsigned long long)st.expired);
+}
+
 struct kcr_http_resp *metrics_handle(struct kcr_http_req *req, void *ctx)
 {
     (void)req;
@@ -163,6 +188,7 @@ struct kcr_http_resp *metrics_handle(struct kcr_http_req *req, void *ctx)
     pthread_mutex_unlock(&api->metrics->lock);
     render_pool(&api->core, &b);
     render_admission(api->core.admission, &b);
+    render_ptc(api->core.ptc, &b);
     buf_printf(&b,
                "# HELP kcr_uptime_seconds Seconds since kcr serve started.\n"
                "# TYPE kcr_uptime_seconds gauge\n"

@@ -5,6 +5,7 @@
 #include "api/download.h"
 #include "api/errors.h"
 #include "api/exec.h"
+#include "api/programmatic.h"
 #include "api/files.h"
 #include "api/health.h"
 #include "api/metrics.h"
@@ -34,6 +35,8 @@
 
 static const struct kcr_http_route routes[] = {
     {"POST", "/exec", KCR_HTTP_BODY_BUFFER, exec_handle},
+    {"POST", "/exec/programmatic", KCR_HTTP_BODY_BUFFER, programmatic_handle},
+    {"POST", "/exec/programmatic/cancel", KCR_HTTP_BODY_BUFFER, programmatic_handle_cancel},
     {"POST", "/upload", KCR_HTTP_BODY_MULTIPART, upload_handle},
     {"POST", "/upload/batch", KCR_HTTP_BODY_MULTIPART, upload_handle_batch},
     {"GET", "/files/{}", KCR_HTTP_BODY_NONE, files_handle_list},

@@ -242,6 +242,12 @@ static int load_limits(struct kcr_serve_config *cfg, struct kcr_err *err)
         return -1;
     if (config_bool("STATE_PERSISTENCE_ENABLED", true, &cfg->state_persistence, err) < 0)
         return -1;
+    /* Programmatic runs hold a pod while they wait for their client's tools. */
+    if (config_long("PTC_CONTINUATION_TIMEOUT_SECONDS", 60, 1, 3600, &cfg->ptc_continuation_s,
+                    err) < 0 ||
+        config_long("PTC_MAX_ROUND_TRIPS", 20, 1, 1000, &cfg->ptc_max_round_trips, err) < 0 ||
+        config_long("PTC_MAX_PAUSED", 0, 0, 4096, &cfg->ptc_max_paused, err) < 0)
+        return -1;
     if (config_long("KCR_SHUTDOWN_GRACE_SECONDS", 30, 0, 3600, &v, err) < 0)
         return -1;
     /* A quarter of the 256 slots: one client (a LibreChat host behind one

@@ -69,6 +69,9 @@ struct kcr_serve_config {
     long cleanup_interval_s;      /* SESSION_CLEANUP_INTERVAL_MINUTES (10) in seconds */
     long state_ttl_s;             /* STATE_TTL_SECONDS, 7200; 0 = as long as the session */
     bool state_persistence;       /* STATE_PERSISTENCE_ENABLED, true: py globals persist */
+    long ptc_continuation_s;      /* PTC_CONTINUATION_TIMEOUT_SECONDS, 60: a paused run's wait */
+    long ptc_max_round_trips;     /* PTC_MAX_ROUND_TRIPS, 20: tool-call batches of one run */
+    long ptc_max_paused;          /* PTC_MAX_PAUSED; 0 (default) = the warm pool's size */
 
     enum kcr_pod_backend_kind pod_backend; /* KCR_POD_BACKEND=local|kubernetes */
     bool enable_cors;                      /* ENABLE_CORS */

@@ -1,4 +1,5 @@
 #include "core/core.h"
+#include "core/ptc.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -37,6 +38,11 @@ int core_open(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr
     struct kcr_pool_config pc;
     if (pool_config_from_env(&pc, err) < 0)
         return -1;
+    /* A paused programmatic run holds a pod: by default as many may wait as
+     * the pool keeps warm (POD_POOL_<CODE> summed, at least one). */
+    long ptc_max_runs = cfg->ptc_max_paused;
+    for (size_t i = 0; cfg->ptc_max_paused == 0 && i < ARRAY_SIZE(pc.size); i++)
+        ptc_max_runs += pc.size[i];
     if (c->backend) {
         struct kcr_err perr = {0};
         /* The kubernetes backend pools in the cluster itself (shared by
@@ -48,11 +54,14 @@ int core_open(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr
             log_msg(KCR_LOG_WARN, NULL, "pod pool unavailable: %s", perr.msg);
     }
     c->admission = admission_new(cfg->max_concurrent_execs, cfg->exec_queue_wait_ms);
+    if (c->pool && !(c->ptc = ptc_new(c, ptc_max_runs, err)))
+        return -1;
     return 0;
 }
 
 void core_stop_pods(struct kcr_core *c)
 {
+    c->ptc = ptc_free(c->ptc);
     c->pool = pool_free(c->pool);
     if (c->backend)
         c->backend->ops->free(c->backend);

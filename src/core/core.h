@@ -23,6 +23,7 @@ struct kcr_core {
     struct kcr_pool *pool;           /* NULL when the pod backend failed to start */
     struct kcr_pod_backend *backend; /* borrowed by pool */
     struct kcr_admission *admission; /* MAX_CONCURRENT_EXECUTIONS; NULL admits all */
+    struct kcr_ptc *ptc;             /* programmatic runs (core/ptc.h); NULL without a pool */
     /* <data_dir>/blobs/.tmp, for HTTP's multipart spool: on the blob store's
      * filesystem, so an upload is committed by a link, not a copy. */
     char *spool_dir;
@@ -41,7 +42,8 @@ int core_open_backend(struct kcr_core *c, const struct kcr_serve_config *cfg, st
  * gate. On failure what was opened stays in c for core_close. */
 int core_open(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr_err *err);
 
-/* Frees the pool, then the backend: their pods are destroyed. Again: no-op. */
+/* Ends the programmatic runs, frees the pool, then the backend: their pods
+ * are destroyed. Again: no-op. */
 void core_stop_pods(struct kcr_core *c);
 
 /* core_stop_pods, then frees the metadata store, the blob store and the

@@ -1,4 +1,5 @@
 #include "core/orchestrator.h"
+#include "core/orchestrator-internal.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/digest.h"
@@ -28,7 +29,7 @@
 #define KCR_MOUNT_NAME_MAX 4096
 
 /* A file placed into the pod before the run. */
-struct mounted {
+struct orch_mounted {
     struct kcr_file_meta meta;
     char name[KCR_MOUNT_NAME_MAX]; /* its relative path under /mnt/data */
     size_t first;                  /* the first entry naming the same source file */
@@ -58,7 +59,7 @@ static int mount_name(const struct kcr_file_ref *ref, const struct kcr_file_meta
 }
 
 /* Whether v[0..n) has a file mounted as name. */
-static bool name_taken(const struct mounted *v, size_t n, const char *name)
+static bool name_taken(const struct orch_mounted *v, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(v[i].name, name))
@@ -69,8 +70,8 @@ static bool name_taken(const struct mounted *v, size_t n, const char *name)
 /* Makes every found file a file of s. One source referenced several times
  * (under several names) is copied once, and only when the session has room
  * for every copy (MAX_SESSION_FILES). */
-static int adopt_files(struct kcr_core *c, const struct kcr_session *s, struct mounted *v, size_t n,
-                       struct kcr_err *err)
+static int adopt_files(struct kcr_core *c, const struct kcr_session *s, struct orch_mounted *v,
+                       size_t n, struct kcr_err *err)
 {
     size_t copies = 0;
     for (size_t i = 0; i < n; i++) {
@@ -96,10 +97,10 @@ static int adopt_files(struct kcr_core *c, const struct kcr_session *s, struct m
 /* files[] of the request: all found before anything is copied, each mount
  * name once (the first reference wins). */
 static int resolve_files(struct kcr_core *c, const struct kcr_session *s,
-                         const struct kcr_exec_request *req, struct mounted **ret, size_t *ret_n,
-                         struct kcr_err *err)
+                         const struct kcr_exec_request *req, struct orch_mounted **ret,
+                         size_t *ret_n, struct kcr_err *err)
 {
-    _cleanup_free_ struct mounted *v = xcalloc(req->nfiles + 1, sizeof(*v));
+    _cleanup_free_ struct orch_mounted *v = xcalloc(req->nfiles + 1, sizeof(*v));
     struct kcr_buf missing;
     buf_init(&missing, 1024);
     size_t n = 0, nmissing = 0;
@@ -137,8 +138,8 @@ static int resolve_files(struct kcr_core *c, const struct kcr_session *s,
     return 0;
 }
 
-static int put_files(struct kcr_core *c, struct kcr_pod *pod, const struct mounted *m, size_t n,
-                     struct kcr_err *err)
+static int put_files(struct kcr_core *c, struct kcr_pod *pod, const struct orch_mounted *m,
+                     size_t n, struct kcr_err *err)
 {
     for (size_t i = 0; i < n; i++) {
         uint64_t size = 0;
@@ -173,7 +174,7 @@ static const struct kcr_pod_file *find_file(const struct kcr_pod_files *l, const
  * (docs/api-contract.md rule 6):
  * new, or an upload that was mounted and then modified. */
 static bool is_result(const struct kcr_pod_file *f, const struct kcr_pod_files *before,
-                      const struct mounted *m, size_t nm, const char *code_file)
+                      const struct orch_mounted *m, size_t nm, const char *code_file)
 {
     if (!strcmp(f->name, code_file) || !strcmp(f->name, PYSTATE_FILE) ||
         !names_is_safe_path(f->name, OUTPUT_MAX_DEPTH) || is_dangerous(f->name))
@@ -217,7 +218,7 @@ static int collect_one(struct kcr_core *c, struct kcr_pod *pod, const struct kcr
 
 static int collect_files(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_session *s,
                          const struct kcr_pod_files *before, struct kcr_pod_files *after_list,
-                         const struct mounted *m, size_t nm, const char *code_file,
+                         const struct orch_mounted *m, size_t nm, const char *code_file,
                          struct kcr_exec_response *res, struct kcr_err *err)
 {
     const struct kcr_pod_files after = *after_list;
@@ -386,7 +387,7 @@ static void finish_output(struct kcr_core *c, const struct kcr_lang *lang,
 /* The wall-clock limit of one run: the configured one times the language's
  * multiplier, rounded up and capped like the pod manager's sidecar bound; a
  * client's own timeout can only lower it. */
-static int run_timeout_s(const struct kcr_core *c, const struct kcr_exec_request *req)
+int orch_timeout_s(const struct kcr_core *c, const struct kcr_exec_request *req)
 {
     double mult = lang_time_mult(req->lang); /* table value or LANG_TIME_MULT_<CODE> */
     double want = c->cfg->max_exec_time_s * mult;
@@ -401,74 +402,107 @@ static int run_timeout_s(const struct kcr_core *c, const struct kcr_exec_request
 }
 
 /* Uploads and the session's state into the pod, then the listing they make. */
-static int files_in(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_session *s,
-                    const struct mounted *m, size_t nm, bool state,
-                    struct kcr_pod_files *ret_before, struct kcr_exec_stages *st,
-                    struct kcr_err *err)
+static int files_in(struct kcr_core *c, struct orch_run *run, bool state,
+                    struct kcr_exec_stages *st, struct kcr_err *err)
 {
     double t = time_mono_ms_f();
     bool state_put = false;
-    int rc = put_files(c, pod, m, nm, err);
+    int rc = put_files(c, run->pod, run->m, run->nm, err);
     if (rc == 0 && state)
-        rc = put_state(c, pod, s, &state_put, err);
+        rc = put_state(c, run->pod, &run->s, &state_put, err);
     st->files_in_ms += since_ms(t);
     if (rc < 0)
         return -1;
     /* Pods are single-use and start with an empty /mnt/data: when nothing
      * was put in, the listing before the run is known to be empty, and the
      * HTTP round trip for it (~1.4 ms of a print(1)) is saved. */
-    if (nm == 0 && !state_put) {
-        *ret_before = (struct kcr_pod_files){0};
+    if (run->nm == 0 && !state_put) {
+        run->before = (struct kcr_pod_files){0};
         return 0;
     }
     t = time_mono_ms_f();
-    rc = sidecar_client_list_files(pod, ret_before, err);
+    rc = sidecar_client_list_files(run->pod, &run->before, err);
     st->list_before_ms += since_ms(t);
     return rc < 0 ? kcr_err_wrap(err, "list inputs") : 0;
 }
 
 /* After the run: the listing, the py state (kept only when the run
  * succeeded), the result files. */
-static int collect_results(struct kcr_core *c, struct kcr_pod *pod,
-                           const struct kcr_exec_request *req, const struct kcr_session *s,
-                           const struct mounted *m, size_t nm, const struct kcr_pod_files *before,
-                           bool want_state, struct kcr_exec_response *res, struct kcr_err *err)
+static int collect_results(struct kcr_core *c, const struct kcr_exec_request *req,
+                           struct orch_run *run, bool want_state, struct kcr_exec_response *res,
+                           struct kcr_err *err)
 {
     struct kcr_exec_stages *st = &res->stages;
     char cls[128];
     _cleanup_free_ char *code_file = lang_code_file(req->lang, req->code, cls, sizeof(cls));
     struct kcr_pod_files after = {0};
     double t = time_mono_ms_f();
-    int rc =
-        sidecar_client_list_files(pod, &after, err) < 0 ? kcr_err_wrap(err, "list outputs") : 0;
+    int rc = sidecar_client_list_files(run->pod, &after, err) < 0
+                 ? kcr_err_wrap(err, "list outputs")
+                 : 0;
     st->list_after_ms += since_ms(t);
     if (rc == 0 && want_state) {
         t = time_mono_ms_f();
-        rc = collect_state(c, pod, s, before, &after, res, err);
+        rc = collect_state(c, run->pod, &run->s, &run->before, &after, res, err);
         st->state_ms += since_ms(t);
     }
     if (rc == 0) {
         t = time_mono_ms_f();
-        rc = collect_files(c, pod, s, before, &after, m, nm, code_file, res, err);
+        rc = collect_files(c, run->pod, &run->s, &run->before, &after, run->m, run->nm, code_file,
+                           res, err);
         st->outputs_ms += since_ms(t);
     }
     sidecar_client_files_done(&after);
     return rc;
 }
 
-/* Everything that needs the pod, which the caller releases afterwards.
- * *ret_started tells whether the program was sent to the pod: before that, a
- * failure has no effect anyone could see. */
-static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_exec_request *req,
-                      const struct kcr_session *s, const struct mounted *m, size_t nm,
+int orch_pod_in(struct kcr_core *c, const struct kcr_exec_request *req, struct orch_run *run,
+                bool state, struct kcr_exec_response *res, struct kcr_err *err)
+{
+    double t = time_mono_ms_f();
+    run->pod = pool_acquire(c->pool, req->lang, err);
+    res->stages.acquire_ms += since_ms(t);
+    if (!run->pod)
+        return kcr_err_wrap(err, "acquire %s pod", req->lang->code);
+    run->timeout_s = orch_timeout_s(c, req);
+    if (files_in(c, run, state, &res->stages, err) < 0) {
+        orch_pod_release(c, run, res);
+        return -1;
+    }
+    return 0;
+}
+
+int orch_pod_out(struct kcr_core *c, const struct kcr_exec_request *req, struct orch_run *run,
+                 const struct kcr_exec_result *r, bool want_state, struct kcr_exec_response *res,
+                 struct kcr_err *err)
+{
+    res->run_ms = r->execution_time_ms;
+    finish_output(c, req->lang, r, run->timeout_s, res);
+    bool succeeded = r->exit_code == 0 && !r->timed_out;
+    return collect_results(c, req, run, want_state && succeeded, res, err);
+}
+
+void orch_pod_release(struct kcr_core *c, struct orch_run *run, struct kcr_exec_response *res)
+{
+    if (!run->pod)
+        return;
+    double t = time_mono_ms_f();
+    pool_release(c->pool, run->pod);
+    res->stages.release_ms += since_ms(t);
+    run->pod = NULL;
+    sidecar_client_files_done(&run->before);
+}
+
+/* The program through the sidecar's /execute. *ret_started tells whether
+ * it was sent to the pod: before that, a failure has no effect anyone could
+ * see. */
+static int run_in_pod(struct kcr_core *c, const struct kcr_exec_request *req, struct orch_run *run,
                       struct kcr_exec_response *res, bool *ret_started, struct kcr_err *err)
 {
     *ret_started = false;
     bool state = use_state(c, req);
-    struct kcr_pod_files before = {0};
-    if (files_in(c, pod, s, m, nm, state, &before, &res->stages, err) < 0)
+    if (orch_pod_in(c, req, run, state, res, err) < 0)
         return -1;
-    int timeout_s = run_timeout_s(c, req);
     _cleanup_free_ char *wrapped = state ? pystate_wrap(req->code, strlen(req->code)) : NULL;
     struct kcr_exec_req x = {
         .code = wrapped ? wrapped : req->code,
@@ -476,27 +510,21 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
         .nargs = req->nargs,
         .stdin_data = req->stdin_data,
         .stdin_len = req->stdin_len,
-        .timeout_s = timeout_s,
+        .timeout_s = run->timeout_s,
         .working_dir = KCR_WORKDIR,
     };
     struct kcr_exec_result r = {0};
     double t = time_mono_ms_f();
-    int rc = sidecar_client_execute(pod, &x, &r, err);
+    int rc = sidecar_client_execute(run->pod, &x, &r, err);
     res->stages.execute_ms += since_ms(t);
     /* A pod that died while it waited fails to connect: nothing was sent,
      * so a fresh pod may take the request (the listing before the run,
      * which used to find that out, is skipped for an empty pod). */
     *ret_started = rc == 0 || r.sent;
-    if (rc < 0) {
-        sidecar_client_files_done(&before);
+    if (rc < 0)
         return kcr_err_wrap(err, "execute");
-    }
-    res->run_ms = r.execution_time_ms;
-    finish_output(c, req->lang, &r, timeout_s, res);
-    bool succeeded = r.exit_code == 0 && !r.timed_out;
+    rc = orch_pod_out(c, req, run, &r, state, res, err);
     sidecar_client_result_done(&r);
-    rc = collect_results(c, pod, req, s, m, nm, &before, state && succeeded, res, err);
-    sidecar_client_files_done(&before);
     return rc;
 }
 
@@ -504,26 +532,17 @@ static int run_in_pod(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_
  * waits (between health checks): if it fails before the program was sent,
  * the request goes to a fresh pod. */
 static int run_on_a_pod(struct kcr_core *c, const struct kcr_exec_request *req,
-                        const struct kcr_session *s, const struct mounted *m, size_t nm,
-                        struct kcr_exec_response *res, struct kcr_err *err)
+                        struct orch_run *run, struct kcr_exec_response *res, struct kcr_err *err)
 {
-    struct kcr_exec_stages *st = &res->stages;
     int r = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
-        double t = time_mono_ms_f();
-        struct kcr_pod *pod = pool_acquire(c->pool, req->lang, err);
-        st->acquire_ms += since_ms(t);
-        if (!pod)
-            return kcr_err_wrap(err, "acquire %s pod", req->lang->code);
         bool started = false;
-        r = run_in_pod(c, pod, req, s, m, nm, res, &started, err);
+        r = run_in_pod(c, req, run, res, &started, err);
         bool retry = r < 0 && !started && attempt == 0 && err && err->kind == KCR_ERR_UNAVAILABLE;
-        if (retry)
+        if (retry && run->pod)
             log_json(KCR_LOG_WARN, NULL, "exec: pod failed before the run; trying a fresh one",
-                     json_pack("{s:s, s:s}", "pod", pod->id, "error", err->msg));
-        t = time_mono_ms_f();
-        pool_release(c->pool, pod);
-        st->release_ms += since_ms(t);
+                     json_pack("{s:s, s:s}", "pod", run->pod->id, "error", err->msg));
+        orch_pod_release(c, run, res);
         if (!retry)
             break;
         orchestrator_response_done(res);
@@ -537,26 +556,22 @@ static int run_on_a_pod(struct kcr_core *c, const struct kcr_exec_request *req,
     return r;
 }
 
-/* orchestrator_exec's steps; the caller zeroes res and times the whole. */
-static int exec_steps(struct kcr_core *c, const struct kcr_exec_request *req,
-                      struct kcr_exec_response *res, struct kcr_err *err)
+int orch_admit(struct kcr_core *c, const struct kcr_exec_request *req, struct orch_run *run,
+               struct kcr_exec_response *res, struct kcr_err *err)
 {
     struct kcr_exec_stages *st = &res->stages;
     _cleanup_free_ const char **fsids = xcalloc(req->nfiles + 1, sizeof(char *));
     for (size_t i = 0; i < req->nfiles; i++)
         fsids[i] = req->files[i].session_id;
-    struct kcr_session s;
     double t = time_mono_ms_f();
     int r = session_choose(c, req->principal, req->session_id, fsids, req->nfiles, req->entity_id,
-                           req->user_id, &s, err);
+                           req->user_id, &run->s, err);
     st->session_ms = since_ms(t);
     if (r < 0)
         return -1;
-    memcpy(res->session_id, s.id, sizeof(res->session_id));
-    _cleanup_free_ struct mounted *m = NULL;
-    size_t nm = 0;
+    memcpy(res->session_id, run->s.id, sizeof(res->session_id));
     t = time_mono_ms_f();
-    r = resolve_files(c, &s, req, &m, &nm, err);
+    r = resolve_files(c, &run->s, req, &run->m, &run->nm, err);
     st->resolve_ms = since_ms(t);
     if (r < 0)
         return -1;
@@ -567,11 +582,19 @@ static int exec_steps(struct kcr_core *c, const struct kcr_exec_request *req,
     st->queue_ms = since_ms(t);
     if (r < 0)
         return -1;
-    /* No session_touch afterwards: choosing the session wrote its last use
-     * already, and one more fsync'd commit per execution bought nothing. */
-    r = run_on_a_pod(c, req, &s, m, nm, res, err);
-    admission_leave(c->admission);
-    return r;
+    run->admitted = true;
+    return 0;
+}
+
+void orch_run_end(struct kcr_core *c, struct orch_run *run, struct kcr_exec_response *res)
+{
+    orch_pod_release(c, run, res);
+    if (run->admitted)
+        admission_leave(c->admission);
+    run->admitted = false;
+    free(run->m);
+    run->m = NULL;
+    run->nm = 0;
 }
 
 int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
@@ -583,7 +606,13 @@ int orchestrator_exec(struct kcr_core *c, const struct kcr_exec_request *req,
         err = &local;
     memset(res, 0, sizeof(*res));
     double t0 = time_mono_ms_f();
-    int r = exec_steps(c, req, res, err);
+    struct orch_run run = {0};
+    /* No session_touch afterwards: choosing the session wrote its last use
+     * already, and one more fsync'd commit per execution bought nothing. */
+    int r = orch_admit(c, req, &run, res, err);
+    if (r == 0)
+        r = run_on_a_pod(c, req, &run, res, err);
+    orch_run_end(c, &run, res);
     res->stages.total_ms = since_ms(t0);
     return r;
 }

@@ -10,6 +10,7 @@
  * earlier, which is harmless. One easy handle per call: a pod is used once, so there is no
  * connection to reuse, and creating a handle costs microseconds. */
 #include "pod/sidecar-client.h"
+#include "pod/sidecar-client-internal.h"
 #include "pod/curl-init.h"
 
 #include "common/buf.h"
@@ -33,10 +34,7 @@
 #define LIST_BODY_CAP  (4u << 20)
 #define LIST_MAX_FILES 10000
 /* Small replies (/ready, /files upload, error bodies). */
-#define SMALL_BODY_CAP (64u << 10)
-/* Time for the sidecar to write the code, kill a tree and answer, on top of
- * the program's own limit. */
-#define EXEC_MARGIN_MS  15000L
+#define SMALL_BODY_CAP  (64u << 10)
 #define CONNECT_MS      5000L
 #define PUT_TIMEOUT_MS  120000L
 #define GET_TIMEOUT_MS  120000L
@@ -61,27 +59,13 @@ static void init_global(void)
  * fields. kcr serve's MAX_OUTPUT_SIZE counts characters; the sidecar's cap is
  * sidecar_client_output_bytes() of it (4 bytes per character), so that is what a
  * reply of control bytes can reach (issue 13, item 5: 503 instead of 200). */
-static size_t exec_body_cap(void)
+size_t sc_exec_body_cap(void)
 {
     pthread_once(&init_once, init_global);
     return 2 * 6 * (size_t)sidecar_client_output_bytes((long)max_output) + SMALL_BODY_CAP;
 }
 
-/*** One request ***/
-
-struct call {
-    CURL *h;
-    struct curl_slist *headers;
-    struct kcr_buf body; /* reply body (capped) unless streaming to a file */
-    /* Streaming a download: */
-    int out_fd;
-    uint64_t max, written;
-    int write_errno;
-    bool over_cap; /* the reply exceeded its cap: the callback aborted */
-    char errbuf[CURL_ERROR_SIZE];
-};
-
-static void call_done(struct call *c)
+void sc_call_done(struct sc_call *c)
 {
     curl_easy_cleanup(c->h);
     curl_slist_free_all(c->headers);
@@ -90,7 +74,7 @@ static void call_done(struct call *c)
 
 static size_t collect_cb(char *data, size_t size, size_t n, void *ud)
 {
-    struct call *c = ud;
+    struct sc_call *c = ud;
     size_t len = size * n;
     if (c->body.len + len > c->body.cap) {
         c->over_cap = true;
@@ -100,7 +84,7 @@ static size_t collect_cb(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-static long status_of(struct call *c)
+static long status_of(struct sc_call *c)
 {
     long status = 0;
     (void)curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
@@ -116,7 +100,7 @@ static bool is_2xx(long status)
  * to the small buffer. The status is known once headers are in. */
 static size_t stream_cb(char *data, size_t size, size_t n, void *ud)
 {
-    struct call *c = ud;
+    struct sc_call *c = ud;
     size_t len = size * n;
     if (!is_2xx(status_of(c)))
         return collect_cb(data, size, n, ud);
@@ -134,10 +118,10 @@ static size_t stream_cb(char *data, size_t size, size_t n, void *ud)
 }
 
 /* Sets up an easy handle for pod + path (already URL-escaped). */
-static int call_init(struct call *c, const struct kcr_pod *pod, const char *path, long timeout_ms,
-                     size_t body_cap, struct kcr_err *err)
+int sc_call_init(struct sc_call *c, const struct kcr_pod *pod, const char *path, long timeout_ms,
+                 size_t body_cap, struct kcr_err *err)
 {
-    *c = (struct call){.out_fd = -1};
+    *c = (struct sc_call){.out_fd = -1};
     buf_init(&c->body, body_cap);
     pthread_once(&init_once, init_global);
     if (pod_curl_init(err) < 0)
@@ -211,7 +195,7 @@ static enum kcr_err_kind kind_of_status(long status)
 }
 
 /* Runs the request; 0 when it completed with a 2xx status. */
-static int call_perform(struct call *c, const char *what, struct kcr_err *err)
+int sc_call_perform(struct sc_call *c, const char *what, struct kcr_err *err)
 {
     CURLcode rc = curl_easy_perform(c->h);
     if (c->over_cap)
@@ -236,7 +220,7 @@ static int call_perform(struct call *c, const char *what, struct kcr_err *err)
 }
 
 /* The reply as a JSON object (JSON_ALLOW_NUL: program output may hold NULs). */
-static json_t *call_json(struct call *c, const char *what, struct kcr_err *err)
+json_t *sc_call_json(struct sc_call *c, const char *what, struct kcr_err *err)
 {
     json_error_t jerr;
     json_t *j = json_loadb(c->body.data ? c->body.data : "", c->body.len, JSON_ALLOW_NUL, &jerr);
@@ -278,11 +262,12 @@ static char *file_path(CURL *h, const char *name)
 
 int sidecar_client_ready(const struct kcr_pod *pod, int timeout_ms, struct kcr_err *err)
 {
-    struct call c;
-    int r = call_init(&c, pod, "/ready", timeout_ms > 0 ? timeout_ms : 1000, SMALL_BODY_CAP, err);
+    struct sc_call c;
+    int r =
+        sc_call_init(&c, pod, "/ready", timeout_ms > 0 ? timeout_ms : 1000, SMALL_BODY_CAP, err);
     if (r == 0)
-        r = call_perform(&c, "/ready", err);
-    call_done(&c);
+        r = sc_call_perform(&c, "/ready", err);
+    sc_call_done(&c);
     if (r < 0 && err)
         err->kind = KCR_ERR_UNAVAILABLE;
     return r;
@@ -334,8 +319,8 @@ int sidecar_client_put_file(const struct kcr_pod *pod, const char *name, int fd,
     struct upload u = {.fd = fd, .size = size};
     char probe;
     u.seekable = pread(fd, &probe, 0, 0) == 0;
-    struct call c;
-    int r = call_init(&c, pod, "/files", PUT_TIMEOUT_MS, SMALL_BODY_CAP, err);
+    struct sc_call c;
+    int r = sc_call_init(&c, pod, "/files", PUT_TIMEOUT_MS, SMALL_BODY_CAP, err);
     curl_mime *mime = NULL;
     if (r == 0) {
         mime = curl_mime_init(c.h);
@@ -345,16 +330,16 @@ int sidecar_client_put_file(const struct kcr_pod *pod, const char *name, int fd,
         curl_mime_type(part, "application/octet-stream");
         curl_mime_data_cb(part, (curl_off_t)size, upload_read_cb, upload_seek_cb, NULL, &u);
         curl_easy_setopt(c.h, CURLOPT_MIMEPOST, mime);
-        r = call_perform(&c, "upload", err);
+        r = sc_call_perform(&c, "upload", err);
     }
-    call_done(&c);
+    sc_call_done(&c);
     curl_mime_free(mime);
     return r < 0 ? kcr_err_wrap(err, "put '%s'", name) : 0;
 }
 
 /*** /execute ***/
 
-static json_t *exec_body(const struct kcr_exec_req *req, struct kcr_err *err)
+json_t *sc_exec_body(const struct kcr_exec_req *req, struct kcr_err *err)
 {
     json_auto_t *body = json_object();
     json_t *code = json_string(req->code ? req->code : "");
@@ -405,7 +390,7 @@ static json_t *not_null(json_t *v)
     return json_is_null(v) ? NULL : v;
 }
 
-static int parse_exec(json_t *j, struct kcr_exec_result *res, struct kcr_err *err)
+int sc_parse_exec(json_t *j, struct kcr_exec_result *res, struct kcr_err *err)
 {
     json_t *exit_code = json_object_get(j, "exit_code");
     json_t *out = json_object_get(j, "stdout");
@@ -448,30 +433,30 @@ int sidecar_client_execute(const struct kcr_pod *pod, const struct kcr_exec_req 
     *res = (struct kcr_exec_result){0};
     if (req->timeout_s <= 0 || req->timeout_s > 86400)
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "timeout %d s out of range", req->timeout_s);
-    json_auto_t *body = exec_body(req, err);
+    json_auto_t *body = sc_exec_body(req, err);
     if (!body)
         return -1;
     _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT);
     if (!text)
         return kcr_err_set(err, ENOMEM, KCR_ERR_INTERNAL, "encode /execute body");
-    struct call c;
-    int r = call_init(&c, pod, "/execute", req->timeout_s * 1000L + EXEC_MARGIN_MS, exec_body_cap(),
-                      err);
+    struct sc_call c;
+    int r = sc_call_init(&c, pod, "/execute", req->timeout_s * 1000L + EXEC_MARGIN_MS,
+                         sc_exec_body_cap(), err);
     if (r == 0) {
         c.headers = curl_slist_append(c.headers, "Content-Type: application/json");
         curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
         curl_easy_setopt(c.h, CURLOPT_POSTFIELDS, text);
         curl_easy_setopt(c.h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(text));
-        r = call_perform(&c, "/execute", err);
+        r = sc_call_perform(&c, "/execute", err);
         /* No request header bytes went out: the connection itself failed. */
         long sent = 0;
         res->sent = curl_easy_getinfo(c.h, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK || sent > 0;
     }
     if (r == 0) {
-        json_auto_t *j = call_json(&c, "/execute", err);
-        r = j ? parse_exec(j, res, err) : -1;
+        json_auto_t *j = sc_call_json(&c, "/execute", err);
+        r = j ? sc_parse_exec(j, res, err) : -1;
     }
-    call_done(&c);
+    sc_call_done(&c);
     return r;
 }
 
@@ -509,12 +494,12 @@ int sidecar_client_list_files(const struct kcr_pod *pod, struct kcr_pod_files *r
                               struct kcr_err *err)
 {
     *ret = (struct kcr_pod_files){0};
-    struct call c;
-    int r = call_init(&c, pod, "/files?recursive=1", LIST_TIMEOUT_MS, LIST_BODY_CAP, err);
+    struct sc_call c;
+    int r = sc_call_init(&c, pod, "/files?recursive=1", LIST_TIMEOUT_MS, LIST_BODY_CAP, err);
     if (r == 0)
-        r = call_perform(&c, "/files", err);
-    json_auto_t *j = r == 0 ? call_json(&c, "/files", err) : NULL;
-    call_done(&c);
+        r = sc_call_perform(&c, "/files", err);
+    json_auto_t *j = r == 0 ? sc_call_json(&c, "/files", err) : NULL;
+    sc_call_done(&c);
     if (!j)
         return -1;
     json_t *arr = json_object_get(j, "files");
@@ -553,9 +538,9 @@ int sidecar_client_get_file(const struct kcr_pod *pod, const char *name, int out
 {
     if (!names_is_safe_path(name, NAME_DEPTH))
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "unsafe file name from pod");
-    struct call c;
+    struct sc_call c;
     /* The path needs the handle for escaping, so build it in two steps. */
-    int r = call_init(&c, pod, "", GET_TIMEOUT_MS, SMALL_BODY_CAP, err);
+    int r = sc_call_init(&c, pod, "", GET_TIMEOUT_MS, SMALL_BODY_CAP, err);
     if (r == 0) {
         _cleanup_free_ char *path = file_path(c.h, name);
         _cleanup_free_ char *url = xasprintf("%s%s?max=%" PRIu64, pod->base_url, path, max);
@@ -563,9 +548,9 @@ int sidecar_client_get_file(const struct kcr_pod *pod, const char *name, int out
         c.out_fd = out_fd;
         c.max = max;
         curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, stream_cb);
-        r = call_perform(&c, "download", err);
+        r = sc_call_perform(&c, "download", err);
     }
-    call_done(&c);
+    sc_call_done(&c);
     return r < 0 ? kcr_err_wrap(err, "get '%s'", name) : 0;
 }
 

@@ -80,3 +80,35 @@ void sidecar_client_files_done(struct kcr_pod_files *files);
  * past max bytes and KCR_ERR_NOT_FOUND if it is not a regular file. */
 int sidecar_client_get_file(const struct kcr_pod *pod, const char *name, int out_fd, uint64_t max,
                             struct kcr_err *err);
+
+/*** Programmatic tool calling (sidecar POST /programmatic...) ***/
+
+/* Where a programmatic run stands after a call: paused on tool calls, or
+ * done with the program's result. */
+struct kcr_ptc_step {
+    bool paused;
+    json_t *tool_calls;            /* paused: [{"id","name","input"}], checked (owned) */
+    struct kcr_exec_result result; /* done */
+};
+
+#define SIDECAR_PTC_MAX_CALLS 64 /* tool calls the sidecar hands over at once */
+
+/* POST /programmatic: starts req's program (lang "py" or "bash") with the
+ * tools named in tools[0..ntools) and runs it until it calls tools or ends.
+ * res->result.sent as sidecar_client_execute's. Free with
+ * sidecar_client_ptc_step_done. */
+int sidecar_client_ptc_start(const struct kcr_pod *pod, const struct kcr_exec_req *req,
+                             const char *lang, const char *const *tools, size_t ntools,
+                             struct kcr_ptc_step *ret, struct kcr_err *err);
+
+/* POST /programmatic/continue: hands tool_results ([{call_id, result,
+ * is_error, error_message?}], borrowed) to the paused program and runs it
+ * until it pauses again or ends; timeout_s bounds the wait like /execute's. */
+int sidecar_client_ptc_continue(const struct kcr_pod *pod, json_t *tool_results, int timeout_s,
+                                const char *const *tools, size_t ntools, struct kcr_ptc_step *ret,
+                                struct kcr_err *err);
+
+/* POST /programmatic/cancel: kills the run's program, paused or running. */
+int sidecar_client_ptc_cancel(const struct kcr_pod *pod, struct kcr_err *err);
+
+void sidecar_client_ptc_step_done(struct kcr_ptc_step *step);
