@@ -16,7 +16,7 @@ ARG BASE=dhi.io/debian-base:${DEBIAN_RELEASE}
 # Stage 1: compile kcr-sidecar and kcr-nsexec
 FROM ${BASE}-dev AS builder
 ARG PREBUILT=0
-ARG BUILD_PACKAGES="gcc make pkg-config libc6-dev libmicrohttpd-dev libunistring-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libhiredis-dev libseccomp-dev libcap-dev"
+ARG BUILD_PACKAGES="gcc make pkg-config libc6-dev libmicrohttpd-dev libunistring-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libseccomp-dev libcap-dev"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
@@ -38,7 +38,7 @@ RUN mkdir -p /out && \
 ################################
 # Stage 2: runtime libraries (libcap2-bin for setcap), data dir
 FROM ${BASE}-dev AS runtime-deps
-ARG RUNTIME_PACKAGES="libmicrohttpd12t64 libjansson4 libcurl4t64 libsqlite3-0 libhiredis1.1.0 libseccomp2 libcap2 libcap2-bin"
+ARG RUNTIME_PACKAGES="libmicrohttpd12t64 libjansson4 libcurl4t64 libsqlite3-0 libseccomp2 libcap2 libcap2-bin"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 

@@ -17,7 +17,7 @@
 
 #include <stdbool.h>
 
-#include "core/config.h"
+#include "core/serve-config.h"
 #include "core/core.h"
 #include "core/principal.h"
 #include "http/http.h"

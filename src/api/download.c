@@ -1,6 +1,6 @@
 #include "api/download.h"
 #include "api/context.h"
-#include "api/files.h"
+#include "api/session-files.h"
 #include "api/errors.h"
 #include "common/buf.h"
 #include "common/id.h"

@@ -1,7 +1,7 @@
 #include "api/health.h"
 #include "api/auth.h"
 #include "api/context.h"
-#include "api/files.h"
+#include "api/session-files.h"
 #include "common/time.h"
 
 #include <string.h>

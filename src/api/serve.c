@@ -6,7 +6,7 @@
 #include "api/errors.h"
 #include "api/exec.h"
 #include "api/programmatic.h"
-#include "api/files.h"
+#include "api/session-files.h"
 #include "api/health.h"
 #include "api/metrics.h"
 #include "api/openapi.h"

@@ -2,7 +2,7 @@
 #include "api/auth.h"
 #include "api/context.h"
 #include "api/errors.h"
-#include "api/files.h"
+#include "api/session-files.h"
 #include "core/statestore.h"
 
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "common/err.h"
-#include "core/config.h"
+#include "core/serve-config.h"
 #include "pod/pod.h"
 
 /* The configured backend. local: must be called while still root (it forks the

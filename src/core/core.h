@@ -11,7 +11,7 @@
 
 #include "common/err.h"
 #include "core/admission.h"
-#include "core/config.h"
+#include "core/serve-config.h"
 #include "pod/pool.h"
 #include "store/blob.h"
 #include "store/meta.h"

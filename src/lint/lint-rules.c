@@ -1,4 +1,5 @@
 #include "lint/lint-rules.h"
+#include "common/limits.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -547,7 +548,7 @@ static void rule_mnt_data_owner(struct ctx *c)
     int st = final_stage(c->df);
     if (st < 0 || !sleep_instr(c->df, st))
         return;
-    static const char *const chown_needles[] = {"chown", "65532", "/mnt/data", NULL};
+    static const char *const chown_needles[] = {"chown", "65532", KCR_WORKDIR, NULL};
     if (stage_run_has(c->df, st, chown_needles))
         return;
     for (int s = st, guard = 0; s >= 0 && guard < 64; s = c->df->stages[s].parent, guard++) {
@@ -556,7 +557,7 @@ static void rule_mnt_data_owner(struct ctx *c)
             if (in->kind != DF_COPY || in->argc < 2)
                 continue;
             _cleanup_free_ char *dest = norm_path(copy_dest(in));
-            if (strcmp(dest, "/mnt/data") != 0)
+            if (strcmp(dest, KCR_WORKDIR) != 0)
                 continue;
             const char *own = dockerfile_parse_flag(in, "chown");
             int from = copy_from_stage(c->df, in);

@@ -11,6 +11,7 @@
  *    process between cgroups, so user code is charged to the SIDECAR's cgroup:
  *    the execution limits are the sidecar container's resources. */
 #include "pod/k8s-spec.h"
+#include "common/limits.h"
 #include "pod/sidecar-client.h"
 
 #include "common/cleanup.h"
@@ -161,7 +162,7 @@ static json_t *main_container(const struct spec_in *in)
         quantity_mi(in->main_memory_mb), "cpu", quantity_m(in->main_cpu_millis), "requests",
         "memory", quantity_mi(in->main_memory_mb / 2 > 0 ? in->main_memory_mb / 2 : 1), "cpu",
         quantity_m(in->main_cpu_millis / 10 > 0 ? in->main_cpu_millis / 10 : 1), "volumeMounts",
-        "name", "data", "mountPath", "/mnt/data", "name", "tmp", "mountPath", "/tmp");
+        "name", "data", "mountPath", KCR_WORKDIR, "name", "tmp", "mountPath", "/tmp");
 }
 
 /* The executor. Its resources are the execution limits (see the file comment). */
@@ -181,13 +182,13 @@ static json_t *sidecar_container(const struct spec_in *in)
     json_int_t exec_s = (json_int_t)want_s;
     if ((double)exec_s < want_s)
         exec_s++;
-    if (exec_s > 600)
-        exec_s = 600; /* the sidecar's own bound */
+    if (exec_s > KCR_MAX_EXEC_SECONDS)
+        exec_s = KCR_MAX_EXEC_SECONDS; /* the sidecar's own bound */
     /* MAX_OUTPUT_SIZE is characters for the API but bytes for the sidecar. */
     json_int_t out_bytes = sidecar_client_output_bytes((long)in->max_output);
     json_t *env =
         json_pack("[{s:s, s:s}, {s:s, s:s}, o, o, o, o, {s:s, s:s}]", "name", "LANGUAGE", "value",
-                  in->lang->code, "name", "WORKING_DIR", "value", "/mnt/data",
+                  in->lang->code, "name", "WORKING_DIR", "value", KCR_WORKDIR,
                   env_var("SIDECAR_PORT", in->port), env_var("MAX_EXECUTION_TIME", exec_s),
                   env_var("MAX_OUTPUT_SIZE", out_bytes), env_var("MAX_MEMORY_MB", exec_mb), "name",
                   "NETWORK_ISOLATED", "value", "true");
@@ -216,7 +217,7 @@ static json_t *sidecar_container(const struct spec_in *in)
         "resources", "limits", "memory", quantity_mi(exec_mb + overhead_mb), "cpu",
         quantity_m(in->cpu_millis), "requests", "memory", quantity_mi(exec_mb / 4 + overhead_mb),
         "cpu", quantity_m(in->cpu_millis / 4 > 0 ? in->cpu_millis / 4 : 1), "volumeMounts", "name",
-        "data", "mountPath", "/mnt/data");
+        "data", "mountPath", KCR_WORKDIR);
 }
 
 /* Copies an optional object-of-strings parameter into dst[key]. */

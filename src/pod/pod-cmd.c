@@ -9,6 +9,7 @@
  *                           in-process timings: warm (pool acquire + execute + release)
  *                           and cold (create + execute + destroy), one JSON line */
 #include "pod/pod-cmd.h"
+#include "common/limits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,7 +138,7 @@ static double median(double *v, int n)
 
 static int run_code(const struct kcr_pod *pod, const char *code, struct kcr_err *err)
 {
-    struct kcr_exec_req req = {.code = code, .timeout_s = 30, .working_dir = "/mnt/data"};
+    struct kcr_exec_req req = {.code = code, .timeout_s = 30, .working_dir = KCR_WORKDIR};
     struct kcr_exec_result res = {0};
     int r = sidecar_client_execute(pod, &req, &res, err);
     if (r == 0 && res.exit_code != 0)

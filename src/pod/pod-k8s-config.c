@@ -1,6 +1,7 @@
 /* pod-k8s-config — the kubernetes backend's settings from the environment
  * (pod-k8s.h lists every variable and its default). */
 #include "pod/pod-k8s.h"
+#include "common/limits.h"
 
 #include "common/cleanup.h"
 #include "common/config.h"
@@ -66,7 +67,7 @@ int pod_k8s_config_from_env(struct pod_k8s_config *cfg, struct kcr_err *err)
         {"K8S_CPU_MILLIS", 1000, 10, 1 << 20, &cfg->cpu_millis},
         {"K8S_MAIN_MEMORY_MB", 64, 8, 1 << 20, &cfg->main_memory_mb},
         {"K8S_MAIN_CPU_MILLIS", 100, 10, 1 << 20, &cfg->main_cpu_millis},
-        {"MAX_EXECUTION_TIME", 30, 1, 600, &cfg->max_exec_s},
+        {"MAX_EXECUTION_TIME", 30, 1, KCR_MAX_EXEC_SECONDS, &cfg->max_exec_s},
         {"MAX_OUTPUT_SIZE", 65536, 1, 1 << 30, &cfg->max_output},
         {"MAX_PIDS", 256, 8, 1 << 22, &cfg->max_pids},
         {"K8S_DATA_SIZE_MB", 1024, 1, 1 << 24, &cfg->data_mb},

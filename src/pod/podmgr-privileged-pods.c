@@ -9,6 +9,7 @@
  * set limited to what kcr-nsexec's file capabilities need). See
  * docs/local-pods.md for the whole picture. */
 #include "pod/podmgr-internal.h"
+#include "common/limits.h"
 #include "pod/forkserver.h"
 #include "pod/pod-init.h"
 
@@ -213,8 +214,8 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
     long base = strtol(config_str("MAX_EXECUTION_TIME", "30"), NULL, 10);
     double want = (double)(base > 0 ? base : 30) * lang_time_mult(s->lang);
     long max_exec = (long)want + ((double)(long)want < want); /* rounded up */
-    if (max_exec > 600)
-        max_exec = 600; /* the sidecar's own bound */
+    if (max_exec > KCR_MAX_EXEC_SECONDS)
+        max_exec = KCR_MAX_EXEC_SECONDS; /* the sidecar's own bound */
     env[k++] = xasprintf("MAX_EXECUTION_TIME=%ld", max_exec < 1 ? 1 : max_exec);
     /* No real file outgrows the pod's largest disk; only a sparse one can
      * claim to (docs/security.md case 6). */

@@ -10,6 +10,7 @@
  * earlier, which is harmless. One easy handle per call: a pod is used once, so there is no
  * connection to reuse, and creating a handle costs microseconds. */
 #include "pod/sidecar-client.h"
+#include "common/limits.h"
 #include "pod/sidecar-client-internal.h"
 #include "pod/curl-init.h"
 
@@ -350,7 +351,7 @@ json_t *sc_exec_body(const struct kcr_exec_req *req, struct kcr_err *err)
     json_object_set_new(body, "code", code);
     json_object_set_new(body, "timeout", json_integer(req->timeout_s));
     json_object_set_new(body, "working_dir",
-                        json_string(req->working_dir ? req->working_dir : "/mnt/data"));
+                        json_string(req->working_dir ? req->working_dir : KCR_WORKDIR));
     if (req->nargs > 0) {
         json_t *args = json_array();
         json_object_set_new(body, "args", args);

@@ -19,7 +19,7 @@ struct kcr_exec_req {
     const char *stdin_data; /* may be NULL */
     size_t stdin_len;
     int timeout_s;           /* wall-clock limit for all steps */
-    const char *working_dir; /* "/mnt/data" */
+    const char *working_dir; /* KCR_WORKDIR */
 };
 
 struct kcr_exec_result {

@@ -1,4 +1,5 @@
 #include "store/meta-sqlite.h"
+#include "store/meta-sqlite-internal.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 
@@ -9,20 +10,6 @@
 
 /* Hits between two sweeps of expired rate-limit counters. */
 #define RATE_SWEEP_EVERY 256
-
-/* One connection serialised by a mutex: metadata operations are tiny, and a
- * single writer is what SQLite wants anyway. Rate-limit counters get a second
- * connection with synchronous=OFF: they are written on every limited request
- * and losing the last seconds of them in a crash costs nothing, while an
- * fsync per request would. */
-struct meta_sqlite {
-    struct kcr_meta super;
-    sqlite3 *db;
-    pthread_mutex_t lock;
-    sqlite3 *rate_db;
-    pthread_mutex_t rate_lock;
-    unsigned rate_hits;
-};
 
 /*** Schema ***/
 
@@ -71,185 +58,6 @@ static const char migrate_v1[] =
 
 static const char *const migrations[] = {migrate_v1};
 
-static struct meta_sqlite *ms(struct kcr_meta *m)
-{
-    return (struct meta_sqlite *)m;
-}
-
-static int db_fail(sqlite3 *db, struct kcr_err *err, const char *what)
-{
-    return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "sqlite %s: %s", what, sqlite3_errmsg(db));
-}
-
-/*** Statements ***/
-
-/* Prepares sql and binds the arguments described by types: 's' text, 'i' int64. */
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql, const char *types, const void *const *args,
-                          struct kcr_err *err)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        db_fail(db, err, "prepare");
-        return NULL;
-    }
-    for (int i = 0; types[i]; i++) {
-        int rc = types[i] == 's' ? sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_TRANSIENT)
-                                 : sqlite3_bind_int64(st, i + 1, *(const int64_t *)args[i]);
-        if (rc != SQLITE_OK) {
-            sqlite3_finalize(st);
-            db_fail(db, err, "bind");
-            return NULL;
-        }
-    }
-    return st;
-}
-
-/* Runs a statement that returns no rows, with the lock held; ret_changes (may
- * be NULL) gets the row count. */
-static int exec_locked(sqlite3 *db, const char *sql, const char *types, const void *const *args,
-                       int *ret_changes, struct kcr_err *err)
-{
-    sqlite3_stmt *st = prep(db, sql, types, args, err);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_CONSTRAINT)
-        return kcr_err_set(err, 0, KCR_ERR_INVALID, "record exists");
-    if (rc != SQLITE_DONE)
-        return db_fail(db, err, "step");
-    if (ret_changes)
-        *ret_changes = sqlite3_changes(db);
-    return 0;
-}
-
-static int exec_stmt(struct meta_sqlite *s, const char *sql, const char *types,
-                     const void *const *args, int *ret_changes, struct kcr_err *err)
-{
-    pthread_mutex_lock(&s->lock);
-    int r = exec_locked(s->db, sql, types, args, ret_changes, err);
-    pthread_mutex_unlock(&s->lock);
-    return r;
-}
-
-/* Runs the statements sqls[0..n) (each bound to the same args) in one
- * transaction under one lock hold: a crash leaves all or nothing, and no
- * other thread's statement lands inside it. */
-static int exec_tx(struct meta_sqlite *s, const char *const *sqls, size_t n, const char *types,
-                   const void *const *args, struct kcr_err *err)
-{
-    pthread_mutex_lock(&s->lock);
-    int r = exec_locked(s->db, "BEGIN IMMEDIATE", "", args, NULL, err);
-    if (r == 0) {
-        for (size_t i = 0; i < n && r == 0; i++)
-            r = exec_locked(s->db, sqls[i], types, args, NULL, err);
-        struct kcr_err e2 = {0};
-        if (exec_locked(s->db, r == 0 ? "COMMIT" : "ROLLBACK", "", args, NULL, &e2) < 0 && r == 0) {
-            if (err)
-                *err = e2;
-            r = -1;
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return r;
-}
-
-/* Where the rows of a query go: into the caller's array of max elements, or
- * into a growing heap array (grow). fill converts one row; what names the
- * statement when a step fails ("step" when NULL). */
-struct rows {
-    void *v;
-    size_t n, size, cap;
-    bool grow;
-    void (*fill)(sqlite3_stmt *st, void *elem);
-    const char *what;
-};
-
-/* Runs a query on db, with its lock held (or before db is shared), and hands
- * each row to r (at most r->cap rows when not growing). Otherwise the
- * statement is stepped to completion, which RETURNING needs for its write. */
-static int query_locked(sqlite3 *db, const char *sql, const char *types, const void *const *args,
-                        struct rows *r, struct kcr_err *err)
-{
-    sqlite3_stmt *st = prep(db, sql, types, args, err);
-    int rc = SQLITE_ERROR;
-    while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (r->n == r->cap && !r->grow)
-            break;
-        if (r->n == r->cap) {
-            r->cap = r->cap ? r->cap * 2 : 8;
-            r->v = xrealloc(r->v, r->cap * r->size);
-        }
-        r->fill(st, (char *)r->v + r->n++ * r->size);
-    }
-    int ret = !st ? -1
-              : (rc == SQLITE_ROW || rc == SQLITE_DONE)
-                  ? 0
-                  : db_fail(db, err, r->what ? r->what : "step");
-    sqlite3_finalize(st);
-    return ret;
-}
-
-static int query(struct meta_sqlite *s, const char *sql, const char *types, const void *const *args,
-                 struct rows *r, struct kcr_err *err)
-{
-    pthread_mutex_lock(&s->lock);
-    int ret = query_locked(s->db, sql, types, args, r, err);
-    pthread_mutex_unlock(&s->lock);
-    return ret;
-}
-
-/* One row into *ret; what names the record in the NOT_FOUND message. */
-static int query_one(struct meta_sqlite *s, const char *sql, const char *types,
-                     const void *const *args, void (*fill)(sqlite3_stmt *, void *), void *ret,
-                     const char *what, struct kcr_err *err)
-{
-    struct rows r = {.v = ret, .size = 1, .cap = 1, .fill = fill};
-    if (query(s, sql, types, args, &r, err) < 0)
-        return -1;
-    return r.n ? 0 : kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "%s not found", what);
-}
-
-/* Up to max rows into the caller's array ret (elements of size bytes); *ret_n
- * gets how many. */
-static int query_max(struct meta_sqlite *s, const char *sql, const char *types,
-                     const void *const *args, void (*fill)(sqlite3_stmt *, void *), size_t size,
-                     void *ret, size_t max, size_t *ret_n, struct kcr_err *err)
-{
-    struct rows r = {.v = ret, .size = size, .cap = max, .fill = fill};
-    int rc = query(s, sql, types, args, &r, err);
-    *ret_n = r.n;
-    return rc;
-}
-
-/* All rows into a new array (*ret, freed by the caller). */
-static int query_all(struct meta_sqlite *s, const char *sql, const char *types,
-                     const void *const *args, void (*fill)(sqlite3_stmt *, void *), size_t size,
-                     void **ret, size_t *ret_n, struct kcr_err *err)
-{
-    struct rows r = {.size = size, .grow = true, .fill = fill};
-    *ret = NULL;
-    *ret_n = 0;
-    if (query(s, sql, types, args, &r, err) < 0) {
-        free(r.v);
-        return -1;
-    }
-    *ret = r.v;
-    *ret_n = r.n;
-    return 0;
-}
-
-static void int64_row(sqlite3_stmt *st, void *elem)
-{
-    *(int64_t *)elem = sqlite3_column_int64(st, 0);
-}
-
-static void col_text(sqlite3_stmt *st, int col, char *out, size_t size)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(out, size, "%s", t ? (const char *)t : "");
-}
-
 /*** Sessions ***/
 
 #define SESSION_COLS "SELECT id,owner,entity_id,user_id,created_ms,last_activity_ms,expires_ms "
@@ -257,10 +65,10 @@ static void col_text(sqlite3_stmt *st, int col, char *out, size_t size)
 static void session_row(sqlite3_stmt *st, void *elem)
 {
     struct kcr_session *x = elem;
-    col_text(st, 0, x->id, sizeof(x->id));
-    col_text(st, 1, x->owner, sizeof(x->owner));
-    col_text(st, 2, x->entity_id, sizeof(x->entity_id));
-    col_text(st, 3, x->user_id, sizeof(x->user_id));
+    sq_col_text(st, 0, x->id, sizeof(x->id));
+    sq_col_text(st, 1, x->owner, sizeof(x->owner));
+    sq_col_text(st, 2, x->entity_id, sizeof(x->entity_id));
+    sq_col_text(st, 3, x->user_id, sizeof(x->user_id));
     x->created_ms = sqlite3_column_int64(st, 4);
     x->last_activity_ms = sqlite3_column_int64(st, 5);
     x->expires_ms = sqlite3_column_int64(st, 6);
@@ -271,41 +79,41 @@ static int m_session_create(struct kcr_meta *m, const struct kcr_session *x, str
     const void *a[] = {x->id,         x->owner,       x->entity_id,
                        x->user_id,    &x->created_ms, &x->last_activity_ms,
                        &x->expires_ms};
-    return exec_stmt(ms(m),
-                     "INSERT INTO sessions(id,owner,entity_id,user_id,created_ms,"
-                     "last_activity_ms,expires_ms) VALUES(?,?,?,?,?,?,?)",
-                     "ssssiii", a, NULL, err);
+    return sq_exec_stmt(ms(m),
+                        "INSERT INTO sessions(id,owner,entity_id,user_id,created_ms,"
+                        "last_activity_ms,expires_ms) VALUES(?,?,?,?,?,?,?)",
+                        "ssssiii", a, NULL, err);
 }
 
 static int m_session_get(struct kcr_meta *m, const char *id, int64_t now_ms,
                          struct kcr_session *ret, struct kcr_err *err)
 {
     const void *a[] = {id, &now_ms};
-    return query_one(ms(m),
-                     SESSION_COLS "FROM sessions WHERE id=? AND (expires_ms=0 OR expires_ms>?)",
-                     "si", a, session_row, ret, "session", err);
+    return sq_query_one(ms(m),
+                        SESSION_COLS "FROM sessions WHERE id=? AND (expires_ms=0 OR expires_ms>?)",
+                        "si", a, session_row, ret, "session", err);
 }
 
 static int m_session_touch(struct kcr_meta *m, const char *id, int64_t now_ms, struct kcr_err *err)
 {
     const void *a[] = {&now_ms, id};
-    return exec_stmt(ms(m), "UPDATE sessions SET last_activity_ms=? WHERE id=?", "is", a, NULL,
-                     err);
+    return sq_exec_stmt(ms(m), "UPDATE sessions SET last_activity_ms=? WHERE id=?", "is", a, NULL,
+                        err);
 }
 
 static void id_row(sqlite3_stmt *st, void *elem)
 {
-    col_text(st, 0, elem, KCR_ID_LEN + 1);
+    sq_col_text(st, 0, elem, KCR_ID_LEN + 1);
 }
 
 static int m_session_by_entity(struct kcr_meta *m, const char *owner, const char *entity_id,
                                int64_t now_ms, char ret_id[KCR_ID_LEN + 1], struct kcr_err *err)
 {
     const void *a[] = {owner, entity_id, &now_ms};
-    return query_one(ms(m),
-                     "SELECT id FROM sessions WHERE owner=? AND entity_id=? AND "
-                     "(expires_ms=0 OR expires_ms>?) ORDER BY last_activity_ms DESC LIMIT 1",
-                     "ssi", a, id_row, ret_id, "session of the entity", err);
+    return sq_query_one(ms(m),
+                        "SELECT id FROM sessions WHERE owner=? AND entity_id=? AND "
+                        "(expires_ms=0 OR expires_ms>?) ORDER BY last_activity_ms DESC LIMIT 1",
+                        "ssi", a, id_row, ret_id, "session of the entity", err);
 }
 
 static int m_sessions_expired(struct kcr_meta *m, int64_t now_ms, char (*ret_ids)[KCR_ID_LEN + 1],
@@ -313,8 +121,9 @@ static int m_sessions_expired(struct kcr_meta *m, int64_t now_ms, char (*ret_ids
 {
     int64_t lim = (int64_t)max;
     const void *a[] = {&now_ms, &lim};
-    return query_max(ms(m), "SELECT id FROM sessions WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
-                     "ii", a, id_row, KCR_ID_LEN + 1, ret_ids, max, ret_n, err);
+    return sq_query_max(ms(m),
+                        "SELECT id FROM sessions WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
+                        "ii", a, id_row, KCR_ID_LEN + 1, ret_ids, max, ret_n, err);
 }
 
 static int m_session_delete(struct kcr_meta *m, const char *id, struct kcr_err *err)
@@ -326,7 +135,7 @@ static int m_session_delete(struct kcr_meta *m, const char *id, struct kcr_err *
         "DELETE FROM states WHERE session_id=?",
         "DELETE FROM sessions WHERE id=?",
     };
-    return exec_tx(ms(m), sqls, ARRAY_SIZE(sqls), "s", a, err);
+    return sq_exec_tx(ms(m), sqls, ARRAY_SIZE(sqls), "s", a, err);
 }
 
 /*** Files ***/
@@ -338,17 +147,17 @@ static int m_session_delete(struct kcr_meta *m, const char *id, struct kcr_err *
 static void file_row(sqlite3_stmt *st, void *elem)
 {
     struct kcr_file_meta *f = elem;
-    col_text(st, 0, f->session_id, sizeof(f->session_id));
-    col_text(st, 1, f->id, sizeof(f->id));
-    col_text(st, 2, f->name, sizeof(f->name));
-    col_text(st, 3, f->content_type, sizeof(f->content_type));
+    sq_col_text(st, 0, f->session_id, sizeof(f->session_id));
+    sq_col_text(st, 1, f->id, sizeof(f->id));
+    sq_col_text(st, 2, f->name, sizeof(f->name));
+    sq_col_text(st, 3, f->content_type, sizeof(f->content_type));
     f->size = (uint64_t)sqlite3_column_int64(st, 4);
     f->created_ms = sqlite3_column_int64(st, 5);
     f->kind = sqlite3_column_int(st, 6) == KCR_FILE_OUTPUT ? KCR_FILE_OUTPUT : KCR_FILE_UPLOAD;
-    col_text(st, 7, f->owner, sizeof(f->owner));
-    col_text(st, 8, f->res.kind, sizeof(f->res.kind));
-    col_text(st, 9, f->res.id, sizeof(f->res.id));
-    col_text(st, 10, f->res.version, sizeof(f->res.version));
+    sq_col_text(st, 7, f->owner, sizeof(f->owner));
+    sq_col_text(st, 8, f->res.kind, sizeof(f->res.kind));
+    sq_col_text(st, 9, f->res.id, sizeof(f->res.id));
+    sq_col_text(st, 10, f->res.version, sizeof(f->res.version));
 }
 
 static int m_file_put(struct kcr_meta *m, const struct kcr_file_meta *f, struct kcr_err *err)
@@ -357,44 +166,44 @@ static int m_file_put(struct kcr_meta *m, const struct kcr_file_meta *f, struct 
     const void *a[] = {f->session_id, f->id,          f->name,       f->content_type,
                        &size,         &f->created_ms, &kind,         f->owner,
                        f->res.kind,   f->res.id,      f->res.version};
-    return exec_stmt(ms(m),
-                     "INSERT OR REPLACE INTO files(session_id,id,name,content_type,size,"
-                     "created_ms,kind,owner,res_kind,res_id,res_version) "
-                     "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                     "ssssiiissss", a, NULL, err);
+    return sq_exec_stmt(ms(m),
+                        "INSERT OR REPLACE INTO files(session_id,id,name,content_type,size,"
+                        "created_ms,kind,owner,res_kind,res_id,res_version) "
+                        "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                        "ssssiiissss", a, NULL, err);
 }
 
 static int m_file_get(struct kcr_meta *m, const char *sid, const char *fid,
                       struct kcr_file_meta *ret, struct kcr_err *err)
 {
     const void *a[] = {sid, fid};
-    return query_one(ms(m), FILE_COLS "WHERE session_id=? AND id=?", "ss", a, file_row, ret, "file",
-                     err);
+    return sq_query_one(ms(m), FILE_COLS "WHERE session_id=? AND id=?", "ss", a, file_row, ret,
+                        "file", err);
 }
 
 static int m_file_find_name(struct kcr_meta *m, const char *sid, const char *name,
                             struct kcr_file_meta *ret, struct kcr_err *err)
 {
     const void *a[] = {sid, name};
-    return query_one(ms(m),
-                     FILE_COLS "WHERE session_id=? AND name=? ORDER BY created_ms DESC LIMIT 1",
-                     "ss", a, file_row, ret, "file", err);
+    return sq_query_one(ms(m),
+                        FILE_COLS "WHERE session_id=? AND name=? ORDER BY created_ms DESC LIMIT 1",
+                        "ss", a, file_row, ret, "file", err);
 }
 
 static int m_file_list(struct kcr_meta *m, const char *sid, struct kcr_file_meta **ret,
                        size_t *ret_n, struct kcr_err *err)
 {
     const void *a[] = {sid};
-    return query_all(ms(m), FILE_COLS "WHERE session_id=? ORDER BY created_ms, rowid", "s", a,
-                     file_row, sizeof(**ret), (void **)ret, ret_n, err);
+    return sq_query_all(ms(m), FILE_COLS "WHERE session_id=? ORDER BY created_ms, rowid", "s", a,
+                        file_row, sizeof(**ret), (void **)ret, ret_n, err);
 }
 
 static int m_file_delete(struct kcr_meta *m, const char *sid, const char *fid, struct kcr_err *err)
 {
     const void *a[] = {sid, fid};
     int changes = 0;
-    if (exec_stmt(ms(m), "DELETE FROM files WHERE session_id=? AND id=?", "ss", a, &changes, err) <
-        0)
+    if (sq_exec_stmt(ms(m), "DELETE FROM files WHERE session_id=? AND id=?", "ss", a, &changes,
+                     err) < 0)
         return -1;
     if (changes == 0)
         return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "file '%s' not found", fid);
@@ -406,10 +215,10 @@ static int m_file_delete(struct kcr_meta *m, const char *sid, const char *fid, s
 static void state_row(sqlite3_stmt *st, void *elem)
 {
     struct kcr_state_meta *x = elem;
-    col_text(st, 0, x->owner, sizeof(x->owner));
-    col_text(st, 1, x->session_id, sizeof(x->session_id));
+    sq_col_text(st, 0, x->owner, sizeof(x->owner));
+    sq_col_text(st, 1, x->session_id, sizeof(x->session_id));
     x->size = (uint64_t)sqlite3_column_int64(st, 2);
-    col_text(st, 3, x->hash, sizeof(x->hash));
+    sq_col_text(st, 3, x->hash, sizeof(x->hash));
     x->created_ms = sqlite3_column_int64(st, 4);
     x->expires_ms = sqlite3_column_int64(st, 5);
 }
@@ -418,28 +227,28 @@ static int m_state_put(struct kcr_meta *m, const struct kcr_state_meta *x, struc
 {
     int64_t size = (int64_t)x->size;
     const void *a[] = {x->owner, x->session_id, &size, x->hash, &x->created_ms, &x->expires_ms};
-    return exec_stmt(ms(m),
-                     "INSERT OR REPLACE INTO states(owner,session_id,size,hash,created_ms,"
-                     "expires_ms) VALUES(?,?,?,?,?,?)",
-                     "ssisii", a, NULL, err);
+    return sq_exec_stmt(ms(m),
+                        "INSERT OR REPLACE INTO states(owner,session_id,size,hash,created_ms,"
+                        "expires_ms) VALUES(?,?,?,?,?,?)",
+                        "ssisii", a, NULL, err);
 }
 
 static int m_state_get(struct kcr_meta *m, const char *owner, const char *sid, int64_t now_ms,
                        struct kcr_state_meta *ret, struct kcr_err *err)
 {
     const void *a[] = {owner, sid, &now_ms};
-    return query_one(ms(m),
-                     "SELECT owner,session_id,size,hash,created_ms,expires_ms FROM states "
-                     "WHERE owner=? AND session_id=? AND (expires_ms=0 OR expires_ms>?)",
-                     "ssi", a, state_row, ret, "state", err);
+    return sq_query_one(ms(m),
+                        "SELECT owner,session_id,size,hash,created_ms,expires_ms FROM states "
+                        "WHERE owner=? AND session_id=? AND (expires_ms=0 OR expires_ms>?)",
+                        "ssi", a, state_row, ret, "state", err);
 }
 
 static int m_state_delete(struct kcr_meta *m, const char *owner, const char *sid,
                           struct kcr_err *err)
 {
     const void *a[] = {owner, sid};
-    return exec_stmt(ms(m), "DELETE FROM states WHERE owner=? AND session_id=?", "ss", a, NULL,
-                     err);
+    return sq_exec_stmt(ms(m), "DELETE FROM states WHERE owner=? AND session_id=?", "ss", a, NULL,
+                        err);
 }
 
 static int m_states_expired(struct kcr_meta *m, int64_t now_ms, struct kcr_state_meta *ret,
@@ -447,10 +256,10 @@ static int m_states_expired(struct kcr_meta *m, int64_t now_ms, struct kcr_state
 {
     int64_t lim = (int64_t)max;
     const void *a[] = {&now_ms, &lim};
-    return query_max(ms(m),
-                     "SELECT owner,session_id,size,hash,created_ms,expires_ms FROM states "
-                     "WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
-                     "ii", a, state_row, sizeof(*ret), ret, max, ret_n, err);
+    return sq_query_max(ms(m),
+                        "SELECT owner,session_id,size,hash,created_ms,expires_ms FROM states "
+                        "WHERE expires_ms<>0 AND expires_ms<=? LIMIT ?",
+                        "ii", a, state_row, sizeof(*ret), ret, max, ret_n, err);
 }
 
 /*** Managed keys ***/
@@ -462,9 +271,9 @@ static int m_states_expired(struct kcr_meta *m, int64_t now_ms, struct kcr_state
 static void key_row(sqlite3_stmt *st, void *elem)
 {
     struct kcr_key_meta *k = elem;
-    col_text(st, 0, k->hash, sizeof(k->hash));
-    col_text(st, 1, k->prefix, sizeof(k->prefix));
-    col_text(st, 2, k->name, sizeof(k->name));
+    sq_col_text(st, 0, k->hash, sizeof(k->hash));
+    sq_col_text(st, 1, k->prefix, sizeof(k->prefix));
+    sq_col_text(st, 2, k->name, sizeof(k->name));
     k->enabled = sqlite3_column_int(st, 3) != 0;
     k->created_ms = sqlite3_column_int64(st, 4);
     k->limits.exec = sqlite3_column_int64(st, 5);
@@ -477,26 +286,26 @@ static int m_key_add(struct kcr_meta *m, const struct kcr_key_meta *k, struct kc
     int64_t enabled = k->enabled;
     const void *a[] = {k->hash,        k->prefix,       k->name,           &enabled,
                        &k->created_ms, &k->limits.exec, &k->limits.upload, &k->limits.download};
-    return exec_stmt(ms(m),
-                     "INSERT OR REPLACE INTO api_keys(hash,prefix,name,enabled,created_ms,"
-                     "exec_per_minute,upload_per_minute,download_per_minute) "
-                     "VALUES(?,?,?,?,?,?,?,?)",
-                     "sssiiiii", a, NULL, err);
+    return sq_exec_stmt(ms(m),
+                        "INSERT OR REPLACE INTO api_keys(hash,prefix,name,enabled,created_ms,"
+                        "exec_per_minute,upload_per_minute,download_per_minute) "
+                        "VALUES(?,?,?,?,?,?,?,?)",
+                        "sssiiiii", a, NULL, err);
 }
 
 static int m_key_get(struct kcr_meta *m, const char *hash, struct kcr_key_meta *ret,
                      struct kcr_err *err)
 {
     const void *a[] = {hash};
-    return query_one(ms(m), KEY_COLS "WHERE hash=?", "s", a, key_row, ret, "key", err);
+    return sq_query_one(ms(m), KEY_COLS "WHERE hash=?", "s", a, key_row, ret, "key", err);
 }
 
 static int m_key_list(struct kcr_meta *m, struct kcr_key_meta **ret, size_t *ret_n,
                       struct kcr_err *err)
 {
     const void *a[] = {NULL};
-    return query_all(ms(m), KEY_COLS "ORDER BY created_ms, rowid", "", a, key_row, sizeof(**ret),
-                     (void **)ret, ret_n, err);
+    return sq_query_all(ms(m), KEY_COLS "ORDER BY created_ms, rowid", "", a, key_row, sizeof(**ret),
+                        (void **)ret, ret_n, err);
 }
 
 /* An UPDATE of one key; NOT_FOUND when no row matched. */
@@ -504,7 +313,7 @@ static int key_update(struct kcr_meta *m, const char *sql, const char *types,
                       const void *const *args, struct kcr_err *err)
 {
     int changes = 0;
-    if (exec_stmt(ms(m), sql, types, args, &changes, err) < 0)
+    if (sq_exec_stmt(ms(m), sql, types, args, &changes, err) < 0)
         return -1;
     return changes ? 0 : kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "Key not found");
 }
@@ -542,23 +351,23 @@ static int rate_hit_locked(struct meta_sqlite *s, const char *key, int64_t windo
     /* One statement: the increment and the read cannot be split by another
      * writer, here or in another process sharing the file. RETURNING writes
      * only when the statement is run to completion, which query_locked does. */
-    struct rows r = {.v = ret_count,
-                     .size = sizeof(*ret_count),
-                     .cap = 1,
-                     .fill = int64_row,
-                     .what = "rate counter"};
-    if (query_locked(s->rate_db,
-                     "INSERT INTO rate_counters(key,window_ms,count,expires_ms) "
-                     "VALUES(?,?,1,?) ON CONFLICT(key,window_ms) DO UPDATE SET "
-                     "count=count+1 RETURNING count",
-                     "sii", a, &r, err) < 0)
+    struct sq_rows r = {.v = ret_count,
+                        .size = sizeof(*ret_count),
+                        .cap = 1,
+                        .fill = sq_int64_row,
+                        .what = "rate counter"};
+    if (sq_query_locked(s->rate_db,
+                        "INSERT INTO rate_counters(key,window_ms,count,expires_ms) "
+                        "VALUES(?,?,1,?) ON CONFLICT(key,window_ms) DO UPDATE SET "
+                        "count=count+1 RETURNING count",
+                        "sii", a, &r, err) < 0)
         return -1;
     if (r.n == 0)
-        return db_fail(s->rate_db, err, "rate counter");
+        return sq_db_fail(s->rate_db, err, "rate counter");
     if (++s->rate_hits % RATE_SWEEP_EVERY == 0) {
         const void *b[] = {&window_ms};
-        (void)exec_locked(s->rate_db, "DELETE FROM rate_counters WHERE expires_ms<?", "i", b, NULL,
-                          NULL);
+        (void)sq_exec_locked(s->rate_db, "DELETE FROM rate_counters WHERE expires_ms<?", "i", b,
+                             NULL, NULL);
     }
     return 0;
 }
@@ -580,7 +389,7 @@ static int m_ping(struct kcr_meta *m, struct kcr_err *err)
     struct meta_sqlite *s = ms(m);
     pthread_mutex_lock(&s->lock);
     int rc = sqlite3_exec(s->db, "SELECT count(*) FROM sessions", NULL, NULL, NULL);
-    int r = rc == SQLITE_OK ? 0 : db_fail(s->db, err, "ping");
+    int r = rc == SQLITE_OK ? 0 : sq_db_fail(s->db, err, "ping");
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -643,8 +452,8 @@ static int open_db(const char *path, const char *pragmas, sqlite3 **ret, struct 
 static int user_version(sqlite3 *db, int *ret)
 {
     int64_t v = 0;
-    struct rows r = {.v = &v, .size = sizeof(v), .cap = 1, .fill = int64_row};
-    int rc = query_locked(db, "PRAGMA user_version", "", NULL, &r, NULL);
+    struct sq_rows r = {.v = &v, .size = sizeof(v), .cap = 1, .fill = sq_int64_row};
+    int rc = sq_query_locked(db, "PRAGMA user_version", "", NULL, &r, NULL);
     *ret = (int)v;
     return rc == 0 && r.n == 1 ? 0 : -1;
 }

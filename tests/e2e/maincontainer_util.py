@@ -21,7 +21,7 @@ import subprocess
 import time
 import uuid
 
-from pod_util import UnixHTTPConnection
+from pod_util import UnixHTTPConnection, proc_cmdlines
 
 BUSYBOX = "/bin/busybox"
 APPLETS = ["sh", "ls", "cat", "env", "sleep", "echo", "id", "umount", "rmdir", "mkdir",
@@ -29,29 +29,15 @@ APPLETS = ["sh", "ls", "cat", "env", "sleep", "echo", "id", "umount", "rmdir", "
 MARKER_OUTPUT = "only-in-rootfs marker"
 
 
-def _pid_cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")
-    except OSError:
-        return []
-
-
 def find_pids_by_name(name):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            argv = _pid_cmdline(d)
-            if argv and os.path.basename(argv[0].decode(errors="replace")) == name:
-                out.append(int(d))
-    return out
+    return [pid for pid, argv in proc_cmdlines()
+            if os.path.basename(argv[0].decode(errors="replace")) == name]
 
 
 def pids_with_marker(marker):
     """Every process whose command line mentions marker (survivor checks)."""
     m = marker.encode()
-    return [int(d) for d in os.listdir("/proc")
-            if d.isdigit() and any(m in a for a in _pid_cmdline(d))]
+    return [pid for pid, argv in proc_cmdlines() if any(m in a for a in argv)]
 
 
 class MainContainer:

@@ -227,11 +227,21 @@ def children(pid, procs=None):
 
 
 def cmdline(pid):
+    """argv of pid as bytes ([] when it is gone or unreadable)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return f.read().split(b"\0")
     except OSError:
         return []
+
+
+def proc_cmdlines():
+    """(pid, argv) of every live process, argv as cmdline() gives it."""
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            argv = cmdline(p)
+            if argv and argv != [b""]:
+                yield int(p), argv
 
 
 def waiting_runners(top_pid):

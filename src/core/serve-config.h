@@ -1,4 +1,4 @@
-/* config — the settings of `kcr serve`, read once from the environment.
+/* serve-config — the settings of `kcr serve`, read once from the environment.
  *
  * Names follow KubeCodeRun where it has one (docs/api-contract.md, Configuration).
  * A bad value stops the start with one line naming the variable. */

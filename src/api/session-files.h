@@ -1,4 +1,4 @@
-/* files — GET /files/{session_id}?detail=summary|simple|full (docs/api-contract.md rule 8),
+/* session-files — GET /files/{session_id}?detail=summary|simple|full (docs/api-contract.md rule 8),
  * DELETE /files/{session_id}/{file_id} and the session-object check
  * GET /sessions/{session_id}/objects/{file_id} (LibreChat's freshness test).
  * Each answers only with what the caller may read; anything else looks like

@@ -1,4 +1,4 @@
-#include "api/files.h"
+#include "api/session-files.h"
 #include "api/auth.h"
 #include "api/context.h"
 #include "api/errors.h"

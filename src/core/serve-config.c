@@ -1,4 +1,4 @@
-#include "core/config.h"
+#include "core/serve-config.h"
 #include "core/admission.h"
 #include "common/cleanup.h"
 #include "common/config.h"
