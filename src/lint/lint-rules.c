@@ -1,4 +1,5 @@
 #include "lint/lint-rules.h"
+#include "lint/lint-internal.h"
 #include "common/limits.h"
 
 #include <ctype.h>
@@ -12,11 +13,6 @@
 
 /*** Reporting ***/
 
-struct ctx {
-    const struct df_file *df;
-    struct lint_report *rep;
-};
-
 /* The guide's lesson of a rule id (from the rule table at the end). */
 static const char *lesson_of(const char *rule);
 
@@ -29,7 +25,7 @@ static bool ignored(const struct df_instr *in, const char *rule)
 }
 
 static void __attribute__((format(printf, 6, 7)))
-report(struct ctx *c, const struct df_instr *in, int line, const char *rule, const char *fix,
+report(struct lint_ctx *c, const struct df_instr *in, int line, const char *rule, const char *fix,
        const char *fmt, ...)
 {
     if (ignored(in, rule))
@@ -51,276 +47,24 @@ report(struct ctx *c, const struct df_instr *in, int line, const char *rule, con
     };
 }
 
-/*** Helpers over stages and instructions ***/
-
-static int final_stage(const struct df_file *df)
-{
-    return (int)df->nstages - 1;
-}
-
-/* The tag part of an image reference ("3.14-debian13-dev"), or "". */
-static const char *image_tag(const char *image, char *buf, size_t size)
-{
-    const char *slash = strrchr(image, '/');
-    const char *colon = strchr(slash ? slash : image, ':');
-    if (!colon)
-        return "";
-    size_t n = strcspn(colon + 1, "@");
-    if (n >= size)
-        n = size - 1;
-    memcpy(buf, colon + 1, n);
-    buf[n] = '\0';
-    return buf;
-}
-
-static bool stage_is_dev(const struct df_file *df, int st)
-{
-    _cleanup_free_ char *img = dockerfile_parse_stage_image(df, st);
-    char buf[256];
-    const char *tag = image_tag(img, buf, sizeof(buf));
-    size_t n = strlen(tag);
-    size_t m = strlen(img);
-    /* "${BASE}-dev" with BASE unknown has no tag to look at, but is still -dev. */
-    return !strcmp(tag, "dev") || (n >= 4 && !strcmp(tag + n - 4, "-dev")) ||
-           (m >= 4 && !strcmp(img + m - 4, "-dev"));
-}
-
-static bool image_is_dhi(const char *img)
-{
-    return !strncmp(img, "dhi.io/", 7);
-}
-
-static bool stage_is_dhi(const struct df_file *df, int st)
-{
-    _cleanup_free_ char *img = dockerfile_parse_stage_image(df, st);
-    return image_is_dhi(img);
-}
-
-/* A minimal DHI runtime image: no shell, no package manager. */
-static bool stage_is_minimal(const struct df_file *df, int st)
-{
-    return stage_is_dhi(df, st) && !stage_is_dev(df, st);
-}
-
-/* The last instruction of `kind` in stage st or the stages it is built on. */
-static const struct df_instr *last_of(const struct df_file *df, int st, enum df_kind kind)
-{
-    for (int guard = 0; st >= 0 && guard < 64; guard++) {
-        const struct df_stage *s = &df->stages[st];
-        for (size_t i = s->end; i-- > s->from + 1;)
-            if (df->instrs[i].kind == kind)
-                return &df->instrs[i];
-        st = s->parent;
-    }
-    return NULL;
-}
-
-static const char *base_name(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
-/* Index of the program in an exec-form argv that starts with env: skips env's
- * options and NAME=VALUE words. Returns argc when there is none. */
-static size_t after_env(const struct df_instr *in)
-{
-    if (in->argc == 0 || strcmp(base_name(in->argv[0]), "env") != 0)
-        return 0;
-    size_t i = 1;
-    while (i < in->argc && (in->argv[i][0] == '-' || strchr(in->argv[i], '=')))
-        i++;
-    return i;
-}
-
-/* Whether the container's command (ENTRYPOINT + CMD) runs `sleep`: then the
- * image is a main container that the sidecar enters. */
-static const struct df_instr *sleep_instr(const struct df_file *df, int st)
-{
-    const struct df_instr *ep = last_of(df, st, DF_ENTRYPOINT);
-    const struct df_instr *cmd = last_of(df, st, DF_CMD);
-    if (ep && ep->argc > 0) {
-        size_t p = after_env(ep);
-        if (p < ep->argc)
-            return !strcmp(base_name(ep->argv[p]), "sleep") ? ep : NULL;
-    }
-    if (cmd && cmd->argc > 0 && !strcmp(base_name(cmd->argv[0]), "sleep"))
-        return cmd;
-    return NULL;
-}
-
-static size_t instr_index(const struct df_file *df, const struct df_instr *in)
-{
-    return (size_t)(in - df->instrs);
-}
-
-/* Line of the first occurrence of needle in the instruction's text. */
-static int line_of(const struct df_instr *in, const char *needle)
-{
-    const char *p = needle && *needle ? strstr(in->text, needle) : NULL;
-    return p ? dockerfile_parse_line_at(in, (size_t)(p - in->text)) : in->line;
-}
-
-/* Sources of a COPY/ADD (all words but the last), shell or exec form. */
-static size_t copy_nsrc(const struct df_instr *in)
-{
-    return in->argc > 1 ? in->argc - 1 : 0;
-}
-
-static const char *copy_dest(const struct df_instr *in)
-{
-    return in->argc > 0 ? in->argv[in->argc - 1] : "";
-}
-
-/* Stage a COPY --from refers to, or -1 (none, or an image). */
-static int copy_from_stage(const struct df_file *df, const struct df_instr *in)
-{
-    const char *from = dockerfile_parse_flag(in, "from");
-    if (!from)
-        return -1;
-    _cleanup_free_ char *ref = dockerfile_parse_expand(df, instr_index(df, in), from);
-    return dockerfile_parse_stage_ref(df, ref, in->stage);
-}
-
-/* Whether the COPY --from source is a DHI image (a stage built on one, or the image). */
-static bool copy_from_dhi(const struct df_file *df, const struct df_instr *in)
-{
-    const char *from = dockerfile_parse_flag(in, "from");
-    if (!from)
-        return false;
-    int st = copy_from_stage(df, in);
-    if (st >= 0)
-        return stage_is_dhi(df, st);
-    _cleanup_free_ char *ref = dockerfile_parse_expand(df, instr_index(df, in), from);
-    return image_is_dhi(ref);
-}
-
-/* Path without trailing slashes (a new string). */
-static char *norm_path(const char *p)
-{
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        n--;
-    return xstrndup(p, n);
-}
-
-static bool path_within(const char *a, const char *b)
-{
-    size_t n = strlen(b);
-    return !strcmp(a, b) || (!strncmp(a, b, n) && (a[n] == '/' || !strcmp(b, "/")));
-}
-
-/* The user part of a --chown / USER value is the non-root DHI user. */
-static bool is_nonroot_user(const char *u)
-{
-    size_t n = strcspn(u, ":");
-    return (n == 5 && !strncmp(u, "65532", 5)) || (n == 7 && !strncmp(u, "nonroot", 7));
-}
-
-/* Whether RUN text in stage st (or its bases) contains every needle. */
-static bool stage_run_has(const struct df_file *df, int st, const char *const *needles)
-{
-    for (int guard = 0; st >= 0 && guard < 64; guard++) {
-        const struct df_stage *s = &df->stages[st];
-        for (size_t i = s->from + 1; i < s->end; i++) {
-            const struct df_instr *in = &df->instrs[i];
-            if (in->kind != DF_RUN)
-                continue;
-            _cleanup_free_ char *t = dockerfile_parse_expand(df, i, in->text);
-            bool all = true;
-            for (const char *const *n = needles; *n && all; n++)
-                all = strstr(t, *n) != NULL;
-            if (all)
-                return true;
-        }
-        st = s->parent;
-    }
-    return false;
-}
-
-/*** Words in RUN text (package names, commands) ***/
-
-typedef void (*word_fn)(struct ctx *c, const struct df_instr *in, const char *word, int line,
-                        const char *next);
-
-static bool word_char(char ch)
-{
-    return isalnum((unsigned char)ch) || strchr("._+-:=/@", ch);
-}
-
-/* Calls fn for every word of s (a RUN's text or heredoc body); line numbers
- * come from the instruction's segment map, or count from base_line. */
-static void each_word(struct ctx *c, const struct df_instr *in, const char *s, int base_line,
-                      word_fn fn)
-{
-    int line = base_line;
-    for (const char *p = s; *p;) {
-        if (*p == '\n')
-            line++;
-        if (!word_char(*p)) {
-            p++;
-            continue;
-        }
-        const char *e = p;
-        while (*e && word_char(*e))
-            e++;
-        _cleanup_free_ char *w = xstrndup(p, (size_t)(e - p));
-        const char *n = e;
-        while (*n == ' ' || *n == '\t')
-            n++;
-        char next[32] = "";
-        size_t k = 0;
-        while (n[k] && word_char(n[k]) && k + 1 < sizeof(next)) {
-            next[k] = n[k];
-            k++;
-        }
-        next[k] = '\0';
-        int l = base_line ? line : dockerfile_parse_line_at(in, (size_t)(p - s));
-        fn(c, in, w, l, next);
-        p = e;
-    }
-}
-
-static void each_run_word(struct ctx *c, word_fn fn)
-{
-    for (size_t i = 0; i < c->df->ninstrs; i++) {
-        const struct df_instr *in = &c->df->instrs[i];
-        if (in->kind != DF_RUN)
-            continue;
-        each_word(c, in, in->text, 0, fn);
-        for (size_t h = 0; h < in->nheredocs; h++)
-            each_word(c, in, in->heredocs[h].body, in->heredocs[h].line, fn);
-    }
-}
-
-/* A package word without ":arch" or "=version". */
-static void package_name(const char *w, char *out, size_t size)
-{
-    size_t n = strcspn(w, ":=");
-    if (n >= size)
-        n = size - 1;
-    memcpy(out, w, n);
-    out[n] = '\0';
-}
-
 /*** The rules ***/
 
 /* Lesson 8 / "Image Variants": -dev images run as root; the final stage must end as 65532. */
-static void rule_final_user(struct ctx *c)
+static void rule_final_user(struct lint_ctx *c)
 {
-    int st = final_stage(c->df);
+    int st = lq_final_stage(c->df);
     if (st < 0)
         return;
-    const struct df_instr *user = last_of(c->df, st, DF_USER);
+    const struct df_instr *user = lq_last_of(c->df, st, DF_USER);
     const struct df_instr *from = &c->df->instrs[c->df->stages[st].from];
     const char *fix = "end the final stage with 'USER 65532'";
     if (user) {
-        _cleanup_free_ char *u = dockerfile_parse_expand(c->df, instr_index(c->df, user),
+        _cleanup_free_ char *u = dockerfile_parse_expand(c->df, lq_instr_index(c->df, user),
                                                          user->argc ? user->argv[0] : "");
-        if (!is_nonroot_user(u))
+        if (!lq_is_nonroot_user(u))
             report(c, user, user->line, "final-user", fix,
                    "final stage runs as '%s', not the non-root user 65532", u);
-    } else if (stage_is_dev(c->df, st)) {
+    } else if (lq_stage_is_dev(c->df, st)) {
         report(c, from, from->line, "final-user", fix,
                "final stage is a -dev image (root by default) without a later USER 65532");
     }
@@ -328,16 +72,16 @@ static void rule_final_user(struct ctx *c)
 
 /* Lesson 6: the main container starts through ENTRYPOINT ["/usr/bin/env","-i",...]
  * so /proc/<pid>/environ holds exactly the variables user code gets. */
-static void rule_entrypoint_env(struct ctx *c)
+static void rule_entrypoint_env(struct lint_ctx *c)
 {
-    int st = final_stage(c->df);
+    int st = lq_final_stage(c->df);
     if (st < 0)
         return;
-    const struct df_instr *ep = last_of(c->df, st, DF_ENTRYPOINT);
-    const struct df_instr *sl = sleep_instr(c->df, st);
+    const struct df_instr *ep = lq_last_of(c->df, st, DF_ENTRYPOINT);
+    const struct df_instr *sl = lq_sleep_instr(c->df, st);
     const char *fix = "ENTRYPOINT [\"/usr/bin/env\", \"-i\", \"PATH=...\", \"HOME=/tmp\", "
                       "\"TMPDIR=/tmp\", <language variables>]";
-    bool uses_env = ep && ep->argc > 0 && !strcmp(base_name(ep->argv[0]), "env");
+    bool uses_env = ep && ep->argc > 0 && !strcmp(lq_base_name(ep->argv[0]), "env");
     if (!uses_env) {
         if (sl)
             report(c, ep ? ep : sl, ep ? ep->line : sl->line, "entrypoint-env", fix,
@@ -394,7 +138,7 @@ static size_t effective_command(const struct df_instr *ep, const struct df_instr
 static bool mentions_sleep(const struct df_instr *in)
 {
     for (size_t i = 0; in && i < in->argc; i++)
-        if (!strcmp(base_name(in->argv[i]), "sleep"))
+        if (!strcmp(lq_base_name(in->argv[i]), "sleep"))
             return true;
     return false;
 }
@@ -402,24 +146,24 @@ static bool mentions_sleep(const struct df_instr *in)
 /* Lesson 6: a main container must *be* `sleep infinity` (the sidecar finds it
  * by name and enters it): judged on the effective command, where an
  * ENTRYPOINT program turns CMD ["sleep", ...] into its arguments. */
-static void rule_main_command(struct ctx *c)
+static void rule_main_command(struct lint_ctx *c)
 {
-    int st = final_stage(c->df);
+    int st = lq_final_stage(c->df);
     if (st < 0)
         return;
-    const struct df_instr *ep = last_of(c->df, st, DF_ENTRYPOINT);
-    const struct df_instr *cmd = last_of(c->df, st, DF_CMD);
+    const struct df_instr *ep = lq_last_of(c->df, st, DF_ENTRYPOINT);
+    const struct df_instr *cmd = lq_last_of(c->df, st, DF_CMD);
     if (!mentions_sleep(ep) && !mentions_sleep(cmd))
         return;
     const char *argv[256];
     size_t n = effective_command(ep, cmd, argv, ARRAY_SIZE(argv)), p = 0;
-    if (n > 0 && !strcmp(base_name(argv[0]), "env")) /* env's options and NAME=VALUE */
+    if (n > 0 && !strcmp(lq_base_name(argv[0]), "env")) /* env's options and NAME=VALUE */
         for (p = 1; p < n && (argv[p][0] == '-' || strchr(argv[p], '=')); p++)
             ;
-    if (p < n && !strcmp(base_name(argv[p]), "sleep"))
+    if (p < n && !strcmp(lq_base_name(argv[p]), "sleep"))
         return;
     /* sh -c "sleep ..." (shell form): the shell runs sleep as its last command. */
-    if (p + 2 < n && !strcmp(base_name(argv[p]), "sh") && !strcmp(argv[p + 1], "-c") &&
+    if (p + 2 < n && !strcmp(lq_base_name(argv[p]), "sh") && !strcmp(argv[p + 1], "-c") &&
         !strncmp(argv[p + 2], "sleep", 5))
         return;
     const struct df_instr *at = ep ? ep : cmd;
@@ -431,7 +175,7 @@ static void rule_main_command(struct ctx *c)
 }
 
 /* Lesson 5: exec form does not expand variables. */
-static void rule_exec_form_var(struct ctx *c)
+static void rule_exec_form_var(struct lint_ctx *c)
 {
     for (size_t i = 0; i < c->df->ninstrs; i++) {
         const struct df_instr *in = &c->df->instrs[i];
@@ -441,7 +185,7 @@ static void rule_exec_form_var(struct ctx *c)
             const char *d = strchr(in->argv[a], '$');
             if (!d || !(isalpha((unsigned char)d[1]) || d[1] == '_' || d[1] == '{'))
                 continue;
-            report(c, in, line_of(in, "$"), "exec-form-var",
+            report(c, in, lq_line_of(in, "$"), "exec-form-var",
                    "write the literal path (use a version-agnostic symlink, lesson 5)",
                    "exec-form %s argument '%s' is not expanded (no shell)", in->keyword,
                    in->argv[a]);
@@ -451,7 +195,7 @@ static void rule_exec_form_var(struct ctx *c)
 }
 
 /* Lessons 5 and 6: versioned install paths in ENTRYPOINT/CMD break on upgrades. */
-static void rule_versioned_path(struct ctx *c)
+static void rule_versioned_path(struct lint_ctx *c)
 {
     for (size_t i = 0; i < c->df->ninstrs; i++) {
         const struct df_instr *in = &c->df->instrs[i];
@@ -461,7 +205,7 @@ static void rule_versioned_path(struct ctx *c)
             const char *s = in->argv[a];
             const char *php = strstr(s, "/opt/php-");
             if (strstr(s, "/opt/nodejs/node-") || (php && isdigit((unsigned char)php[9]))) {
-                report(c, in, line_of(in, php ? "/opt/php-" : "/opt/nodejs/node-"),
+                report(c, in, lq_line_of(in, php ? "/opt/php-" : "/opt/nodejs/node-"),
                        "versioned-path",
                        "RUN ln -sf <versioned dir> /opt/node (or /opt/php) and use the symlink",
                        "%s uses the versioned path '%s'", in->keyword, s);
@@ -473,10 +217,10 @@ static void rule_versioned_path(struct ctx *c)
 
 /* Lessons 6 and 7: a minimal image has no shell: no shell-form RUN/CMD/ENTRYPOINT,
  * and no `sh -c` chains (use a wrapper script). */
-static void rule_no_shell(struct ctx *c)
+static void rule_no_shell(struct lint_ctx *c)
 {
-    int st = final_stage(c->df);
-    if (st < 0 || !stage_is_minimal(c->df, st))
+    int st = lq_final_stage(c->df);
+    if (st < 0 || !lq_stage_is_minimal(c->df, st))
         return;
     const struct df_stage *s = &c->df->stages[st];
     for (size_t i = s->from + 1; i < s->end; i++) {
@@ -489,8 +233,8 @@ static void rule_no_shell(struct ctx *c)
                    "shell-form %s in a minimal image, which has no shell", in->keyword);
             continue;
         }
-        size_t p = after_env(in);
-        const char *prog = p < in->argc ? base_name(in->argv[p]) : "";
+        size_t p = lq_after_env(in);
+        const char *prog = p < in->argc ? lq_base_name(in->argv[p]) : "";
         if (!strcmp(prog, "sh") || !strcmp(prog, "bash") || !strcmp(prog, "dash"))
             report(c, in, in->line, "shell-chain",
                    "replace the shell chain with a wrapper script (e.g. ts-runner.js)",
@@ -507,14 +251,14 @@ static bool stage_copies_bin(const struct df_file *df, int st, const char *name)
             const struct df_instr *in = &df->instrs[i];
             if ((in->kind != DF_COPY && in->kind != DF_ADD) || in->argc < 2)
                 continue;
-            _cleanup_free_ char *dest = norm_path(copy_dest(in));
-            const char *bn = base_name(dest);
+            _cleanup_free_ char *dest = lq_norm_path(lq_copy_dest(in));
+            const char *bn = lq_base_name(dest);
             if (!strcmp(bn, name) && (!strncmp(dest, "/usr/bin/", 9) || !strncmp(dest, "/bin/", 5)))
                 return true;
             if (strcmp(dest, "/usr/bin") != 0 && strcmp(dest, "/bin") != 0)
                 continue;
-            for (size_t k = 0; k < copy_nsrc(in); k++)
-                if (!strcmp(base_name(in->argv[k]), name) || !strcmp(in->argv[k], "/usr/bin/") ||
+            for (size_t k = 0; k < lq_copy_nsrc(in); k++)
+                if (!strcmp(lq_base_name(in->argv[k]), name) || !strcmp(in->argv[k], "/usr/bin/") ||
                     !strcmp(in->argv[k], "/usr/bin"))
                     return true;
         }
@@ -524,18 +268,18 @@ static bool stage_copies_bin(const struct df_file *df, int st, const char *name)
 }
 
 /* Lessons 6 and 13: a minimal image has neither env nor sleep unless copied in. */
-static void rule_env_sleep_copied(struct ctx *c)
+static void rule_env_sleep_copied(struct lint_ctx *c)
 {
-    int st = final_stage(c->df);
-    if (st < 0 || !stage_is_minimal(c->df, st))
+    int st = lq_final_stage(c->df);
+    if (st < 0 || !lq_stage_is_minimal(c->df, st))
         return;
-    const struct df_instr *ep = last_of(c->df, st, DF_ENTRYPOINT);
-    if (ep && ep->argc > 0 && !strcmp(base_name(ep->argv[0]), "env") &&
+    const struct df_instr *ep = lq_last_of(c->df, st, DF_ENTRYPOINT);
+    if (ep && ep->argc > 0 && !strcmp(lq_base_name(ep->argv[0]), "env") &&
         !stage_copies_bin(c->df, st, "env"))
         report(c, ep, ep->line, "env-copied",
                "COPY --from=<-dev stage> /usr/bin/env /usr/bin/sleep /usr/bin/",
                "ENTRYPOINT uses env, but the minimal image has no /usr/bin/env");
-    const struct df_instr *sl = sleep_instr(c->df, st);
+    const struct df_instr *sl = lq_sleep_instr(c->df, st);
     if (sl && !stage_copies_bin(c->df, st, "sleep"))
         report(c, sl, sl->line, "sleep-copied",
                "COPY --from=<-dev stage> /usr/bin/env /usr/bin/sleep /usr/bin/",
@@ -543,26 +287,26 @@ static void rule_env_sleep_copied(struct ctx *c)
 }
 
 /* Lesson 8: the working directory belongs to 65532 in main container images. */
-static void rule_mnt_data_owner(struct ctx *c)
+static void rule_mnt_data_owner(struct lint_ctx *c)
 {
-    int st = final_stage(c->df);
-    if (st < 0 || !sleep_instr(c->df, st))
+    int st = lq_final_stage(c->df);
+    if (st < 0 || !lq_sleep_instr(c->df, st))
         return;
     static const char *const chown_needles[] = {"chown", "65532", KCR_WORKDIR, NULL};
-    if (stage_run_has(c->df, st, chown_needles))
+    if (lq_stage_run_has(c->df, st, chown_needles))
         return;
     for (int s = st, guard = 0; s >= 0 && guard < 64; s = c->df->stages[s].parent, guard++) {
         for (size_t i = c->df->stages[s].from + 1; i < c->df->stages[s].end; i++) {
             const struct df_instr *in = &c->df->instrs[i];
             if (in->kind != DF_COPY || in->argc < 2)
                 continue;
-            _cleanup_free_ char *dest = norm_path(copy_dest(in));
+            _cleanup_free_ char *dest = lq_norm_path(lq_copy_dest(in));
             if (strcmp(dest, KCR_WORKDIR) != 0)
                 continue;
             const char *own = dockerfile_parse_flag(in, "chown");
-            int from = copy_from_stage(c->df, in);
-            if ((own && is_nonroot_user(own)) ||
-                (from >= 0 && stage_run_has(c->df, from, chown_needles)))
+            int from = lq_copy_from_stage(c->df, in);
+            if ((own && lq_is_nonroot_user(own)) ||
+                (from >= 0 && lq_stage_run_has(c->df, from, chown_needles)))
                 return;
         }
     }
@@ -574,18 +318,18 @@ static void rule_mnt_data_owner(struct ctx *c)
 }
 
 /* Lesson 3: DHI Python lives in /opt/python, not /usr/local. */
-static void rule_python_path(struct ctx *c)
+static void rule_python_path(struct lint_ctx *c)
 {
     for (size_t i = 0; i < c->df->ninstrs; i++) {
         const struct df_instr *in = &c->df->instrs[i];
-        if (in->kind != DF_COPY || !copy_from_dhi(c->df, in))
+        if (in->kind != DF_COPY || !lq_copy_from_dhi(c->df, in))
             continue;
-        for (size_t k = 0; k < copy_nsrc(in); k++) {
+        for (size_t k = 0; k < lq_copy_nsrc(in); k++) {
             _cleanup_free_ char *src = dockerfile_parse_expand(c->df, i, in->argv[k]);
             if (strncmp(src, "/usr/local/lib/python", 21) &&
                 strncmp(src, "/usr/local/bin/python", 21))
                 continue;
-            report(c, in, line_of(in, in->argv[k]), "python-path",
+            report(c, in, lq_line_of(in, in->argv[k]), "python-path",
                    "copy /opt/python/lib/python<ver>/site-packages and /opt/python/bin instead",
                    "'%s' does not exist in DHI Python images (Python is in /opt/python)", src);
         }
@@ -593,8 +337,8 @@ static void rule_python_path(struct ctx *c)
 }
 
 /* Lesson 11: what a RUN put under --mount=type=cache is not in the stage's layers. */
-static void check_cache_overlap(struct ctx *c, const struct df_instr *copy, const char *src, int st,
-                                const char *raw)
+static void check_cache_overlap(struct lint_ctx *c, const struct df_instr *copy, const char *src,
+                                int st, const char *raw)
 {
     for (int guard = 0; st >= 0 && guard < 64; guard++) {
         const struct df_stage *s = &c->df->stages[st];
@@ -612,10 +356,10 @@ static void check_cache_overlap(struct ctx *c, const struct df_instr *copy, cons
                     continue;
                 _cleanup_free_ char *raw_t = xstrndup(t, strcspn(t, ","));
                 _cleanup_free_ char *exp = dockerfile_parse_expand(c->df, i, raw_t);
-                _cleanup_free_ char *target = norm_path(exp);
-                if (!path_within(src, target) && !path_within(target, src))
+                _cleanup_free_ char *target = lq_norm_path(exp);
+                if (!lq_path_within(src, target) && !lq_path_within(target, src))
                     continue;
-                report(c, copy, line_of(copy, raw), "cache-mount-copy",
+                report(c, copy, lq_line_of(copy, raw), "cache-mount-copy",
                        "drop --mount=type=cache from that RUN (the final image needs the files)",
                        "'%s' was filled under --mount=type=cache,target=%s (line %d): cache "
                        "mounts are not part of the image",
@@ -627,16 +371,16 @@ static void check_cache_overlap(struct ctx *c, const struct df_instr *copy, cons
     }
 }
 
-static void rule_cache_mount(struct ctx *c)
+static void rule_cache_mount(struct lint_ctx *c)
 {
     for (size_t i = 0; i < c->df->ninstrs; i++) {
         const struct df_instr *in = &c->df->instrs[i];
-        int st = in->kind == DF_COPY ? copy_from_stage(c->df, in) : -1;
+        int st = in->kind == DF_COPY ? lq_copy_from_stage(c->df, in) : -1;
         if (st < 0)
             continue;
-        for (size_t k = 0; k < copy_nsrc(in); k++) {
+        for (size_t k = 0; k < lq_copy_nsrc(in); k++) {
             _cleanup_free_ char *exp = dockerfile_parse_expand(c->df, i, in->argv[k]);
-            _cleanup_free_ char *src = norm_path(exp);
+            _cleanup_free_ char *src = lq_norm_path(exp);
             check_cache_overlap(c, in, src, st, in->argv[k]);
         }
     }
@@ -649,22 +393,22 @@ static bool is_arch_dir(const char *p)
 
 /* Lesson 4: copying an arch library dir needs both dirs to exist in the source stage
  * (one is empty on each architecture) and both to be copied. */
-static void rule_multiarch(struct ctx *c)
+static void rule_multiarch(struct lint_ctx *c)
 {
     static const char *const both[] = {"mkdir", "/usr/lib/x86_64-linux-gnu",
                                        "/usr/lib/aarch64-linux-gnu", NULL};
     for (size_t i = 0; i < c->df->ninstrs; i++) {
         const struct df_instr *in = &c->df->instrs[i];
-        int from = in->kind == DF_COPY ? copy_from_stage(c->df, in) : -1;
+        int from = in->kind == DF_COPY ? lq_copy_from_stage(c->df, in) : -1;
         if (from < 0)
             continue;
-        for (size_t k = 0; k < copy_nsrc(in); k++) {
+        for (size_t k = 0; k < lq_copy_nsrc(in); k++) {
             _cleanup_free_ char *exp = dockerfile_parse_expand(c->df, i, in->argv[k]);
-            _cleanup_free_ char *src = norm_path(exp);
+            _cleanup_free_ char *src = lq_norm_path(exp);
             if (!is_arch_dir(src))
                 continue;
-            if (!stage_run_has(c->df, from, both))
-                report(c, in, line_of(in, in->argv[k]), "multiarch-dirs",
+            if (!lq_stage_run_has(c->df, from, both))
+                report(c, in, lq_line_of(in, in->argv[k]), "multiarch-dirs",
                        "RUN mkdir -p /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu in "
                        "that stage",
                        "stage '%s' does not create both multi-arch library dirs; the COPY of "
@@ -676,16 +420,16 @@ static void rule_multiarch(struct ctx *c)
             const struct df_stage *s = &c->df->stages[in->stage];
             for (size_t j = s->from + 1; j < s->end && !copied; j++) {
                 const struct df_instr *o = &c->df->instrs[j];
-                if (o->kind != DF_COPY || copy_from_stage(c->df, o) != from)
+                if (o->kind != DF_COPY || lq_copy_from_stage(c->df, o) != from)
                     continue;
-                for (size_t m = 0; m < copy_nsrc(o) && !copied; m++) {
+                for (size_t m = 0; m < lq_copy_nsrc(o) && !copied; m++) {
                     _cleanup_free_ char *e2 = dockerfile_parse_expand(c->df, j, o->argv[m]);
-                    _cleanup_free_ char *p2 = norm_path(e2);
+                    _cleanup_free_ char *p2 = lq_norm_path(e2);
                     copied = !strcmp(p2, other);
                 }
             }
             if (!copied)
-                report(c, in, line_of(in, in->argv[k]), "multiarch-dirs",
+                report(c, in, lq_line_of(in, in->argv[k]), "multiarch-dirs",
                        "COPY both /usr/lib/x86_64-linux-gnu and /usr/lib/aarch64-linux-gnu",
                        "copies '%s' but not '%s': the image only works on one architecture", src,
                        other);
@@ -694,22 +438,22 @@ static void rule_multiarch(struct ctx *c)
 }
 
 /* Lesson 10: the module cache copied from a root build stage must belong to 65532. */
-static void rule_go_mod_chown(struct ctx *c)
+static void rule_go_mod_chown(struct lint_ctx *c)
 {
     for (size_t i = 0; i < c->df->ninstrs; i++) {
         const struct df_instr *in = &c->df->instrs[i];
         if (in->kind != DF_COPY || !dockerfile_parse_flag(in, "from"))
             continue;
         const char *own = dockerfile_parse_flag(in, "chown");
-        if (own && is_nonroot_user(own))
+        if (own && lq_is_nonroot_user(own))
             continue;
-        for (size_t k = 0; k < copy_nsrc(in); k++) {
+        for (size_t k = 0; k < lq_copy_nsrc(in); k++) {
             _cleanup_free_ char *exp = dockerfile_parse_expand(c->df, i, in->argv[k]);
-            _cleanup_free_ char *src = norm_path(exp);
+            _cleanup_free_ char *src = lq_norm_path(exp);
             size_t n = strlen(src);
             if (n < 8 || strcmp(src + n - 8, "/pkg/mod") != 0)
                 continue;
-            report(c, in, line_of(in, in->argv[k]), "go-mod-chown",
+            report(c, in, lq_line_of(in, in->argv[k]), "go-mod-chown",
                    "COPY --from=<stage> --chown=65532:65532 /go/pkg/mod /go/pkg/mod",
                    "Go module cache '%s' copied without --chown=65532: go cannot add modules "
                    "at run time",
@@ -719,32 +463,32 @@ static void rule_go_mod_chown(struct ctx *c)
 }
 
 /* Lesson 9: Debian 13 renamed the 64-bit time_t libraries. */
-static void word_debian13(struct ctx *c, const struct df_instr *in, const char *w, int line,
+static void word_debian13(struct lint_ctx *c, const struct df_instr *in, const char *w, int line,
                           const char *next)
 {
     (void)next;
     char name[128];
-    package_name(w, name, sizeof(name));
+    lq_package_name(w, name, sizeof(name));
     if (!strcmp(name, "libssl3") || !strcmp(name, "libpng16-16"))
         report(c, in, line, "debian13-names",
                !strcmp(name, "libssl3") ? "install libssl3t64" : "install libpng16-16t64",
                "'%s' does not exist in Debian 13 (trixie)", name);
 }
 
-static void rule_debian13(struct ctx *c)
+static void rule_debian13(struct lint_ctx *c)
 {
-    each_run_word(c, word_debian13);
+    lq_each_run_word(c, word_debian13);
 }
 
 /* "Packages to Avoid" and lesson 1: the X11 chain (x11-common needs update-rc.d). */
-static void word_x11(struct ctx *c, const struct df_instr *in, const char *w, int line,
+static void word_x11(struct lint_ctx *c, const struct df_instr *in, const char *w, int line,
                      const char *next)
 {
     (void)next;
     static const char *const prefixes[] = {"libcairo", "libpango", "tk8.",       "tcl8.6-dev",
                                            "tk-dev",   "pygame",   "python3-tk", "x11-common"};
     char name[128];
-    package_name(w, name, sizeof(name));
+    lq_package_name(w, name, sizeof(name));
     for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
         if (!strncmp(name, prefixes[i], strlen(prefixes[i]))) {
             report(c, in, line, "x11-packages",
@@ -754,9 +498,9 @@ static void word_x11(struct ctx *c, const struct df_instr *in, const char *w, in
         }
 }
 
-static void rule_x11(struct ctx *c)
+static void rule_x11(struct lint_ctx *c)
 {
-    each_run_word(c, word_x11);
+    lq_each_run_word(c, word_x11);
 }
 
 /* Whether stage st builds on a Debian image (DHI "-debianNN", debian-base,
@@ -774,7 +518,7 @@ static bool stage_is_debian(const struct df_file *df, int st)
 }
 
 /* Lesson 12: Alpine idioms in a Debian-based image. */
-static void word_alpine(struct ctx *c, const struct df_instr *in, const char *w, int line,
+static void word_alpine(struct lint_ctx *c, const struct df_instr *in, const char *w, int line,
                         const char *next)
 {
     const char *fix = NULL;
@@ -792,17 +536,17 @@ static void word_alpine(struct ctx *c, const struct df_instr *in, const char *w,
                *next ? " " : "", next);
 }
 
-static void rule_alpine(struct ctx *c)
+static void rule_alpine(struct lint_ctx *c)
 {
-    each_run_word(c, word_alpine);
+    lq_each_run_word(c, word_alpine);
 }
 
 /* Lesson 16: a version literal repeated outside FROM wants an ARG. */
-static void rule_version_arg(struct ctx *c)
+static void rule_version_arg(struct lint_ctx *c)
 {
     for (size_t s = 0; s < c->df->nstages; s++) {
         char buf[256];
-        const char *tag = image_tag(c->df->stages[s].base, buf, sizeof(buf));
+        const char *tag = lq_image_tag(c->df->stages[s].base, buf, sizeof(buf));
         size_t n = 0;
         while (isdigit((unsigned char)tag[n]) ||
                (tag[n] == '.' && isdigit((unsigned char)tag[n + 1])))
@@ -813,7 +557,7 @@ static void rule_version_arg(struct ctx *c)
         bool seen_before = false;
         for (size_t t = 0; t < s; t++) {
             char b2[256];
-            seen_before |= !strncmp(image_tag(c->df->stages[t].base, b2, sizeof(b2)), ver, n);
+            seen_before |= !strncmp(lq_image_tag(c->df->stages[t].base, b2, sizeof(b2)), ver, n);
         }
         if (seen_before)
             continue;
@@ -839,7 +583,7 @@ static void rule_version_arg(struct ctx *c)
     }
 }
 
-static void rule_syntax(struct ctx *c)
+static void rule_syntax(struct lint_ctx *c)
 {
     for (size_t i = 0; i < c->df->nproblems; i++)
         report(c, NULL, c->df->problems[i].line, "syntax", "fix the Dockerfile syntax", "%s",
@@ -849,7 +593,7 @@ static void rule_syntax(struct ctx *c)
 static const struct {
     const char *id;
     const char *lesson;
-    void (*check)(struct ctx *c);
+    void (*check)(struct lint_ctx *c);
 } rules[] = {
     {"syntax", NULL, rule_syntax},
     {"final-user", "8", rule_final_user},
@@ -900,7 +644,7 @@ void lint_rules_check(const struct df_file *df, struct lint_report *rep)
 {
     memset(rep, 0, sizeof(*rep));
     rep->path = xstrdup(df->path);
-    struct ctx c = {.df = df, .rep = rep};
+    struct lint_ctx c = {.df = df, .rep = rep};
     for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
         if (rules[i].check && (df->nstages > 0 || rules[i].check == rule_syntax))
             rules[i].check(&c);
