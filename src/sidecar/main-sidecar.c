@@ -153,22 +153,7 @@ static struct kcr_http_resp *handle_ready(struct kcr_http_req *req, void *ctx)
 static struct kcr_http_resp *exec_error(struct kcr_http_req *req, const struct kcr_err *err)
 {
     http_req_log(req, "error", json_string(err->msg));
-    switch (err->kind) {
-    case KCR_ERR_INVALID:
-        return sidecar_files_error(422, "working_dir does not exist in the main container",
-                                   "working_dir");
-    case KCR_ERR_UNAVAILABLE:
-        return sidecar_files_error(503, "main container not found", NULL);
-    case KCR_ERR_NONE:
-    case KCR_ERR_FORBIDDEN:
-    case KCR_ERR_NOT_FOUND:
-    case KCR_ERR_LIMIT:
-    case KCR_ERR_BUSY:
-    case KCR_ERR_TIMEOUT:
-    case KCR_ERR_INTERNAL:
-        break;
-    }
-    return sidecar_files_error(500, err->msg, NULL);
+    return http_resp_json(sidecar_exec_error_status(err), sidecar_exec_error_body(err));
 }
 
 static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
