@@ -10,16 +10,16 @@
 # status 0) or "err <message>" (printed on stderr, status 1). Background jobs
 # share fd 4, so request and answer happen under a lock: a file created with
 # noclobber (O_EXCL), polled every 10 ms (100 ms after the first half
-# second). Everything here is a builtin but sleep and rm, called through
-# `builtin` and `command` so that a tool or a function of the program named
-# printf, read or set changes nothing; options are restored on return
-# (`local -`), xtrace is off inside. Bytes are bytes (LC_ALL=C): the length
-# prefix counts bytes.
+# second); one that cannot be created at all fails the call. Everything here
+# is a builtin but sleep and rm, called through `builtin` and `command` so
+# that a tool or a function of the program named printf, read or set changes
+# nothing; options are restored on return (`local -`), xtrace is off inside.
+# Bytes are bytes (LC_ALL=C): the length prefix counts bytes.
 __kcr_ptc_call() {
     local -
     builtin set +e +u +x +v +o pipefail
     local LC_ALL=C
-    local __kcr_n=$1 __kcr_a='{}' __kcr_m __kcr_r __kcr_i __kcr_o __kcr_c __kcr_u __kcr_t=0
+    local __kcr_n=$1 __kcr_a='{}' __kcr_m __kcr_r __kcr_i __kcr_o __kcr_c __kcr_u __kcr_t=0 __kcr_f=0
     builtin shift
     if (($#)); then
         local IFS=' '
@@ -38,7 +38,12 @@ __kcr_ptc_call() {
         done
     fi
     __kcr_m="{\"calls\":[{\"id\":$BASHPID,\"name\":$__kcr_n,\"input_json\":\"$__kcr_a\"}]}"
-    until { builtin set -C && : >"$__kcr_ptc_lock"; } 2>/dev/null; do
+    until { builtin set -C && builtin : >"$__kcr_ptc_lock"; } 2>/dev/null; do
+        # Not there, yet not creatable (/tmp full or read-only): no waiting helps.
+        if [[ ! -e $__kcr_ptc_lock ]] && ((++__kcr_f >= 3)); then
+            builtin printf '%s\n' "kcr: cannot create the tool call lock $__kcr_ptc_lock" >&2
+            builtin return 1
+        fi
         if ((++__kcr_t > 50)); then command sleep 0.1; else command sleep 0.01; fi
     done
     builtin set +C

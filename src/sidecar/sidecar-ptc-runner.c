@@ -4,10 +4,11 @@
 #include "common/xalloc.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#define PTC_MAX_ARG (128u << 10)
 
 /* The scripts, from the build (the Makefile embeds ptc-runner.py and ptc-call.sh). */
 extern const unsigned char kcr_ptc_runner_py[];
@@ -98,31 +99,6 @@ int ptc_dialect_of(const struct kcr_lang *lang, enum ptc_dialect *ret)
     return 0;
 }
 
-int ptc_tools_check(char *const *tools, size_t ntools, enum ptc_dialect d, char *why,
-                    size_t why_size)
-{
-    char **ids = xcalloc(ntools, sizeof(char *));
-    int r = 0;
-    for (size_t i = 0; i < ntools && r == 0; i++) {
-        ids[i] = ptc_identifier(tools[i], d);
-        if (d == PTC_BASH && (!strcmp(ids[i], "builtin") || !strcmp(ids[i], "command"))) {
-            snprintf(why, why_size, "tool '%.64s' would replace the bash builtin '%s'", tools[i],
-                     ids[i]);
-            r = -1;
-        }
-        for (size_t k = 0; k < i && r == 0; k++)
-            if (ids[i][0] && !strcmp(ids[i], ids[k])) {
-                snprintf(why, why_size, "tools '%.64s' and '%.64s' both become '%.64s'", tools[k],
-                         tools[i], ids[i]);
-                r = -1;
-            }
-    }
-    for (size_t i = 0; i < ntools; i++)
-        free(ids[i]);
-    free(ids);
-    return r;
-}
-
 /* [[identifier, name], ...] of the tools that have an identifier. */
 static char *py_tools_json(char *const *tools, size_t ntools)
 {
@@ -168,6 +144,44 @@ static char *bash_prelude(char *const *tools, size_t ntools, const char *lock_id
     return buf_take(&b, NULL);
 }
 
+/* The argument that carries the tools: TOOLS for Python, the prelude for bash. */
+static char *tools_arg(enum ptc_dialect d, char *const *tools, size_t ntools, const char *lock_id)
+{
+    return d == PTC_PY ? py_tools_json(tools, ntools) : bash_prelude(tools, ntools, lock_id);
+}
+
+int ptc_tools_check(char *const *tools, size_t ntools, enum ptc_dialect d, char *why,
+                    size_t why_size)
+{
+    char **ids = xcalloc(ntools, sizeof(char *));
+    int r = 0;
+    for (size_t i = 0; i < ntools && r == 0; i++) {
+        ids[i] = ptc_identifier(tools[i], d);
+        if (d == PTC_BASH && (!strcmp(ids[i], "builtin") || !strcmp(ids[i], "command"))) {
+            snprintf(why, why_size, "tool '%.64s' would replace the bash builtin '%s'", tools[i],
+                     ids[i]);
+            r = -1;
+        }
+        for (size_t k = 0; k < i && r == 0; k++)
+            if (ids[i][0] && !strcmp(ids[i], ids[k])) {
+                snprintf(why, why_size, "tools '%.64s' and '%.64s' both become '%.64s'", tools[k],
+                         tools[i], ids[i]);
+                r = -1;
+            }
+    }
+    for (size_t i = 0; i < ntools; i++)
+        free(ids[i]);
+    free(ids);
+    /* execve refuses a single argument of 128 KiB or more (MAX_ARG_STRLEN):
+     * 128 long names full of quotes could get there. */
+    _cleanup_free_ char *arg = r == 0 ? tools_arg(d, tools, ntools, "x") : NULL;
+    if (arg && strlen(arg) >= PTC_MAX_ARG) {
+        snprintf(why, why_size, "tools: the names are too long together");
+        r = -1;
+    }
+    return r;
+}
+
 char **ptc_argv(enum ptc_dialect d, const char *interp, const char *file, char *const *tools,
                 size_t ntools, char *const *args, size_t nargs, const char *lock_id)
 {
@@ -178,9 +192,9 @@ char **ptc_argv(enum ptc_dialect d, const char *interp, const char *file, char *
     if (d == PTC_PY) {
         v[n++] = xstrdup((const char *)kcr_ptc_runner_py);
         v[n++] = xstrdup(file);
-        v[n++] = py_tools_json(tools, ntools);
+        v[n++] = tools_arg(d, tools, ntools, lock_id);
     } else {
-        v[n++] = bash_prelude(tools, ntools, lock_id);
+        v[n++] = tools_arg(d, tools, ntools, lock_id);
         v[n++] = xstrdup(file); /* $0 */
     }
     for (size_t i = 0; i < nargs; i++)

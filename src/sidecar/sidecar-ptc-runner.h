@@ -31,8 +31,9 @@ char *ptc_identifier(const char *name, enum ptc_dialect d);
 int ptc_dialect_of(const struct kcr_lang *lang, enum ptc_dialect *ret);
 
 /* Checks that tools make distinct identifiers; for bash also that none is
- * `builtin` or `command`, which the prelude itself relies on. Returns 0, or
- * -1 with why filled. */
+ * `builtin` or `command`, which the prelude itself relies on; and that the
+ * argument carrying them stays under execve's bound for one argument
+ * (128 KiB). Returns 0, or -1 with why filled. */
 int ptc_tools_check(char *const *tools, size_t ntools, enum ptc_dialect d, char *why,
                     size_t why_size);
 

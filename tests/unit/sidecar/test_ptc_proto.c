@@ -278,6 +278,22 @@ static void test_identifiers(void **state)
     char *builtin[] = {"builtin"};
     assert_int_equal(ptc_tools_check(builtin, 1, PTC_PY, why, sizeof(why)), 0);
     assert_int_equal(ptc_tools_check(builtin, 1, PTC_BASH, why, sizeof(why)), -1);
+
+    /* 128 names of quotes: the argument would outgrow execve's 128 KiB. */
+    char *many[PTC_MAX_TOOLS];
+    for (int i = 0; i < PTC_MAX_TOOLS; i++) {
+        many[i] = malloc(PTC_MAX_NAME + 1);
+        memset(many[i], '\'', PTC_MAX_NAME);
+        snprintf(many[i], 8, "t%03d", i);
+        many[i][4] = '\'';
+        many[i][PTC_MAX_NAME] = '\0';
+    }
+    assert_int_equal(ptc_tools_check(many, PTC_MAX_TOOLS, PTC_BASH, why, sizeof(why)), -1);
+    assert_string_equal(why, "tools: the names are too long together");
+    assert_int_equal(ptc_tools_check(many, PTC_MAX_TOOLS, PTC_PY, why, sizeof(why)), 0);
+    assert_int_equal(ptc_tools_check(many, 64, PTC_BASH, why, sizeof(why)), 0);
+    for (int i = 0; i < PTC_MAX_TOOLS; i++)
+        free(many[i]);
 }
 
 static void test_argv(void **state)
