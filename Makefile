@@ -271,6 +271,7 @@ FUZZ_SRC_request    := api/exec-request api/errors core/principal http/http http
                        http/http-request http/http-response http/http-multipart \
                        http/http-route http/http-watch
 FUZZ_SRC_dockerfile := lint/dockerfile-parse lint/dockerfile-query
+FUZZ_SRC_ptc        := sidecar/sidecar-ptc-proto sidecar/sidecar-result
 FUZZ_COMMON := $(FUZZ_BUILD)/libcommon.a
 fuzz_objs = $(patsubst %,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC_$(1)))
 
