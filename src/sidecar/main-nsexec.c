@@ -9,13 +9,20 @@
  *   kcr-nsexec --target PID [--target-start TICKS] --wd DIR [--uid 65532]
  *              [--gid 65532] [--cpu SECONDS] [--fsize BYTES] [--nofile N]
  *              [--nproc N] [--report-fd FD] [--setenv K=V]... [--fork-server SOCKET]
- *              -- PROG [ARGS...]
+ *              [--pass-fd N] -- PROG [ARGS...]
  *
  * The environment of PROG is exactly /proc/PID/environ of the target, plus
  * the --setenv entries (at most 16, replacing same-named variables).
  *
  * --fork-server: PROG is `python -c CODE`; ask the fork-server template at
  * SOCKET for it (nsexec-init.h). Unreachable or refusing: run PROG as usual.
+ *
+ * --pass-fd N: the one fd besides 0/1/2 that PROG gets, as fd N, not
+ * close-on-exec, so that PROG's children inherit it too (the channel of
+ * programmatic tool calling, sidecar-ptc.h). N > 2 and not the report fd; at
+ * most one. kcr-nsexec and init close their copies once the program exists,
+ * so the other end sees EOF when the program's processes are done with it.
+ * Not with --fork-server (a usage error): only a freshly exec'd program has it.
  *
  * Exit status: the user program's (128+N when killed by signal N), 127 when a
  * setup step failed, 2 for bad arguments. With --report-fd, one
@@ -51,6 +58,7 @@ struct nsexec_opts {
 };
 
 static int report_fd = -1;
+static int pass_fd = -1;
 
 __attribute__((noreturn)) static void die_step(int step, int errnum)
 {
@@ -69,7 +77,8 @@ __attribute__((noreturn)) static void usage(const char *msg)
     fprintf(stderr,
             "kcr-nsexec: %s\nusage: kcr-nsexec --target PID [--target-start TICKS] --wd DIR "
             "[--uid N] [--gid N] [--cpu S] [--fsize B] [--nofile N] [--nproc N] "
-            "[--report-fd FD] -- PROG [ARGS...]\n",
+            "[--report-fd FD] [--setenv K=V]... [--fork-server SOCKET] [--pass-fd N] "
+            "-- PROG [ARGS...]\n",
             msg);
     if (report_fd >= 0)
         (void)nsexec_report_write(report_fd, NSEXEC_FAILED, 0, NSEXEC_STEP_ARGS, EINVAL);
@@ -92,19 +101,13 @@ static unsigned long long parse_num(const char *s, const char *what, unsigned lo
 static void parse_args(int argc, char **argv, struct nsexec_opts *o)
 {
     static const struct option longopts[] = {
-        {"target", required_argument, NULL, 't'},
-        {"target-start", required_argument, NULL, 's'},
-        {"wd", required_argument, NULL, 'w'},
-        {"uid", required_argument, NULL, 'u'},
-        {"gid", required_argument, NULL, 'g'},
-        {"cpu", required_argument, NULL, 'c'},
-        {"fsize", required_argument, NULL, 'f'},
-        {"nofile", required_argument, NULL, 'n'},
-        {"nproc", required_argument, NULL, 'p'},
-        {"report-fd", required_argument, NULL, 'r'},
-        {"setenv", required_argument, NULL, 'e'},
-        {"fork-server", required_argument, NULL, 'F'},
-        {NULL, 0, NULL, 0},
+        {"target", required_argument, NULL, 't'},  {"target-start", required_argument, NULL, 's'},
+        {"wd", required_argument, NULL, 'w'},      {"uid", required_argument, NULL, 'u'},
+        {"gid", required_argument, NULL, 'g'},     {"cpu", required_argument, NULL, 'c'},
+        {"fsize", required_argument, NULL, 'f'},   {"nofile", required_argument, NULL, 'n'},
+        {"nproc", required_argument, NULL, 'p'},   {"report-fd", required_argument, NULL, 'r'},
+        {"setenv", required_argument, NULL, 'e'},  {"fork-server", required_argument, NULL, 'F'},
+        {"pass-fd", required_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
@@ -144,6 +147,12 @@ static void parse_args(int argc, char **argv, struct nsexec_opts *o)
         case 'F':
             o->forkserver = optarg;
             break;
+        case 'P':
+            if (pass_fd >= 0)
+                usage("at most one --pass-fd");
+            pass_fd = (int)parse_num(optarg, "fd", 1024);
+            o->plan.pass_fd = pass_fd;
+            break;
         case 'e':
             if (o->nsetenv >= 16 || !strchr(optarg, '=') || optarg[0] == '=')
                 usage("bad or too many --setenv");
@@ -162,6 +171,11 @@ static void parse_args(int argc, char **argv, struct nsexec_opts *o)
     o->plan.argv = argv + optind;
     if (o->forkserver && (argc - optind < 3 || strcmp(argv[optind + 1], "-c")))
         usage("--fork-server runs `python -c CODE` only");
+    /* The template forks the program with its own fds: it would not get N. */
+    if (o->forkserver && pass_fd >= 0)
+        usage("--pass-fd cannot be used with --fork-server");
+    if (pass_fd >= 0 && (pass_fd <= 2 || pass_fd == report_fd))
+        usage("--pass-fd must be above 2 and not the report fd");
 }
 
 /* Connected now, in the sidecar's mount namespace, where the socket's path
@@ -186,18 +200,18 @@ static int forkserver_connect(const char *path)
     return fd;
 }
 
-/* Nothing of the sidecar crosses into user code: only 0/1/2 and the report fd
- * stay open, and the report fd is close-on-exec (init keeps it, user code
- * never gets it: its child closes every fd past 2). */
+/* Nothing of the sidecar crosses into user code: only 0/1/2, the report fd
+ * and the pass fd stay open. The report fd is close-on-exec (init keeps it,
+ * user code never gets it: its child closes every fd past 2 but the pass fd). */
 static void sanitize_fds(void)
 {
     if (report_fd >= 0 && report_fd <= 2)
         usage("--report-fd must be above 2");
-    if (report_fd > 3)
-        (void)close_range(3, (unsigned)report_fd - 1, 0);
-    (void)close_range(report_fd >= 3 ? (unsigned)report_fd + 1 : 3U, ~0U, 0);
+    (void)nsexec_close_all_but(report_fd, pass_fd);
     if (report_fd >= 0 && fcntl(report_fd, F_SETFD, FD_CLOEXEC) < 0)
         usage("--report-fd is not open");
+    if (pass_fd >= 0 && fcntl(pass_fd, F_GETFD) < 0)
+        usage("--pass-fd is not open");
 }
 
 /* The target's variables with --setenv entries replacing or added. */
@@ -225,7 +239,7 @@ static char **merge_env(char **envp, const char *const *add, size_t nadd)
 int main(int argc, char **argv)
 {
     struct nsexec_opts o = {
-        .plan = {.uid = 65532, .gid = 65532, .report_fd = -1, .forkserver_fd = -1}};
+        .plan = {.uid = 65532, .gid = 65532, .report_fd = -1, .forkserver_fd = -1, .pass_fd = -1}};
     struct nsexec_target t = {.ns_fd = -1, .root_fd = -1};
     int step = 0, r;
 
@@ -271,6 +285,8 @@ int main(int argc, char **argv)
     nsexec_target_done(&t);
     if (report_fd >= 0)
         close(report_fd); /* init writes the report; EOF then reaches the sidecar */
+    if (pass_fd >= 0)
+        close(pass_fd); /* the program's: only its processes hold it from now on */
     int st = 0;
     while (waitpid(init, &st, 0) < 0)
         if (errno != EINTR)

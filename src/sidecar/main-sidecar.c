@@ -6,6 +6,7 @@
 #include "sidecar/sidecar-config.h"
 #include "sidecar/sidecar-exec.h"
 #include "sidecar/sidecar-files.h"
+#include "sidecar/sidecar-ptc.h"
 #include "sidecar/sidecar-request.h"
 #include "sidecar/sidecar-result.h"
 #include "sidecar/sidecar-runner.h"
@@ -40,6 +41,7 @@ struct sidecar {
      * guarded by exec_lock. */
     struct sidecar_prestart *runner;
     bool runner_tried;
+    struct sidecar_ptc *ptc; /* the programmatic tool calling run, if any */
 };
 
 static struct sidecar_exec_params
@@ -153,22 +155,12 @@ static struct kcr_http_resp *handle_ready(struct kcr_http_req *req, void *ctx)
 static struct kcr_http_resp *exec_error(struct kcr_http_req *req, const struct kcr_err *err)
 {
     http_req_log(req, "error", json_string(err->msg));
-    switch (err->kind) {
-    case KCR_ERR_INVALID:
-        return sidecar_files_error(422, "working_dir does not exist in the main container",
-                                   "working_dir");
-    case KCR_ERR_UNAVAILABLE:
-        return sidecar_files_error(503, "main container not found", NULL);
-    case KCR_ERR_NONE:
-    case KCR_ERR_FORBIDDEN:
-    case KCR_ERR_NOT_FOUND:
-    case KCR_ERR_LIMIT:
-    case KCR_ERR_BUSY:
-    case KCR_ERR_TIMEOUT:
-    case KCR_ERR_INTERNAL:
-        break;
-    }
-    return sidecar_files_error(500, err->msg, NULL);
+    return http_resp_json(sidecar_exec_error_status(err), sidecar_exec_error_body(err));
+}
+
+static struct kcr_http_resp *ptc_busy(void)
+{
+    return sidecar_files_error(409, "a programmatic run is in progress", NULL);
 }
 
 static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
@@ -188,7 +180,18 @@ static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
     }
     struct sidecar_exec_params p = exec_params(s, &t, r.lang);
     struct sidecar_result res;
+    /* A programmatic run owns the code file and /tmp until it ends; checked
+     * before the lock too, so that the answer does not wait for its start. */
+    if (sidecar_ptc_active(s->ptc)) {
+        sidecar_request_done(&r);
+        return ptc_busy();
+    }
     pthread_mutex_lock(&s->exec_lock);
+    if (sidecar_ptc_active(s->ptc)) {
+        pthread_mutex_unlock(&s->exec_lock);
+        sidecar_request_done(&r);
+        return ptc_busy();
+    }
     int rc = sidecar_exec_run(&p, &r, &s->runner, &res, &err);
     pthread_mutex_unlock(&s->exec_lock);
     http_req_log(req, "lang", json_string(r.lang->code));
@@ -202,6 +205,44 @@ static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
     json_t *out = sidecar_result_to_json(&res);
     sidecar_result_done(&res);
     return http_resp_json(200, out);
+}
+
+/* POST /programmatic: started under the execution lock, pumped without it
+ * (a paused run holds nothing but its own state: sidecar-ptc.h). */
+static struct kcr_http_resp *handle_programmatic(struct kcr_http_req *req, void *ctx)
+{
+    struct sidecar *s = ctx;
+    const struct kcr_buf *body = http_req_body(req);
+    struct sidecar_ptc_request r;
+    struct sidecar_request_error e;
+    if (sidecar_ptc_request_parse(body->data, body->len, s->cfg.language, s->cfg.max_exec_time, &r,
+                                  &e) < 0)
+        return sidecar_files_error(e.status, e.msg, e.field);
+    struct procscan_target t;
+    struct kcr_err err = {0};
+    if (find_target(s, &t, &err) < 0) {
+        sidecar_ptc_request_done(&r);
+        return exec_error(req, &err);
+    }
+    struct sidecar_exec_params p = exec_params(s, &t, r.req.lang);
+    pthread_mutex_lock(&s->exec_lock);
+    /* Never used for a programmatic run (it needs fd 4 from its start), and
+     * pods are single-use: no runner is needed any more. */
+    s->runner = sidecar_prestart_free(s->runner);
+    s->runner_tried = true;
+    struct kcr_http_resp *resp = sidecar_ptc_begin(s->ptc, req, &p, &r);
+    pthread_mutex_unlock(&s->exec_lock);
+    return resp ? resp : sidecar_ptc_answer(s->ptc, req);
+}
+
+static struct kcr_http_resp *handle_ptc_continue(struct kcr_http_req *req, void *ctx)
+{
+    return sidecar_ptc_continue(((struct sidecar *)ctx)->ptc, req);
+}
+
+static struct kcr_http_resp *handle_ptc_cancel(struct kcr_http_req *req, void *ctx)
+{
+    return sidecar_ptc_cancel(((struct sidecar *)ctx)->ptc, req);
 }
 
 static struct kcr_http_resp *on_error(struct kcr_http_req *req, int status, const char *msg,
@@ -231,6 +272,9 @@ static struct kcr_http_resp *files_delete(struct kcr_http_req *req, void *ctx)
 
 static const struct kcr_http_route routes[] = {
     {"POST", "/execute", KCR_HTTP_BODY_BUFFER, handle_execute},
+    {"POST", "/programmatic", KCR_HTTP_BODY_BUFFER, handle_programmatic},
+    {"POST", "/programmatic/continue", KCR_HTTP_BODY_BUFFER, handle_ptc_continue},
+    {"POST", "/programmatic/cancel", KCR_HTTP_BODY_NONE, handle_ptc_cancel},
     {"POST", "/files", KCR_HTTP_BODY_MULTIPART, files_upload},
     {"GET", "/files", KCR_HTTP_BODY_NONE, files_list},
     {"GET", "/files/{*}", KCR_HTTP_BODY_NONE, files_get},
@@ -279,6 +323,7 @@ int main(void)
         return 2;
     }
     s.files.dir = s.cfg.working_dir;
+    s.ptc = sidecar_ptc_new();
     /* Without the counter a run killed for memory looks like any SIGKILL:
      * say so once rather than report it wrongly later. */
     s.oom_fd = cgroup_self_oom_open(&err);
@@ -332,6 +377,7 @@ int main(void)
     http_server_quiesce(srv);
     srv = http_server_stop(srv);
     s.runner = sidecar_prestart_free(s.runner);
+    s.ptc = sidecar_ptc_free(s.ptc);
     sidecar_config_done(&s.cfg);
     s.oom_fd = safe_close(s.oom_fd);
     return 0;

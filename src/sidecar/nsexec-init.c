@@ -68,6 +68,20 @@ int nsexec_init_resolve(const char *name, const char *path, char *out, size_t si
     return err;
 }
 
+int nsexec_close_all_but(int a, int b)
+{
+    int keep[2] = {a < b ? a : b, a < b ? b : a};
+    unsigned from = 3;
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < 3)
+            continue;
+        if ((unsigned)keep[i] > from && close_range(from, (unsigned)keep[i] - 1, 0) < 0)
+            return -errno;
+        from = (unsigned)keep[i] + 1;
+    }
+    return close_range(from, ~0U, 0) < 0 ? -errno : 0;
+}
+
 /* The order matters:
  *   - fds first, so nothing privileged leaks even if a later step fails;
  *   - ids and capabilities together (caps_drop_all orders them);
@@ -80,9 +94,10 @@ __attribute__((noreturn)) static void child_main(const struct nsexec_plan *plan,
                                                  bool own_userns)
 {
     int r;
-    if (errfd > 3 && close_range(3, (unsigned)errfd - 1, 0) < 0)
-        child_fail(errfd, NSEXEC_STEP_CLOSE_FDS, errno);
-    if (close_range((unsigned)errfd + 1, ~0U, 0) < 0)
+    if ((r = nsexec_close_all_but(errfd, plan->pass_fd)) < 0)
+        child_fail(errfd, NSEXEC_STEP_CLOSE_FDS, -r);
+    /* The pass fd crosses execve and goes on to the program's children. */
+    if (plan->pass_fd >= 0 && fcntl(plan->pass_fd, F_SETFD, 0) < 0)
         child_fail(errfd, NSEXEC_STEP_CLOSE_FDS, errno);
     /* init dropped every privilege before it forked us (init_drop): a
      * capability left here would be a bug, so it is checked, not assumed. */
@@ -330,6 +345,10 @@ void nsexec_init_main(const struct nsexec_plan *plan)
         }
         close(errp[1]);
     }
+    /* The program has its copy: holding ours would keep the channel's other
+     * end from seeing EOF once the program's processes are done with it. */
+    if (plan->pass_fd >= 0)
+        close(plan->pass_fd);
 
     struct step_error e = {0, 0};
     init_read_child_error(errp[0], &e);

@@ -8,7 +8,8 @@
  *        process left in the namespace. PR_SET_PDEATHSIG(SIGKILL) ties it to
  *        kcr-nsexec, so SIGKILL of kcr-nsexec (the sidecar's timeout) ends
  *        the whole tree.
- *          └─ user program: no fds but 0/1/2, uid/gid 65532, no capabilities,
+ *          └─ user program: no fds but 0/1/2 (and the pass fd, when given),
+ *             uid/gid 65532, no capabilities,
  *             no_new_privs, oom_score_adj 1000, lowered rlimits, seccomp, execve.
  *
  * With a fork-server (--fork-server), init asks the template for the user
@@ -34,10 +35,14 @@ struct nsexec_plan {
     const char *path;  /* PATH of that environment, or NULL */
     const char *wd;    /* working directory (a path in the main container) */
     int forkserver_fd; /* connected to the fork-server template, or -1 */
+    int pass_fd;       /* kept open (not close-on-exec) for the program, or -1 */
 };
 
 /* Runs as pid 1 of the new pid namespace; never returns. */
 __attribute__((noreturn)) void nsexec_init_main(const struct nsexec_plan *plan);
+
+/* Closes every fd above 2 but a and b (either may be -1). Returns 0 or -errno. */
+int nsexec_close_all_but(int a, int b);
 
 /* Resolves name through path (a PATH value) like execvp: the first regular,
  * executable file. Writes it to out. Returns 0, -ENOENT or -EACCES. */

@@ -12,8 +12,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,11 +27,13 @@
 #define KILL_GRACE_MS 3000
 #define NSEXEC_ARGV   48
 #define OOM_POLL_MS   50
+#define PASS_FD       4 /* the fd a program with a channel finds it on */
 
 /* How one kcr-nsexec run ended. */
 struct step_outcome {
     bool timed_out;
-    bool oom; /* the OOM killer acted during the step, which was then stopped */
+    bool oom;    /* the OOM killer acted during the step, which was then stopped */
+    bool killed; /* stopped on request (a cancel, a channel's KILL verdict) */
     bool have_report;
     struct nsexec_report report;
     int wait_status;
@@ -62,6 +66,9 @@ struct step_io {
     size_t rep_len;
     int oom_fd; /* -1: not watched */
     uint64_t oom_base;
+    /* The pump's own state, kept between the calls of a paused run. */
+    int64_t grace_end, next_oom;
+    bool stopping;
 };
 
 static void close_pair(int p[2])
@@ -72,7 +79,7 @@ static void close_pair(int p[2])
 
 /* The nsexec command line: options, then "--" and the step's argv. */
 static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, long cpu_s,
-                          bool forked, char **argv, char store[][32])
+                          bool forked, bool pass, char **argv, char store[][32])
 {
     size_t n = 0, nargs = 0, nenv = 0;
     while (argv[nargs])
@@ -103,6 +110,8 @@ static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, l
         v[n++] = "--setenv", v[n++] = (char *)p->setenv[i];
     if (forked)
         v[n++] = "--fork-server", v[n++] = (char *)p->forkserver;
+    if (pass)
+        v[n++] = "--pass-fd", v[n++] = "4";
     v[n++] = "--";
     for (size_t i = 0; i < nargs; i++)
         v[n++] = argv[i];
@@ -111,10 +120,11 @@ static char **nsexec_argv(const struct sidecar_exec_params *p, const char *wd, l
 }
 
 /* posix_spawn (vfork-like, safe in our multi-threaded server) with exactly
- * fds 0-3 and an empty environment: kcr-nsexec reads the user environment
- * from the main container and nothing of ours may reach user code. Signal
- * dispositions are reset: SIG_IGN (our SIGPIPE) would survive execve. */
-static int spawn_nsexec(char **argv, int fds[4], pid_t *ret_pid)
+ * fds 0..nfds-1 (0-3, or 0-4 with a channel) and an empty environment:
+ * kcr-nsexec reads the user environment from the main container and nothing
+ * of ours may reach user code. Signal dispositions are reset: SIG_IGN (our
+ * SIGPIPE) would survive execve. */
+static int spawn_nsexec(char **argv, const int *fds, int nfds, pid_t *ret_pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -123,7 +133,7 @@ static int spawn_nsexec(char **argv, int fds[4], pid_t *ret_pid)
     sigfillset(&all);
     sigemptyset(&none);
     posix_spawn_file_actions_init(&fa);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < nfds; i++)
         posix_spawn_file_actions_adddup2(&fa, fds[i], i);
     posix_spawnattr_init(&attr);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
@@ -195,43 +205,58 @@ static bool oom_since(int fd, uint64_t base)
     return fd >= 0 && cgroup_self_oom_read(fd, &n, &ignored) == 0 && n > base;
 }
 
-/* The poll loop: until stdout, stderr and the report pipe reach EOF (every
- * process holding them is gone). At the deadline, or once the OOM killer has
- * killed any process of the run, SIGKILL kcr-nsexec once and keep draining for
- * a grace period while the namespace dies. The OOM killer picks one process,
- * not necessarily the one we wait for: a parent whose child it killed would
- * otherwise sleep on to the deadline. Like Kubernetes' memory.oom.group, one
- * OOM kill ends the run (cgroup v1 offers no counter to poll: sample it). */
-static void pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar_result *res,
-                 struct step_outcome *o)
+/* SIGKILL kcr-nsexec once and keep draining for a grace period while the
+ * namespace dies. */
+static void stop_step(pid_t pid, struct step_io *io, int64_t now)
 {
-    int64_t grace_end = 0, next_oom = 0;
-    bool stopping = false;
+    io->stopping = true;
+    (void)kill(pid, SIGKILL);
+    io->grace_end = now + KILL_GRACE_MS;
+    io->in_w = safe_close(io->in_w);
+}
+
+/* The poll loop: until stdout, stderr and the report pipe reach EOF (every
+ * process holding them is gone). At the deadline, once the OOM killer has
+ * killed any process of the run, or when *kill_req is set (another thread
+ * killed the step: a cancel), stop the step. The OOM killer picks one
+ * process, not necessarily the one we wait for: a parent whose child it
+ * killed would otherwise sleep on to the deadline. Like Kubernetes'
+ * memory.oom.group, one OOM kill ends the run (cgroup v1 offers no counter to
+ * poll: sample it).
+ *
+ * chan (may be NULL) is one more fd served in the same loop, the channel of
+ * programmatic tool calling: its verdict can pause the loop (return false;
+ * the step runs on, and a later call resumes with io and o as they were) or
+ * kill the step. Returns true when the step is over. */
+static bool pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar_chan *chan,
+                 atomic_bool *kill_req, struct sidecar_result *res, struct step_outcome *o)
+{
     while (io->out_r >= 0 || io->err_r >= 0 || io->rep_r >= 0) {
         int64_t now = time_mono_ms();
-        if (!stopping && now >= next_oom) {
+        if (!io->stopping && now >= io->next_oom) {
             o->oom = oom_since(io->oom_fd, io->oom_base);
-            next_oom = now + OOM_POLL_MS;
+            io->next_oom = now + OOM_POLL_MS;
         }
-        if (!stopping && (o->oom || now >= deadline)) {
-            o->timed_out = !o->oom;
-            stopping = true;
-            (void)kill(pid, SIGKILL);
-            grace_end = now + KILL_GRACE_MS;
-            io->in_w = safe_close(io->in_w);
+        if (!io->stopping && kill_req && atomic_load(kill_req))
+            o->killed = true;
+        if (!io->stopping && (o->oom || o->killed || now >= deadline)) {
+            o->timed_out = !o->oom && !o->killed;
+            stop_step(pid, io, now);
         }
-        if (stopping && now >= grace_end)
+        if (io->stopping && now >= io->grace_end)
             break;
-        struct pollfd pf[4] = {
+        bool serve = chan && !io->stopping && chan->fd >= 0 && chan->events;
+        struct pollfd pf[5] = {
             {.fd = io->out_r, .events = POLLIN},
             {.fd = io->err_r, .events = POLLIN},
             {.fd = io->rep_r, .events = POLLIN},
             {.fd = io->in_w, .events = POLLOUT},
+            {.fd = serve ? chan->fd : -1, .events = serve ? chan->events : 0},
         };
-        int64_t until = stopping ? grace_end : deadline;
-        if (!stopping && io->oom_fd >= 0 && next_oom < until)
-            until = next_oom;
-        int r = poll(pf, 4, (int)(until > now ? until - now : 0));
+        int64_t until = io->stopping ? io->grace_end : deadline;
+        if (!io->stopping && io->oom_fd >= 0 && io->next_oom < until)
+            until = io->next_oom;
+        int r = poll(pf, 5, (int)(until > now ? until - now : 0));
         if (r < 0 && errno != EINTR)
             break;
         if (r <= 0)
@@ -244,7 +269,15 @@ static void pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar
             io->rep_r = safe_close(io->rep_r);
         if (pf[3].revents && !feed_stdin(io))
             io->in_w = safe_close(io->in_w);
+        if (pf[4].revents) {
+            enum sidecar_chan_verdict v = chan->ready(chan, pf[4].revents);
+            if (v == SIDECAR_CHAN_PAUSE)
+                return false;
+            if (v == SIDECAR_CHAN_KILL)
+                o->killed = true;
+        }
     }
+    return true;
 }
 
 /* A spawned kcr-nsexec and our ends of its pipes (non-blocking). */
@@ -259,8 +292,9 @@ static void step_proc_close(struct step_proc *sp)
     sp->err_r = safe_close(sp->err_r), sp->rep_r = safe_close(sp->rep_r);
 }
 
+/* pass_fd >= 0: given to the program as fd 4 (kcr-nsexec --pass-fd 4). */
 static int spawn_step(const struct sidecar_exec_params *p, char **argv, const char *wd, long cpu_s,
-                      bool forked, struct step_proc *ret, struct kcr_err *err)
+                      bool forked, int pass_fd, struct step_proc *ret, struct kcr_err *err)
 {
     int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1}, prep[2] = {-1, -1};
     if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0 ||
@@ -270,10 +304,10 @@ static int spawn_step(const struct sidecar_exec_params *p, char **argv, const ch
         return kcr_err_set(err, e, KCR_ERR_INTERNAL, "pipe");
     }
     char store[6][32];
-    _cleanup_free_ char **nargv = nsexec_argv(p, wd, cpu_s, forked, argv, store);
-    int child_fds[4] = {pin[0], pout[1], perr[1], prep[1]};
+    _cleanup_free_ char **nargv = nsexec_argv(p, wd, cpu_s, forked, pass_fd >= 0, argv, store);
+    int child_fds[5] = {pin[0], pout[1], perr[1], prep[1], pass_fd};
     pid_t pid = -1;
-    int r = spawn_nsexec(nargv, child_fds, &pid);
+    int r = spawn_nsexec(nargv, child_fds, pass_fd >= 0 ? PASS_FD + 1 : PASS_FD, &pid);
     pin[0] = safe_close(pin[0]), pout[1] = safe_close(pout[1]);
     perr[1] = safe_close(perr[1]), prep[1] = safe_close(prep[1]);
     *ret = (struct step_proc){pid, pin[1], pout[0], perr[0], prep[0]};
@@ -287,13 +321,11 @@ static int spawn_step(const struct sidecar_exec_params *p, char **argv, const ch
     return 0;
 }
 
-/* Feeds in, collects output until the step ends (or is stopped), reaps it.
- * Takes the pipes of sp. */
-static void finish_step(struct step_proc *sp, const char *in, size_t in_len, int64_t deadline,
-                        int oom_fd, uint64_t oom_base, struct sidecar_result *res,
-                        struct step_outcome *o)
+/* Moves sp's pipes into io (sp keeps the pid), with what to feed to stdin. */
+static void step_io_take(struct step_io *io, struct step_proc *sp, const char *in, size_t in_len,
+                         int oom_fd, uint64_t oom_base)
 {
-    struct step_io io = {
+    *io = (struct step_io){
         .in_w = sp->in_w,
         .out_r = sp->out_r,
         .err_r = sp->err_r,
@@ -305,14 +337,32 @@ static void finish_step(struct step_proc *sp, const char *in, size_t in_len, int
     };
     *sp = (struct step_proc){sp->pid, -1, -1, -1, -1};
     if (!in || in_len == 0)
-        io.in_w = safe_close(io.in_w);
-    pump(sp->pid, &io, deadline, res, o);
-    safe_close(io.in_w), safe_close(io.out_r), safe_close(io.err_r), safe_close(io.rep_r);
-    if (o->timed_out || o->oom)
+        io->in_w = safe_close(io->in_w);
+}
+
+/* Once the pump is over: closes what is left of io and reaps kcr-nsexec
+ * (killed first if the step was stopped: the grace may have run out). */
+static void step_reap(struct step_proc *sp, struct step_io *io, struct step_outcome *o)
+{
+    io->in_w = safe_close(io->in_w), io->out_r = safe_close(io->out_r);
+    io->err_r = safe_close(io->err_r), io->rep_r = safe_close(io->rep_r);
+    if (o->timed_out || o->oom || o->killed)
         (void)kill(sp->pid, SIGKILL);
     while (waitpid(sp->pid, &o->wait_status, 0) < 0 && errno == EINTR)
         ;
     sp->pid = 0; /* reaped: the number may be reused */
+}
+
+/* Feeds in, collects output until the step ends (or is stopped), reaps it.
+ * Takes the pipes of sp. */
+static void finish_step(struct step_proc *sp, const char *in, size_t in_len, int64_t deadline,
+                        int oom_fd, uint64_t oom_base, struct sidecar_result *res,
+                        struct step_outcome *o)
+{
+    struct step_io io;
+    step_io_take(&io, sp, in, in_len, oom_fd, oom_base);
+    pump(sp->pid, &io, deadline, NULL, NULL, res, o);
+    step_reap(sp, &io, o);
 }
 
 static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const char *wd,
@@ -321,7 +371,7 @@ static int run_nsexec(const struct sidecar_exec_params *p, char **argv, const ch
 {
     struct step_proc sp;
     long cpu_s = (long)((deadline - time_mono_ms()) / 1000) + 2;
-    if (spawn_step(p, argv, wd, cpu_s, false, &sp, err) < 0)
+    if (spawn_step(p, argv, wd, cpu_s, false, -1, &sp, err) < 0)
         return -1;
     finish_step(&sp, in, in_len, deadline, p->oom_fd, oom_base, res, o);
     return 0;
@@ -391,6 +441,13 @@ static int apply_outcome(const struct step_outcome *o, const char *prog, long ti
     }
     if (o->oom) {
         res->oom_killed = true;
+        res->signal = SIGKILL;
+        res->exit_code = 128 + SIGKILL;
+        return 0;
+    }
+    /* Killed on request before the program ended by itself (which would
+     * have left a report): what a SIGKILL of the program would show. */
+    if (o->killed && !o->have_report) {
         res->signal = SIGKILL;
         res->exit_code = 128 + SIGKILL;
         return 0;
@@ -472,7 +529,7 @@ struct sidecar_prestart *sidecar_prestart_new(const struct sidecar_exec_params *
         run_argv[n] = (char *)argv[n];
     if (p->preload && *p->preload)
         run_argv[n++] = (char *)p->preload;
-    if (spawn_step(p, run_argv, wd, max_timeout_s + 2, forked, &ps->proc, err) < 0) {
+    if (spawn_step(p, run_argv, wd, max_timeout_s + 2, forked, -1, &ps->proc, err) < 0) {
         free(ps);
         return NULL;
     }
@@ -533,6 +590,31 @@ static int run_prestarted(struct sidecar_prestart *ps, const struct sidecar_exec
     return apply_outcome(&o, ps->lang->steps[0][0], req->timeout_s, res, &done, err);
 }
 
+char *sidecar_exec_place_code(const struct sidecar_exec_params *p,
+                              const struct sidecar_request *req, char *ret_class, size_t class_size,
+                              struct kcr_err *err)
+{
+    _cleanup_close_ int dirfd = open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "open '%s'", p->data_dir), NULL;
+    _cleanup_free_ char *name = sidecar_exec_write_code(dirfd, req, ret_class, class_size, err);
+    if (!name)
+        return NULL;
+    return xasprintf("%s%s%s", req->working_dir,
+                     req->working_dir[strlen(req->working_dir) - 1] == '/' ? "" : "/", name);
+}
+
+/* The OOM counter now: a kill counts once it exceeds this. No baseline, no
+ * watch: nothing exceeds UINT64_MAX. */
+static uint64_t oom_baseline(int oom_fd)
+{
+    uint64_t base = UINT64_MAX;
+    struct kcr_err ignored;
+    if (oom_fd >= 0 && cgroup_self_oom_read(oom_fd, &base, &ignored) < 0)
+        base = UINT64_MAX;
+    return base;
+}
+
 int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_request *req,
                      struct sidecar_prestart **runner, struct sidecar_result *res,
                      struct kcr_err *err)
@@ -540,21 +622,11 @@ int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_r
     sidecar_result_init(res, p->max_output);
     int64_t start = time_mono_ms();
     int64_t deadline = start + req->timeout_s * 1000;
-    _cleanup_close_ int dirfd = open(p->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0)
-        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "open '%s'", p->data_dir);
     char cls[128];
-    _cleanup_free_ char *name = sidecar_exec_write_code(dirfd, req, cls, sizeof(cls), err);
-    if (!name)
+    _cleanup_free_ char *file_path = sidecar_exec_place_code(p, req, cls, sizeof(cls), err);
+    if (!file_path)
         return -1;
-    _cleanup_free_ char *file_path =
-        xasprintf("%s%s%s", req->working_dir,
-                  req->working_dir[strlen(req->working_dir) - 1] == '/' ? "" : "/", name);
-    /* No baseline, no watch: nothing exceeds UINT64_MAX. */
-    uint64_t oom_base = UINT64_MAX;
-    struct kcr_err ignored;
-    if (p->oom_fd >= 0 && cgroup_self_oom_read(p->oom_fd, &oom_base, &ignored) < 0)
-        oom_base = UINT64_MAX;
+    uint64_t oom_base = oom_baseline(p->oom_fd);
     int r;
     if (runner && *runner && !prestart_usable(*runner, p))
         *runner = sidecar_prestart_free(*runner);
@@ -571,4 +643,90 @@ int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_r
     if (r == 0 && !res->timed_out && oom_since(p->oom_fd, oom_base))
         res->oom_killed = true;
     return r;
+}
+
+/*** A program that can pause (programmatic tool calling) ***/
+
+struct sidecar_live {
+    struct step_proc proc; /* its pid: guarded by lock (a cancel kills it from another thread) */
+    struct step_io io;
+    struct step_outcome o;
+    pthread_mutex_t lock;
+    atomic_bool kill_req;
+    char *prog; /* argv[0], for "not found" */
+    long timeout_s;
+    int64_t left_ms; /* of the wall-clock budget: it runs down only while pumping */
+    int64_t ran_ms;
+    bool over;
+};
+
+struct sidecar_live *sidecar_live_start(const struct sidecar_exec_params *p, char **argv,
+                                        const char *wd, const struct sidecar_request *req,
+                                        int pass_fd, struct kcr_err *err)
+{
+    struct sidecar_live *l = xcalloc(1, sizeof(*l));
+    /* RLIMIT_CPU as /execute sets it: the whole budget (pauses cost no CPU). */
+    if (spawn_step(p, argv, wd, req->timeout_s + 2, false, pass_fd, &l->proc, err) < 0) {
+        free(l);
+        return NULL;
+    }
+    pthread_mutex_init(&l->lock, NULL);
+    atomic_init(&l->kill_req, false);
+    step_io_take(&l->io, &l->proc, req->stdin_data, req->stdin_len, p->oom_fd,
+                 oom_baseline(p->oom_fd));
+    l->prog = xstrdup(argv[0]);
+    l->timeout_s = req->timeout_s;
+    l->left_ms = req->timeout_s * 1000;
+    return l;
+}
+
+int sidecar_live_pump(struct sidecar_live *l, struct sidecar_chan *chan, struct sidecar_result *res,
+                      struct kcr_err *err)
+{
+    if (l->over)
+        return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "the program has ended");
+    int64_t start = time_mono_ms();
+    bool ended = pump(l->proc.pid, &l->io, start + l->left_ms, chan, &l->kill_req, res, &l->o);
+    int64_t spent = time_mono_ms() - start;
+    l->ran_ms += spent;
+    l->left_ms = l->left_ms > spent ? l->left_ms - spent : 0;
+    if (!ended)
+        return 0;
+    l->over = true;
+    /* From here the pid may be reused: a cancel must not signal it. */
+    pthread_mutex_lock(&l->lock);
+    struct step_proc sp = l->proc;
+    l->proc.pid = 0;
+    pthread_mutex_unlock(&l->lock);
+    step_reap(&sp, &l->io, &l->o);
+    bool done;
+    int r = apply_outcome(&l->o, l->prog, l->timeout_s, res, &done, err);
+    res->execution_time_ms = (long)l->ran_ms;
+    if (r == 0 && !res->timed_out && oom_since(l->io.oom_fd, l->io.oom_base))
+        res->oom_killed = true;
+    return r < 0 ? -1 : 1;
+}
+
+void sidecar_live_kill(struct sidecar_live *l)
+{
+    pthread_mutex_lock(&l->lock);
+    atomic_store(&l->kill_req, true);
+    if (l->proc.pid > 0)
+        (void)kill(l->proc.pid, SIGKILL);
+    pthread_mutex_unlock(&l->lock);
+}
+
+struct sidecar_live *sidecar_live_free(struct sidecar_live *l)
+{
+    if (!l)
+        return NULL;
+    if (!l->over) {
+        /* Never finished: kill and reap, output and outcome unwanted. */
+        l->o.killed = true;
+        step_reap(&l->proc, &l->io, &l->o);
+    }
+    pthread_mutex_destroy(&l->lock);
+    free(l->prog);
+    free(l);
+    return NULL;
 }

@@ -62,3 +62,55 @@ int sidecar_exec_run(const struct sidecar_exec_params *p, const struct sidecar_r
  * never following a symlink). Returns the file name (new string) or NULL. */
 char *sidecar_exec_write_code(int dirfd, const struct sidecar_request *req, char *ret_class,
                               size_t class_size, struct kcr_err *err);
+
+/* sidecar_exec_write_code into p->data_dir; returns the file's path for the
+ * program (inside req->working_dir; new string) or NULL. */
+char *sidecar_exec_place_code(const struct sidecar_exec_params *p,
+                              const struct sidecar_request *req, char *ret_class, size_t class_size,
+                              struct kcr_err *err);
+
+/*** A program that can pause while it runs (programmatic tool calling,
+ * sidecar-ptc.h) ***
+ *
+ * One kcr-nsexec step, pumped like any other (capped output, stdin, OOM
+ * watch, one wall-clock budget), whose pump loop also serves a channel fd of
+ * the caller's and returns when the channel asks for a pause. The program
+ * runs on (blocked on its channel, if it waits for an answer); the budget
+ * runs down only while pumping, so time spent paused is not counted. */
+struct sidecar_live;
+
+enum sidecar_chan_verdict {
+    SIDECAR_CHAN_GO_ON,
+    SIDECAR_CHAN_PAUSE, /* sidecar_live_pump returns 0 */
+    SIDECAR_CHAN_KILL,  /* the run is killed (exit 137, signal 9) */
+};
+
+struct sidecar_chan {
+    int fd;       /* polled for events while >= 0, the step runs and events != 0 */
+    short events; /* POLLIN and/or POLLOUT, as the owner needs */
+    enum sidecar_chan_verdict (*ready)(struct sidecar_chan *c, short revents);
+};
+
+/* Starts argv (resolved in the main container) with working dir wd, req's
+ * stdin (req must outlive the run), time limit and RLIMIT_CPU from
+ * req->timeout_s, and pass_fd (>= 0) given to the program as fd 4, not
+ * close-on-exec. Never the pre-started runner nor the fork-server. */
+struct sidecar_live *sidecar_live_start(const struct sidecar_exec_params *p, char **argv,
+                                        const char *wd, const struct sidecar_request *req,
+                                        int pass_fd, struct kcr_err *err);
+
+/* Pumps output (into res, initialised by the caller and kept across calls)
+ * and chan (may be NULL) until the program ends: returns 1, res is final
+ * (exit code, signal, timeout, OOM, execution_time_ms = time spent running);
+ * or until chan pauses: returns 0. -1 as sidecar_exec_run fails (a setup
+ * step), with the program over. Not to be called again once it has ended. */
+int sidecar_live_pump(struct sidecar_live *l, struct sidecar_chan *chan, struct sidecar_result *res,
+                      struct kcr_err *err);
+
+/* SIGKILLs kcr-nsexec (its namespace dies with it) unless it was reaped;
+ * safe from any thread while l exists, pumped or not. The run's result is
+ * then exit 137, signal 9 (unless the program had ended already). */
+void sidecar_live_kill(struct sidecar_live *l);
+
+/* Kills and reaps the program if it has not ended. Accepts NULL; returns NULL. */
+struct sidecar_live *sidecar_live_free(struct sidecar_live *l);

@@ -27,6 +27,38 @@ struct kcr_http_resp *sidecar_files_error(int status, const char *msg, const cha
     return http_resp_json(status, o);
 }
 
+int sidecar_exec_error_status(const struct kcr_err *err)
+{
+    switch (err->kind) {
+    case KCR_ERR_INVALID:
+        return 422;
+    case KCR_ERR_UNAVAILABLE:
+        return 503;
+    case KCR_ERR_NONE:
+    case KCR_ERR_FORBIDDEN:
+    case KCR_ERR_NOT_FOUND:
+    case KCR_ERR_LIMIT:
+    case KCR_ERR_BUSY:
+    case KCR_ERR_TIMEOUT:
+    case KCR_ERR_INTERNAL:
+        break;
+    }
+    return 500;
+}
+
+json_t *sidecar_exec_error_body(const struct kcr_err *err)
+{
+    switch (sidecar_exec_error_status(err)) {
+    case 422:
+        return json_pack("{s:s,s:s}", "error", "working_dir does not exist in the main container",
+                         "field", "working_dir");
+    case 503:
+        return json_pack("{s:s}", "error", "main container not found");
+    default:
+        return json_pack("{s:s}", "error", err->msg);
+    }
+}
+
 static int open_dir(const struct sidecar_files *f)
 {
     return open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -6,6 +6,7 @@
  * non-blocking and anything but a regular file is refused. */
 #pragma once
 
+#include "common/err.h"
 #include "http/http.h"
 
 struct sidecar_files {
@@ -28,3 +29,10 @@ struct kcr_http_resp *sidecar_files_delete(struct kcr_http_req *req, void *ctx);
 
 /* The ctx of these handlers is a struct sidecar_files; main-sidecar wraps them. */
 struct kcr_http_resp *sidecar_files_error(int status, const char *msg, const char *field);
+
+/* The answer of an execution (/execute, /programmatic) that failed before
+ * its program ran, by err->kind: KCR_ERR_INVALID is 422 (working_dir does not
+ * exist in the main container), KCR_ERR_UNAVAILABLE 503, anything else 500
+ * with err->msg. The body has the shape of sidecar_files_error's. */
+int sidecar_exec_error_status(const struct kcr_err *err);
+json_t *sidecar_exec_error_body(const struct kcr_err *err);

@@ -13,6 +13,7 @@ import pytest
 
 from maincontainer_util import (MARKER_OUTPUT, Pod, Sidecar, pids_with_marker,
                                 require_root_and_binaries, wait_no_survivors)
+from pod_util import children
 
 pytestmark = pytest.mark.needs_root
 
@@ -325,6 +326,61 @@ def test_nsexec_cli_directly(pod, build_dir):
     r = subprocess.run([nsexec, "--target", pid, "--wd", "/", "--", "exit-code-probe-missing"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 127 and "resolve program" in r.stderr
+
+
+def _fd_holders(target):
+    """pids other than ours with an fd open on target (a readlink of an fd)."""
+    out = set()
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{d}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{d}/fd/{fd}") == target:
+                    out.add(int(d))
+            except OSError:
+                pass
+    out.discard(os.getpid())
+    return out
+
+
+def test_nsexec_pass_fd(pod, build_dir):
+    """--pass-fd N: the program (and its children) get fd N, open across
+    exec; kcr-nsexec and its init keep no copy once the program exists."""
+    nsexec = os.path.join(build_dir, "kcr-nsexec")
+    base = [nsexec, "--target", str(pod.main.pid), "--wd", "/"]
+    r_end, w_end = os.pipe()
+    try:
+        n = str(w_end)
+        r = subprocess.run(base + ["--pass-fd", n, "--", "kcr-probe", "fds"],
+                           capture_output=True, text=True, pass_fds=(w_end,), timeout=30)
+        assert r.returncode == 0 and r.stdout == f"fds: 0 1 2 {n}\n", r
+        target = os.readlink(f"/proc/self/fd/{w_end}")
+        p = subprocess.Popen(base + ["--pass-fd", n, "--", "kcr-probe", "sleep", "30"],
+                             pass_fds=(w_end,))
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                h = _fd_holders(target)
+                if len(h) == 1 and p.pid not in h:
+                    break
+                time.sleep(0.05)
+            (prog,) = h  # the program alone: not kcr-nsexec, not its init
+            assert p.pid not in h and prog not in children(p.pid), h
+        finally:
+            p.kill()
+            p.wait()
+        for bad in (["--pass-fd", "2"], ["--pass-fd", n, "--pass-fd", n],
+                    ["--report-fd", n, "--pass-fd", n], ["--pass-fd", "1000"],
+                    ["--pass-fd", n, "--fork-server", "/nonexistent"]):
+            r = subprocess.run(base + bad + ["--", "python", "-c", "1"], capture_output=True,
+                               text=True, pass_fds=(w_end,), timeout=30)
+            assert r.returncode == 2 and "usage" in r.stderr, (bad, r.stderr)
+    finally:
+        os.close(r_end)
+        os.close(w_end)
 
 
 def test_small_output_cap(tmp_path, build_dir):

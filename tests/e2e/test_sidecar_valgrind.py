@@ -7,6 +7,7 @@ access, no use of uninitialised memory and no definite leak at exit.
 valgrind 3.19 does not emulate openat2, so this also runs the sidecar's file
 handling on fs_open_beneath_walk, the fallback for kernels and seccomp profiles
 without openat2."""
+import json
 import os
 import re
 import shutil
@@ -50,6 +51,66 @@ def test_sidecar_is_clean_under_valgrind(tmp_path, build_dir):
             r = p.sidecar.request("POST", "/execute", body=body,
                                   headers={"Content-Type": "application/json"})
             assert 400 <= r.status < 500, (body, r.status)
+    finally:
+        p.close()
+    status = p.sidecar.proc.returncode
+    report = open(log, errors="replace").read()
+    assert status == 0, f"kcr-sidecar exited {status} under valgrind:\n{report[-4000:]}"
+    assert not re.search(r"Invalid (read|write)|uninitialised|definitely lost", report), report
+
+
+def _post(p, path, obj=None, raw=None):
+    body = raw if raw is not None else (json.dumps(obj) if obj is not None else None)
+    r = p.sidecar.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+    return r.status, r.json()
+
+
+def test_programmatic_tool_calling_is_clean_under_valgrind(tmp_path, build_dir):
+    """The same for /programmatic (src/sidecar/sidecar-ptc*.c): pauses,
+    continues, errors, a cancel, a hostile message, bash."""
+    require_root_and_binaries(build_dir)
+    if not shutil.which("valgrind"):
+        pytest.skip("valgrind not installed (deps/test.txt lists it)")
+    log = os.path.join(str(tmp_path), "valgrind.log")
+    wrapper = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+               "--errors-for-leak-kinds=definite", "--track-fds=no", f"--log-file={log}"]
+    p = Pod(tmp_path, build_dir, kind="python", language="py", wrapper=wrapper,
+            extra_env={"PRESTART_RUNNER": "false"})
+    try:
+        assert "memcheck" in os.readlink(f"/proc/{p.sidecar.proc.pid}/exe")
+        code = ("a, b = await asyncio.gather(t(x=1), t(x=2))\n"
+                "try:\n    await t(x=3)\nexcept ToolError as e:\n    print('error', e)\n"
+                "print(a, b, flush=True)\n"
+                "import os, time\nos.write(4, b'1x')\ntime.sleep(30)\n")
+        st, r = _post(p, "/programmatic", {"code": code, "tools": ["t"], "timeout": 30})
+        assert st == 200 and len(r["tool_calls"]) == 2, r
+        assert _post(p, "/programmatic/continue", raw="[")[0] == 400
+        st, r = _post(p, "/programmatic/continue", {"tool_results": [
+            {"call_id": c["id"], "result": {"v": c["input"]["x"]}} for c in r["tool_calls"]]})
+        assert st == 200 and r["status"] == "tool_call_required", r
+        assert _post(p, "/programmatic", {"code": "1", "tools": ["t"]})[0] == 409
+        st, r = _post(p, "/programmatic/continue", {"tool_results": [
+            {"call_id": r["tool_calls"][0]["id"], "is_error": True, "error_message": "no"}]})
+        assert st == 200 and r["status"] == "done", r
+        assert r["stdout"] == "error no\n{'v': 1} {'v': 2}\n", r
+        assert r["stderr"].endswith("kcr: invalid tool call message\n"), r
+        # Cancelled while paused; its answer kept for /continue.
+        st, r = _post(p, "/programmatic", {"code": "await t()\n", "tools": ["t", "u"]})
+        assert r["status"] == "tool_call_required", r
+        assert _post(p, "/programmatic/cancel") == (200, {"cancelled": True})
+        st, r = _post(p, "/programmatic/continue", {"tool_results": []})
+        assert r["status"] == "done" and r["signal"] == 9, r
+        st, r = _post(p, "/programmatic", {"code": "x=$(t '{\"a\": \"b\\nc\"}')\necho $x\n",
+                                           "lang": "bash", "tools": ["t"]})
+        assert r["status"] == "tool_call_required", r
+        st, r = _post(p, "/programmatic/continue", {"tool_results": [
+            {"call_id": r["tool_calls"][0]["id"], "result": r["tool_calls"][0]["input"]}]})
+        assert r["status"] == "done" and r["stdout"] == '{"a":"b\\nc"}\n', r
+        for body in (b"{", b'{"code": "x"}', b'{"code": "x", "tools": ["a-b", "a_b"]}'):
+            assert 400 <= _post(p, "/programmatic", raw=body)[0] < 500, body
+        # One left paused at shutdown: the sidecar kills and frees it.
+        st, r = _post(p, "/programmatic", {"code": "await t()\n", "tools": ["t"]})
+        assert r["status"] == "tool_call_required", r
     finally:
         p.close()
     status = p.sidecar.proc.returncode
