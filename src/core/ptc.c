@@ -322,8 +322,11 @@ static int start_on_a_pod(struct kcr_ptc *p, struct ptc_run *run, struct kcr_ptc
         publish_pod(p, run, NULL);
         orch_pod_release(c, &run->run, res);
     }
-    if (rc < 0 && err->kind != KCR_ERR_INTERNAL)
-        err->kind = KCR_ERR_UNAVAILABLE; /* the pod backend failed us */
+    /* The sidecar refuses tool lists it cannot serve (two names with one
+     * identifier, a name its bash prelude needs): the caller's mistake.
+     * Anything else is the pod backend failing us. */
+    if (rc < 0 && err->kind != KCR_ERR_INTERNAL && err->kind != KCR_ERR_INVALID)
+        err->kind = KCR_ERR_UNAVAILABLE;
     return rc;
 }
 
