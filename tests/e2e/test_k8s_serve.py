@@ -49,6 +49,39 @@ def test_exec_through_kubernetes_backend(sim):
         s.cleanup()
 
 
+def test_programmatic_run_through_kubernetes_backend(sim):
+    """POST /exec/programmatic on the kubernetes backend: the run pauses on a
+    tool call in a claimed pod, resumes in the same pod, and the pod is
+    deleted at the end like any used pod."""
+    s = api_util.start_server(k8s_env(sim, POD_POOL_PY=1))
+    try:
+        code = "r = await lookup(q='kcr')\nprint('got', r['answer'])\n"
+        r = s.post("/exec/programmatic",
+                   json={"code": code, "tools": [{"name": "lookup", "parameters": {}}]})
+        assert r.status_code == 200, r.text
+        step = r.json()
+        assert step["status"] == "tool_call_required", step
+        [call] = step["tool_calls"]
+        assert call["name"] == "lookup" and call["input"] == {"q": "kcr"}
+        claims = sim.stats()["claims"]
+        assert len(claims) == 1
+        held = claims[0]["pod"]
+        # Paused: the claimed pod is held, not deleted.
+        assert held in [p["name"] for p in sim.stats()["live"]]
+        r = s.post("/exec/programmatic", json={
+            "continuation_token": step["continuation_token"],
+            "tool_results": [{"call_id": call["id"], "result": {"answer": 42},
+                              "is_error": False}]})
+        assert r.status_code == 200, r.text
+        done = r.json()
+        assert done["status"] == "completed" and done["stdout"] == "got 42\n", done
+        assert len(sim.stats()["claims"]) == 1  # the same pod ran both halves
+        sim.wait(lambda: held not in [p["name"] for p in sim.stats()["live"]],
+                 30, "used pod deleted")
+    finally:
+        s.cleanup()
+
+
 def test_serve_without_api_server_names_the_setting():
     code, out, err = api_util.run_server_once({"KCR_POD_BACKEND": "kubernetes",
                                                "K8S_API_URL": None,
