@@ -135,8 +135,8 @@ static struct kcr_http_resp *too_many(struct kcr_http_req *req, const struct kcr
 }
 
 /* The answer of a start or a continuation, logged and counted. */
-static struct kcr_http_resp *answer(struct kcr_api *api, struct kcr_http_req *req, const char *lang,
-                                    int r, struct kcr_ptc_answer *ans, const struct kcr_err *err,
+static struct kcr_http_resp *answer(struct kcr_api *api, struct kcr_http_req *req, int r,
+                                    struct kcr_ptc_answer *ans, const struct kcr_err *err,
                                     double t0)
 {
     http_req_log(req, "stages_ms", exec_stages_json(&ans->exec.stages));
@@ -156,8 +156,9 @@ static struct kcr_http_resp *answer(struct kcr_api *api, struct kcr_http_req *re
     http_req_log(req, "outcome", json_string(outcomes[ans->status]));
     if (ans->status == KCR_PTC_TOOL_CALLS)
         http_req_log(req, "tool_calls", json_integer((json_int_t)json_array_size(ans->tool_calls)));
-    else if (lang)
-        metrics_record_exec(api->metrics, lang, ans->exec.outcome ? ans->exec.outcome : "failed",
+    else if (ans->lang)
+        metrics_record_exec(api->metrics, ans->lang,
+                            ans->exec.outcome ? ans->exec.outcome : "failed",
                             (time_mono_ms_f() - t0) / 1e3);
     return http_resp_json(200, programmatic_answer_json(ans));
 }
@@ -192,7 +193,7 @@ static struct kcr_http_resp *start(struct kcr_api *api, struct kcr_http_req *req
     atomic_fetch_add(&api->inflight, 1);
     int r = ptc_start(api->core.ptc, &pr, &ans, &err);
     atomic_fetch_sub(&api->inflight, 1);
-    resp = answer(api, req, in->req.lang->code, r, &ans, &err, t0);
+    resp = answer(api, req, r, &ans, &err, t0);
     ptc_answer_done(&ans);
     return resp;
 }
@@ -216,7 +217,7 @@ static struct kcr_http_resp *resume(struct kcr_api *api, struct kcr_http_req *re
     int r = ptc_continue(api->core.ptc, auth_principal(req), json_string_value(token), results,
                          request_id, &ans, &err);
     atomic_fetch_sub(&api->inflight, 1);
-    struct kcr_http_resp *resp = answer(api, req, NULL, r, &ans, &err, t0);
+    struct kcr_http_resp *resp = answer(api, req, r, &ans, &err, t0);
     ptc_answer_done(&ans);
     return resp;
 }

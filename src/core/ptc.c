@@ -80,13 +80,15 @@ static void run_free(struct ptc_run *run)
 
 /* Makes run's pod reachable for ptc_cancel, or (pod NULL) unreachable again,
  * waiting until no canceller uses it any more. */
-static void publish_pod(struct kcr_ptc *p, struct ptc_run *run, struct kcr_pod *pod)
+static bool publish_pod(struct kcr_ptc *p, struct ptc_run *run, struct kcr_pod *pod)
 {
     pthread_mutex_lock(&p->lock);
     while (!pod && run->pins > 0)
         pthread_cond_wait(&p->cond, &p->lock);
     run->pod = pod;
+    bool cancelled = run->cancelled;
     pthread_mutex_unlock(&p->lock);
+    return cancelled;
 }
 
 /* Takes run out of the table (if still there), then frees it and its pod. */
@@ -250,23 +252,24 @@ static int after_step(struct kcr_ptc *p, struct ptc_run *run, struct kcr_ptc_ste
                       struct kcr_ptc_answer *ans, struct kcr_err *err)
 {
     struct kcr_core *c = p->c;
+    ans->lang = run->req.lang->code;
     pthread_mutex_lock(&p->lock);
     bool cancelled = run->cancelled;
-    if (step->paused && !cancelled) {
+    if (step->paused && !cancelled)
         run->round_trips++;
+    bool pause = step->paused && !cancelled && run->round_trips <= c->cfg->ptc_max_round_trips;
+    if (pause) {
         p->round_trips++;
-    }
-    pthread_mutex_unlock(&p->lock);
-    int r = 0;
-    if (step->paused && !cancelled && run->round_trips <= c->cfg->ptc_max_round_trips) {
-        ans->status = KCR_PTC_TOOL_CALLS;
-        ans->tool_calls = TAKE_PTR(step->tool_calls);
-        pthread_mutex_lock(&p->lock);
         new_token(run->token);
         memcpy(ans->token, run->token, sizeof(ans->token));
         run->expires_ms = time_mono_ms() + c->cfg->ptc_continuation_s * 1000;
         run->paused = true;
-        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    int r = 0;
+    if (pause) {
+        ans->status = KCR_PTC_TOOL_CALLS;
+        ans->tool_calls = TAKE_PTR(step->tool_calls);
         sidecar_client_ptc_step_done(step);
         return 0;
     }
@@ -302,8 +305,9 @@ static int start_on_a_pod(struct kcr_ptc *p, struct ptc_run *run, struct kcr_ptc
     for (int attempt = 0; attempt < 2; attempt++) {
         bool started = false;
         rc = orch_pod_in(c, &run->req, &run->run, false, res, err);
+        if (rc == 0 && publish_pod(p, run, run->run.pod))
+            return 0; /* cancelled before the program started: after_step says so */
         if (rc == 0) {
-            publish_pod(p, run, run->run.pod);
             struct kcr_exec_req x = {
                 .code = run->code,
                 .timeout_s = run->run.timeout_s,
@@ -333,6 +337,9 @@ static int start_on_a_pod(struct kcr_ptc *p, struct ptc_run *run, struct kcr_ptc
 int ptc_start(struct kcr_ptc *p, const struct kcr_ptc_request *req, struct kcr_ptc_answer *ans,
               struct kcr_err *err)
 {
+    struct kcr_err local = {0};
+    if (!err)
+        err = &local; /* the retry reads the error's kind */
     memset(ans, 0, sizeof(*ans));
     double t0 = time_mono_ms_f();
     pthread_mutex_lock(&p->lock);
@@ -350,6 +357,7 @@ int ptc_start(struct kcr_ptc *p, const struct kcr_ptc_request *req, struct kcr_p
     run->code = xstrdup(req->exec.code);
     run->req.lang = req->exec.lang;
     run->req.code = run->code;
+    run->req.timeout_ms = req->exec.timeout_ms;
     run->tools = xcalloc(req->ntools + 1, sizeof(char *));
     for (size_t i = 0; i < req->ntools; i++)
         run->tools[i] = xstrdup(req->tools[i]);
@@ -378,6 +386,9 @@ int ptc_continue(struct kcr_ptc *p, const struct kcr_principal *who, const char 
                  json_t *tool_results, const char *request_id, struct kcr_ptc_answer *ans,
                  struct kcr_err *err)
 {
+    struct kcr_err local = {0};
+    if (!err)
+        err = &local;
     memset(ans, 0, sizeof(*ans));
     double t0 = time_mono_ms_f();
     struct ptc_run *run = NULL;
@@ -406,7 +417,7 @@ int ptc_continue(struct kcr_ptc *p, const struct kcr_principal *who, const char 
     if (r < 0) {
         sidecar_client_ptc_step_done(&step);
         end_run(p, run, &ans->exec);
-        if (err->kind != KCR_ERR_INTERNAL && err->kind != KCR_ERR_INVALID)
+        if (err->kind != KCR_ERR_INTERNAL)
             err->kind = KCR_ERR_UNAVAILABLE;
         return -1;
     }

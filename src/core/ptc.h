@@ -51,6 +51,7 @@ struct kcr_ptc_answer {
     char error_buf[96];
     struct kcr_exec_response exec; /* session_id always; output and files when ended */
     bool too_many;                 /* ptc_start failed: PTC_MAX_PAUSED runs in progress */
+    const char *lang;              /* the run's language code (static), once known */
 };
 
 /* The table for core c (borrowed); starts the reaper thread. */
