@@ -1,8 +1,18 @@
 # shellcheck shell=bash disable=SC2034
-# Sourced by the image test scripts (test-images.sh, test-k8s-sidecar.sh),
-# after lang-table.sh: their messages, and the options they share. The script
-# sets langs=(), REGISTRY, TAG, SIDECAR_IMAGE and VERBOSE before parsing, and
-# CHECK_NAMES=1 when the values land in JSON and kubectl arguments.
+# Sourced by the image test scripts (test-images.sh, test-k8s-sidecar.sh):
+# the language table (lang-table.sh), their messages, and the options they
+# share. Sets the shared options' defaults; the script then sets its own, and
+# CHECK_NAMES=1 when the values land in JSON and kubectl arguments, defines
+# script_option for the options only it takes, and calls parse_options "$@".
+
+# shellcheck source=scripts/lang-table.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lang-table.sh"
+
+REGISTRY=
+TAG=latest
+SIDECAR_IMAGE=
+VERBOSE=0
+langs=()
 
 # The script's header comment, from line 2 to `set -euo`, as its --help.
 usage() {
@@ -58,9 +68,15 @@ common_option() {
     esac
 }
 
-# After parsing: every language unless -l named some, and the sidecar image
-# named like the others unless --sidecar-image gave one.
-common_defaults() {
+# The command line: each word a shared option or one of the script's own
+# (script_option, which applies it and sets OPT_SHIFT as common_option does).
+# Then every language unless -l named some, and the sidecar image named like
+# the others unless --sidecar-image gave one.
+parse_options() {
+    while [ $# -gt 0 ]; do
+        common_option "$@" || script_option "$@" || die "unknown argument '$1' (see --help)"
+        shift "$OPT_SHIFT"
+    done
     [ ${#langs[@]} -gt 0 ] || read -r -a langs <<<"$KCR_LANGS"
     [ -n "$SIDECAR_IMAGE" ] || SIDECAR_IMAGE=$(image_ref sidecar "$REGISTRY" "$TAG")
 }

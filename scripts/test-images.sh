@@ -24,48 +24,38 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/lang-table.sh
-. "$here/lang-table.sh"
 # shellcheck source=scripts/image-test-cli.sh
 . "$here/image-test-cli.sh"
 
-REGISTRY=
-TAG=latest
-SIDECAR_IMAGE=
 DO_DOCKER=1
 DO_SIDECAR=1
 DRY=0
-VERBOSE=0
 TIMEOUT=60
-langs=()
 
-while [ $# -gt 0 ]; do
-    if common_option "$@"; then
-        shift "$OPT_SHIFT"
-        continue
-    fi
+# The options only this script takes (see parse_options).
+script_option() {
+    OPT_SHIFT=2
     case "$1" in
     --timeout)
         need "$@"
         TIMEOUT=$2
-        shift 2
         ;;
     --no-sidecar)
         DO_SIDECAR=0
-        shift
+        OPT_SHIFT=1
         ;;
     --sidecar-only)
         DO_DOCKER=0
-        shift
+        OPT_SHIFT=1
         ;;
     -n | --dry-run)
         DRY=1
-        shift
+        OPT_SHIFT=1
         ;;
-    *) die "unknown argument '$1' (see --help)" ;;
+    *) return 1 ;;
     esac
-done
-common_defaults
+}
+parse_options "$@"
 [ "$DO_DOCKER" = 1 ] || [ "$DO_SIDECAR" = 1 ] || die "--no-sidecar with --sidecar-only leaves nothing to test"
 
 # Everything this run creates, removed on exit.

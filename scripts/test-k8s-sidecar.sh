@@ -26,68 +26,53 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/lang-table.sh
-. "$here/lang-table.sh"
 # shellcheck source=scripts/image-test-cli.sh
 . "$here/image-test-cli.sh"
 
-REGISTRY=
-TAG=latest
-SIDECAR_IMAGE=
 CONTEXT=${KUBE_CONTEXT:-docker-desktop}
 NAMESPACE=default
 PULL=IfNotPresent
 TIMEOUT=120
 KEEP=0
-VERBOSE=0
 RENDER_DIR=
-langs=()
-
 # Values land in JSON and kubectl arguments: keep them to image-name characters.
 CHECK_NAMES=1
 
-while [ $# -gt 0 ]; do
-    if common_option "$@"; then
-        shift "$OPT_SHIFT"
-        continue
-    fi
+# The options only this script takes (see parse_options).
+script_option() {
+    OPT_SHIFT=2
     case "$1" in
     --context)
         need "$@"
         CONTEXT=$2
-        shift 2
         ;;
     --namespace | -N)
         need "$@"
         check_name "$1" "$2"
         NAMESPACE=$2
-        shift 2
         ;;
     --pull-policy)
         need "$@"
         case "$2" in Always | IfNotPresent | Never) ;; *) die "--pull-policy: Always, IfNotPresent or Never" ;; esac
         PULL=$2
-        shift 2
         ;;
     --timeout)
         need "$@"
         [[ "$2" =~ ^[0-9]+$ ]] || die "--timeout: seconds"
         TIMEOUT=$2
-        shift 2
         ;;
     --keep-pods)
         KEEP=1
-        shift
+        OPT_SHIFT=1
         ;;
     --render-only | --dry-run)
         need "$@"
         RENDER_DIR=$2
-        shift 2
         ;;
-    *) die "unknown argument '$1' (see --help)" ;;
+    *) return 1 ;;
     esac
-done
-common_defaults
+}
+parse_options "$@"
 
 # The pod for one language (JSON; kubectl accepts it as a manifest).
 render_pod() { # name lang image
