@@ -306,6 +306,14 @@ class Samples:
         self.k, self.k2, self.b, self.kcpu, self.bcpu = [], [], [], [], []
         self.bad, self.rounds = 0, 0
 
+    def add_bare(self, r):
+        """A bare run's (ms, CPU ms), or None when it went wrong."""
+        if r is None:
+            self.bad += 1
+        else:
+            self.b.append(r[0])
+            self.bcpu.append(r[1])
+
 
 def run_rounds(n, cap, one_round):
     """one_round(i) n times; past 3 rounds, stops once `cap` seconds have gone."""
@@ -343,12 +351,7 @@ def ladder_rounds(server, cpu, bare, code, bcode, expected, outfile, part, n, ca
 
     def b():
         cpu.wait_quiet()
-        r = bare.run(bcode, expected, outfile, part)
-        if r is None:
-            sm.bad += 1
-        else:
-            sm.b.append(r[0])
-            sm.bcpu.append(r[1])
+        sm.add_bare(bare.run(bcode, expected, outfile, part))
 
     def one_round(i):
         for fn in ((b, kk) if i % 2 == 0 else (kk, b)):
@@ -375,12 +378,7 @@ def alternating(server, cpu, bare, code, bcode, expected, outfile, part, n):
             sm.kcpu.append((cpu.total() - c0) * 1000.0)
 
     def b():
-        r = bare.run(bcode, expected, outfile, part)
-        if r is None:
-            sm.bad += 1
-        else:
-            sm.b.append(r[0])
-            sm.bcpu.append(r[1])
+        sm.add_bare(bare.run(bcode, expected, outfile, part))
 
     def one_round(i):
         for fn in ((k, b) if i % 2 == 0 else (b, k)):

@@ -14,15 +14,10 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from kcr_build import RUNTIME  # first: puts tests/e2e on sys.path
 
 import lang_cases as C  # noqa: E402
 
-BUILD = os.environ.get("KCR_BUILD", os.path.join(ROOT, "build"))
-os.environ["KCR_BUILD"] = BUILD
-RUNTIME = os.path.join(BUILD, "runtime")
 N = int(os.environ.get("BENCH_N", "5"))
 
 # The bare toolchain: the same compilers and flags as the language table, on

@@ -19,13 +19,8 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from kcr_build import RUNTIME  # first: puts tests/e2e on sys.path
 
-BUILD = os.environ.get("KCR_BUILD", os.path.join(ROOT, "build"))
-os.environ["KCR_BUILD"] = BUILD
-RUNTIME = os.path.join(BUILD, "runtime")
 TSC = os.path.join(RUNTIME, "node_modules", "typescript", "bin", "tsc")
 N = max(1, int(os.environ.get("BENCH_N", "10")))
 

@@ -6,64 +6,40 @@
 KCR_LANGS="py js ts go java c cpp php rs r f90 d bash"
 KCR_EXPECT="Hello from kcr"
 
-# Language code -> image base name (kcr-<image>).
-lang_image() {
+# Language code -> "image|code file|command": the image's base name
+# (kcr-<image>), the code file written into /mnt/data, and the command the
+# guide's docker-only test runs there (compiled languages chain compile && run
+# through sh, which their -dev images have).
+lang_row() {
     case "$1" in
-    py) echo python ;;
-    js | ts) echo nodejs ;;
-    go) echo go ;;
-    java) echo java ;;
-    c | cpp) echo c-cpp ;;
-    php) echo php ;;
-    rs) echo rust ;;
-    r) echo r ;;
-    f90) echo fortran ;;
-    d) echo d ;;
-    bash) echo bash ;;
+    py) echo "python|code.py|python code.py" ;;
+    js) echo "nodejs|code.js|node code.js" ;;
+    ts) echo "nodejs|code.ts|node /opt/kcr/ts-runner.js code.ts" ;;
+    go) echo "go|main.go|go run main.go" ;;
+    java) echo "java|Code.java|sh -c 'javac -d /tmp/classes Code.java && java -cp /tmp/classes Code'" ;;
+    c) echo "c-cpp|code.c|sh -c 'gcc -O2 -o /tmp/code code.c -lm && /tmp/code'" ;;
+    cpp) echo "c-cpp|code.cpp|sh -c 'g++ -O2 -o /tmp/code code.cpp -lm && /tmp/code'" ;;
+    php) echo "php|code.php|php code.php" ;;
+    rs) echo "rust|main.rs|sh -c 'rustc -O -o /tmp/main main.rs && /tmp/main'" ;;
+    r) echo "r|code.r|Rscript code.r" ;;
+    f90) echo "fortran|code.f90|sh -c 'gfortran -O2 -J /tmp -o /tmp/code code.f90 && /tmp/code'" ;;
+    d) echo "d|code.d|sh -c 'ldc2 -od=/tmp -of=/tmp/code code.d && /tmp/code'" ;;
+    bash) echo "bash|code.sh|bash code.sh" ;;
     *) return 1 ;;
     esac
 }
 
-# Language code -> code file written into /mnt/data.
-lang_file() {
-    case "$1" in
-    py) echo code.py ;;
-    js) echo code.js ;;
-    ts) echo code.ts ;;
-    go) echo main.go ;;
-    java) echo Code.java ;;
-    c) echo code.c ;;
-    cpp) echo code.cpp ;;
-    php) echo code.php ;;
-    rs) echo main.rs ;;
-    r) echo code.r ;;
-    f90) echo code.f90 ;;
-    d) echo code.d ;;
-    bash) echo code.sh ;;
-    *) return 1 ;;
-    esac
+# Field n of a language's row (1 image, 2 code file, 3 command); fails for an
+# unknown language.
+lang_field() { # lang n
+    local row
+    row=$(lang_row "$1") || return 1
+    cut -d'|' -f"$2" <<<"$row"
 }
 
-# The command the guide's docker-only test runs in /mnt/data (compiled
-# languages chain compile && run through sh, which their -dev images have).
-lang_command() {
-    case "$1" in
-    py) echo "python code.py" ;;
-    js) echo "node code.js" ;;
-    ts) echo "node /opt/kcr/ts-runner.js code.ts" ;;
-    go) echo "go run main.go" ;;
-    java) echo "sh -c 'javac -d /tmp/classes Code.java && java -cp /tmp/classes Code'" ;;
-    c) echo "sh -c 'gcc -O2 -o /tmp/code code.c -lm && /tmp/code'" ;;
-    cpp) echo "sh -c 'g++ -O2 -o /tmp/code code.cpp -lm && /tmp/code'" ;;
-    php) echo "php code.php" ;;
-    rs) echo "sh -c 'rustc -O -o /tmp/main main.rs && /tmp/main'" ;;
-    r) echo "Rscript code.r" ;;
-    f90) echo "sh -c 'gfortran -O2 -J /tmp -o /tmp/code code.f90 && /tmp/code'" ;;
-    d) echo "sh -c 'ldc2 -od=/tmp -of=/tmp/code code.d && /tmp/code'" ;;
-    bash) echo "bash code.sh" ;;
-    *) return 1 ;;
-    esac
-}
+lang_image() { lang_field "$1" 1; }
+lang_file() { lang_field "$1" 2; }
+lang_command() { lang_field "$1" 3; }
 
 # A program printing "Hello from kcr" (with a typed variable for ts, so the
 # TypeScript path is really exercised).

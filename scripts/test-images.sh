@@ -24,79 +24,38 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/lang-table.sh
-. "$here/lang-table.sh"
+# shellcheck source=scripts/image-test-cli.sh
+. "$here/image-test-cli.sh"
 
-REGISTRY=
-TAG=latest
-SIDECAR_IMAGE=
 DO_DOCKER=1
 DO_SIDECAR=1
 DRY=0
-VERBOSE=0
 TIMEOUT=60
-langs=()
 
-usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
-    exit 2
-}
-die() {
-    echo "test-images: $*" >&2
-    exit 2
-}
-need() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
-
-while [ $# -gt 0 ]; do
+# The options only this script takes (see parse_options).
+script_option() {
+    OPT_SHIFT=2
     case "$1" in
-    -l | --lang)
-        need "$@"
-        lang_image "$2" >/dev/null || die "unknown language '$2' (one of: $KCR_LANGS)"
-        langs+=("$2")
-        shift 2
-        ;;
-    -r | --registry)
-        need "$@"
-        REGISTRY=$2
-        shift 2
-        ;;
-    -t | --tag)
-        need "$@"
-        TAG=$2
-        shift 2
-        ;;
-    --sidecar-image)
-        need "$@"
-        SIDECAR_IMAGE=$2
-        shift 2
-        ;;
     --timeout)
         need "$@"
         TIMEOUT=$2
-        shift 2
         ;;
     --no-sidecar)
         DO_SIDECAR=0
-        shift
+        OPT_SHIFT=1
         ;;
     --sidecar-only)
         DO_DOCKER=0
-        shift
+        OPT_SHIFT=1
         ;;
     -n | --dry-run)
         DRY=1
-        shift
+        OPT_SHIFT=1
         ;;
-    -v | --verbose)
-        VERBOSE=1
-        shift
-        ;;
-    -h | --help) usage ;;
-    *) die "unknown argument '$1' (see --help)" ;;
+    *) return 1 ;;
     esac
-done
-[ ${#langs[@]} -gt 0 ] || read -r -a langs <<<"$KCR_LANGS"
-[ -n "$SIDECAR_IMAGE" ] || SIDECAR_IMAGE=$(image_ref sidecar "$REGISTRY" "$TAG")
+}
+parse_options "$@"
 [ "$DO_DOCKER" = 1 ] || [ "$DO_SIDECAR" = 1 ] || die "--no-sidecar with --sidecar-only leaves nothing to test"
 
 # Everything this run creates, removed on exit.
@@ -111,8 +70,6 @@ cleanup() {
     for d in "${dirs[@]}"; do rm -rf "$d"; done
 }
 trap cleanup EXIT INT TERM
-
-say() { [ "$VERBOSE" = 0 ] || echo "  $*" >&2; }
 
 # Dry-run output goes to fd 3 (the real stdout) even where callers discard stdout.
 exec 3>&1

@@ -26,103 +26,53 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=scripts/lang-table.sh
-. "$here/lang-table.sh"
+# shellcheck source=scripts/image-test-cli.sh
+. "$here/image-test-cli.sh"
 
-REGISTRY=
-TAG=latest
-SIDECAR_IMAGE=
 CONTEXT=${KUBE_CONTEXT:-docker-desktop}
 NAMESPACE=default
 PULL=IfNotPresent
 TIMEOUT=120
 KEEP=0
-VERBOSE=0
 RENDER_DIR=
-langs=()
-
-usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
-    exit 2
-}
-die() {
-    echo "test-k8s-sidecar: $*" >&2
-    exit 2
-}
-need() { if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
 # Values land in JSON and kubectl arguments: keep them to image-name characters.
-check_name() { [[ "$2" =~ ^[A-Za-z0-9._:/@-]+$ ]] || die "$1: invalid value '$2'"; }
+CHECK_NAMES=1
 
-while [ $# -gt 0 ]; do
+# The options only this script takes (see parse_options).
+script_option() {
+    OPT_SHIFT=2
     case "$1" in
-    -l | --lang)
-        need "$@"
-        lang_image "$2" >/dev/null || die "unknown language '$2' (one of: $KCR_LANGS)"
-        langs+=("$2")
-        shift 2
-        ;;
-    -r | --registry)
-        need "$@"
-        check_name "$1" "$2"
-        REGISTRY=$2
-        shift 2
-        ;;
-    -t | --tag)
-        need "$@"
-        check_name "$1" "$2"
-        TAG=$2
-        shift 2
-        ;;
-    --sidecar-image)
-        need "$@"
-        check_name "$1" "$2"
-        SIDECAR_IMAGE=$2
-        shift 2
-        ;;
     --context)
         need "$@"
         CONTEXT=$2
-        shift 2
         ;;
     --namespace | -N)
         need "$@"
         check_name "$1" "$2"
         NAMESPACE=$2
-        shift 2
         ;;
     --pull-policy)
         need "$@"
         case "$2" in Always | IfNotPresent | Never) ;; *) die "--pull-policy: Always, IfNotPresent or Never" ;; esac
         PULL=$2
-        shift 2
         ;;
     --timeout)
         need "$@"
         [[ "$2" =~ ^[0-9]+$ ]] || die "--timeout: seconds"
         TIMEOUT=$2
-        shift 2
         ;;
     --keep-pods)
         KEEP=1
-        shift
+        OPT_SHIFT=1
         ;;
     --render-only | --dry-run)
         need "$@"
         RENDER_DIR=$2
-        shift 2
         ;;
-    -v | --verbose)
-        VERBOSE=1
-        shift
-        ;;
-    -h | --help) usage ;;
-    *) die "unknown argument '$1' (see --help)" ;;
+    *) return 1 ;;
     esac
-done
-[ ${#langs[@]} -gt 0 ] || read -r -a langs <<<"$KCR_LANGS"
-[ -n "$SIDECAR_IMAGE" ] || SIDECAR_IMAGE=$(image_ref sidecar "$REGISTRY" "$TAG")
-
-say() { [ "$VERBOSE" = 0 ] || echo "  $*" >&2; }
+}
+parse_options "$@"
 
 # The pod for one language (JSON; kubectl accepts it as a manifest).
 render_pod() { # name lang image

@@ -73,6 +73,18 @@ static int store_part(struct kcr_core *c, const struct target *t, struct kcr_htt
     return files_store(c, &want, p->fd, p->size, f, err);
 }
 
+/* The next part carrying the files at or after *i (then past it), or NULL. */
+static struct kcr_http_part *next_file_part(struct kcr_http_req *req, const struct target *t,
+                                            size_t *i)
+{
+    while (*i < http_req_nparts(req)) {
+        struct kcr_http_part *p = http_req_part(req, (*i)++);
+        if (!strcmp(p->field, t->field))
+            return p;
+    }
+    return NULL;
+}
+
 /* Shared by /upload and /upload/batch: the part list, what the files are
  * for (`kind`, `id`, `version` fields) and the session. */
 static struct kcr_http_resp *prepare(struct kcr_http_req *req, struct kcr_core *c, struct target *t)
@@ -105,21 +117,18 @@ struct kcr_http_resp *upload_handle(struct kcr_http_req *req, void *ctx)
     if (bad)
         return bad;
     /* Every name is checked before the first file is stored. */
-    for (size_t i = 0; i < http_req_nparts(req); i++) {
-        struct kcr_http_part *p = http_req_part(req, i);
-        _cleanup_free_ char *name = strcmp(p->field, t.field) ? NULL : part_name(p);
-        if (!strcmp(p->field, t.field) && !name)
+    struct kcr_http_part *p;
+    for (size_t i = 0; (p = next_file_part(req, &t, &i));) {
+        _cleanup_free_ char *name = part_name(p);
+        if (!name)
             return errors_app(
                 req, 400, "File name has too many directory levels",
                 json_pack("[o]", errors_detail("body -> files", p->filename, "path_too_deep")));
     }
     json_t *files = json_array();
-    for (size_t i = 0; i < http_req_nparts(req); i++) {
-        struct kcr_http_part *p = http_req_part(req, i);
+    for (size_t i = 0; (p = next_file_part(req, &t, &i));) {
         struct kcr_file_meta f;
         struct kcr_err err = {0};
-        if (strcmp(p->field, t.field))
-            continue;
         if (store_part(&api->core, &t, p, &f, &err) < 0) {
             json_decref(files);
             return errors_from_err(req, &err);
@@ -141,12 +150,10 @@ struct kcr_http_resp *upload_handle_batch(struct kcr_http_req *req, void *ctx)
     const char *sid = t.session.id;
     json_t *files = json_array();
     int ok = 0, failed = 0;
-    for (size_t i = 0; i < http_req_nparts(req); i++) {
-        struct kcr_http_part *p = http_req_part(req, i);
+    struct kcr_http_part *p;
+    for (size_t i = 0; (p = next_file_part(req, &t, &i));) {
         struct kcr_file_meta f;
         struct kcr_err err = {0};
-        if (strcmp(p->field, t.field))
-            continue;
         /* Each file succeeds or fails on its own, as the batch reply reports. */
         _cleanup_free_ char *name = names_sanitize(p->filename);
         if (store_part(&api->core, &t, p, &f, &err) < 0) {

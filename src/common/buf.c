@@ -43,12 +43,10 @@ void buf_printf(struct kcr_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
+    size_t n = 0;
+    char *s = xvasprintf(fmt, ap, &n);
     va_end(ap);
-    if (n < 0)
-        s = xstrdup(""); /* vasprintf failed: out of memory; let xstrdup abort */
-    buf_append(b, s, (size_t)(n < 0 ? 0 : n));
+    buf_append(b, s, n);
     free(s);
 }
 

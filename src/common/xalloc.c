@@ -53,14 +53,22 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
+char *xvasprintf(const char *fmt, va_list ap, size_t *ret_len)
+{
+    char *p = NULL;
+    int n = vasprintf(&p, fmt, ap);
+    if (n < 0)
+        oom();
+    if (ret_len)
+        *ret_len = (size_t)n;
+    return p;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *p = NULL;
-    int n = vasprintf(&p, fmt, ap);
+    char *p = xvasprintf(fmt, ap, NULL);
     va_end(ap);
-    if (n < 0)
-        oom();
     return p;
 }

@@ -26,14 +26,21 @@ int core_open_backend(struct kcr_core *c, const struct kcr_serve_config *cfg, st
     return 0;
 }
 
+int core_open_stores(struct kcr_core *c, const char *data_dir, struct kcr_err *err)
+{
+    _cleanup_free_ char *db = xasprintf("%s/kcr.db", data_dir);
+    _cleanup_free_ char *blobs = xasprintf("%s/blobs", data_dir);
+    if (!(c->meta = meta_sqlite_open(db, err)) || !(c->blob = blob_fs_open(blobs, err)))
+        return -1;
+    return 0;
+}
+
 int core_open(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     c->cfg = cfg;
-    _cleanup_free_ char *db = xasprintf("%s/kcr.db", cfg->data_dir);
-    _cleanup_free_ char *blobs = xasprintf("%s/blobs", cfg->data_dir);
-    if (!(c->meta = meta_sqlite_open(db, err)) || !(c->blob = blob_fs_open(blobs, err)))
+    if (core_open_stores(c, cfg->data_dir, err) < 0)
         return -1;
-    c->spool_dir = xasprintf("%s/.tmp", blobs);
+    c->spool_dir = xasprintf("%s/blobs/.tmp", cfg->data_dir);
     /* Read even without a backend: a bad POD_POOL_<CODE> stops the start. */
     struct kcr_pool_config pc;
     if (pool_config_from_env(&pc, err) < 0)

@@ -35,8 +35,13 @@ struct kcr_core {
  * and leaves c->backend NULL (/exec answers 503). */
 int core_open_backend(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr_err *err);
 
-/* After the drop: sets c->cfg, opens the metadata store (SQLite at
- * <data_dir>/kcr.db) and the blob store (<data_dir>/blobs), reads the pool
+/* Opens the metadata store (SQLite at <data_dir>/kcr.db) into c->meta and the
+ * blob store (<data_dir>/blobs) into c->blob: core_open's first step, and all
+ * of it a test on the real stores needs. On failure what was opened stays in
+ * c for core_close. */
+int core_open_stores(struct kcr_core *c, const char *data_dir, struct kcr_err *err);
+
+/* After the drop: sets c->cfg, opens the stores (core_open_stores), reads the pool
  * settings (POD_POOL_<CODE>; a bad one fails), starts the pool on the backend
  * if there is one (a failure is logged, c->pool stays NULL) and the admission
  * gate. On failure what was opened stays in c for core_close. */

@@ -32,9 +32,7 @@ report(struct lint_ctx *c, const struct df_instr *in, int line, const char *rule
         return;
     va_list ap;
     va_start(ap, fmt);
-    char *msg;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
+    char *msg = xvasprintf(fmt, ap, NULL);
     va_end(ap);
     struct lint_report *r = c->rep;
     r->items = xrealloc(r->items, (r->count + 1) * sizeof(*r->items));

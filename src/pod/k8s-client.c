@@ -384,22 +384,19 @@ static char *pods_path(const struct k8s_client *c, const char *name)
 
 /*** Pods ***/
 
-int k8s_pod_create(struct k8s_client *c, const json_t *pod, json_t **ret, struct kcr_err *err)
+/* POST (name NULL) or PATCH of a pod: 0 with the reply's object in *ret
+ * (freed when ret is NULL); K8S_CONFLICT when the API server answered 409;
+ * -1 on failure. */
+static int send_pod(struct k8s_client *c, const char *method, const char *name,
+                    const char *content_type, const json_t *body, json_t **ret, struct kcr_err *err)
 {
-    _cleanup_free_ char *path = pods_path(c, NULL);
+    _cleanup_free_ char *path = pods_path(c, name);
     long status = 0;
     json_t *obj = NULL;
-    if (request(c, "POST", path, "application/json", pod, BODY_CAP, &status, &obj, err) < 0)
+    if (request(c, method, path, content_type, body, BODY_CAP, &status, &obj, err) < 0)
         return -1;
-    if (status == 409) {
-        /* A retried POST whose first attempt was applied: the name is ours
-         * (random), so the existing pod is the one we created. */
-        const char *name =
-            json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
-        if (!name)
-            return -1;
-        return k8s_pod_get(c, name, ret, err);
-    }
+    if (status == 409)
+        return K8S_CONFLICT;
     if (status < 200 || status >= 300)
         return -1;
     if (ret)
@@ -407,6 +404,19 @@ int k8s_pod_create(struct k8s_client *c, const json_t *pod, json_t **ret, struct
     else
         json_decref(obj);
     return 0;
+}
+
+int k8s_pod_create(struct k8s_client *c, const json_t *pod, json_t **ret, struct kcr_err *err)
+{
+    int rc = send_pod(c, "POST", NULL, "application/json", pod, ret, err);
+    if (rc != K8S_CONFLICT)
+        return rc;
+    /* A retried POST whose first attempt was applied: the name is ours
+     * (random), so the existing pod is the one we created. */
+    const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+    if (!name)
+        return -1;
+    return k8s_pod_get(c, name, ret, err);
 }
 
 int k8s_pod_get(struct k8s_client *c, const char *name, json_t **ret, struct kcr_err *err)
@@ -439,21 +449,7 @@ int k8s_pod_list(struct k8s_client *c, const char *selector, json_t **ret, struc
 int k8s_pod_patch(struct k8s_client *c, const char *name, const json_t *patch, json_t **ret,
                   struct kcr_err *err)
 {
-    _cleanup_free_ char *path = pods_path(c, name);
-    long status = 0;
-    json_t *obj = NULL;
-    if (request(c, "PATCH", path, "application/merge-patch+json", patch, BODY_CAP, &status, &obj,
-                err) < 0)
-        return -1;
-    if (status == 409)
-        return K8S_CONFLICT;
-    if (status < 200 || status >= 300)
-        return -1;
-    if (ret)
-        *ret = obj;
-    else
-        json_decref(obj);
-    return 0;
+    return send_pod(c, "PATCH", name, "application/merge-patch+json", patch, ret, err);
 }
 
 int k8s_pod_delete(struct k8s_client *c, const char *name, int grace_s, struct kcr_err *err)

@@ -82,14 +82,8 @@ class K8sPod(pod_util.LocalPod):
     def stderr_text(self):
         return "".join(self.replica.stderr[-20:]) if getattr(self, "replica", None) else ""
 
-    def request(self, method, path, body=None, headers=None, timeout=60):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            resp = conn.getresponse()
-            return resp.status, resp.read()
-        finally:
-            conn.close()
+    def connection(self, timeout):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
 
 def pytest_unconfigure(config):

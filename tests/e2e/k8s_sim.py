@@ -462,6 +462,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def send_pod_not_found(self, name):
+        return self.send_json(404, status_obj(404, "NotFound", 'pods "%s" not found' % name))
+
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
         if n > 4 << 20:
@@ -570,8 +573,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with self.st.lock:
             p = copy.deepcopy(self.st.pods.get((ns, name)))
         if p is None:
-            return self.send_json(404, status_obj(404, "NotFound",
-                                                  'pods "%s" not found' % name))
+            return self.send_pod_not_found(name)
         return self.send_json(200, p)
 
     def create(self, ns, body):
@@ -617,8 +619,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             key = (ns, name)
             cur = st.pods.get(key)
             if cur is None:
-                return self.send_json(404, status_obj(404, "NotFound",
-                                                      'pods "%s" not found' % name))
+                return self.send_pod_not_found(name)
             want = (body.get("metadata") or {}).get("resourceVersion")
             if (want is not None or replace) and want != cur["metadata"]["resourceVersion"]:
                 st.stats["conflicts"] += 1
@@ -656,8 +657,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             key = (ns, name)
             cur = st.pods.get(key)
             if cur is None:
-                return self.send_json(404, status_obj(404, "NotFound",
-                                                      'pods "%s" not found' % name))
+                return self.send_pod_not_found(name)
             if not cur["metadata"].get("deletionTimestamp"):
                 cur["metadata"]["deletionTimestamp"] = now_iso()
                 cur["metadata"]["resourceVersion"] = str(st.next_rv())

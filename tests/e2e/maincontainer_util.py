@@ -299,6 +299,26 @@ class Pod:
         self.sidecar.stop()
         self.main.stop()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def module_pod(name, **kw):
+    """A module-scoped fixture: a Pod(**kw) in a fresh temporary directory
+    called name, closed after the module's tests (which are skipped without
+    root or the binaries). `pod = module_pod("bb")` in a test module."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory, build_dir):
+        require_root_and_binaries(build_dir)
+        with Pod(tmp_path_factory.mktemp(name), build_dir, **kw) as p:
+            yield p
+    return fixture
+
 
 def wait_no_survivors(marker, timeout=5.0):
     deadline = time.time() + timeout

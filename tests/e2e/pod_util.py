@@ -151,9 +151,13 @@ class LocalPod:
         return "\n".join(plain or lines[-5:])
 
     # --- HTTP --------------------------------------------------------------
+    def connection(self, timeout):
+        """An HTTP connection to the pod's sidecar."""
+        return UnixHTTPConnection(self.socket, timeout=timeout)
+
     def request(self, method, path, body=None, headers=None, timeout=60):
         """Raw request: returns (status, body bytes)."""
-        conn = UnixHTTPConnection(self.socket, timeout=timeout)
+        conn = self.connection(timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()

@@ -45,6 +45,13 @@ class Setup:
     def get(self, path, sub, **kw):
         return self.server.get(path, headers=self.token(sub), **kw)
 
+    def node(self, client_dir, script, user, key=None, **env):
+        """A client script against this server as `user`, minting its tokens
+        with `key` (default: this server's own); node()'s result."""
+        return node(client_dir, script, {
+            "CODE_API_BASEURL": self.server.url + "/v1", "CODE_USER_ID": user,
+            "CODEAPI_JWT_PRIVATE_KEY": (key or self.key).private_pem, **env})
+
 
 @pytest.fixture(scope="module")
 def setups():
@@ -65,10 +72,8 @@ def setups():
 def test_agents_current_with_librechat_jwt(setups, client_dir, alg):
     s = setups(alg)
     owner, other = f"lc-owner-{alg}", f"lc-other-{alg}"
-    code, out = node(client_dir, "run-exec.mjs", {
-        "AGENTS_PKG": "agents-current", "CODE_API_BASEURL": s.server.url + "/v1",
-        "CODEAPI_JWT_PRIVATE_KEY": s.key.private_pem, "CODE_USER_ID": owner,
-        "CODE": WRITE_HI})
+    code, out = s.node(client_dir, "run-exec.mjs", owner, AGENTS_PKG="agents-current",
+                       CODE=WRITE_HI)
     assert code == 0, out
     assert out["modern"] is True and out["auth"] == "librechat-jwt", out
     assert out["content"].startswith("stdout:\nhi"), out
@@ -97,9 +102,8 @@ def test_agents_current_with_librechat_jwt(setups, client_dir, alg):
 def test_agents_current_with_wrong_key_is_refused(setups, client_dir):
     s = setups("EdDSA")
     stranger = KeyPair("EdDSA")
-    code, out = node(client_dir, "run-exec.mjs", {
-        "AGENTS_PKG": "agents-current", "CODE_API_BASEURL": s.server.url + "/v1",
-        "CODEAPI_JWT_PRIVATE_KEY": stranger.private_pem, "CODE_USER_ID": "lc-owner-EdDSA"})
+    code, out = s.node(client_dir, "run-exec.mjs", "lc-owner-EdDSA", key=stranger,
+                       AGENTS_PKG="agents-current")
     assert code == 1
     assert out["auth"] == "librechat-jwt"
     assert "not authorized" in out["error"], out
@@ -110,9 +114,7 @@ def test_agents_current_with_wrong_key_is_refused(setups, client_dir):
 def test_v087_host_replay(setups, client_dir, alg):
     s = setups(alg)
     owner, other = f"lc-host-owner-{alg}", f"lc-host-other-{alg}"
-    code, out = node(client_dir, "host-replica-v087.cjs", {
-        "CODE_API_BASEURL": s.server.url + "/v1", "CODE_USER_ID": owner,
-        "CODEAPI_JWT_PRIVATE_KEY": s.key.private_pem})
+    code, out = s.node(client_dir, "host-replica-v087.cjs", owner)
     assert code == 0 and out["ok"] is True, out
     assert out["checks"] and all(out["checks"].values()), out["checks"]
     for name in ("upload_status", "upload_success", "upload_nested_name", "objects_status",

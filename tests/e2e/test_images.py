@@ -327,6 +327,7 @@ def test_scripts_pass_shellcheck():
     if not shutil.which("shellcheck"):
         pytest.skip("shellcheck not installed")
     r = subprocess.run(["shellcheck", "-x", "scripts/build-images.sh", "scripts/test-images.sh",
-                        "scripts/test-k8s-sidecar.sh", "scripts/lang-table.sh"],
+                        "scripts/test-k8s-sidecar.sh", "scripts/lang-table.sh",
+                        "scripts/image-test-cli.sh"],
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout

@@ -645,18 +645,16 @@ def attempt(name, fn):
         res[name] = errno.errorcode.get(e.errno, str(e)) if e.errno else type(e).__name__
     except Exception as e:
         res[name] = type(e).__name__
+def stream(family, addr):
+    def f():
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(addr)
+    return f
 def tcp(host, port):
-    def f():
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.settimeout(2)
-        s.connect((host, port))
-    return f
+    return stream(socket.AF_INET, (host, port))
 def tcp6(host, port):
-    def f():
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        s.settimeout(2)
-        s.connect((host, port))
-    return f
+    return stream(socket.AF_INET6, (host, port))
 def udp(host, port):
     def f():
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -665,11 +663,7 @@ def udp(host, port):
         s.recvfrom(10)
     return f
 def unix(path):
-    def f():
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(2)
-        s.connect(path)
-    return f
+    return stream(socket.AF_UNIX, path)
 attempt('tcp-host-listener', tcp('127.0.0.1', %(port)d))
 attempt('tcp-8080', tcp('127.0.0.1', 8080))
 attempt('tcp-8000', tcp('127.0.0.1', 8000))

@@ -11,27 +11,15 @@ import time
 
 import pytest
 
-from maincontainer_util import (MARKER_OUTPUT, Pod, Sidecar, pids_with_marker,
+from maincontainer_util import (MARKER_OUTPUT, Pod, Sidecar, module_pod, pids_with_marker,
                                 require_root_and_binaries, wait_no_survivors)
 from pod_util import children
 
 pytestmark = pytest.mark.needs_root
 
 
-@pytest.fixture(scope="module")
-def pod(tmp_path_factory, build_dir):
-    require_root_and_binaries(build_dir)
-    p = Pod(tmp_path_factory.mktemp("bb"), build_dir)
-    yield p
-    p.close()
-
-
-@pytest.fixture(scope="module")
-def pypod(tmp_path_factory, build_dir):
-    require_root_and_binaries(build_dir)
-    p = Pod(tmp_path_factory.mktemp("py"), build_dir, kind="python", language="py")
-    yield p
-    p.close()
+pod = module_pod("bb")
+pypod = module_pod("py", kind="python", language="py")
 
 
 def test_health_and_ready(pod):
@@ -258,27 +246,21 @@ def test_compile_step_failure_and_success(pypod):
 
 def test_chroot_only_target(tmp_path, build_dir):
     require_root_and_binaries(build_dir)
-    p = Pod(tmp_path, build_dir, chroot_only=True)
-    try:
+    with Pod(tmp_path, build_dir, chroot_only=True) as p:
         res = p.run("only-in-rootfs; exec kcr-probe env")
         assert res["stdout"].startswith(MARKER_OUTPUT + "\n")
         assert "MARKER=1" in res["stdout"] and Sidecar.SECRET not in res["stdout"]
         ps = p.run("exec kcr-probe ps")
         assert ps["stdout"].split()[1:] == ["1", "2"], ps
-    finally:
-        p.close()
 
 
 def test_main_container_restart_is_noticed(tmp_path, build_dir):
     require_root_and_binaries(build_dir)
-    p = Pod(tmp_path, build_dir)
-    try:
+    with Pod(tmp_path, build_dir) as p:
         assert p.run("echo one")["stdout"] == "one\n"
         p.main.stop()
         assert p.sidecar.request("GET", "/ready").status == 503
         assert p.execute("echo two").status == 503
-    finally:
-        p.close()
 
 
 def test_overhead_of_nsexec(pod, build_dir):
@@ -386,14 +368,11 @@ def test_nsexec_pass_fd(pod, build_dir):
 def test_small_output_cap(tmp_path, build_dir):
     require_root_and_binaries(build_dir)
     from maincontainer_util import Pod
-    p = Pod(tmp_path, build_dir, extra_env={"MAX_OUTPUT_SIZE": "2048"})
-    try:
+    with Pod(tmp_path, build_dir, extra_env={"MAX_OUTPUT_SIZE": "2048"}) as p:
         res = p.run("kcr-probe flood 100000")
         assert res["stdout"].startswith("x" * 1023 + "\n")
         assert res["stdout"].endswith("[output truncated: limit of 2048 bytes reached]\n")
         assert len(res["stdout"]) < 2048 + 100
-    finally:
-        p.close()
 
 
 def test_bad_config_exits_2_with_one_line(tmp_path, build_dir):
@@ -478,11 +457,8 @@ def test_network_isolated_sets_go_offline(tmp_path, build_dir, isolated, want):
     require_root_and_binaries(build_dir)
     if not shutil.which("go"):
         pytest.skip("no Go toolchain on this machine")
-    p = Pod(tmp_path, build_dir, kind="python", language="go",
-            extra_env={"NETWORK_ISOLATED": isolated})
-    try:
+    with Pod(tmp_path, build_dir, kind="python", language="go",
+             extra_env={"NETWORK_ISOLATED": isolated}) as p:
         r = p.run(GO_ENV, timeout=60)
         assert r["exit_code"] == 0, r
         assert r["stdout"] == want, r
-    finally:
-        p.close()

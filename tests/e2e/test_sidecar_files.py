@@ -9,18 +9,13 @@ import uuid
 
 import pytest
 
-from maincontainer_util import Pod, require_root_and_binaries
+from maincontainer_util import Pod, module_pod, require_root_and_binaries
 from pod_util import LocalPod, PodHTTPError
 
 pytestmark = pytest.mark.needs_root
 
 
-@pytest.fixture(scope="module")
-def pod(tmp_path_factory, build_dir):
-    require_root_and_binaries(build_dir)
-    p = Pod(tmp_path_factory.mktemp("files"), build_dir)
-    yield p
-    p.close()
+pod = module_pod("files")
 
 
 def data(pod, *parts):
@@ -39,15 +34,12 @@ def test_upload_with_a_read_only_tmp(build_dir):
     ro_tmp = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
               'mount --bind /tmp /tmp && mount -o remount,bind,ro /tmp && exec "$0" "$@"']
     try:
-        p = Pod(base, build_dir, wrapper=ro_tmp)
-        try:
+        with Pod(base, build_dir, wrapper=ro_tmp) as p:
             r = p.sidecar.upload([("spooled.bin", b"x" * 300000)])
             assert r.status == 200, r.body
             with open(os.path.join(p.main.data, "spooled.bin"), "rb") as f:
                 assert f.read() == b"x" * 300000
             assert "spooled.bin" in p.run("ls /mnt/data")["stdout"].split()
-        finally:
-            p.close()
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from maincontainer_util import Pod, Sidecar, require_root_and_binaries
+from maincontainer_util import Sidecar, module_pod
 
 pytestmark = pytest.mark.needs_root
 
@@ -16,12 +16,7 @@ REFUSED_EPERM = ["ptrace", "process_vm_readv", "mount", "umount2", "pivot_root",
                  "personality"]
 
 
-@pytest.fixture(scope="module")
-def pod(tmp_path_factory, build_dir):
-    require_root_and_binaries(build_dir)
-    p = Pod(tmp_path_factory.mktemp("iso"), build_dir)
-    yield p
-    p.close()
+pod = module_pod("iso")
 
 
 def probe(pod, *args):

@@ -76,8 +76,7 @@ def test_guide_capabilities_against_a_dhi_main_container(open_base, build_dir):
     user code still ends with an empty bounding set, inside a user namespace
     of its own that maps only 65532."""
     nsexec = _nsexec_with(GUIDE_CAPS, open_base, build_dir)
-    p = Pod(open_base, build_dir, user=65532, nsexec=nsexec, main_user=65532)
-    try:
+    with Pod(open_base, build_dir, user=65532, nsexec=nsexec, main_user=65532) as p:
         assert _status(p.main.pid)["Uid"].split()[0] == "65532"
         caps = _assert_user_code_unprivileged(p)
         assert "NoNewPrivs:\t1" in caps or "NoNewPrivs: 1" in caps, caps
@@ -87,14 +86,11 @@ def test_guide_capabilities_against_a_dhi_main_container(open_base, build_dir):
         for name in ("unshare", "mount", "setns", "clone-newuser"):
             out = p.run("exec kcr-probe try-syscall " + name)["stdout"]
             assert out == name + ": EPERM\n", out
-    finally:
-        p.close()
 
 
 def test_image_mode_unprivileged_sidecar_with_file_caps(open_base, build_dir):
     nsexec = _nsexec_with(FILE_CAPS, open_base, build_dir)
-    p = Pod(open_base, build_dir, user=65532, nsexec=nsexec)
-    try:
+    with Pod(open_base, build_dir, user=65532, nsexec=nsexec) as p:
         fields = _status(p.sidecar.proc.pid)
         assert fields["Uid"].split()[0] == "65532"
         assert int(fields["CapEff"], 16) == 0 and int(fields["CapPrm"], 16) == 0
@@ -107,8 +103,6 @@ def test_image_mode_unprivileged_sidecar_with_file_caps(open_base, build_dir):
         assert r.returncode != 0 and Sidecar.SECRET not in r.stdout
         t = p.run("kcr-probe spin", timeout=2)
         assert t["exit_code"] == 124 and t["timed_out"] is True
-    finally:
-        p.close()
 
 
 def _memory_cgroup(limit):
@@ -151,8 +145,7 @@ def test_foreign_architecture_syscall_is_killed(tmp_path, build_dir):
     require_root_and_binaries(build_dir)
     if os.uname().machine != "x86_64":
         pytest.skip("int 0x80 probe is x86_64-only")
-    p = Pod(tmp_path, build_dir)
-    try:
+    with Pod(tmp_path, build_dir) as p:
         for abi in ("int80", "x32"):
             res = p.run(f"exec kcr-probe try-syscall {abi}")
             # The seccomp filter kills a foreign-ABI call with SIGSYS. A kernel
@@ -164,14 +157,11 @@ def test_foreign_architecture_syscall_is_killed(tmp_path, build_dir):
             safe = {(31, 159)} | ({(11, 139)} if abi == "int80" else set())
             assert (res["signal"], res["exit_code"]) in safe, (abi, res)
             assert f"{abi}:" not in res["stdout"], (abi, res)
-    finally:
-        p.close()
 
 
 def test_concurrent_requests_are_all_answered(tmp_path, build_dir):
     require_root_and_binaries(build_dir)
-    p = Pod(tmp_path, build_dir)
-    try:
+    with Pod(tmp_path, build_dir) as p:
         with concurrent.futures.ThreadPoolExecutor(6) as ex:
             futs = [ex.submit(p.run, f"echo run-{i}; cat code.sh | head -1") for i in range(12)]
             outs = [f.result() for f in futs]
@@ -179,8 +169,6 @@ def test_concurrent_requests_are_all_answered(tmp_path, build_dir):
             assert o["exit_code"] == 0
             # each run saw its own code file: executions are serialised
             assert o["stdout"] == f"run-{i}\necho run-{i}; cat code.sh | head -1"
-    finally:
-        p.close()
 
 
 def test_tcp_listener(tmp_path, build_dir):
@@ -190,13 +178,10 @@ def test_tcp_listener(tmp_path, build_dir):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    p = Pod(tmp_path, build_dir, extra_env={"SIDECAR_SOCKET": "", "SIDECAR_PORT": str(port),
-                                            "SIDECAR_HOST": "127.0.0.1"})
-    try:
+    with Pod(tmp_path, build_dir, extra_env={"SIDECAR_SOCKET": "", "SIDECAR_PORT": str(port),
+                                             "SIDECAR_HOST": "127.0.0.1"}):
         url = f"http://127.0.0.1:{port}"
         assert requests.get(url + "/health", timeout=10).json()["status"] == "healthy"
         r = requests.post(url + "/execute", json={"code": "echo tcp"}, timeout=30)
         assert r.status_code == 200 and r.json()["stdout"] == "tcp\n"
         assert requests.get(url + "/nope", timeout=10).status_code == 404
-    finally:
-        p.close()

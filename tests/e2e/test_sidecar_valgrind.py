@@ -26,8 +26,7 @@ def test_sidecar_is_clean_under_valgrind(tmp_path, build_dir):
     log = os.path.join(str(tmp_path), "valgrind.log")
     wrapper = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
                "--errors-for-leak-kinds=definite", "--track-fds=no", f"--log-file={log}"]
-    p = Pod(tmp_path, build_dir, wrapper=wrapper, extra_env={"MAX_OUTPUT_SIZE": "65536"})
-    try:
+    with Pod(tmp_path, build_dir, wrapper=wrapper, extra_env={"MAX_OUTPUT_SIZE": "65536"}) as p:
         # The process serving is valgrind's memcheck tool running kcr-sidecar.
         assert "memcheck" in os.readlink(f"/proc/{p.sidecar.proc.pid}/exe")
         assert p.run("echo hello")["stdout"] == "hello\n"
@@ -51,8 +50,6 @@ def test_sidecar_is_clean_under_valgrind(tmp_path, build_dir):
             r = p.sidecar.request("POST", "/execute", body=body,
                                   headers={"Content-Type": "application/json"})
             assert 400 <= r.status < 500, (body, r.status)
-    finally:
-        p.close()
     status = p.sidecar.proc.returncode
     report = open(log, errors="replace").read()
     assert status == 0, f"kcr-sidecar exited {status} under valgrind:\n{report[-4000:]}"

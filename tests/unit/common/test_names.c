@@ -130,6 +130,17 @@ static char *deep_path(int n, const char *comp)
     return p;
 }
 
+/* fn keeps a path of depth components and refuses one of depth + 1. */
+static void check_depth_limit(char *(*fn)(const char *, int), int depth)
+{
+    char *p = deep_path(depth, "d");
+    check_path(fn, p, depth, p);
+    free(p);
+    p = deep_path(depth + 1, "d");
+    check_path(fn, p, depth, NULL);
+    free(p);
+}
+
 static void test_sanitize_path(void **state)
 {
     (void)state;
@@ -143,17 +154,12 @@ static void test_sanitize_path(void **state)
     check_path(names_sanitize_path, "/.././/", 16, "_");
     check_path(names_sanitize_path, NULL, 16, "_");
     check_path(names_sanitize_path, "a", 0, NULL);
-    char *p = deep_path(16, "d");
-    check_path(names_sanitize_path, p, 16, p);
-    free(p);
-    p = deep_path(17, "d");
-    check_path(names_sanitize_path, p, 16, NULL);
-    free(p);
+    check_depth_limit(names_sanitize_path, 16);
     /* 17 components of 255 bytes pass the depth but not KCR_PATH_MAX. */
     char comp[KCR_NAME_MAX + 1];
     memset(comp, 'c', KCR_NAME_MAX);
     comp[KCR_NAME_MAX] = '\0';
-    p = deep_path(17, comp);
+    char *p = deep_path(17, comp);
     check_path(names_sanitize_path, p, 32, NULL);
     free(p);
 }
@@ -171,12 +177,7 @@ static void test_mount_path(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         check_path(names_mount_path, bad[i], 16, NULL);
     check_path(names_mount_path, NULL, 16, NULL);
-    char *p = deep_path(16, "d");
-    check_path(names_mount_path, p, 16, p);
-    free(p);
-    p = deep_path(17, "d");
-    check_path(names_mount_path, p, 16, NULL);
-    free(p);
+    check_depth_limit(names_mount_path, 16);
     char longname[KCR_PATH_MAX + 2];
     memset(longname, 'a', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
@@ -187,7 +188,7 @@ static void test_mount_path(void **state)
     memset(comp, 'x', sizeof(comp) - 1);
     comp[0] = '.';
     comp[sizeof(comp) - 1] = '\0';
-    p = deep_path(32, comp);
+    char *p = deep_path(32, comp);
     assert_int_equal(strlen(p), KCR_PATH_MAX);
     check_path(names_mount_path, p, 32, NULL);
     free(p);

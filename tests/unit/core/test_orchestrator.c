@@ -271,11 +271,7 @@ static int setup(void **state)
     cfg.state_persistence = true;
     cfg.cleanup_interval_s = 600;
     core = (struct kcr_core){.cfg = &cfg};
-    char p[128];
-    snprintf(p, sizeof(p), "%s/kcr.db", dir);
-    core.meta = meta_sqlite_open(p, NULL);
-    snprintf(p, sizeof(p), "%s/blobs", dir);
-    core.blob = blob_fs_open(p, NULL);
+    assert_int_equal(core_open_stores(&core, dir, NULL), 0);
     assert_non_null(core.meta);
     assert_non_null(core.blob);
     struct kcr_err err = {0};

@@ -19,6 +19,7 @@
 
 #include "common/fsutil.h"
 #include "common/time.h"
+#include "core/core.h"
 #include "core/files.h"
 #include "core/session.h"
 #include "core/statestore.h"
@@ -34,14 +35,10 @@ static int setup(void **state)
     (void)state;
     strcpy(dir, "/tmp/kcr-core-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    char p[128];
     memset(&cfg, 0, sizeof(cfg));
     cfg.cleanup_interval_s = 600;
     core = (struct kcr_core){.cfg = &cfg};
-    snprintf(p, sizeof(p), "%s/kcr.db", dir);
-    core.meta = meta_sqlite_open(p, NULL);
-    snprintf(p, sizeof(p), "%s/blobs", dir);
-    core.blob = blob_fs_open(p, NULL);
+    assert_int_equal(core_open_stores(&core, dir, NULL), 0);
     assert_non_null(core.meta);
     assert_non_null(core.blob);
     return 0;

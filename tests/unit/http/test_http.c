@@ -157,6 +157,15 @@ static void reply_done(struct reply *r)
     buf_done(&r->headers);
 }
 
+/* r answered status, with in_body in its body (NULL: any body); frees r. */
+static void reply_expect(struct reply *r, long status, const char *in_body)
+{
+    assert_int_equal(r->status, status);
+    if (in_body)
+        assert_non_null(strstr(r->body.data, in_body));
+    reply_done(r);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -191,9 +200,7 @@ static void test_route_params_and_prefix(void **state)
     reply_done(&r);
 
     request(c, "/raw/sub/dir/f.png", &r);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body.data, "\"param\":\"sub/dir/f.png\""));
-    reply_done(&r);
+    reply_expect(&r, 200, "\"param\":\"sub/dir/f.png\"");
     curl_easy_cleanup(c);
 }
 
@@ -225,9 +232,7 @@ static void test_errors(void **state)
     CURL *c = curl_easy_init();
     struct reply r;
     request(c, "/nope", &r);
-    assert_int_equal(r.status, 404);
-    assert_non_null(strstr(r.body.data, "Not Found"));
-    reply_done(&r);
+    reply_expect(&r, 404, "Not Found");
 
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
     request(c, "/files/x", &r);
@@ -238,18 +243,15 @@ static void test_errors(void **state)
 
     /* A NUL byte in a path segment never reaches a handler. */
     request(c, "/files/a%00b", &r);
-    assert_int_equal(r.status, 400);
-    reply_done(&r);
+    reply_expect(&r, 400, NULL);
 
     request(c, "/files/a%zz", &r);
-    assert_int_equal(r.status, 400);
-    reply_done(&r);
+    reply_expect(&r, 400, NULL);
 
     struct curl_slist *h = curl_slist_append(NULL, "x-api-key: bad");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     request(c, "/nope", &r);
-    assert_int_equal(r.status, 401); /* the before hook runs ahead of 404 */
-    reply_done(&r);
+    reply_expect(&r, 401, NULL); /* the before hook runs ahead of 404 */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
@@ -265,17 +267,14 @@ static void test_body_limits(void **state)
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, small);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)sizeof(small));
     request(c, "/body", &r);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body.data, "\"len\":500"));
-    reply_done(&r);
+    reply_expect(&r, 200, "\"len\":500");
 
     char big[5000];
     memset(big, 'b', sizeof(big));
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, big);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)sizeof(big));
     request(c, "/body", &r);
-    assert_int_equal(r.status, 413);
-    reply_done(&r);
+    reply_expect(&r, 413, NULL);
     curl_easy_cleanup(c);
 }
 
@@ -351,9 +350,7 @@ static void test_multipart_limits(void **state)
         buf_printf(&b, "0123456789");
     buf_printf(&b, "\r\n--XyZ--\r\n");
     post_multipart_chunked(c, b.data, &r);
-    assert_int_equal(r.status, 413);
-    assert_non_null(strstr(r.body.data, "big.bin exceeds maximum size"));
-    reply_done(&r);
+    reply_expect(&r, 413, "big.bin exceeds maximum size");
     buf_done(&b);
 
     buf_init(&b, 0);
@@ -364,9 +361,7 @@ static void test_multipart_limits(void **state)
                    i);
     buf_printf(&b, "--XyZ--\r\n");
     post_multipart_chunked(c, b.data, &r);
-    assert_int_equal(r.status, 413);
-    assert_non_null(strstr(r.body.data, "Maximum 3 files"));
-    reply_done(&r);
+    reply_expect(&r, 413, "Maximum 3 files");
     buf_done(&b);
     curl_easy_cleanup(c);
 }
@@ -390,9 +385,7 @@ static void test_unix_socket(void **state)
     strcpy(base, "http://localhost");
     request(c, "/files/x.txt", &r);
     strcpy(base, saved);
-    assert_int_equal(r.status, 200);
-    assert_non_null(strstr(r.body.data, "\"param\":\"x.txt\""));
-    reply_done(&r);
+    reply_expect(&r, 200, "\"param\":\"x.txt\"");
     curl_easy_cleanup(c);
     http_server_stop(us);
     unlink(path);

@@ -65,14 +65,28 @@ static const char *env_of(json_t *c, const char *name)
     return NULL;
 }
 
+/* The pod spec of params (taken over), which must be valid. */
+static json_t *pod_of(json_t *params)
+{
+    struct kcr_err err = {0};
+    json_t *pod = k8s_spec_pod(params, &err);
+    if (!pod)
+        fprintf(stderr, "k8s_spec_pod: %s\n", err.msg);
+    json_decref(params);
+    assert_non_null(pod);
+    return pod;
+}
+
+static const char *label_of(json_t *pod, const char *key)
+{
+    return json_string_value(json_object_get(at(pod, "metadata.labels"), key));
+}
+
 static void test_pod_security_fields(void **state)
 {
     (void)state;
-    struct kcr_err err = {0};
-    json_auto_t *p = json_pack("{s:s, s:s, s:s}", "name", "kcr-py-0123abcd", "language", "py",
-                               "namespace", "exec");
-    json_auto_t *pod = k8s_spec_pod(p, &err);
-    assert_non_null(pod);
+    json_auto_t *pod = pod_of(json_pack("{s:s, s:s, s:s}", "name", "kcr-py-0123abcd", "language",
+                                        "py", "namespace", "exec"));
     assert_string_equal(str_at(pod, "kind"), "Pod");
     assert_string_equal(str_at(pod, "metadata.namespace"), "exec");
     assert_true(json_is_true(at(pod, "spec.shareProcessNamespace")));
@@ -124,9 +138,8 @@ static void test_pod_security_fields(void **state)
     assert_string_equal(str_at(json_array_get(json_object_get(s, "volumeMounts"), 0), "mountPath"),
                         "/mnt/data");
 
-    json_t *labels = at(pod, "metadata.labels");
-    assert_string_equal(json_string_value(json_object_get(labels, K8S_LABEL_MANAGED)), "kcr");
-    assert_string_equal(json_string_value(json_object_get(labels, K8S_LABEL_LANG)), "py");
+    assert_string_equal(label_of(pod, K8S_LABEL_MANAGED), "kcr");
+    assert_string_equal(label_of(pod, K8S_LABEL_LANG), "py");
 }
 
 /* User code runs in the sidecar's cgroup, so the execution memory limit (times
@@ -134,12 +147,10 @@ static void test_pod_security_fields(void **state)
 static void test_limits_on_sidecar(void **state)
 {
     (void)state;
-    struct kcr_err err = {0};
-    json_auto_t *p = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:{s:s}}", "name", "kcr-java-1",
-                               "language", "java", "memory_mb", 512, "cpu_millis", 2000, "registry",
-                               "reg.example/kcr", "tag", "v1", "labels", K8S_LABEL_POOL, "warm");
-    json_auto_t *pod = k8s_spec_pod(p, &err);
-    assert_non_null(pod);
+    json_auto_t *pod =
+        pod_of(json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:{s:s}}", "name", "kcr-java-1",
+                         "language", "java", "memory_mb", 512, "cpu_millis", 2000, "registry",
+                         "reg.example/kcr", "tag", "v1", "labels", K8S_LABEL_POOL, "warm"));
     json_t *s = container(pod, "kcr-sidecar");
     json_t *m = container(pod, "main");
     assert_string_equal(str_at(m, "image"), "reg.example/kcr-java:v1");
@@ -153,9 +164,8 @@ static void test_limits_on_sidecar(void **state)
     /* the larger emptyDir (data 1024 Mi by default, tmp 512 Mi) */
     assert_string_equal(env_of(s, "MAX_FILE_WRITE_MB"), "1024");
     assert_string_equal(str_at(m, "resources.limits.memory"), "64Mi");
-    json_t *labels = at(pod, "metadata.labels");
-    assert_string_equal(json_string_value(json_object_get(labels, K8S_LABEL_POOL)), "warm");
-    assert_string_equal(json_string_value(json_object_get(labels, K8S_LABEL_LANG)), "java");
+    assert_string_equal(label_of(pod, K8S_LABEL_POOL), "warm");
+    assert_string_equal(label_of(pod, K8S_LABEL_LANG), "java");
 }
 
 /* Kubernetes has no fork-server: a py pod's own runner preloads. */
@@ -163,16 +173,12 @@ static void test_runner_preload(void **state)
 {
     (void)state;
     struct kcr_err err = {0};
-    json_auto_t *p = json_pack("{s:s, s:s, s:s}", "name", "kcr-py-1", "language", "py",
-                               "runner_preload", "numpy,pandas");
-    json_auto_t *pod = k8s_spec_pod(p, &err);
-    assert_non_null(pod);
+    json_auto_t *pod = pod_of(json_pack("{s:s, s:s, s:s}", "name", "kcr-py-1", "language", "py",
+                                        "runner_preload", "numpy,pandas"));
     assert_string_equal(env_of(container(pod, "kcr-sidecar"), "RUNNER_PRELOAD"), "numpy,pandas");
     /* The preloaded stack gets its own room: 512 + 64 + 192. */
     assert_string_equal(str_at(container(pod, "kcr-sidecar"), "resources.limits.memory"), "768Mi");
-    json_auto_t *q = json_pack("{s:s, s:s}", "name", "kcr-py-2", "language", "py");
-    json_auto_t *plain = k8s_spec_pod(q, &err);
-    assert_non_null(plain);
+    json_auto_t *plain = pod_of(json_pack("{s:s, s:s}", "name", "kcr-py-2", "language", "py"));
     assert_null(env_of(container(plain, "kcr-sidecar"), "RUNNER_PRELOAD"));
     assert_string_equal(str_at(container(plain, "kcr-sidecar"), "resources.limits.memory"),
                         "576Mi");

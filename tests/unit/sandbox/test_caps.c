@@ -15,29 +15,10 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "fakes/child.h"
 #include "sandbox/caps.h"
-
-/* Runs fn in a child and returns its exit status (the child's verdict). */
-static int in_child(int (*fn)(void))
-{
-    pid_t p = fork();
-    if (p == 0)
-        _exit(fn());
-    int st = 0;
-    waitpid(p, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* Root only (skipped otherwise): fn in a child must return 0. */
-static void as_root_in_child(int (*fn)(void))
-{
-    if (geteuid() != 0)
-        skip();
-    assert_int_equal(in_child(fn), 0);
-}
 
 static int bounding_is_empty(void)
 {
@@ -75,7 +56,7 @@ static int drop_everything(void)
 static void test_drop_all(void **state)
 {
     (void)state;
-    as_root_in_child(drop_everything);
+    child_run_as_root(drop_everything, 0);
 }
 
 static int unprivileged_cannot_drop_bounding(void)
@@ -90,7 +71,7 @@ static int unprivileged_cannot_drop_bounding(void)
 static void test_drop_is_idempotent(void **state)
 {
     (void)state;
-    as_root_in_child(unprivileged_cannot_drop_bounding);
+    child_run_as_root(unprivileged_cannot_drop_bounding, 0);
 }
 
 /* The Kubernetes sidecar's shape: uid 65532 holding only the guide's three
@@ -139,7 +120,7 @@ static int drop_without_setpcap(void)
 static void test_drop_without_setpcap_uses_own_userns(void **state)
 {
     (void)state;
-    as_root_in_child(drop_without_setpcap);
+    child_run_as_root(drop_without_setpcap, 0);
 }
 
 /* unshare(CLONE_NEWUSER) refuses a chrooted caller: the drop fails, naming
@@ -162,7 +143,7 @@ static int drop_without_setpcap_in_chroot(void)
 static void test_drop_without_setpcap_in_chroot_fails(void **state)
 {
     (void)state;
-    as_root_in_child(drop_without_setpcap_in_chroot);
+    child_run_as_root(drop_without_setpcap_in_chroot, 0);
 }
 
 int main(void)

@@ -82,6 +82,23 @@ static void mountinfo_line(FILE *f, int id, const char *mnt, const char *fstype,
             mnt, id, fstype, opts);
 }
 
+/* A mountinfo at <tmpdir>/mountinfo holding one cgroup2 mount, <tmpdir>/v2
+ * with super options opts, whose root offers controllers. Returns the
+ * mountinfo's path and, in *ret_root, the mount's. */
+static char *fake_v2_mount(const char *opts, const char *controllers, char **ret_root)
+{
+    char *mi = xasprintf("%s/mountinfo", tmpdir);
+    char *root = xasprintf("%s/v2", tmpdir);
+    FILE *f = fopen(mi, "we");
+    assert_non_null(f);
+    mountinfo_line(f, 30, root, "cgroup2", opts);
+    fclose(f);
+    _cleanup_free_ char *ctl = xasprintf("%s/cgroup.controllers", root);
+    write_file(ctl, controllers);
+    *ret_root = root;
+    return mi;
+}
+
 static void test_cgroup_detect_none(void **state)
 {
     (void)state;
@@ -197,14 +214,9 @@ static void test_cgroup_v1_fake_tree(void **state)
 static void test_cgroup_v2_fake_tree(void **state)
 {
     (void)state;
-    _cleanup_free_ char *mi = xasprintf("%s/mountinfo", tmpdir);
-    _cleanup_free_ char *root = xasprintf("%s/v2", tmpdir);
-    FILE *f = fopen(mi, "we");
-    assert_non_null(f);
-    mountinfo_line(f, 30, root, "cgroup2", "rw,nsdelegate,memory_recursiveprot");
-    fclose(f);
-    _cleanup_free_ char *ctl = xasprintf("%s/cgroup.controllers", root);
-    write_file(ctl, "cpuset cpu io memory hugetlb pids rdma misc\n");
+    _cleanup_free_ char *root = NULL;
+    _cleanup_free_ char *mi = fake_v2_mount("rw,nsdelegate,memory_recursiveprot",
+                                            "cpuset cpu io memory hugetlb pids rdma misc\n", &root);
     const char *files[] = {"cgroup.subtree_control", "kcr/cgroup.subtree_control",
                            "kcr/pod1/memory.max",    "kcr/pod1/memory.swap.max",
                            "kcr/pod1/pids.max",      "kcr/pod1/cpu.max",
@@ -260,14 +272,9 @@ static void test_cgroup_v2_fake_tree(void **state)
 static void test_cgroup_v2_without_memory(void **state)
 {
     (void)state;
-    _cleanup_free_ char *mi = xasprintf("%s/mountinfo", tmpdir);
-    _cleanup_free_ char *root = xasprintf("%s/v2", tmpdir);
-    FILE *f = fopen(mi, "we");
-    assert_non_null(f);
-    mountinfo_line(f, 30, root, "cgroup2", "rw");
-    fclose(f);
-    _cleanup_free_ char *ctl = xasprintf("%s/cgroup.controllers", root);
-    write_file(ctl, "hugetlb\n"); /* like this machine's unified mount */
+    _cleanup_free_ char *root = NULL;
+    /* hugetlb only, like this machine's unified mount */
+    _cleanup_free_ char *mi = fake_v2_mount("rw", "hugetlb\n", &root);
     struct kcr_err err = {0};
     assert_null(cgroup_mgr_new(mi, "kcr", &err));
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);

@@ -12,32 +12,13 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "fakes/child.h"
 #include "sandbox/net.h"
 #include "sandbox/ns.h"
-
-/* Waits for pid at most timeout_s seconds; kills it on timeout. Returns its
- * exit code, or -1 when it was killed or timed out. */
-static int wait_child(pid_t pid, int timeout_s)
-{
-    int status = 0;
-    for (int i = 0; i < timeout_s * 100; i++) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
-}
 
 static void test_ns_flags_name(void **state)
 {
@@ -86,7 +67,7 @@ static void test_ns_fork_pod_namespaces(void **state)
     assert_true(pid >= 0);
     if (pid == 0)
         _exit(in_pod_namespaces());
-    assert_int_equal(wait_child(pid, 10), 0);
+    assert_int_equal(child_wait(pid, 10), 0);
     assert_false(in_cgroup); /* none asked for */
     /* Nothing leaked out: the host keeps its name. */
     char host_after[64] = {0};

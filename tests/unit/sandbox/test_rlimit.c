@@ -10,21 +10,11 @@
 #include <cmocka.h>
 
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "fakes/child.h"
 #include "sandbox/cgroup-self.h"
 #include "sandbox/rlimit.h"
-
-static int in_child(int (*fn)(void))
-{
-    pid_t p = fork();
-    if (p == 0)
-        _exit(fn());
-    int st = 0;
-    waitpid(p, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static int apply_limits(void)
 {
@@ -60,7 +50,7 @@ static int apply_limits(void)
 static void test_apply(void **state)
 {
     (void)state;
-    assert_int_equal(in_child(apply_limits), 0);
+    assert_int_equal(child_run(apply_limits, 0), 0);
 }
 
 static void test_cgroup_self_oom_counter(void **state)

@@ -11,19 +11,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/xalloc.h"
+#include "fakes/child.h"
 #include "sandbox/ns.h"
 #include "sandbox/rootfs.h"
 
@@ -47,20 +45,6 @@ static int teardown(void **state)
 {
     (void)state;
     return fs_rm_tree_at(AT_FDCWD, tmpdir);
-}
-
-static int wait_child(pid_t pid, int timeout_s)
-{
-    int status = 0;
-    for (int i = 0; i < timeout_s * 100; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
 }
 
 static struct kcr_rootfs_plan *make_plan(const char *runtime, const char *const *extra,
@@ -184,13 +168,7 @@ static int child_bind_step(void)
 static void test_rootfs_bind_step_in_child(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(child_bind_step());
-    assert_int_equal(wait_child(pid, 10), 0);
+    child_run_as_root(child_bind_step, 10);
     /* The mount lived in the child's namespace only. */
     char p[128];
     snprintf(p, sizeof(p), "%s/root/usr", tmpdir);
@@ -239,13 +217,7 @@ static int child_full_plan(void)
 static void test_rootfs_full_plan_and_pivot(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
-        skip();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(child_full_plan());
-    assert_int_equal(wait_child(pid, 20), 0);
+    child_run_as_root(child_full_plan, 20);
     /* /mnt/data was the host directory: the file is there. */
     char p[128];
     snprintf(p, sizeof(p), "%s/data/x", tmpdir);

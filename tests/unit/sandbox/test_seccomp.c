@@ -29,19 +29,24 @@
 #include <seccomp.h>
 #include <sys/mman.h>
 
+#include "fakes/child.h"
 #include "sandbox/seccomp.h"
 
+/* What a child runs under the policy (set before each fork). */
+static int (*filtered_fn)(void);
+
+static int under_policy(void)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_apply_policy() < 0)
+        return 99;
+    return filtered_fn();
+}
+
+/* fn in a forked child under the policy: the child's exit status. */
 static int in_child(int (*fn)(void))
 {
-    pid_t p = fork();
-    if (p == 0) {
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_apply_policy() < 0)
-            _exit(99);
-        _exit(fn());
-    }
-    int st = 0;
-    waitpid(p, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    filtered_fn = fn;
+    return child_run(under_policy, 0);
 }
 
 #define EXPECT_ERRNO(call, e, code)                                                                \
