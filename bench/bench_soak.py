@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 sys.path.insert(0, HERE)
 
+from api_util import pool_settled  # noqa: E402
 from bench_ladder import pct, start_server, stop_server  # noqa: E402
 from pod_util import _procs, children  # noqa: E402
 from test_pod_local import cgroup_dirs, mounts_mentioning  # noqa: E402
@@ -106,12 +107,6 @@ def counts(s, procs):
         "mountinfo lines (system)": total,
         **{f"fds of {name}": nfds(pid) for name, pid in procs.items()},
     }
-
-
-def pool_settled(s):
-    pool = s.get("/health/detailed").json()["services"]["pods"]["pool"]
-    return all(p["warm"] == p["target"] and not p["creating"] and not p["in_use"]
-               for p in pool.values())
 
 
 def settle(s, procs, like=None, bound=SETTLE_S):

@@ -1,6 +1,8 @@
 """Helpers for the kcr serve black-box tests: start a real `kcr serve` on a free
 loopback port with its own temporary KCR_DATA_DIR, talk to it with requests,
 stop it (SIGTERM) or kill it (SIGKILL) and start it again on the same data."""
+import contextlib
+import glob
 import os
 import shutil
 import signal
@@ -12,7 +14,7 @@ import time
 import pytest
 import requests
 
-from conftest import BUILD, ROOT as ROOT_DIR, free_port  # noqa: F401
+from conftest import BUILD, ROOT as ROOT_DIR, free_port, wait_for  # noqa: F401
 
 KCR = os.path.join(BUILD, "kcr")
 SIDECAR = os.path.join(BUILD, "kcr-sidecar")
@@ -188,3 +190,91 @@ def run_server_once(env, timeout=20):
         return p.returncode, p.stdout, p.stderr
     finally:
         base.cleanup()
+
+
+# --- Pods of one server: its own KCR_RUN_DIR and KCR_CGROUP_PARENT ----------
+
+def own_pods_env(tag):
+    """KCR_RUN_DIR and KCR_CGROUP_PARENT for one server alone (pass them to
+    start_server), so that pod_leftovers counts that server's pods only;
+    stop_and_remove removes both afterwards."""
+    run_dir = tempfile.mkdtemp(prefix="kcr-api-run-")
+    os.chmod(run_dir, 0o755)  # the sidecar (uid 65532) must reach its socket
+    return {"KCR_RUN_DIR": run_dir, "KCR_CGROUP_PARENT": f"kcr-e2e-{tag}-{os.getpid()}"}
+
+
+def _pods_of(s, run_dir, parent):
+    return (run_dir or s.extra_env["KCR_RUN_DIR"],
+            parent or s.extra_env["KCR_CGROUP_PARENT"])
+
+
+def pod_leftovers(run_dir, parent):
+    """Pod dirs under run_dir, cgroups under <hierarchy>/parent, processes
+    naming run_dir: what a destroyed pod must not leave."""
+    out = glob.glob(os.path.join(run_dir, "pods", "*"))
+    out += [d for d in glob.glob(os.path.join("/sys/fs/cgroup", "*", parent, "*"))
+            + glob.glob(os.path.join("/sys/fs/cgroup", parent, "*")) if os.path.isdir(d)]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if run_dir.encode() in f.read():
+                    out.append("process %s" % pid)
+        except OSError:
+            pass
+    return out
+
+
+def leftovers_after_exit(run_dir, parent, within=10.0):
+    """pod_leftovers once they are gone, or after `within` seconds: pods in
+    use when kcr exits are destroyed by the pod manager as it notices, which
+    on a loaded machine takes a moment after kcr's own exit."""
+    deadline = time.monotonic() + within
+    while True:
+        left = pod_leftovers(run_dir, parent)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+def stop_and_remove(s, run_dir=None, parent=None):
+    """Stops the server and removes the test's run dir and its own
+    <hierarchy>/parent directories (empty once its pods are gone; kcr keeps
+    a parent for the next start). run_dir, parent: the server's
+    KCR_RUN_DIR and KCR_CGROUP_PARENT unless given."""
+    run_dir, parent = _pods_of(s, run_dir, parent)
+    s.stop()
+    s.cleanup()
+    for d in glob.glob(os.path.join("/sys/fs/cgroup", "*", parent)) + [
+            os.path.join("/sys/fs/cgroup", parent)]:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def pool_settled(s):
+    """Every warm pool of the server full and idle: nothing being created,
+    no pod in use (/health/detailed)."""
+    pool = s.get("/health/detailed").json()["services"]["pods"]["pool"]
+    return all(p["warm"] == p["target"] and not p["creating"] and not p["in_use"]
+               for p in pool.values())
+
+
+@contextlib.contextmanager
+def no_pod_leaked(s, timeout=60, run_dir=None, parent=None):
+    """Around a block that uses the server's pods: counts pod_leftovers with
+    the warm pool settled before, and waits (up to timeout seconds) after
+    for the pool to settle again with no more of them than before (the pool
+    refills the warm pods the block used). The server needs its own run
+    dir and cgroup parent (own_pods_env)."""
+    run_dir, parent = _pods_of(s, run_dir, parent)
+    wait_for(lambda: pool_settled(s), timeout, interval=0.1,
+             what="the warm pool to be full and idle before the test")
+    before = pod_leftovers(run_dir, parent)
+    yield
+    wait_for(lambda: pool_settled(s) and len(pod_leftovers(run_dir, parent)) <= len(before),
+             timeout, interval=0.1,
+             what=lambda: (f"the pods to be back to the {len(before)} leftovers of before "
+                           f"({before}); now {pod_leftovers(run_dir, parent)}, pool "
+                           f"{s.get('/health/detailed').json()['services']['pods']['pool']}"))

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from api_util import needs_pods, server, start_server  # noqa: F401
+from api_util import (leftovers_after_exit, needs_pods, server, start_server,  # noqa: F401
+                      stop_and_remove)
 from conftest import wait_for
 
 
@@ -361,55 +362,6 @@ def test_request_log_line_has_language_and_outcome(server):
 
 @needs_pods
 @pytest.mark.slow
-def _pod_leftovers(run_dir, parent):
-    """Pod dirs under run_dir, cgroups under <hierarchy>/parent, processes
-    naming run_dir: what a destroyed pod must not leave."""
-    import glob
-    import os
-    out = glob.glob(os.path.join(run_dir, "pods", "*"))
-    out += [d for d in glob.glob(os.path.join("/sys/fs/cgroup", "*", parent, "*"))
-            + glob.glob(os.path.join("/sys/fs/cgroup", parent, "*")) if os.path.isdir(d)]
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if run_dir.encode() in f.read():
-                    out.append("process %s" % pid)
-        except OSError:
-            pass
-    return out
-
-
-def _leftovers_after_exit(run_dir, parent, within=10.0):
-    """_pod_leftovers once they are gone, or after `within` seconds: pods in
-    use when kcr exits are destroyed by the pod manager as it notices, which
-    on a loaded machine takes a moment after kcr's own exit."""
-    import time
-    deadline = time.monotonic() + within
-    while True:
-        left = _pod_leftovers(run_dir, parent)
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.1)
-
-
-def _stop_and_remove(s, run_dir, parent):
-    """Stops the server and removes the test's run dir and its own
-    <hierarchy>/parent directories (empty once its pods are gone; kcr keeps
-    a parent for the next start)."""
-    import glob
-    import os
-    import shutil
-    s.stop()
-    s.cleanup()
-    for d in glob.glob(os.path.join("/sys/fs/cgroup", "*", parent)) + [
-            os.path.join("/sys/fs/cgroup", parent)]:
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
-    shutil.rmtree(run_dir, ignore_errors=True)
-
-
 def test_sigterm_finishes_inflight_execution():
     """SIGTERM: the server stops accepting at once, lets the execution in
     flight finish, destroys every pod (warm ones too) and exits 0."""
@@ -446,9 +398,9 @@ def test_sigterm_finishes_inflight_execution():
         t.join(30)
         assert result["r"].status_code == 200
         assert result["r"].json()["stdout"] == "done\n"
-        assert _leftovers_after_exit(run_dir, parent) == []
+        assert leftovers_after_exit(run_dir, parent) == []
     finally:
-        _stop_and_remove(s, run_dir, parent)
+        stop_and_remove(s, run_dir, parent)
 
 
 @needs_pods
@@ -478,9 +430,9 @@ def test_sigterm_grace_is_bounded():
         s.proc.terminate()
         s.proc.wait(timeout=20)
         assert time.monotonic() - t0 < 8, "shutdown waited for the execution"
-        assert _leftovers_after_exit(run_dir, parent) == []
+        assert leftovers_after_exit(run_dir, parent) == []
     finally:
-        _stop_and_remove(s, run_dir, parent)
+        stop_and_remove(s, run_dir, parent)
 
 
 @needs_pods
