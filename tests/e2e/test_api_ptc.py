@@ -167,10 +167,11 @@ def jwt_key():
 @pytest.fixture(scope="module")
 def server(jwt_key):
     """Two API keys and LibreChat JWTs; runs may take 60 s; a paused run
-    left by a failing test expires in 20 s."""
+    left by a failing test expires in 20 s, and does not hold the next
+    tests' starts (PTC_MAX_PAUSED would be the warm pool's size, 1)."""
     s = start_server(dict(own_pods_env("ptc"), MAX_EXECUTION_TIME="60", API_KEYS=OTHER_KEY,
                           CODEAPI_JWT_PUBLIC_KEY=jwt_key.public_pem,
-                          PTC_CONTINUATION_TIMEOUT_SECONDS="20"))
+                          PTC_CONTINUATION_TIMEOUT_SECONDS="20", PTC_MAX_PAUSED="8"))
     yield s
     stop_and_remove(s)
 
@@ -277,6 +278,22 @@ def test_tool_error_raises_ToolError(server):
     r = cont(server, b["continuation_token"], [
         {"call_id": c["id"], "result": None, "is_error": True, "error_message": "quota exceeded"}])
     assert completed(answer(r, "completed"))["stdout"] == "caught True ToolError quota exceeded\n"
+
+
+@needs_pods
+def test_one_dict_argument_and_missing_results(server):
+    """A tool takes one dict instead of keywords; a call left without a
+    result raises ToolError("no result for this call"); a result for an id
+    that was not asked for is ignored (docs/ptc.md)."""
+    code = ('a, b = await asyncio.gather(t({"k": 1}), t(k=2), return_exceptions=True)\n'
+            'print(repr(a), type(b).__name__, b)')
+    b = paused(start(server, code), 2)
+    assert sorted(c["input"]["k"] for c in b["tool_calls"]) == [1, 2]
+    first = next(c for c in b["tool_calls"] if c["input"]["k"] == 1)
+    r = cont(server, b["continuation_token"], [
+        ok_result(first, "one"), {"call_id": "not-asked-for", "result": 3, "is_error": False}])
+    b = answer(r, "completed")
+    assert b["stdout"] == "'one' ToolError no result for this call\n", b
 
 
 @needs_pods
@@ -491,7 +508,7 @@ def test_cancel_a_request_in_flight(server):
     th.join(30)
     assert not th.is_alive(), "the cancelled request did not answer within 30 s"
     assert "e" not in box, box
-    answer(box["r"], "error")
+    assert answer(box["r"], "error")["error"] == "Execution cancelled"
     r = cont(server, b["continuation_token"], [ok_result(b["tool_calls"][0], 1)])
     assert r.status_code == 404, r.text
 
@@ -554,12 +571,14 @@ MALFORMED = [
     ("code_not_a_string", {"code": 5, "tools": [T]}, ("code",)),
     ("tools_not_an_array", {"code": "await t()", "tools": {"name": "t"}}, ("tools",)),
     ("tool_without_name", {"code": "await t()", "tools": [{"description": "d"}]}, ("name",)),
+    ("tool_name_too_long", {"code": "await t()", "tools": [tool("x" * 257)]}, ("name",)),
+    ("tool_names_repeated", {"code": "await t()", "tools": [T, T]}, ("name", "unique", "twice")),
     ("tools_missing", {"code": "await t()"}, ("tools", "/exec")),
     ("lang_unknown", {"code": "await t()", "tools": [T], "lang": "cobol"},
      ("lang", "cobol", "language")),
     ("code_and_continuation_token", {"code": "await t()", "tools": [T],
                                      "continuation_token": "x" * 32, "tool_results": []},
-     ("continuation_token",)),
+     ("continuation",)),
 ]
 
 

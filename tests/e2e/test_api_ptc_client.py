@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.timeout(1800), needs_pods]
 @pytest.fixture(scope="module")
 def server():
     """Runs may take 60 s (the abort test needs a run that would outlast its waits)."""
-    s = start_server(dict(own_pods_env("ptc-client"), MAX_EXECUTION_TIME="60"))
+    s = start_server(dict(own_pods_env("ptc-client"), MAX_EXECUTION_TIME="60",
+                          PTC_MAX_PAUSED="4"))
     yield s
     stop_and_remove(s)
 
