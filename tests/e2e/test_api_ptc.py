@@ -58,8 +58,9 @@ def post(s, body, headers=None, prefix="", path=PATH, http=None, **kw):
     return (http or s.http).post(s.url + prefix + path, headers=h, **kw)
 
 
-def start(s, code, tools=(T,), headers=None, prefix="", **fields):
-    return post(s, dict({"code": code, "tools": list(tools)}, **fields), headers, prefix)
+def start(s, code, tools=(T,), headers=None, prefix="", http=None, **fields):
+    return post(s, dict({"code": code, "tools": list(tools)}, **fields), headers, prefix,
+                http=http)
 
 
 def cont(s, token, results, headers=None, prefix="", **kw):
@@ -500,23 +501,31 @@ def test_cancel_a_paused_run(server):
 
 
 @needs_pods
-def test_cancel_a_request_in_flight(server):
-    """The continuation runs `while True` under a request id; a cancel from
-    another thread (repeated until it finds the request) ends it: the
-    request answers "Execution cancelled" (not the time limit's error)."""
-    b = paused(start(server, "await t()\nwhile True:\n    pass"), 1)
+@pytest.mark.parametrize("which", ["first_request", "continuation"])
+def test_cancel_a_request_in_flight(server, which):
+    """The program runs `while True` under a request id (in the first
+    request, or in a continuation after a call); a cancel from another
+    thread (repeated until it finds the request) ends it: the request
+    answers "Execution cancelled" (not the time limit's error)."""
     rid = str(uuid.uuid4())
-    th, box = in_thread(lambda: cont(server, b["continuation_token"],
-                                     [ok_result(b["tool_calls"][0], 1)],
-                                     headers=server.headers(**{RID: rid}), http=requests))
+    h = server.headers(**{RID: rid})
+    if which == "first_request":
+        code = "while True:\n    pass\nawait t()"
+        th, box = in_thread(lambda: start(server, code, headers=h, http=requests))
+    else:
+        b = paused(start(server, "await t()\nwhile True:\n    pass"), 1)
+        th, box = in_thread(lambda: cont(server, b["continuation_token"],
+                                         [ok_result(b["tool_calls"][0], 1)], headers=h,
+                                         http=requests))
     wait_for(lambda: cancel(server, rid).json()["cancelled"], 30, interval=0.2,
              what="a cancel that finds the request in flight")
     th.join(30)
     assert not th.is_alive(), "the cancelled request did not answer within 30 s"
     assert "e" not in box, box
     assert answer(box["r"], "error")["error"] == "Execution cancelled"
-    r = cont(server, b["continuation_token"], [ok_result(b["tool_calls"][0], 1)])
-    assert r.status_code == 404, r.text
+    if which == "continuation":
+        r = cont(server, b["continuation_token"], [ok_result(b["tool_calls"][0], 1)])
+        assert r.status_code == 404, r.text
 
 
 def test_cancel_of_an_unknown_request_id(server):
