@@ -341,6 +341,28 @@ static bool strip_sidecar_mark(const char *data, size_t *len)
     return true;
 }
 
+/* The sidecar ends the stderr of a run it stopped at its deadline with its
+ * own "Execution timed out after N seconds" line; kcr writes that line
+ * itself (below), once: take the sidecar's off. */
+static void strip_sidecar_timeout(const char *data, size_t *len)
+{
+    static const char head[] = "Execution timed out after ";
+    static const char tail[] = " seconds";
+    size_t n = *len, hl = strlen(head), tl = strlen(tail);
+    if (!data || n < hl + tl + 1 || memcmp(data + n - tl, tail, tl))
+        return;
+    size_t digits = 0;
+    while (digits < 10 && n - tl - digits > 0 && data[n - tl - digits - 1] >= '0' &&
+           data[n - tl - digits - 1] <= '9')
+        digits++;
+    if (digits == 0 || n < hl + tl + digits)
+        return;
+    size_t start = n - tl - digits - hl;
+    if (memcmp(data + start, head, hl) || (start > 0 && data[start - 1] != '\n'))
+        return;
+    *len = start;
+}
+
 static void finish_output(struct kcr_core *c, const struct kcr_lang *lang,
                           const struct kcr_exec_result *r, int timeout_s,
                           struct kcr_exec_response *res)
@@ -350,6 +372,8 @@ static void finish_output(struct kcr_core *c, const struct kcr_lang *lang,
     size_t olen = r->stdout_len, elen = r->stderr_len;
     bool ocut = strip_sidecar_mark(r->stdout_data, &olen);
     bool ecut = strip_sidecar_mark(r->stderr_data, &elen);
+    if (r->timed_out)
+        strip_sidecar_timeout(r->stderr_data, &elen);
     res->stdout_text = output_process(r->stdout_data, olen, cap, true, ocut);
     _cleanup_free_ char *err = output_process(r->stderr_data, elen, cap, false, ecut);
     const char *sep = *err && err[strlen(err) - 1] != '\n' ? "\n" : "";

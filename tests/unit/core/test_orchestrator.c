@@ -124,11 +124,12 @@ static void will_write(const char *name, const char *data, size_t len)
     free(x);
 }
 
-/* /execute answers status with a result of these fields. */
-static void will_answer(int status, int exit_code, const char *out, size_t out_len, const char *err)
+/* /execute answers status with a result of these fields (timed out or not). */
+static void will_answer_run(int status, int exit_code, const char *out, size_t out_len,
+                            const char *err, bool timed_out)
 {
     json_t *j = json_pack("{s:i, s:s%, s:s, s:b, s:i}", "exit_code", exit_code, "stdout", out,
-                          out_len, "stderr", err, "timed_out", 0, "execution_time_ms", 7);
+                          out_len, "stderr", err, "timed_out", timed_out, "execution_time_ms", 7);
     assert_non_null(j);
     pthread_mutex_lock(&fp.mu);
     free(fp.exec_reply);
@@ -136,6 +137,11 @@ static void will_answer(int status, int exit_code, const char *out, size_t out_l
     fp.exec_status = status;
     pthread_mutex_unlock(&fp.mu);
     json_decref(j);
+}
+
+static void will_answer(int status, int exit_code, const char *out, size_t out_len, const char *err)
+{
+    will_answer_run(status, exit_code, out, out_len, err, false);
 }
 
 static void reply_json(int fd, int status, json_t *j)
@@ -582,6 +588,41 @@ static void test_output_truncated_at_max_chars(void **state)
     orchestrator_response_done(&res);
 }
 
+/* The sidecar's own timeout line is replaced by the API's, so that it
+ * appears once (docs/api-contract.md rule 4); the program's text stays. */
+static void test_timeout_line_once(void **state)
+{
+    (void)state;
+    struct kcr_exec_request req = request("js", "1");
+    struct kcr_exec_response res;
+    static const char *const sidecar_err[] = {
+        "partial\nExecution timed out after 30 seconds",
+        "Execution timed out after 30 seconds",
+        "no newline at the end\nExecution timed out after 30 seconds",
+    };
+    static const char *const want[] = {
+        "partial\nExecution timed out after 30 seconds",
+        "Execution timed out after 30 seconds",
+        "no newline at the end\nExecution timed out after 30 seconds",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        fresh_pod();
+        will_answer_run(200, 124, "", 0, sidecar_err[i], true);
+        assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+        assert_string_equal(res.outcome, "timeout");
+        assert_string_equal(res.stderr_text, want[i]);
+        orchestrator_response_done(&res);
+    }
+    /* A program that prints the words itself, mid-stream, keeps them. */
+    fresh_pod();
+    will_answer_run(200, 124, "", 0, "Execution timed out after 30 seconds!\n", true);
+    assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+    assert_string_equal(res.stderr_text,
+                        "Execution timed out after 30 seconds!\nExecution timed out after 30 "
+                        "seconds");
+    orchestrator_response_done(&res);
+}
+
 /*** (d) Output files ***/
 
 static void test_output_files(void **state)
@@ -737,6 +778,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_state_kept_after_success_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_unchanged_is_not_fetched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_truncated_at_max_chars, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_line_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_files_modified_uploads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_copied_once, setup, teardown),
