@@ -20,9 +20,10 @@
 #define IN_MAX     (PTC_MAX_HEADER + PTC_MAX_MESSAGE)
 
 enum run_state {
-    RUN_WORKING, /* a handler owns it: starting or pumping */
-    RUN_PAUSED,  /* waiting for /continue; nobody touches it but under the lock */
-    RUN_ENDED,   /* finished by a cancel; its answer waits for /continue */
+    RUN_WORKING,    /* a handler owns it: starting or pumping */
+    RUN_PAUSED,     /* waiting for /continue; nobody touches it but under the lock */
+    RUN_CANCELLING, /* paused, then cancelled: the cancel finishes it (/continue waits) */
+    RUN_ENDED,      /* finished by a cancel; its answer waits for /continue */
 };
 
 /* Our end of the program's channel, served inside the pump loop. The
@@ -54,6 +55,7 @@ struct ptc_run {
 
 struct sidecar_ptc {
     pthread_mutex_t lock; /* guards run and run->state, ->cancelled, ->live */
+    pthread_cond_t ended; /* a cancelled paused run reached RUN_ENDED */
     struct ptc_run *run;
 };
 
@@ -61,6 +63,7 @@ struct sidecar_ptc *sidecar_ptc_new(void)
 {
     struct sidecar_ptc *ptc = xcalloc(1, sizeof(*ptc));
     pthread_mutex_init(&ptc->lock, NULL);
+    pthread_cond_init(&ptc->ended, NULL);
     return ptc;
 }
 
@@ -85,6 +88,7 @@ struct sidecar_ptc *sidecar_ptc_free(struct sidecar_ptc *ptc)
         return NULL;
     run_free(ptc->run);
     pthread_mutex_destroy(&ptc->lock);
+    pthread_cond_destroy(&ptc->ended);
     free(ptc);
     return NULL;
 }
@@ -371,6 +375,11 @@ struct kcr_http_resp *sidecar_ptc_continue(struct sidecar_ptc *ptc, struct kcr_h
 {
     const struct kcr_buf *body = http_req_body(req);
     pthread_mutex_lock(&ptc->lock);
+    /* A cancel that found the run paused finishes it in a moment (the kill,
+     * the namespace's end); its client's continuation, already on its way,
+     * gets that answer rather than "nothing paused". */
+    while (ptc->run && ptc->run->state == RUN_CANCELLING)
+        pthread_cond_wait(&ptc->ended, &ptc->lock);
     struct ptc_run *run = ptc->run;
     if (run && run->state == RUN_ENDED) {
         /* Cancelled while paused: the answer the cancel kept. */
@@ -412,7 +421,7 @@ struct kcr_http_resp *sidecar_ptc_cancel(struct sidecar_ptc *ptc, struct kcr_htt
         sidecar_live_kill(run->live);
     bool paused = run->state == RUN_PAUSED;
     if (paused)
-        run->state = RUN_WORKING; /* ours now: nobody else pumps it */
+        run->state = RUN_CANCELLING; /* ours now: nobody else pumps it */
     pthread_mutex_unlock(&ptc->lock);
     http_req_log(req, "paused", json_boolean(paused));
     if (paused) {
@@ -428,6 +437,7 @@ struct kcr_http_resp *sidecar_ptc_cancel(struct sidecar_ptc *ptc, struct kcr_htt
         run->ended_status = status;
         run->ended_body = body;
         run->state = RUN_ENDED;
+        pthread_cond_broadcast(&ptc->ended);
         pthread_mutex_unlock(&ptc->lock);
     }
     return http_resp_json(200, json_pack("{s:b}", "cancelled", 1));

@@ -304,6 +304,29 @@ def test_cancel_while_paused():
         assert pod.execute("print(2)")["stdout"] == "2\n"
 
 
+def test_continue_racing_a_cancel_gets_the_cancelled_answer():
+    """kcr may send /continue while its cancel of that paused run is still
+    finishing it (kcr's cancel comes from another client request): the
+    continuation waits for the cancel's answer, never "nothing paused" (409).
+    Repeated, each time with the continuation sent right behind the cancel."""
+    with LocalPod("py") as pod:
+        for _ in range(8):
+            status, r = start(pod, "await t()\nprint('after')\n", ["t"])
+            assert r["status"] == "tool_call_required", r
+            box = {}
+            th = threading.Thread(target=lambda: box.update(c=post(pod, "/programmatic/cancel")))
+            th.start()
+            status, r = cont(pod, [ok(r["tool_calls"][0], 1)])
+            th.join(30)
+            assert box["c"] == (200, {"cancelled": True}) or box["c"][1] == {"cancelled": False}
+            assert status == 200 and r["status"] == "done", (status, r)
+            if box["c"][1]["cancelled"]:
+                assert r["exit_code"] == 137 and r["signal"] == 9, r
+            else:  # the continuation won: the program finished first
+                assert r["exit_code"] == 0 and r["stdout"] == "after\n", r
+        assert_no_process_left(pod)
+
+
 def test_cancel_while_running():
     with LocalPod("py") as pod:
         out = {}
