@@ -158,7 +158,7 @@ static struct kcr_http_resp *answer(struct kcr_api *api, struct kcr_http_req *re
         http_req_log(req, "tool_calls", json_integer((json_int_t)json_array_size(ans->tool_calls)));
     else if (lang)
         metrics_record_exec(api->metrics, lang, ans->exec.outcome ? ans->exec.outcome : "failed",
-                            (time_mono_ms_f() - t0) / 1e3);
+                            (time_mono_ms_f() - t0) / 1e3, http_req_id(req));
     return http_resp_json(200, programmatic_answer_json(ans));
 }
 
