@@ -83,16 +83,22 @@ json_t *metrics_history(struct kcr_metrics *m)
 {
     size_t n = 0;
     const struct kcr_lang *all = lang_all(&n);
+    /* A copy taken under the lock (a memcpy), the JSON built after it: an
+     * execution never waits for a page being drawn. */
+    _cleanup_free_ struct kcr_metrics_history *h = xmalloc(sizeof(*h));
+    unsigned long long exec[MAX_LANGS][NOUTCOMES];
     pthread_mutex_lock(&m->lock);
-    json_t *doc = metrics_history_json(&m->history, time_wall_ms());
+    *h = m->history;
+    memcpy(exec, m->exec, sizeof(exec));
+    pthread_mutex_unlock(&m->lock);
+    json_t *doc = metrics_history_json(h, time_wall_ms());
     json_t *totals = json_object();
     for (size_t l = 0; l < n && l < MAX_LANGS; l++) {
         json_t *by = json_object();
         for (size_t o = 0; o < NOUTCOMES; o++)
-            json_object_set_new(by, outcomes[o], json_integer((json_int_t)m->exec[l][o]));
+            json_object_set_new(by, outcomes[o], json_integer((json_int_t)exec[l][o]));
         json_object_set_new(totals, all[l].code, by);
     }
-    pthread_mutex_unlock(&m->lock);
     json_object_set_new(doc, "totals", totals);
     return doc;
 }

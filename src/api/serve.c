@@ -1,5 +1,6 @@
 #include "api/serve.h"
 #include "api/admin.h"
+#include "api/admin-views.h"
 #include "api/auth.h"
 #include "api/context.h"
 #include "api/download.h"
@@ -57,6 +58,10 @@ static const struct kcr_http_route routes[] = {
     {"POST", ADMIN_PREFIX "/keys", KCR_HTTP_BODY_BUFFER, admin_handle_create},
     {"PATCH", ADMIN_PREFIX "/keys/{}", KCR_HTTP_BODY_BUFFER, admin_handle_patch},
     {"DELETE", ADMIN_PREFIX "/keys/{}", KCR_HTTP_BODY_NONE, admin_handle_delete},
+    {"GET", ADMIN_PREFIX "/overview", KCR_HTTP_BODY_NONE, admin_handle_overview},
+    {"GET", ADMIN_PREFIX "/metrics/history", KCR_HTTP_BODY_NONE, admin_handle_history},
+    {"GET", ADMIN_PREFIX "/sessions/summary", KCR_HTTP_BODY_NONE, admin_handle_sessions_summary},
+    {"GET", ADMIN_PREFIX "/config", KCR_HTTP_BODY_NONE, admin_handle_config},
 };
 
 /*** Response finishing: security headers, CORS, metrics ***/
