@@ -28,6 +28,7 @@
   let paused = false;
   let groupBy = "outcome";
   let lastHistory = null;
+  let armedDelete = null; /* the key whose Delete was clicked once */
 
   /*** DOM helpers: text only ***/
 
@@ -418,13 +419,14 @@
             method: "PATCH", headers: { "content-type": "application/json" },
             body: JSON.stringify({ enabled: !k.enabled }),
           }))));
-        /* Two clicks delete: no modal dialog. */
-        const del = keyButton("Delete", () => {
-          if (del.dataset.armed !== "true") {
-            del.dataset.armed = "true";
+        /* Two clicks delete, no modal dialog; the armed key survives a refresh. */
+        const del = keyButton(armedDelete === k.key_hash ? "Really delete?" : "Delete", () => {
+          if (armedDelete !== k.key_hash) {
+            armedDelete = k.key_hash;
             del.textContent = "Really delete?";
             return;
           }
+          armedDelete = null;
           keyAction(() => api("keys/" + encodeURIComponent(k.key_hash), { method: "DELETE" }));
         });
         del.classList.add("danger");
