@@ -6,6 +6,7 @@ WebDriver) against a live kcr serve that has run code in three languages:
   the page's files carry a strict CSP, X-Frame-Options and no-store;
 - a key created in the page (its name full of HTML) is shown once, runs
   /exec, is displayed as text, and once disabled in the page gets 401;
+  another one is deleted from the page;
 - the pool table, the two SVG charts and the execution counts, which match
   /metrics; a screenshot goes to $KCR_BUILD/dashboard.png (docs/dashboard.md)."""
 import os
@@ -163,6 +164,25 @@ def test_keys_made_in_the_page(server, browser):
     assert r.status_code == 401, r.text
     assert [k["enabled"] for k in admin(server, "keys").json() if k["key_hash"] == key_hash] == [
         False]
+    # Another key, deleted in the page (two clicks, no dialog): gone from the
+    # list and the store, and refused.
+    browser.click("#new-key-done")
+    browser.type("#key-name", "temporary")
+    browser.click("#key-form button[type=submit]")
+    other = browser.wait_js("const v = document.getElementById('new-key-value').textContent;"
+                            "return !document.getElementById('new-key').hidden && v;")
+    assert other != key
+    (tmp,) = [k["key_hash"] for k in admin(server, "keys").json() if k["name"] == "temporary"]
+    delete = f'#keys tr[data-hash="{tmp}"] td.actions button.danger'
+    browser.wait_js("return document.querySelector(arguments[0]) !== null", delete)
+    browser.click(delete)
+    assert browser.js("return document.querySelector(arguments[0]).textContent",
+                      delete) == "Really delete?"
+    browser.click(delete)
+    browser.wait_js("return document.querySelector(arguments[0]) === null", delete)
+    assert tmp not in [k["key_hash"] for k in admin(server, "keys").json()]
+    r = requests.get(server.url + "/files/x", headers={"x-api-key": other}, timeout=30)
+    assert r.status_code == 401
     assert severe_console_errors(browser) == []
 
 
