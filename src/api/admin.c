@@ -22,14 +22,16 @@ static struct kcr_http_resp *json_true_resp(void)
 
 struct kcr_http_resp *admin_check_master(struct kcr_http_req *req, struct kcr_api *api)
 {
+    /* No key: 401, before anything about the server is said (the dashboard
+     * shows its key prompt on it). */
+    const char *key = http_req_header(req, "x-api-key");
+    if (!key || !*key) {
+        http_req_log(req, "auth_error", json_string("no master key"));
+        return errors_middleware(401, "API key is required");
+    }
     if (!api->core.cfg->master_key)
         return errors_app(req, 500, "Admin operations are disabled (no MASTER_API_KEY configured)",
                           NULL);
-    const char *key = http_req_header(req, "x-api-key");
-    if (!key)
-        return errors_app(
-            req, 422, "Request validation failed",
-            json_pack("[o]", errors_detail("header -> x-api-key", "Field required", "missing")));
     if (!auth_is_master(api->auth, key))
         return errors_app(req, 403, "Invalid Master API Key", NULL);
     return NULL;

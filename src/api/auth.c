@@ -1,6 +1,7 @@
 #include "api/auth.h"
 #include "api/admin.h"
 #include "api/context.h"
+#include "api/dashboard.h"
 #include "api/errors.h"
 #include "api/jwt.h"
 #include "common/cleanup.h"
@@ -143,7 +144,9 @@ bool auth_is_public(const char *method, const char *path)
 {
     if (!strcmp(method, "OPTIONS"))
         return true;
-    return !strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/openapi.json");
+    /* The dashboard's files hold no data: the page must load to ask for the key. */
+    return !strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/openapi.json") ||
+           ((!strcmp(method, "GET") || !strcmp(method, "HEAD")) && dashboard_is_page(path));
 }
 
 /*** Trusted networks ***/

@@ -83,7 +83,7 @@ struct kcr_http_resp *exec_handle(struct kcr_http_req *req, void *ctx)
     if (r < 0) {
         http_req_log(req, "outcome", json_string("error"));
         http_req_log(req, "error", json_string(err.msg));
-        metrics_record_exec(api->metrics, in->req.lang->code, "error", secs);
+        metrics_record_exec(api->metrics, in->req.lang->code, "error", secs, http_req_id(req));
         struct kcr_http_resp *resp = errors_from_err(req, &err);
         /* Every slot stayed busy for the whole queue wait: a few seconds on
          * frees some (a typical execution takes well under one). */
@@ -93,7 +93,7 @@ struct kcr_http_resp *exec_handle(struct kcr_http_req *req, void *ctx)
     }
     http_req_log(req, "outcome", json_string(res.outcome));
     http_req_log(req, "session_id", json_string(res.session_id));
-    metrics_record_exec(api->metrics, in->req.lang->code, res.outcome, secs);
+    metrics_record_exec(api->metrics, in->req.lang->code, res.outcome, secs, http_req_id(req));
     json_t *out = exec_response_json(&res);
     orchestrator_response_done(&res);
     return http_resp_json(200, out);

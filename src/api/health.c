@@ -62,19 +62,25 @@ static json_t *pods_service(struct kcr_api *api, const char *now)
     return s;
 }
 
-struct kcr_http_resp *health_handle_detailed(struct kcr_http_req *req, void *ctx)
+json_t *health_services(struct kcr_api *api)
 {
-    (void)req;
-    struct kcr_api *api = ctx;
     char now[32];
     files_iso_ms(time_wall_ms(), now);
     struct kcr_err e1 = {0}, e2 = {0};
     double ms1 = 0, ms2 = 0;
     int failed = core_ping(&api->core, &e1, &e2, &ms1, &ms2);
     int r1 = failed & CORE_PING_META ? -1 : 0, r2 = failed & CORE_PING_BLOB ? -1 : 0;
-    json_t *services =
-        json_pack("{s:o,s:o,s:o}", "metadata", service("sqlite", r1, &e1, ms1, now), "files",
-                  service("filesystem", r2, &e2, ms2, now), "pods", pods_service(api, now));
+    return json_pack("{s:o,s:o,s:o}", "metadata", service("sqlite", r1, &e1, ms1, now), "files",
+                     service("filesystem", r2, &e2, ms2, now), "pods", pods_service(api, now));
+}
+
+struct kcr_http_resp *health_handle_detailed(struct kcr_http_req *req, void *ctx)
+{
+    (void)req;
+    struct kcr_api *api = ctx;
+    char now[32];
+    files_iso_ms(time_wall_ms(), now);
+    json_t *services = health_services(api);
     int healthy = 0, degraded = 0, unhealthy = 0;
     const char *k;
     json_t *v;

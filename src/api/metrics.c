@@ -1,6 +1,7 @@
 #include "api/metrics.h"
 #include "core/ptc.h"
 #include "api/context.h"
+#include "api/metrics-history.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/lang.h"
@@ -10,9 +11,9 @@
 #include <pthread.h>
 #include <string.h>
 
-#define MAX_LANGS 32
-static const char *const outcomes[] = {"completed", "failed", "timeout", "oom", "error"};
-#define NOUTCOMES (sizeof(outcomes) / sizeof(outcomes[0]))
+#define MAX_LANGS METRICS_HISTORY_LANGS
+#define outcomes  metrics_outcomes
+#define NOUTCOMES METRICS_HISTORY_OUTCOMES
 static const double buckets[] = {0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 /* HTTP statuses tracked one by one; anything else counts under its class. */
@@ -27,6 +28,8 @@ struct kcr_metrics {
     unsigned long long count[MAX_LANGS];
     double sum[MAX_LANGS];
     unsigned long long requests[NSTATUSES + 1];
+    /* The last hour, for the dashboard: fed by the same calls, under the same lock. */
+    struct kcr_metrics_history history;
 };
 
 struct kcr_metrics *metrics_new(void)
@@ -54,8 +57,9 @@ static int lang_index(const char *code)
 }
 
 void metrics_record_exec(struct kcr_metrics *m, const char *lang, const char *outcome,
-                         double seconds)
+                         double seconds, const char *request_id)
 {
+    int64_t now = time_wall_ms();
     int li = lang_index(lang);
     size_t oi = NOUTCOMES - 1;
     for (size_t i = 0; i < NOUTCOMES; i++)
@@ -70,7 +74,33 @@ void metrics_record_exec(struct kcr_metrics *m, const char *lang, const char *ou
             m->hist[li][b]++;
     m->count[li]++;
     m->sum[li] += seconds;
+    metrics_history_record(&m->history, now, (unsigned)li, (unsigned)oi, seconds * 1000.0,
+                           request_id);
     pthread_mutex_unlock(&m->lock);
+}
+
+json_t *metrics_history(struct kcr_metrics *m)
+{
+    size_t n = 0;
+    const struct kcr_lang *all = lang_all(&n);
+    /* A copy taken under the lock (a memcpy), the JSON built after it: an
+     * execution never waits for a page being drawn. */
+    _cleanup_free_ struct kcr_metrics_history *h = xmalloc(sizeof(*h));
+    unsigned long long exec[MAX_LANGS][NOUTCOMES];
+    pthread_mutex_lock(&m->lock);
+    *h = m->history;
+    memcpy(exec, m->exec, sizeof(exec));
+    pthread_mutex_unlock(&m->lock);
+    json_t *doc = metrics_history_json(h, time_wall_ms());
+    json_t *totals = json_object();
+    for (size_t l = 0; l < n && l < MAX_LANGS; l++) {
+        json_t *by = json_object();
+        for (size_t o = 0; o < NOUTCOMES; o++)
+            json_object_set_new(by, outcomes[o], json_integer((json_int_t)exec[l][o]));
+        json_object_set_new(totals, all[l].code, by);
+    }
+    json_object_set_new(doc, "totals", totals);
+    return doc;
 }
 
 void metrics_record_request(struct kcr_metrics *m, int status)

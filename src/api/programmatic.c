@@ -159,7 +159,7 @@ static struct kcr_http_resp *answer(struct kcr_api *api, struct kcr_http_req *re
     else if (ans->lang)
         metrics_record_exec(api->metrics, ans->lang,
                             ans->exec.outcome ? ans->exec.outcome : "failed",
-                            (time_mono_ms_f() - t0) / 1e3);
+                            (time_mono_ms_f() - t0) / 1e3, http_req_id(req));
     return http_resp_json(200, programmatic_answer_json(ans));
 }
 

@@ -1,7 +1,9 @@
 #include "api/serve.h"
 #include "api/admin.h"
+#include "api/admin-views.h"
 #include "api/auth.h"
 #include "api/context.h"
+#include "api/dashboard.h"
 #include "api/download.h"
 #include "api/errors.h"
 #include "api/exec.h"
@@ -57,6 +59,13 @@ static const struct kcr_http_route routes[] = {
     {"POST", ADMIN_PREFIX "/keys", KCR_HTTP_BODY_BUFFER, admin_handle_create},
     {"PATCH", ADMIN_PREFIX "/keys/{}", KCR_HTTP_BODY_BUFFER, admin_handle_patch},
     {"DELETE", ADMIN_PREFIX "/keys/{}", KCR_HTTP_BODY_NONE, admin_handle_delete},
+    {"GET", ADMIN_PREFIX "/overview", KCR_HTTP_BODY_NONE, admin_handle_overview},
+    {"GET", ADMIN_PREFIX "/metrics/history", KCR_HTTP_BODY_NONE, admin_handle_history},
+    {"GET", ADMIN_PREFIX "/sessions/summary", KCR_HTTP_BODY_NONE, admin_handle_sessions_summary},
+    {"GET", ADMIN_PREFIX "/config", KCR_HTTP_BODY_NONE, admin_handle_config},
+    {"GET", "/admin", KCR_HTTP_BODY_NONE, dashboard_handle_page},
+    {"GET", "/admin/dashboard.js", KCR_HTTP_BODY_NONE, dashboard_handle_js},
+    {"GET", "/admin/dashboard.css", KCR_HTTP_BODY_NONE, dashboard_handle_css},
 };
 
 /*** Response finishing: security headers, CORS, metrics ***/
@@ -90,8 +99,13 @@ static void finish(struct kcr_http_req *req, struct kcr_http_resp *resp, void *c
     http_resp_header(resp, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     http_resp_header(resp, "Referrer-Policy", "strict-origin-when-cross-origin");
     http_resp_header(resp, "Permissions-Policy", "geolocation=(), microphone=(), camera=()");
-    http_resp_header(resp, "Content-Security-Policy", "default-src 'self'");
     const char *path = http_req_path(req);
+    /* The dashboard's page gets the strict policy; its data and the admin
+     * answers (keys shown once) are never stored by a browser or a proxy. */
+    bool page = dashboard_is_page(path);
+    http_resp_header(resp, "Content-Security-Policy", page ? DASHBOARD_CSP : "default-src 'self'");
+    if (path && !page && !strncmp(path, ADMIN_PREFIX "/", strlen(ADMIN_PREFIX) + 1))
+        http_resp_header(resp, "Cache-Control", "no-store");
     /* Download answers carry their own CORS headers (docs/api-contract.md rule 9). */
     if (api->core.cfg->enable_cors && path && strncmp(path, "/download/", 10)) {
         const char *origins = api->core.cfg->cors_origins;

@@ -1,6 +1,7 @@
 #include "core/serve-config.h"
 #include "core/admission.h"
 #include "common/cleanup.h"
+#include "common/buf.h"
 #include "common/config.h"
 #include "common/lang.h"
 #include "common/xalloc.h"
@@ -8,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -328,4 +330,97 @@ void config_done(struct kcr_serve_config *cfg)
     free(cfg->data_dir);
     free(cfg->cors_origins);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+/*** Describing it (the dashboard) ***/
+
+#define REDACTED "[redacted]"
+
+static json_t *opt_str(const char *v)
+{
+    return v ? json_string(v) : json_null();
+}
+
+static json_t *secret(const char *v)
+{
+    return v ? json_string(REDACTED) : json_null();
+}
+
+static json_t *trusted_json(const struct kcr_serve_config *cfg)
+{
+    if (!cfg->ntrusted)
+        return json_null();
+    struct kcr_buf b;
+    buf_init(&b, 0);
+    for (size_t i = 0; i < cfg->ntrusted; i++) {
+        char a[INET6_ADDRSTRLEN] = "?";
+        (void)inet_ntop(cfg->trusted[i].family, cfg->trusted[i].addr, a, sizeof(a));
+        buf_printf(&b, "%s%s/%d", i ? "," : "", a, cfg->trusted[i].prefix);
+    }
+    json_t *s = json_string(b.data);
+    buf_done(&b);
+    return s;
+}
+
+json_t *config_describe(const struct kcr_serve_config *cfg)
+{
+    static const char *const providers[] = {"api-key", "librechat-jwt", "both"};
+    const struct kcr_jwt_settings *j = &cfg->jwt;
+    json_t *keys = json_null();
+    if (cfg->nkeys) {
+        char n[48];
+        snprintf(n, sizeof(n), REDACTED " (%zu key%s)", cfg->nkeys, cfg->nkeys > 1 ? "s" : "");
+        keys = json_string(n);
+    }
+    json_t *o = json_object();
+    /* One json_pack per group keeps each format string short enough to read. */
+    json_object_update_new(
+        o, json_pack("{s:s,s:i,s:s,s:b,s:s,s:I,s:I,s:s}", "API_HOST", cfg->host, "API_PORT",
+                     cfg->port, "KCR_DATA_DIR", cfg->data_dir, "ENABLE_CORS", cfg->enable_cors,
+                     "CORS_ORIGINS", cfg->cors_origins, "KCR_SERVE_UID", (json_int_t)cfg->serve_uid,
+                     "KCR_SERVE_GID", (json_int_t)cfg->serve_gid, "KCR_POD_BACKEND",
+                     cfg->pod_backend == KCR_POD_BACKEND_KUBERNETES ? "kubernetes" : "local"));
+    json_object_update_new(
+        o, json_pack("{s:o,s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:o}", "API_KEYS", keys,
+                     "MASTER_API_KEY", secret(cfg->master_key), "CODEAPI_AUTH_PROVIDER",
+                     providers[cfg->auth_provider], "CODEAPI_JWT_PUBLIC_KEY", secret(j->public_key),
+                     "CODEAPI_JWT_JWKS_JSON", secret(j->jwks_json), "CODEAPI_JWT_HS256_SECRET",
+                     secret(j->hs256_secret), "CODEAPI_JWT_PUBLIC_KEYS_DIR", opt_str(j->keys_dir),
+                     "CODEAPI_JWT_ISSUER", opt_str(j->issuer), "CODEAPI_JWT_AUDIENCE",
+                     opt_str(j->audience), "CODEAPI_JWT_ALLOWED_ALGS", opt_str(j->allowed_algs),
+                     "CODEAPI_JWT_SINGLE_TENANT_ID", opt_str(j->single_tenant_id),
+                     "CODEAPI_JWT_CLOCK_SKEW_SECONDS", (json_int_t)j->clock_skew_s,
+                     "CODEAPI_JWT_MAX_TTL_SECONDS", (json_int_t)j->max_ttl_s,
+                     "AUTH_TRUSTED_NETWORKS", trusted_json(cfg)));
+    json_object_update_new(
+        o,
+        json_pack("{s:I,s:I,s:I}", "RATE_LIMIT_EXEC_PER_MINUTE", (json_int_t)cfg->rate_limits.exec,
+                  "RATE_LIMIT_UPLOAD_PER_MINUTE", (json_int_t)cfg->rate_limits.upload,
+                  "RATE_LIMIT_DOWNLOAD_PER_MINUTE", (json_int_t)cfg->rate_limits.download));
+    json_object_update_new(
+        o, json_pack("{s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "MAX_EXECUTION_TIME",
+                     cfg->max_exec_time_s, "MAX_OUTPUT_SIZE", (json_int_t)cfg->max_output_chars,
+                     "MAX_FILE_SIZE_MB", (json_int_t)(cfg->max_file_size >> 20),
+                     "MAX_FILES_PER_SESSION", (json_int_t)cfg->max_files_per_session,
+                     "MAX_OUTPUT_FILES", (json_int_t)cfg->max_output_files, "MAX_MEMORY_MB",
+                     (json_int_t)cfg->max_memory_mb, "MAX_PIDS", (json_int_t)cfg->max_pids,
+                     "MAX_SESSION_FILES", (json_int_t)cfg->max_session_files,
+                     "MAX_CONCURRENT_EXECUTIONS", (json_int_t)cfg->max_concurrent_execs,
+                     "EXEC_QUEUE_TIMEOUT_SECONDS", (json_int_t)(cfg->exec_queue_wait_ms / 1000)));
+    json_object_update_new(
+        o,
+        json_pack("{s:I,s:I,s:I,s:b,s:I,s:I,s:I}", "SESSION_TTL_HOURS",
+                  (json_int_t)cfg->session_ttl_hours, "SESSION_CLEANUP_INTERVAL_MINUTES",
+                  (json_int_t)(cfg->cleanup_interval_s / 60), "STATE_TTL_SECONDS",
+                  (json_int_t)cfg->state_ttl_s, "STATE_PERSISTENCE_ENABLED", cfg->state_persistence,
+                  "PTC_CONTINUATION_TIMEOUT_SECONDS", (json_int_t)cfg->ptc_continuation_s,
+                  "PTC_MAX_ROUND_TRIPS", (json_int_t)cfg->ptc_max_round_trips, "PTC_MAX_PAUSED",
+                  (json_int_t)cfg->ptc_max_paused));
+    json_object_update_new(
+        o,
+        json_pack("{s:I,s:I,s:I,s:i}", "MAX_CONNECTIONS_PER_IP", (json_int_t)cfg->max_conns_per_ip,
+                  "HTTP_HEADER_TIMEOUT_SECONDS", (json_int_t)cfg->http_header_timeout_s,
+                  "HTTP_BODY_TIMEOUT_SECONDS", (json_int_t)cfg->http_body_timeout_s,
+                  "KCR_SHUTDOWN_GRACE_SECONDS", cfg->shutdown_grace_s));
+    return o;
 }

@@ -4,6 +4,7 @@
  * A bad value stops the start with one line naming the variable. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -86,3 +87,11 @@ int config_load(struct kcr_serve_config *cfg, struct kcr_err *err);
 
 /* Frees the strings of cfg. */
 void config_done(struct kcr_serve_config *cfg);
+
+/* The configuration as the operator dashboard shows it (owned by the caller):
+ * an object keyed by the environment variables, each with the value in force.
+ * Secrets are never in it: API_KEYS, MASTER_API_KEY, CODEAPI_JWT_PUBLIC_KEY,
+ * CODEAPI_JWT_JWKS_JSON and CODEAPI_JWT_HS256_SECRET are "[redacted]" (with the
+ * number of keys) when set, null when not. Only the fields listed there are
+ * shown: a new setting stays out until it is added on purpose. */
+json_t *config_describe(const struct kcr_serve_config *cfg);

@@ -31,6 +31,14 @@ int session_create(struct kcr_core *c, const struct kcr_principal *p, const char
     return 0;
 }
 
+int session_summary(struct kcr_core *c, struct kcr_store_summary *ret, struct kcr_err *err)
+{
+    *ret = (struct kcr_store_summary){0};
+    if (c->meta->ops->summary(c->meta, time_wall_ms(), ret, err) < 0)
+        return kcr_err_wrap(err, "store summary");
+    return 0;
+}
+
 int session_get_owned(struct kcr_core *c, const struct kcr_principal *p, const char *sid,
                       struct kcr_session *ret, struct kcr_err *err)
 {

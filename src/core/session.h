@@ -27,6 +27,10 @@ int session_choose(struct kcr_core *c, const struct kcr_principal *p, const char
                    const char *const *file_sids, size_t nfile_sids, const char *entity_id,
                    const char *user_id, struct kcr_session *ret, struct kcr_err *err);
 
+/* What the store holds now (live sessions, the oldest, files and states with
+ * their bytes), for the operator dashboard. */
+int session_summary(struct kcr_core *c, struct kcr_store_summary *ret, struct kcr_err *err);
+
 /* Deletes sessions expired at now_ms (records and bytes). Returns how many. */
 int session_reap(struct kcr_core *c, int64_t now_ms);
 

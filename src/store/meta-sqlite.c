@@ -382,6 +382,33 @@ static int m_rate_hit(struct kcr_meta *m, const char *key, int64_t window_ms, in
     return r;
 }
 
+/*** Summary ***/
+
+static void summary_row(sqlite3_stmt *st, void *elem)
+{
+    struct kcr_store_summary *x = elem;
+    x->sessions = (uint64_t)sqlite3_column_int64(st, 0);
+    x->oldest_ms = sqlite3_column_int64(st, 1);
+    x->files = (uint64_t)sqlite3_column_int64(st, 2);
+    x->file_bytes = (uint64_t)sqlite3_column_int64(st, 3);
+    x->states = (uint64_t)sqlite3_column_int64(st, 4);
+    x->state_bytes = (uint64_t)sqlite3_column_int64(st, 5);
+}
+
+static int m_summary(struct kcr_meta *m, int64_t now_ms, struct kcr_store_summary *ret,
+                     struct kcr_err *err)
+{
+    const void *a[] = {&now_ms};
+    return sq_query_one(
+        ms(m),
+        "SELECT (SELECT count(*) FROM sessions WHERE expires_ms=0 OR expires_ms>?1),"
+        " (SELECT coalesce(min(created_ms),0) FROM sessions"
+        "  WHERE expires_ms=0 OR expires_ms>?1),"
+        " (SELECT count(*) FROM files), (SELECT coalesce(sum(size),0) FROM files),"
+        " (SELECT count(*) FROM states), (SELECT coalesce(sum(size),0) FROM states)",
+        "i", a, summary_row, ret, "summary", err);
+}
+
 /*** Instance ***/
 
 static int m_ping(struct kcr_meta *m, struct kcr_err *err)
@@ -428,6 +455,7 @@ static const struct kcr_meta_ops sqlite_ops = {
     .key_set_limits = m_key_set_limits,
     .key_delete = m_key_delete,
     .rate_hit = m_rate_hit,
+    .summary = m_summary,
     .ping = m_ping,
     .free = m_free,
 };

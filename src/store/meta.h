@@ -80,6 +80,16 @@ struct kcr_key_meta {
     struct kcr_rate_limits limits;
 };
 
+/* What the store holds, for the operator dashboard: the live sessions (not
+ * expired at now_ms) and the oldest one's creation (0 when none), and every
+ * file and state record with the bytes they stand for. */
+struct kcr_store_summary {
+    uint64_t sessions;
+    int64_t oldest_ms;
+    uint64_t files, file_bytes;
+    uint64_t states, state_bytes;
+};
+
 struct kcr_meta;
 
 struct kcr_meta_ops {
@@ -139,6 +149,10 @@ struct kcr_meta_ops {
      * Atomic: concurrent hits (threads, replicas) each get their own count. */
     int (*rate_hit)(struct kcr_meta *m, const char *key, int64_t window_ms, int64_t expires_ms,
                     int64_t *ret_count, struct kcr_err *err);
+
+    /* Counts of sessions, files and states (struct kcr_store_summary). */
+    int (*summary)(struct kcr_meta *m, int64_t now_ms, struct kcr_store_summary *ret,
+                   struct kcr_err *err);
 
     /* 0 when the store answers a trivial query. */
     int (*ping)(struct kcr_meta *m, struct kcr_err *err);

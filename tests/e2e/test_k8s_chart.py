@@ -146,6 +146,32 @@ def test_config_and_secret_are_what_kcr_reads(helm):
     assert one(docs, "ConfigMap")["data"]["S3_ENDPOINT"] == "http://minio:9000"
 
 
+def test_dashboard_ingress_is_optional_and_dashboard_only(helm):
+    """dashboard.ingress (docs/dashboard.md): off by default; on, it needs a
+    host and routes only the dashboard's page and its admin API."""
+    assert not [k for k in render(helm) if k[0] == "Ingress"]
+    out = subprocess.run([helm, "template", "rel", CHART, "--set", "dashboard.ingress.enabled=true"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "dashboard.ingress.host is required" in out.stderr
+    docs = render(helm, "dashboard.ingress.enabled=true", "dashboard.ingress.host=kcr.example.com",
+                  "dashboard.ingress.className=nginx", "dashboard.ingress.tlsSecretName=kcr-tls")
+    ing = one(docs, "Ingress")
+    assert ing["metadata"]["namespace"] == "apps"
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    assert ing["spec"]["tls"] == [{"hosts": ["kcr.example.com"], "secretName": "kcr-tls"}]
+    (rule,) = ing["spec"]["rules"]
+    assert rule["host"] == "kcr.example.com"
+    svc = one(docs, "Service")
+    assert {(p["path"], p["pathType"]) for p in rule["http"]["paths"]} == {
+        ("/admin", "Prefix"), ("/api/v1/admin", "Prefix")}
+    for p in rule["http"]["paths"]:
+        assert p["backend"]["service"] == {"name": svc["metadata"]["name"],
+                                           "port": {"name": "http"}}
+    # The routes the Ingress names are the ones kcr serves the dashboard on.
+    serve_c = open(os.path.join(ROOT, "src", "api", "serve.c")).read()
+    assert '{"GET", "/admin",' in serve_c and 'ADMIN_PREFIX "/overview"' in serve_c
+
+
 def test_values_are_documented():
     """Every leaf of values.yaml has a comment on it or on a parent block."""
     lines = open(os.path.join(CHART, "values.yaml")).read().splitlines()

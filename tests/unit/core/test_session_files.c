@@ -190,6 +190,40 @@ static void test_ttl_and_reap(void **state)
     cfg.session_ttl_hours = 0;
 }
 
+/* The dashboard's summary: live sessions and the oldest, every file and
+ * state with their bytes. */
+static void test_summary(void **state)
+{
+    (void)state;
+    struct kcr_store_summary sum;
+    assert_int_equal(session_summary(&core, &sum, NULL), 0);
+    assert_int_equal(sum.sessions, 0);
+    assert_int_equal(sum.oldest_ms, 0);
+    assert_int_equal(sum.files + sum.file_bytes + sum.states + sum.state_bytes, 0);
+    /* An expired session is not counted, nor is its creation the oldest. */
+    struct kcr_session gone = {.created_ms = 5, .last_activity_ms = 5, .expires_ms = 6};
+    id_new(gone.id);
+    strcpy(gone.owner, key_a.id);
+    assert_int_equal(core.meta->ops->session_create(core.meta, &gone, NULL), 0);
+    struct kcr_session a, b;
+    assert_int_equal(session_create(&core, &key_a, NULL, NULL, &a, NULL), 0);
+    assert_int_equal(session_create(&core, &key_b, NULL, NULL, &b, NULL), 0);
+    store(&a, "a.txt", "12345", NULL);
+    store(&b, "b.txt", "123", NULL);
+    assert_int_equal(statestore_save(&core, &key_a, a.id,
+                                     "\x01"
+                                     "state!",
+                                     7, NULL, NULL),
+                     0);
+    assert_int_equal(session_summary(&core, &sum, NULL), 0);
+    assert_int_equal(sum.sessions, 2);
+    assert_int_equal(sum.oldest_ms, a.created_ms);
+    assert_int_equal(sum.files, 2);
+    assert_int_equal(sum.file_bytes, 8);
+    assert_int_equal(sum.states, 1);
+    assert_int_equal(sum.state_bytes, 7);
+}
+
 /* STATE_TTL_SECONDS: an expired state of a live session is removed (record
  * and bytes) while the session and its files stay. */
 static void test_state_ttl_and_reap(void **state)
@@ -399,6 +433,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unowned_is_for_keys_only, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_ttl_and_reap, setup_principals, teardown),
+        cmocka_unit_test_setup_teardown(test_summary, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_state_ttl_and_reap, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_reaper_starts_and_stops, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_store_resolve_copy_delete, setup_principals, teardown),
