@@ -136,14 +136,26 @@ struct kcr_http_resp *admin_handle_list(struct kcr_http_req *req, void *ctx)
     return http_resp_json(200, arr);
 }
 
-struct kcr_http_resp *admin_handle_create(struct kcr_http_req *req, void *ctx)
+/* The master-key check, then the JSON body (*ret NULL when it is not JSON:
+ * each handler then answers for the field it misses). */
+static struct kcr_http_resp *admin_body(struct kcr_http_req *req, struct kcr_api *api, json_t **ret)
 {
-    struct kcr_api *api = ctx;
+    *ret = NULL;
     struct kcr_http_resp *deny = admin_check_master(req, api);
     if (deny)
         return deny;
     const struct kcr_buf *b = http_req_body(req);
-    json_auto_t *body = json_loadb(b->data ? b->data : "", b->len, 0, NULL);
+    *ret = json_loadb(b->data ? b->data : "", b->len, 0, NULL);
+    return NULL;
+}
+
+struct kcr_http_resp *admin_handle_create(struct kcr_http_req *req, void *ctx)
+{
+    struct kcr_api *api = ctx;
+    json_auto_t *body = NULL;
+    struct kcr_http_resp *deny = admin_body(req, api, &body);
+    if (deny)
+        return deny;
     const char *name = json_string_value(json_object_get(body, "name"));
     if (!name || !*name || strlen(name) > 100)
         return errors_app(
@@ -172,11 +184,10 @@ struct kcr_http_resp *admin_handle_create(struct kcr_http_req *req, void *ctx)
 struct kcr_http_resp *admin_handle_patch(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
-    struct kcr_http_resp *deny = admin_check_master(req, api);
+    json_auto_t *body = NULL;
+    struct kcr_http_resp *deny = admin_body(req, api, &body);
     if (deny)
         return deny;
-    const struct kcr_buf *b = http_req_body(req);
-    json_auto_t *body = json_loadb(b->data ? b->data : "", b->len, 0, NULL);
     json_t *enabled = json_object_get(body, "enabled");
     struct kcr_err err = {0};
     if (enabled && !json_is_boolean(enabled))
