@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
 #include "common/lang.h"
 #include "common/xalloc.h"
 #include "core/core.h"
@@ -37,6 +35,7 @@
 #include "core/statestore.h"
 #include "fakes/pod-fake.h"
 #include "fakes/pod-table.h"
+#include "fakes/tmpdir.h"
 #include "store/blob-fs.h"
 #include "store/meta-sqlite.h"
 
@@ -111,7 +110,7 @@ static void handler(const struct pod_fake_request *req, int fd, void *ud)
 
 /*** The core ***/
 
-static char dir[64];
+static char dir[TMPDIR_SIZE];
 static struct kcr_serve_config cfg;
 static struct kcr_core core;
 static struct kcr_principal alice, bob;
@@ -119,8 +118,7 @@ static struct kcr_principal alice, bob;
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/kcr-orch-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tmpdir_new(dir, "orch");
     memset(&cfg, 0, sizeof(cfg));
     cfg.max_exec_time_s = 30;
     cfg.max_output_chars = 65536;
@@ -156,7 +154,7 @@ static int teardown(void **state)
 {
     (void)state;
     core_close(&core);
-    (void)fs_rm_tree_at(AT_FDCWD, dir);
+    tmpdir_remove(dir);
     pod_table_clear(&pod);
     pthread_mutex_lock(&pod.mu);
     free(fp.exec_reply);

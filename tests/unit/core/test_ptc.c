@@ -26,7 +26,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,7 +34,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
 #include "common/lang.h"
 #include "common/time.h"
 #include "common/xalloc.h"
@@ -46,6 +44,7 @@
 #include "core/session.h"
 #include "fakes/pod-fake.h"
 #include "fakes/pod-table.h"
+#include "fakes/tmpdir.h"
 #include "store/blob-fs.h"
 #include "store/meta-sqlite.h"
 
@@ -263,7 +262,7 @@ static bool wait_seen(const unsigned *n, unsigned want)
 
 /*** The core ***/
 
-static char dir[64];
+static char dir[TMPDIR_SIZE];
 static struct kcr_serve_config cfg;
 static struct kcr_core core;
 static struct kcr_principal alice, bob;
@@ -280,8 +279,7 @@ static void new_ptc(long max_runs)
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/kcr-ptc-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tmpdir_new(dir, "ptc");
     memset(&cfg, 0, sizeof(cfg));
     cfg.max_exec_time_s = 30;
     cfg.max_output_chars = 65536;
@@ -324,7 +322,7 @@ static int teardown(void **state)
     /* Let go of anything still held, so that no run waits on the fake. */
     pod_table_hold_uploads(&pod, false);
     core_close(&core);
-    (void)fs_rm_tree_at(AT_FDCWD, dir);
+    tmpdir_remove(dir);
     fake_reset();
     return 0;
 }
