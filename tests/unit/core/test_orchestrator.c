@@ -33,11 +33,10 @@
 #include "core/pystate.h"
 #include "core/session.h"
 #include "core/statestore.h"
+#include "fakes/core-fixture.h"
 #include "fakes/pod-fake.h"
 #include "fakes/pod-table.h"
 #include "fakes/tmpdir.h"
-#include "store/blob-fs.h"
-#include "store/meta-sqlite.h"
 
 /*** The fake pod: /mnt/data as a table (fakes/pod-table.h), /execute here ***/
 
@@ -118,30 +117,7 @@ static struct kcr_principal alice, bob;
 static int setup(void **state)
 {
     (void)state;
-    tmpdir_new(dir, "orch");
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.max_exec_time_s = 30;
-    cfg.max_output_chars = 65536;
-    cfg.max_file_size = 10u << 20;
-    cfg.max_output_files = 10;
-    cfg.max_memory_mb = 512;
-    cfg.max_session_files = 500;
-    cfg.state_persistence = true;
-    cfg.cleanup_interval_s = 600;
-    core = (struct kcr_core){.cfg = &cfg};
-    assert_int_equal(core_open_stores(&core, dir, NULL), 0);
-    assert_non_null(core.meta);
-    assert_non_null(core.blob);
-    struct kcr_err err = {0};
-    core.backend = pod_fake_new(&err);
-    assert_non_null(core.backend);
-    pod_fake_set_handler(core.backend, handler, NULL);
-    /* No warm pods: every acquire creates one on demand, so the fake's
-     * counters say how many pods each request took. */
-    struct kcr_pool_config pc = {.acquire_wait_ms = 0, .health_every_s = 30};
-    core.pool = pool_new(core.backend, &pc, &err);
-    assert_non_null(core.pool);
-    core.admission = admission_new(4, 1000);
+    core_fixture_open(&core, &cfg, dir, "orch", handler, NULL);
     principal_key(&alice, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
     principal_key(&bob, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", NULL);
     pod_table_clear(&pod);
@@ -153,8 +129,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    core_close(&core);
-    tmpdir_remove(dir);
+    core_fixture_close(&core, dir);
     pod_table_clear(&pod);
     pthread_mutex_lock(&pod.mu);
     free(fp.exec_reply);
@@ -171,16 +146,6 @@ static struct pod_fake_stats stats(void)
     return s;
 }
 
-/* pool_release destroys pods in the background: waits up to 5 s for n. */
-static void wait_destroys(unsigned n)
-{
-    for (int i = 0; i < 500 && stats().destroys < n; i++) {
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    assert_int_equal(stats().destroys, n);
-}
-
 static struct kcr_exec_request request(const char *lang, const char *code)
 {
     const struct kcr_lang *l = lang_find(lang);
@@ -189,40 +154,11 @@ static struct kcr_exec_request request(const char *lang, const char *code)
     return (struct kcr_exec_request){.principal = &alice, .lang = l, .code = code};
 }
 
-/* Stores data as an upload of session s named name. */
-static struct kcr_file_meta store(const struct kcr_session *s, const char *name, const char *data)
-{
-    struct kcr_file_meta want = {.kind = KCR_FILE_UPLOAD}, f;
-    strcpy(want.session_id, s->id);
-    strcpy(want.owner, s->owner);
-    strcpy(want.name, name);
-    int fd = core.blob->ops->tmpfile(core.blob, NULL);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-    assert_int_equal(files_store(&core, &want, fd, strlen(data), &f, NULL), 0);
-    close(fd);
-    return f;
-}
-
 static size_t session_files(const char *sid)
 {
     size_t n = 0;
     assert_int_equal(files_count(&core, sid, &n, NULL), 0);
     return n;
-}
-
-/* The bytes of file id of session sid, as a new string. */
-static char *file_bytes(const char *sid, const char *id)
-{
-    struct kcr_file_meta f;
-    assert_int_equal(files_get_readable(&core, &alice, sid, id, NULL, &f, NULL), 0);
-    uint64_t size = 0;
-    int fd = files_open(&core, &f, &size, NULL);
-    assert_true(fd >= 0);
-    char *b = xcalloc(1, size + 1);
-    assert_int_equal(pread(fd, b, size, 0), (ssize_t)size);
-    close(fd);
-    return b;
 }
 
 /*** (a) A warm pod dead before the run ***/
@@ -244,7 +180,7 @@ static void test_retry_on_a_dead_pod(void **state)
     assert_int_equal(fp.n_exec, 1);
     assert_true(res.stages.acquire_ms > 0);
     orchestrator_response_done(&res);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
     assert_int_equal(stats().live, 0);
 }
 
@@ -255,7 +191,7 @@ static void test_retry_when_the_upload_fails(void **state)
     (void)state;
     struct kcr_session s;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
-    struct kcr_file_meta f = store(&s, "in.txt", "input");
+    struct kcr_file_meta f = core_fixture_store(&core, &s, "in.txt", "input");
     struct kcr_file_ref ref = {.id = f.id, .session_id = s.id, .name = "in.txt"};
     pod_fake_set_dead_pods(core.backend, 1);
     struct kcr_exec_request req = request("js", "1");
@@ -272,7 +208,7 @@ static void test_retry_when_the_upload_fails(void **state)
     assert_string_equal(pod.puts[0], "in.txt");
     assert_int_equal(fp.n_exec, 1);
     orchestrator_response_done(&res);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
 }
 
 /* One retry only: when the fresh pod is dead too, the request fails (503). */
@@ -291,7 +227,7 @@ static void test_retry_once_only(void **state)
     assert_true(id_is_valid(res.session_id));
     assert_null(res.stdout_text);
     orchestrator_response_done(&res);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
 }
 
 /* A failure once the program was sent is not retried: it may have run. */
@@ -307,7 +243,7 @@ static void test_no_retry_after_the_program_was_sent(void **state)
     assert_int_equal(stats().creates, 1);
     assert_int_equal(fp.n_exec, 1);
     orchestrator_response_done(&res);
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /*** (b) Python state ***/
@@ -498,7 +434,7 @@ static void test_output_files(void **state)
         assert_string_equal(pod.gets[i], res.files[i].name);
     /* Each is an output of the session with the pod's bytes. */
     assert_int_equal(session_files(res.session_id), 4);
-    char *b = file_bytes(res.session_id, res.files[0].id);
+    char *b = core_fixture_file_bytes(&core, &alice, res.session_id, res.files[0].id);
     assert_string_equal(b, "alpha");
     free(b);
     struct kcr_file_meta f;
@@ -515,8 +451,8 @@ static void test_output_files_modified_uploads(void **state)
     (void)state;
     struct kcr_session s;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
-    struct kcr_file_meta keep = store(&s, "keep.txt", "same");
-    struct kcr_file_meta edit = store(&s, "edit.csv", "a,b\n");
+    struct kcr_file_meta keep = core_fixture_store(&core, &s, "keep.txt", "same");
+    struct kcr_file_meta edit = core_fixture_store(&core, &s, "edit.csv", "a,b\n");
     struct kcr_file_ref refs[] = {{.id = keep.id, .session_id = s.id, .name = "keep.txt"},
                                   {.id = edit.id, .session_id = s.id, .name = "edit.csv"}};
     pod_table_will_write(&pod, "edit.csv", "a,b\n1,2\n", 8);
@@ -531,7 +467,7 @@ static void test_output_files_modified_uploads(void **state)
     assert_int_equal(res.nfiles, 1);
     assert_string_equal(res.files[0].name, "edit.csv");
     assert_string_not_equal(res.files[0].id, edit.id);
-    char *b = file_bytes(s.id, res.files[0].id);
+    char *b = core_fixture_file_bytes(&core, &alice, s.id, res.files[0].id);
     assert_string_equal(b, "a,b\n1,2\n");
     free(b);
     assert_int_equal(session_files(s.id), 3);
@@ -548,7 +484,7 @@ static void test_reference_copied_once(void **state)
     struct kcr_session s1, s2;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s1, NULL), 0);
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s2, NULL), 0);
-    struct kcr_file_meta f = store(&s1, "data.csv", "x,y\n");
+    struct kcr_file_meta f = core_fixture_store(&core, &s1, "data.csv", "x,y\n");
     struct kcr_file_ref refs[] = {{.id = f.id, .session_id = s1.id, .name = "data.csv"},
                                   {.id = f.id, .session_id = s1.id, .name = "copy.csv"},
                                   {.id = f.id, .session_id = s1.id, .name = "data.csv"}};
@@ -590,8 +526,8 @@ static void test_missing_reference_copies_nothing(void **state)
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s1, NULL), 0);
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s2, NULL), 0);
     assert_int_equal(session_create(&core, &bob, NULL, NULL, &theirs, NULL), 0);
-    struct kcr_file_meta f = store(&s1, "data.csv", "x,y\n");
-    struct kcr_file_meta g = store(&theirs, "secret.txt", "bob's");
+    struct kcr_file_meta f = core_fixture_store(&core, &s1, "data.csv", "x,y\n");
+    struct kcr_file_meta g = core_fixture_store(&core, &theirs, "secret.txt", "bob's");
     struct kcr_file_ref refs[] = {
         {.id = f.id, .session_id = s1.id, .name = "data.csv"},
         {.id = "Ghost0123456789abcdef", .session_id = s1.id, .name = "ghost.txt"},

@@ -42,11 +42,10 @@
 #include "core/orchestrator.h"
 #include "core/ptc.h"
 #include "core/session.h"
+#include "fakes/core-fixture.h"
 #include "fakes/pod-fake.h"
 #include "fakes/pod-table.h"
 #include "fakes/tmpdir.h"
-#include "store/blob-fs.h"
-#include "store/meta-sqlite.h"
 
 /*** The fake pod: /mnt/data a table (fakes/pod-table.h), programmatic routes scripted ***/
 
@@ -279,36 +278,9 @@ static void new_ptc(long max_runs)
 static int setup(void **state)
 {
     (void)state;
-    tmpdir_new(dir, "ptc");
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.max_exec_time_s = 30;
-    cfg.max_output_chars = 65536;
-    cfg.max_file_size = 10u << 20;
-    cfg.max_output_files = 10;
-    cfg.max_memory_mb = 512;
-    cfg.max_session_files = 500;
-    cfg.state_persistence = true;
-    cfg.cleanup_interval_s = 600;
+    core_fixture_open(&core, &cfg, dir, "ptc", handler, NULL);
     cfg.ptc_continuation_s = 60;
     cfg.ptc_max_round_trips = 20;
-    core = (struct kcr_core){.cfg = &cfg};
-    char p[128];
-    snprintf(p, sizeof(p), "%s/kcr.db", dir);
-    core.meta = meta_sqlite_open(p, NULL);
-    snprintf(p, sizeof(p), "%s/blobs", dir);
-    core.blob = blob_fs_open(p, NULL);
-    assert_non_null(core.meta);
-    assert_non_null(core.blob);
-    struct kcr_err err = {0};
-    core.backend = pod_fake_new(&err);
-    assert_non_null(core.backend);
-    pod_fake_set_handler(core.backend, handler, NULL);
-    /* No warm pods: every acquire creates one on demand, so the fake's
-     * counters say how many pods each run took. */
-    struct kcr_pool_config pc = {.acquire_wait_ms = 0, .health_every_s = 30};
-    core.pool = pool_new(core.backend, &pc, &err);
-    assert_non_null(core.pool);
-    core.admission = admission_new(4, 1000);
     new_ptc(4);
     principal_key(&alice, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
     principal_key(&bob, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", NULL);
@@ -321,8 +293,7 @@ static int teardown(void **state)
     (void)state;
     /* Let go of anything still held, so that no run waits on the fake. */
     pod_table_hold_uploads(&pod, false);
-    core_close(&core);
-    tmpdir_remove(dir);
+    core_fixture_close(&core, dir);
     fake_reset();
     return 0;
 }
@@ -332,14 +303,6 @@ static struct pod_fake_stats stats(void)
     struct pod_fake_stats s;
     pod_fake_get_stats(core.backend, &s);
     return s;
-}
-
-/* pool_release destroys pods in the background: waits up to 5 s for n. */
-static void wait_destroys(unsigned n)
-{
-    for (int i = 0; i < 500 && stats().destroys < n; i++)
-        sleep_ms(10);
-    assert_int_equal(stats().destroys, n);
 }
 
 static struct kcr_ptc_stats pstats(void)
@@ -434,20 +397,6 @@ static void assert_token_dead(const struct kcr_principal *who, const char *token
     assert_int_equal(seen(&fp.n_continue), before);
 }
 
-/* The bytes of file id of session sid, as a new string. */
-static char *file_bytes(const char *sid, const char *id)
-{
-    struct kcr_file_meta f;
-    assert_int_equal(files_get_readable(&core, &alice, sid, id, NULL, &f, NULL), 0);
-    uint64_t size = 0;
-    int fd = files_open(&core, &f, &size, NULL);
-    assert_true(fd >= 0);
-    char *b = xcalloc(1, size + 1);
-    assert_int_equal(pread(fd, b, size, 0), (ssize_t)size);
-    close(fd);
-    return b;
-}
-
 /*** 1. Start, pause, continue, end ***/
 
 static void test_pause_then_complete(void **state)
@@ -519,7 +468,7 @@ static void test_pause_then_complete(void **state)
 
     assert_no_runs();
     assert_int_equal(stats().creates, 1);
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /* The client's `timeout` (ms) lowers the program's limit, as for /exec
@@ -580,7 +529,7 @@ static void test_token_single_use_and_owned(void **state)
     assert_token_dead(&alice, token);
     assert_int_equal(fp.n_continue, 1);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /*** 3. Each pause makes a new token ***/
@@ -619,7 +568,7 @@ static void test_new_token_each_pause(void **state)
     assert_int_equal(ans.status, KCR_PTC_COMPLETED);
     ptc_answer_done(&ans);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /*** 4. Hostile sidecar replies ***/
@@ -725,7 +674,7 @@ static void test_hostile_reply_to_start(void **state)
         /* The program was sent: no second pod was tried. */
         assert_int_equal(stats().creates, i + 1);
         assert_int_equal(fp.n_start, i + 1);
-        wait_destroys((unsigned)(i + 1));
+        core_fixture_wait_destroys(&core, (unsigned)(i + 1));
         /* Not cancellable either: it is gone. */
         assert_false(ptc_cancel(core.ptc, &alice, "rid"));
     }
@@ -754,7 +703,7 @@ static void test_hostile_reply_to_continue(void **state)
         assert_null(ans.tool_calls);
         ptc_answer_done(&ans);
         assert_no_runs();
-        wait_destroys((unsigned)(i + 1));
+        core_fixture_wait_destroys(&core, (unsigned)(i + 1));
         assert_token_dead(&alice, token);
     }
     free_replies(v, n);
@@ -810,7 +759,7 @@ static void test_sidecar_http_error_on_continue(void **state)
                      err.kind, err.msg);
         ptc_answer_done(&ans);
         assert_no_runs();
-        wait_destroys((unsigned)(i + 1));
+        core_fixture_wait_destroys(&core, (unsigned)(i + 1));
     }
 }
 
@@ -842,7 +791,7 @@ static void test_round_trip_cap(void **state)
     assert_true(id_is_valid(ans.exec.session_id));
     ptc_answer_done(&ans);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
     assert_token_dead(&alice, token);
     assert_int_equal(fp.n_continue, 2);
 }
@@ -899,7 +848,7 @@ static void test_max_runs(void **state)
     assert_string_equal(ans.exec.stdout_text, "second\n");
     ptc_answer_done(&ans);
     assert_no_runs();
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
 }
 
 /*** 7. Paused runs expire; running ones do not ***/
@@ -960,7 +909,7 @@ static void test_expiry(void **state)
     ptc_answer_done(&bg.ans);
     assert_no_runs();
     assert_int_equal(pstats().expired, 1);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
 }
 
 /*** 8. Cancel ***/
@@ -991,7 +940,7 @@ static void test_cancel_paused(void **state)
 
     assert_true(ptc_cancel(core.ptc, &alice, "req-2"));
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
     assert_token_dead(&alice, token);
     /* Once: it is gone. */
     assert_false(ptc_cancel(core.ptc, &alice, "req-2"));
@@ -1046,7 +995,7 @@ static void test_cancel_running(void **state)
     assert_true(id_is_valid(bg.ans.exec.session_id));
     ptc_answer_done(&bg.ans);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
     assert_int_equal(pstats().round_trips, 0);
 }
 
@@ -1059,15 +1008,7 @@ static void test_cancel_before_the_program_starts(void **state)
     (void)state;
     struct kcr_session s;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
-    struct kcr_file_meta want = {.kind = KCR_FILE_UPLOAD}, f;
-    strcpy(want.session_id, s.id);
-    strcpy(want.owner, s.owner);
-    strcpy(want.name, "in.txt");
-    int fd = core.blob->ops->tmpfile(core.blob, NULL);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "input", 5), 5);
-    assert_int_equal(files_store(&core, &want, fd, 5, &f, NULL), 0);
-    close(fd);
+    struct kcr_file_meta f = core_fixture_store(&core, &s, "in.txt", "input");
     struct kcr_file_ref ref = {.id = f.id, .session_id = s.id, .name = "in.txt"};
 
     pod_table_hold_uploads(&pod, true);
@@ -1088,7 +1029,7 @@ static void test_cancel_before_the_program_starts(void **state)
     assert_string_equal(bg.ans.error, "Execution cancelled");
     ptc_answer_done(&bg.ans);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
     /* The bug: the program was sent after the cancel. */
     if (fp.n_start != 0)
         fail_msg("the program was started after ptc_cancel had answered true");
@@ -1126,7 +1067,7 @@ static void expect_end(const char *done, const char *want_error, const char *wan
     assert_null(ans.tool_calls);
     ptc_answer_done(&ans);
     assert_no_runs();
-    wait_destroys(destroys + 1);
+    core_fixture_wait_destroys(&core, destroys + 1);
 }
 
 static char *done_text(int exit_code, const char *out, const char *err, bool timed_out, bool oom,
@@ -1164,15 +1105,7 @@ static void test_output_files(void **state)
     (void)state;
     struct kcr_session s;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
-    struct kcr_file_meta want = {.kind = KCR_FILE_UPLOAD}, in;
-    strcpy(want.session_id, s.id);
-    strcpy(want.owner, s.owner);
-    strcpy(want.name, "keep.txt");
-    int fd = core.blob->ops->tmpfile(core.blob, NULL);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "same", 4), 4);
-    assert_int_equal(files_store(&core, &want, fd, 4, &in, NULL), 0);
-    close(fd);
+    struct kcr_file_meta in = core_fixture_store(&core, &s, "keep.txt", "same");
     struct kcr_file_ref ref = {.id = in.id, .session_id = s.id, .name = "keep.txt"};
 
     will_write("out.csv", "a,b\n1,2\n");
@@ -1202,7 +1135,7 @@ static void test_output_files(void **state)
     assert_string_equal(ans.exec.files[0].name, "out.csv");
     assert_string_equal(ans.exec.files[1].name, "plots/p.png");
     assert_int_equal(pod.n_get, 2);
-    char *b = file_bytes(s.id, ans.exec.files[0].id);
+    char *b = core_fixture_file_bytes(&core, &alice, s.id, ans.exec.files[0].id);
     assert_string_equal(b, "a,b\n1,2\n");
     free(b);
     struct kcr_file_meta f;
@@ -1213,7 +1146,7 @@ static void test_output_files(void **state)
     assert_int_equal(files_count(&core, s.id, &count, NULL), 0);
     assert_int_equal(count, 3);
     ptc_answer_done(&ans);
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /*** 10. ptc_free ends paused runs ***/
@@ -1227,7 +1160,7 @@ static void test_free_destroys_paused_pods(void **state)
     assert_int_equal(stats().live, 2);
     core.ptc = ptc_free(core.ptc);
     assert_null(core.ptc);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
     assert_int_equal(stats().live, 0);
 }
 
