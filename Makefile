@@ -68,7 +68,7 @@ DEPS_sidecar := sandbox http common
 DEPS_http    := common
 DEPS_sandbox := common
 DEPS_common  :=
-DEPS_fakes   := pod common
+DEPS_fakes   := core pod common
 
 define module_objs
 $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/$(1)/main-%.c,$(wildcard src/$(1)/*.c)))

@@ -314,15 +314,28 @@ struct kcr_http_resp *sidecar_files_list(struct kcr_http_req *req, void *ctx)
 
 /*** One file ***/
 
+/* The path the request names (its route's parameter) into *ret_path, refused
+ * unless safe, then the working directory opened into *ret_dirfd: NULL, or
+ * the answer that refuses. */
+static struct kcr_http_resp *open_for_path(struct kcr_http_req *req, const struct sidecar_files *f,
+                                           const char **ret_path, int *ret_dirfd)
+{
+    *ret_path = http_req_param(req, 0);
+    if (!names_is_safe_path(*ret_path, PATH_DEPTH))
+        return sidecar_files_error(400, "unsafe path", "path");
+    *ret_dirfd = open_dir(f);
+    if (*ret_dirfd < 0)
+        return sidecar_files_error(500, "working directory unavailable", NULL);
+    return NULL;
+}
+
 struct kcr_http_resp *sidecar_files_get(struct kcr_http_req *req, void *ctx)
 {
-    const struct sidecar_files *f = ctx;
-    const char *path = http_req_param(req, 0);
-    if (!names_is_safe_path(path, PATH_DEPTH))
-        return sidecar_files_error(400, "unsafe path", "path");
-    _cleanup_close_ int dirfd = open_dir(f);
-    if (dirfd < 0)
-        return sidecar_files_error(500, "working directory unavailable", NULL);
+    const char *path = NULL;
+    _cleanup_close_ int dirfd = -1;
+    struct kcr_http_resp *bad = open_for_path(req, ctx, &path, &dirfd);
+    if (bad)
+        return bad;
     _cleanup_close_ int fd = fs_open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0);
     if (fd < 0)
         return open_error(-fd, path);
@@ -344,13 +357,11 @@ struct kcr_http_resp *sidecar_files_get(struct kcr_http_req *req, void *ctx)
 
 struct kcr_http_resp *sidecar_files_delete(struct kcr_http_req *req, void *ctx)
 {
-    const struct sidecar_files *f = ctx;
-    const char *path = http_req_param(req, 0);
-    if (!names_is_safe_path(path, PATH_DEPTH))
-        return sidecar_files_error(400, "unsafe path", "path");
-    _cleanup_close_ int dirfd = open_dir(f);
-    if (dirfd < 0)
-        return sidecar_files_error(500, "working directory unavailable", NULL);
+    const char *path = NULL;
+    _cleanup_close_ int dirfd = -1;
+    struct kcr_http_resp *bad = open_for_path(req, ctx, &path, &dirfd);
+    if (bad)
+        return bad;
     _cleanup_free_ char *parent = xstrdup(path);
     char *slash = strrchr(parent, '/');
     const char *base = path;

@@ -55,6 +55,13 @@ def drive(pod, first, answer):
         status, r = cont(pod, [answer(c) for c in r["tool_calls"]])
 
 
+def run(lang, code, tools, answer):
+    """Starts code (with tools) on a fresh pod of lang and drives it to the
+    end, as drive does; the pod is gone when it returns."""
+    with LocalPod(lang) as pod:
+        return drive(pod, start(pod, code, tools, lang=lang), answer)
+
+
 def sidecar_pid(pod):
     want = b"SIDECAR_SOCKET=" + pod.socket.encode() + b"\0"
     for pid, (_, argv) in _procs().items():
@@ -133,17 +140,16 @@ def test_py_tool_error_raises_tool_error():
             "    print('caught:', e)\n"
             "await search(q='y')\n"
             "print('not reached')\n")
-    with LocalPod("py") as pod:
-        r, batches = drive(pod, start(pod, code, ["search"]),
-                           lambda c: fail(c, "quota exceeded for " + c["input"]["q"]))
-        assert len(batches) == 2
-        assert r["stdout"] == "caught: quota exceeded for x\n", r
-        assert r["exit_code"] == 1, r
-        # The traceback is the program's own: no frame of the runner.
-        assert r["stderr"] == ("Traceback (most recent call last):\n"
-                               '  File "/mnt/data/code.py", line 5, in <module>\n'
-                               "    await search(q='y')\n"
-                               "ToolError: quota exceeded for y\n"), r
+    r, batches = run("py", code, ["search"],
+                     lambda c: fail(c, "quota exceeded for " + c["input"]["q"]))
+    assert len(batches) == 2
+    assert r["stdout"] == "caught: quota exceeded for x\n", r
+    assert r["exit_code"] == 1, r
+    # The traceback is the program's own: no frame of the runner.
+    assert r["stderr"] == ("Traceback (most recent call last):\n"
+                           '  File "/mnt/data/code.py", line 5, in <module>\n'
+                           "    await search(q='y')\n"
+                           "ToolError: quota exceeded for y\n"), r
 
 
 # A program that speaks the channel protocol itself (what the runner does).
@@ -198,11 +204,10 @@ def test_py_inputs_that_are_no_json_fail_at_the_call():
             "    except (TypeError, ValueError) as e:\n"
             "        print(type(e).__name__)\n"
             "print(await t(1, y=2) if False else await t({'a': 'é'}, b=[1.5, None, True]))\n")
-    with LocalPod("py") as pod:
-        r, batches = drive(pod, start(pod, code, ["t"]), lambda c: ok(c, c["input"]))
-        assert [b[0]["input"] for b in batches] == [{"a": "é", "b": [1.5, None, True]}]
-        assert r["stdout"] == ("ValueError\nValueError\nTypeError\nUnicodeEncodeError\n"
-                               "{'a': 'é', 'b': [1.5, None, True]}\n"), r
+    r, batches = run("py", code, ["t"], lambda c: ok(c, c["input"]))
+    assert [b[0]["input"] for b in batches] == [{"a": "é", "b": [1.5, None, True]}]
+    assert r["stdout"] == ("ValueError\nValueError\nTypeError\nUnicodeEncodeError\n"
+                           "{'a': 'é', 'b': [1.5, None, True]}\n"), r
 
 
 def test_py_five_dependent_calls():
@@ -210,12 +215,10 @@ def test_py_five_dependent_calls():
             "for i in range(5):\n"
             "    x = await inc(n=x)\n"
             "print('result', x)\n")
-    with LocalPod("py") as pod:
-        r, batches = drive(pod, start(pod, code, ["inc"]),
-                           lambda c: ok(c, c["input"]["n"] + 1))
-        assert [len(b) for b in batches] == [1] * 5
-        assert [b[0]["id"] for b in batches] == [f"call_{i}" for i in range(1, 6)]
-        assert r["stdout"] == "result 5\n" and r["exit_code"] == 0, r
+    r, batches = run("py", code, ["inc"], lambda c: ok(c, c["input"]["n"] + 1))
+    assert [len(b) for b in batches] == [1] * 5
+    assert [b[0]["id"] for b in batches] == [f"call_{i}" for i in range(1, 6)]
+    assert r["stdout"] == "result 5\n" and r["exit_code"] == 0, r
 
 
 def test_py_sync_program_and_fds():
@@ -443,12 +446,11 @@ def test_closing_the_channel_is_no_error():
 
 def test_bash_one_call():
     code = ": &\nwait \"$!\"\nr=$(get_weather '{\"city\": \"SF\"}')\necho \"got $r at $LINENO\"\n"
-    with LocalPod("bash") as pod:
-        r, batches = drive(pod, start(pod, code, ["get-weather"], lang="bash"),
-                           lambda c: ok(c, {"temp": 20, "city": c["input"]["city"]}))
-        assert batches == [[{"id": "call_1", "name": "get-weather", "input": {"city": "SF"}}]]
-        assert r["stdout"] == 'got {"temp":20,"city":"SF"} at 4\n', r
-        assert r["exit_code"] == 0 and r["stderr"] == "", r
+    r, batches = run("bash", code, ["get-weather"],
+                     lambda c: ok(c, {"temp": 20, "city": c["input"]["city"]}))
+    assert batches == [[{"id": "call_1", "name": "get-weather", "input": {"city": "SF"}}]]
+    assert r["stdout"] == 'got {"temp":20,"city":"SF"} at 4\n', r
+    assert r["exit_code"] == 0 and r["stderr"] == "", r
 
 
 def test_bash_argument_with_newline_and_quote():
@@ -456,13 +458,11 @@ def test_bash_argument_with_newline_and_quote():
             "my_tool \"$arg\"\n"
             "my_tool 'not json'\n"
             "my_tool\n")
-    with LocalPod("bash") as pod:
-        r, batches = drive(pod, start(pod, code, ["my.tool"], lang="bash"),
-                           lambda c: ok(c, c["input"]))
-        inputs = [b[0]["input"] for b in batches]
-        assert inputs == [{"text": "line 1\nline \"2\" it's"}, "not json", {}], inputs
-        assert r["stdout"].splitlines() == [
-            '{"text":"line 1\\nline \\"2\\" it\'s"}', '"not json"', "{}"], r
+    r, batches = run("bash", code, ["my.tool"], lambda c: ok(c, c["input"]))
+    inputs = [b[0]["input"] for b in batches]
+    assert inputs == [{"text": "line 1\nline \"2\" it's"}, "not json", {}], inputs
+    assert r["stdout"].splitlines() == [
+        '{"text":"line 1\\nline \\"2\\" it\'s"}', '"not json"', "{}"], r
 
 
 def test_bash_background_calls():
@@ -470,21 +470,17 @@ def test_bash_background_calls():
             "{ b=$(double '{\"n\": 2}'); echo \"b=$b\" > /tmp/b; } &\n"
             "wait\n"
             "cat /tmp/a /tmp/b\n")
-    with LocalPod("bash") as pod:
-        r, batches = drive(pod, start(pod, code, ["double"], lang="bash"),
-                           lambda c: ok(c, c["input"]["n"] * 2))
-        assert sorted(b[0]["input"]["n"] for b in batches) == [1, 2], batches
-        assert r["stdout"] == "a=2\nb=4\n" and r["exit_code"] == 0, r
+    r, batches = run("bash", code, ["double"], lambda c: ok(c, c["input"]["n"] * 2))
+    assert sorted(b[0]["input"]["n"] for b in batches) == [1, 2], batches
+    assert r["stdout"] == "a=2\nb=4\n" and r["exit_code"] == 0, r
 
 
 def test_bash_tool_error():
     code = "set -u\nout=$(lookup '{}')\necho \"status $? out [$out]\"\nlookup\n"
-    with LocalPod("bash") as pod:
-        r, _ = drive(pod, start(pod, code, ["lookup"], lang="bash"),
-                     lambda c: fail(c, "not found:\nnothing"))
-        assert r["stdout"] == "status 1 out []\n", r
-        assert r["stderr"] == "not found: nothing\nnot found: nothing\n", r
-        assert r["exit_code"] == 1, r
+    r, _ = run("bash", code, ["lookup"], lambda c: fail(c, "not found:\nnothing"))
+    assert r["stdout"] == "status 1 out []\n", r
+    assert r["stderr"] == "not found: nothing\nnot found: nothing\n", r
+    assert r["exit_code"] == 1, r
 
 
 def test_bash_sees_fds_and_line_numbers():

@@ -19,13 +19,29 @@ from maincontainer_util import Pod, require_root_and_binaries
 pytestmark = pytest.mark.needs_root
 
 
-def test_sidecar_is_clean_under_valgrind(tmp_path, build_dir):
+def _memcheck(tmp_path, build_dir):
+    """The wrapper that runs the sidecar under memcheck, and the path of its
+    log; skips without root, the binaries or valgrind."""
     require_root_and_binaries(build_dir)
     if not shutil.which("valgrind"):
         pytest.skip("valgrind not installed (deps/test.txt lists it)")
     log = os.path.join(str(tmp_path), "valgrind.log")
     wrapper = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
                "--errors-for-leak-kinds=definite", "--track-fds=no", f"--log-file={log}"]
+    return wrapper, log
+
+
+def _assert_clean(p, log):
+    """The sidecar of the closed pod p exited 0 and memcheck's log names no
+    invalid access, no uninitialised value and no definite leak."""
+    status = p.sidecar.proc.returncode
+    report = open(log, errors="replace").read()
+    assert status == 0, f"kcr-sidecar exited {status} under valgrind:\n{report[-4000:]}"
+    assert not re.search(r"Invalid (read|write)|uninitialised|definitely lost", report), report
+
+
+def test_sidecar_is_clean_under_valgrind(tmp_path, build_dir):
+    wrapper, log = _memcheck(tmp_path, build_dir)
     with Pod(tmp_path, build_dir, wrapper=wrapper, extra_env={"MAX_OUTPUT_SIZE": "65536"}) as p:
         # The process serving is valgrind's memcheck tool running kcr-sidecar.
         assert "memcheck" in os.readlink(f"/proc/{p.sidecar.proc.pid}/exe")
@@ -50,10 +66,7 @@ def test_sidecar_is_clean_under_valgrind(tmp_path, build_dir):
             r = p.sidecar.request("POST", "/execute", body=body,
                                   headers={"Content-Type": "application/json"})
             assert 400 <= r.status < 500, (body, r.status)
-    status = p.sidecar.proc.returncode
-    report = open(log, errors="replace").read()
-    assert status == 0, f"kcr-sidecar exited {status} under valgrind:\n{report[-4000:]}"
-    assert not re.search(r"Invalid (read|write)|uninitialised|definitely lost", report), report
+    _assert_clean(p, log)
 
 
 def _post(p, path, obj=None, raw=None):
@@ -65,12 +78,7 @@ def _post(p, path, obj=None, raw=None):
 def test_programmatic_tool_calling_is_clean_under_valgrind(tmp_path, build_dir):
     """The same for /programmatic (src/sidecar/sidecar-ptc*.c): pauses,
     continues, errors, a cancel, a hostile message, bash."""
-    require_root_and_binaries(build_dir)
-    if not shutil.which("valgrind"):
-        pytest.skip("valgrind not installed (deps/test.txt lists it)")
-    log = os.path.join(str(tmp_path), "valgrind.log")
-    wrapper = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
-               "--errors-for-leak-kinds=definite", "--track-fds=no", f"--log-file={log}"]
+    wrapper, log = _memcheck(tmp_path, build_dir)
     p = Pod(tmp_path, build_dir, kind="python", language="py", wrapper=wrapper,
             extra_env={"PRESTART_RUNNER": "false"})
     try:
@@ -110,7 +118,4 @@ def test_programmatic_tool_calling_is_clean_under_valgrind(tmp_path, build_dir):
         assert r["status"] == "tool_call_required", r
     finally:
         p.close()
-    status = p.sidecar.proc.returncode
-    report = open(log, errors="replace").read()
-    assert status == 0, f"kcr-sidecar exited {status} under valgrind:\n{report[-4000:]}"
-    assert not re.search(r"Invalid (read|write)|uninitialised|definitely lost", report), report
+    _assert_clean(p, log)

@@ -172,6 +172,13 @@ void pod_fake_reply(int fd, int status, const char *content_type, const void *bo
         (void)pod_fake_send(fd, body, len);
 }
 
+void pod_fake_reply_json(int fd, int status, json_t *j)
+{
+    _cleanup_free_ char *s = json_dumps(j, JSON_COMPACT);
+    pod_fake_reply(fd, status, NULL, s, strlen(s));
+    json_decref(j);
+}
+
 int pod_fake_send(int fd, const void *data, size_t len)
 {
     const char *p = data;

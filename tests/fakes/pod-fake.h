@@ -14,6 +14,7 @@
  * anything. */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -51,6 +52,8 @@ struct pod_fake_sidecar *pod_fake_sidecar_free(struct pod_fake_sidecar *s);
 int pod_fake_send(int fd, const void *data, size_t len);
 /* Writes "HTTP/1.1 <status>" with Content-Length and body. */
 void pod_fake_reply(int fd, int status, const char *content_type, const void *body, size_t len);
+/* pod_fake_reply with j as compact JSON; takes j. */
+void pod_fake_reply_json(int fd, int status, json_t *j);
 
 /*** Fake backend ***/
 

@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +18,8 @@
 #include "api/errors.h"
 #include "api/openapi.h"
 #include "common/digest.h"
-#include "common/fsutil.h"
 #include "core/keys.h"
+#include "fakes/tmpdir.h"
 
 static void test_status_table(void **state)
 {
@@ -104,8 +103,8 @@ static void test_disposition(void **state)
 static void test_keys(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/kcr-auth-XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    char dir[TMPDIR_SIZE];
+    tmpdir_new(dir, "auth");
     struct kcr_serve_config cfg = {0};
     cfg.data_dir = dir;
     cfg.keys[cfg.nkeys++] = "first-key-0123456789";
@@ -173,7 +172,7 @@ static void test_keys(void **state)
     core_close(&core);
     assert_null(core.meta);
     assert_null(core.blob);
-    (void)fs_rm_tree_at(AT_FDCWD, dir);
+    tmpdir_remove(dir);
 }
 
 static void test_public_paths(void **state)

@@ -1,9 +1,9 @@
 /* Unit tests for core/orchestrator.c, the heart of POST /exec, on the real
  * embedded stores (SQLite + blob files in a temporary directory) and the fake
  * pod backend (fakes/pod-fake.h), whose sidecar here plays a pod's
- * /mnt/data: uploads land in a table, /execute applies what the test says
- * the program wrote and answers with the test's result, listings and
- * downloads read the table. Covered: the one retry when a warm pod is dead
+ * /mnt/data as a table (fakes/pod-table.h: uploads land in it, listings and
+ * downloads read it); /execute applies what the test says the program wrote
+ * and answers with the test's result. Covered: the one retry when a warm pod is dead
  * before the program was sent (and none after), Python state collection
  * (kept after a successful run only), output truncation at MAX_OUTPUT_SIZE
  * characters, output-file collection (new or modified files; not too large,
@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
 #include "common/lang.h"
 #include "common/xalloc.h"
 #include "core/core.h"
@@ -35,93 +33,33 @@
 #include "core/pystate.h"
 #include "core/session.h"
 #include "core/statestore.h"
+#include "fakes/core-fixture.h"
 #include "fakes/pod-fake.h"
-#include "store/blob-fs.h"
-#include "store/meta-sqlite.h"
+#include "fakes/pod-table.h"
+#include "fakes/tmpdir.h"
 
-/*** The fake pod: /mnt/data as a table, served by the fake sidecar ***/
+/*** The fake pod: /mnt/data as a table (fakes/pod-table.h), /execute here ***/
 
-#define MAX_PFILES 32
-#define MAX_SEEN   32
+static struct pod_table pod = POD_TABLE_INIT;
 
-struct pfile {
-    char name[256];
-    char *data;
-    size_t len;
-    int64_t mtime_ns;
-};
-
-struct fake_pod {
-    pthread_mutex_t mu;
-    struct pfile files[MAX_PFILES]; /* the pod's /mnt/data */
-    size_t nfiles;
-    /* Set by the test: what the program writes, and /execute's answer. */
-    struct pfile writes[MAX_PFILES];
-    size_t nwrites;
+/* /execute's side, under pod.mu. */
+static struct {
     int exec_status;  /* HTTP status of /execute (200) */
     char *exec_reply; /* its body */
-    /* Seen by the sidecar. */
-    unsigned n_exec, n_list;
-    char puts[MAX_SEEN][256]; /* names uploaded, in order */
-    unsigned n_put;
-    char gets[MAX_SEEN][256]; /* names downloaded, in order */
-    unsigned n_get;
-    char *exec_body;    /* the last /execute request body */
-    char code_file[64]; /* written by /execute, as the real sidecar does */
-};
-
-static struct fake_pod fp = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static void pfile_set(struct pfile *v, size_t *n, const char *name, const char *data, size_t len,
-                      int64_t mtime)
-{
-    struct pfile *f = NULL;
-    for (size_t i = 0; i < *n && !f; i++)
-        if (!strcmp(v[i].name, name))
-            f = &v[i];
-    if (!f) {
-        assert_true(*n < MAX_PFILES);
-        f = &v[(*n)++];
-        snprintf(f->name, sizeof(f->name), "%s", name);
-    }
-    free(f->data);
-    f->data = xmalloc(len + 1);
-    memcpy(f->data, data, len);
-    f->data[len] = '\0';
-    f->len = len;
-    f->mtime_ns = mtime;
-}
-
-static void pfiles_clear(struct pfile *v, size_t *n)
-{
-    for (size_t i = 0; i < *n; i++)
-        free(v[i].data);
-    memset(v, 0, sizeof(*v) * MAX_PFILES);
-    *n = 0;
-}
+    unsigned n_exec;
+    char *exec_body; /* the last /execute request body */
+} fp;
 
 /* A new, empty pod (pods are single-use; every pod shares the one fake
  * sidecar) and a clean record of what it saw. */
 static void fresh_pod(void)
 {
-    pthread_mutex_lock(&fp.mu);
-    pfiles_clear(fp.files, &fp.nfiles);
-    fp.n_exec = fp.n_list = fp.n_put = fp.n_get = 0;
+    pod_table_new_pod(&pod);
+    pthread_mutex_lock(&pod.mu);
+    fp.n_exec = 0;
     free(fp.exec_body);
     fp.exec_body = NULL;
-    pthread_mutex_unlock(&fp.mu);
-}
-
-/* The run will write name (len bytes of data, or of 'x' when data is NULL). */
-static void will_write(const char *name, const char *data, size_t len)
-{
-    char *x = NULL;
-    if (!data)
-        data = x = memset(xmalloc(len + 1), 'x', len);
-    pthread_mutex_lock(&fp.mu);
-    pfile_set(fp.writes, &fp.nwrites, name, data, len, 2000);
-    pthread_mutex_unlock(&fp.mu);
-    free(x);
+    pthread_mutex_unlock(&pod.mu);
 }
 
 /* /execute answers status with a result of these fields (timed out or not). */
@@ -131,11 +69,11 @@ static void will_answer_run(int status, int exit_code, const char *out, size_t o
     json_t *j = json_pack("{s:i, s:s%, s:s, s:b, s:i}", "exit_code", exit_code, "stdout", out,
                           out_len, "stderr", err, "timed_out", timed_out, "execution_time_ms", 7);
     assert_non_null(j);
-    pthread_mutex_lock(&fp.mu);
+    pthread_mutex_lock(&pod.mu);
     free(fp.exec_reply);
     fp.exec_reply = json_dumps(j, JSON_COMPACT);
     fp.exec_status = status;
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
     json_decref(j);
 }
 
@@ -144,120 +82,34 @@ static void will_answer(int status, int exit_code, const char *out, size_t out_l
     will_answer_run(status, exit_code, out, out_len, err, false);
 }
 
-static void reply_json(int fd, int status, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT);
-    pod_fake_reply(fd, status, NULL, s, strlen(s));
-    free(s);
-    json_decref(j);
-}
-
-/* POST /files: one multipart part named "files" per upload (curl's
- * encoding: boundary line, part headers, bytes, CRLF boundary). */
-static void on_upload(const struct pod_fake_request *req, int fd)
-{
-    const char *b = req->body, *end = req->body + req->body_len;
-    const char *eol = memmem(b, req->body_len, "\r\n", 2);
-    const char *fn = memmem(b, req->body_len, "filename=\"", 10);
-    const char *hdr_end = memmem(b, req->body_len, "\r\n\r\n", 4);
-    if (!eol || !fn || !hdr_end) {
-        pod_fake_reply(fd, 400, NULL, "{\"error\":\"bad multipart\"}", 25);
-        return;
-    }
-    char boundary[256];
-    snprintf(boundary, sizeof(boundary), "\r\n%.*s", (int)(eol - b), b);
-    fn += 10;
-    const char *q = memchr(fn, '"', (size_t)(end - fn));
-    const char *data = hdr_end + 4;
-    const char *stop = memmem(data, (size_t)(end - data), boundary, strlen(boundary));
-    if (!q || !stop) {
-        pod_fake_reply(fd, 400, NULL, "{\"error\":\"bad multipart\"}", 25);
-        return;
-    }
-    char name[256];
-    snprintf(name, sizeof(name), "%.*s", (int)(q - fn), fn);
-    pthread_mutex_lock(&fp.mu);
-    pfile_set(fp.files, &fp.nfiles, name, data, (size_t)(stop - data), 1000);
-    if (fp.n_put < MAX_SEEN)
-        snprintf(fp.puts[fp.n_put++], sizeof(fp.puts[0]), "%s", name);
-    pthread_mutex_unlock(&fp.mu);
-    reply_json(fd, 200, json_pack("{s:[s]}", "files", name));
-}
-
+/* POST /execute: the code file and the program's writes land in the table. */
 static void on_execute(const struct pod_fake_request *req, int fd)
 {
-    pthread_mutex_lock(&fp.mu);
+    pthread_mutex_lock(&pod.mu);
     fp.n_exec++;
     free(fp.exec_body);
     fp.exec_body = xstrdup(req->body);
-    if (fp.code_file[0])
-        pfile_set(fp.files, &fp.nfiles, fp.code_file, "code", 4, 1500);
-    for (size_t i = 0; i < fp.nwrites; i++)
-        pfile_set(fp.files, &fp.nfiles, fp.writes[i].name, fp.writes[i].data, fp.writes[i].len,
-                  fp.writes[i].mtime_ns);
+    pod_table_put_code(&pod);
+    pod_table_put_writes(&pod);
     char *reply = xstrdup(fp.exec_reply);
     int status = fp.exec_status;
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
     pod_fake_reply(fd, status, NULL, reply, strlen(reply));
     free(reply);
-}
-
-static void on_list(int fd)
-{
-    json_t *arr = json_array();
-    pthread_mutex_lock(&fp.mu);
-    fp.n_list++;
-    for (size_t i = 0; i < fp.nfiles; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "name", fp.files[i].name, "size",
-                                             (json_int_t)fp.files[i].len, "mtime_ns",
-                                             (json_int_t)fp.files[i].mtime_ns));
-    pthread_mutex_unlock(&fp.mu);
-    reply_json(fd, 200, json_pack("{s:o, s:b}", "files", arr, "truncated", 0));
-}
-
-/* GET /files/<name>?max=N (the names here need no percent-decoding). */
-static void on_get(const struct pod_fake_request *req, int fd)
-{
-    char name[256];
-    snprintf(name, sizeof(name), "%s", req->path + strlen("/files/"));
-    name[strcspn(name, "?")] = '\0';
-    pthread_mutex_lock(&fp.mu);
-    if (fp.n_get < MAX_SEEN)
-        snprintf(fp.gets[fp.n_get++], sizeof(fp.gets[0]), "%s", name);
-    char *data = NULL;
-    size_t len = 0;
-    for (size_t i = 0; i < fp.nfiles && !data; i++)
-        if (!strcmp(fp.files[i].name, name)) {
-            data = xmalloc(fp.files[i].len + 1);
-            memcpy(data, fp.files[i].data, fp.files[i].len);
-            len = fp.files[i].len;
-        }
-    pthread_mutex_unlock(&fp.mu);
-    if (data)
-        pod_fake_reply(fd, 200, "application/octet-stream", data, len);
-    else
-        pod_fake_reply(fd, 404, NULL, "{\"error\":\"not found\"}", 21);
-    free(data);
 }
 
 static void handler(const struct pod_fake_request *req, int fd, void *ud)
 {
     (void)ud;
-    if (!strcmp(req->method, "POST") && !strcmp(req->path, "/files"))
-        on_upload(req, fd);
-    else if (!strcmp(req->method, "POST") && !strcmp(req->path, "/execute"))
+    if (!strcmp(req->method, "POST") && !strcmp(req->path, "/execute"))
         on_execute(req, fd);
-    else if (!strcmp(req->method, "GET") && !strncmp(req->path, "/files?", 7))
-        on_list(fd);
-    else if (!strcmp(req->method, "GET") && !strncmp(req->path, "/files/", 7))
-        on_get(req, fd);
     else
-        pod_fake_reply(fd, 404, NULL, "{\"error\":\"not found\"}", 21);
+        pod_table_handler(req, fd, &pod);
 }
 
 /*** The core ***/
 
-static char dir[64];
+static char dir[TMPDIR_SIZE];
 static struct kcr_serve_config cfg;
 static struct kcr_core core;
 static struct kcr_principal alice, bob;
@@ -265,37 +117,11 @@ static struct kcr_principal alice, bob;
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/kcr-orch-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.max_exec_time_s = 30;
-    cfg.max_output_chars = 65536;
-    cfg.max_file_size = 10u << 20;
-    cfg.max_output_files = 10;
-    cfg.max_memory_mb = 512;
-    cfg.max_session_files = 500;
-    cfg.state_persistence = true;
-    cfg.cleanup_interval_s = 600;
-    core = (struct kcr_core){.cfg = &cfg};
-    assert_int_equal(core_open_stores(&core, dir, NULL), 0);
-    assert_non_null(core.meta);
-    assert_non_null(core.blob);
-    struct kcr_err err = {0};
-    core.backend = pod_fake_new(&err);
-    assert_non_null(core.backend);
-    pod_fake_set_handler(core.backend, handler, NULL);
-    /* No warm pods: every acquire creates one on demand, so the fake's
-     * counters say how many pods each request took. */
-    struct kcr_pool_config pc = {.acquire_wait_ms = 0, .health_every_s = 30};
-    core.pool = pool_new(core.backend, &pc, &err);
-    assert_non_null(core.pool);
-    core.admission = admission_new(4, 1000);
+    core_fixture_open(&core, &cfg, dir, "orch", handler, NULL);
     principal_key(&alice, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
     principal_key(&bob, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", NULL);
+    pod_table_clear(&pod);
     fresh_pod();
-    pthread_mutex_lock(&fp.mu);
-    pfiles_clear(fp.writes, &fp.nwrites);
-    pthread_mutex_unlock(&fp.mu);
     will_answer(200, 0, "", 0, "");
     return 0;
 }
@@ -303,15 +129,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    core_close(&core);
-    (void)fs_rm_tree_at(AT_FDCWD, dir);
-    pthread_mutex_lock(&fp.mu);
-    pfiles_clear(fp.files, &fp.nfiles);
-    pfiles_clear(fp.writes, &fp.nwrites);
+    core_fixture_close(&core, dir);
+    pod_table_clear(&pod);
+    pthread_mutex_lock(&pod.mu);
     free(fp.exec_reply);
     free(fp.exec_body);
     fp.exec_reply = fp.exec_body = NULL;
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
     return 0;
 }
 
@@ -322,39 +146,12 @@ static struct pod_fake_stats stats(void)
     return s;
 }
 
-/* pool_release destroys pods in the background: waits up to 5 s for n. */
-static void wait_destroys(unsigned n)
-{
-    for (int i = 0; i < 500 && stats().destroys < n; i++) {
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    assert_int_equal(stats().destroys, n);
-}
-
 static struct kcr_exec_request request(const char *lang, const char *code)
 {
     const struct kcr_lang *l = lang_find(lang);
     assert_non_null(l);
-    pthread_mutex_lock(&fp.mu);
-    snprintf(fp.code_file, sizeof(fp.code_file), "%s", l->file);
-    pthread_mutex_unlock(&fp.mu);
+    pod_table_set_code_file(&pod, l->file);
     return (struct kcr_exec_request){.principal = &alice, .lang = l, .code = code};
-}
-
-/* Stores data as an upload of session s named name. */
-static struct kcr_file_meta store(const struct kcr_session *s, const char *name, const char *data)
-{
-    struct kcr_file_meta want = {.kind = KCR_FILE_UPLOAD}, f;
-    strcpy(want.session_id, s->id);
-    strcpy(want.owner, s->owner);
-    strcpy(want.name, name);
-    int fd = core.blob->ops->tmpfile(core.blob, NULL);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-    assert_int_equal(files_store(&core, &want, fd, strlen(data), &f, NULL), 0);
-    close(fd);
-    return f;
 }
 
 static size_t session_files(const char *sid)
@@ -362,20 +159,6 @@ static size_t session_files(const char *sid)
     size_t n = 0;
     assert_int_equal(files_count(&core, sid, &n, NULL), 0);
     return n;
-}
-
-/* The bytes of file id of session sid, as a new string. */
-static char *file_bytes(const char *sid, const char *id)
-{
-    struct kcr_file_meta f;
-    assert_int_equal(files_get_readable(&core, &alice, sid, id, NULL, &f, NULL), 0);
-    uint64_t size = 0;
-    int fd = files_open(&core, &f, &size, NULL);
-    assert_true(fd >= 0);
-    char *b = xcalloc(1, size + 1);
-    assert_int_equal(pread(fd, b, size, 0), (ssize_t)size);
-    close(fd);
-    return b;
 }
 
 /*** (a) A warm pod dead before the run ***/
@@ -397,7 +180,7 @@ static void test_retry_on_a_dead_pod(void **state)
     assert_int_equal(fp.n_exec, 1);
     assert_true(res.stages.acquire_ms > 0);
     orchestrator_response_done(&res);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
     assert_int_equal(stats().live, 0);
 }
 
@@ -408,7 +191,7 @@ static void test_retry_when_the_upload_fails(void **state)
     (void)state;
     struct kcr_session s;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
-    struct kcr_file_meta f = store(&s, "in.txt", "input");
+    struct kcr_file_meta f = core_fixture_store(&core, &s, "in.txt", "input");
     struct kcr_file_ref ref = {.id = f.id, .session_id = s.id, .name = "in.txt"};
     pod_fake_set_dead_pods(core.backend, 1);
     struct kcr_exec_request req = request("js", "1");
@@ -421,11 +204,11 @@ static void test_retry_when_the_upload_fails(void **state)
         fail_msg("%s", err.msg);
     assert_string_equal(res.session_id, s.id);
     assert_int_equal(stats().creates, 2);
-    assert_int_equal(fp.n_put, 1);
-    assert_string_equal(fp.puts[0], "in.txt");
+    assert_int_equal(pod.n_put, 1);
+    assert_string_equal(pod.puts[0], "in.txt");
     assert_int_equal(fp.n_exec, 1);
     orchestrator_response_done(&res);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
 }
 
 /* One retry only: when the fresh pod is dead too, the request fails (503). */
@@ -444,7 +227,7 @@ static void test_retry_once_only(void **state)
     assert_true(id_is_valid(res.session_id));
     assert_null(res.stdout_text);
     orchestrator_response_done(&res);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
 }
 
 /* A failure once the program was sent is not retried: it may have run. */
@@ -460,7 +243,7 @@ static void test_no_retry_after_the_program_was_sent(void **state)
     assert_int_equal(stats().creates, 1);
     assert_int_equal(fp.n_exec, 1);
     orchestrator_response_done(&res);
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /*** (b) Python state ***/
@@ -481,7 +264,7 @@ static void test_state_kept_after_success_only(void **state)
     static const char two[] = "\001state-two, longer";
     /* Run 1 saves a state: it is stored, and is no output. */
     will_answer(200, 0, "", 0, "");
-    will_write(PYSTATE_FILE, one, sizeof(one) - 1);
+    pod_table_will_write(&pod, PYSTATE_FILE, one, sizeof(one) - 1);
     struct kcr_exec_request req = request("py", "x = 1");
     struct kcr_exec_response res;
     assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
@@ -503,14 +286,14 @@ static void test_state_kept_after_success_only(void **state)
     /* Run 2 fails: the state was mounted, the new one is not kept. */
     fresh_pod();
     will_answer(200, 1, "", 0, "Traceback: boom\n");
-    will_write(PYSTATE_FILE, two, sizeof(two) - 1);
+    pod_table_will_write(&pod, PYSTATE_FILE, two, sizeof(two) - 1);
     req.session_id = sid;
     assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
     assert_string_equal(res.outcome, "failed");
     assert_false(res.has_state);
-    assert_int_equal(fp.n_put, 1);
-    assert_string_equal(fp.puts[0], PYSTATE_FILE);
-    assert_int_equal(fp.n_get, 0);
+    assert_int_equal(pod.n_put, 1);
+    assert_string_equal(pod.puts[0], PYSTATE_FILE);
+    assert_int_equal(pod.n_get, 0);
     assert_int_equal(res.nfiles, 0);
     struct kcr_state_meta kept = session_state(sid, &found);
     assert_true(found);
@@ -535,7 +318,7 @@ static void test_state_unchanged_is_not_fetched(void **state)
 {
     (void)state;
     static const char one[] = "\001state-one";
-    will_write(PYSTATE_FILE, one, sizeof(one) - 1);
+    pod_table_will_write(&pod, PYSTATE_FILE, one, sizeof(one) - 1);
     struct kcr_exec_request req = request("py", "x = 1");
     struct kcr_exec_response res;
     assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
@@ -545,14 +328,12 @@ static void test_state_unchanged_is_not_fetched(void **state)
     orchestrator_response_done(&res);
     /* Run 2 writes nothing: the mounted state is listed as it was put. */
     fresh_pod();
-    pthread_mutex_lock(&fp.mu);
-    pfiles_clear(fp.writes, &fp.nwrites);
-    pthread_mutex_unlock(&fp.mu);
+    pod_table_no_writes(&pod);
     req.session_id = sid;
     assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
     assert_false(res.has_state);
-    assert_int_equal(fp.n_put, 1);
-    assert_int_equal(fp.n_get, 0);
+    assert_int_equal(pod.n_put, 1);
+    assert_int_equal(pod.n_get, 0);
     orchestrator_response_done(&res);
 }
 
@@ -630,14 +411,14 @@ static void test_output_files(void **state)
     (void)state;
     cfg.max_file_size = 1000;
     cfg.max_output_files = 4;
-    will_write("a.txt", "alpha", 5);
-    will_write("big.bin", NULL, 1001);  /* over MAX_FILE_SIZE */
-    will_write("edge.bin", NULL, 1000); /* at it */
-    will_write("evil.sh", "#!/bin/sh", 9);
-    will_write("RUN.EXE", "MZ", 2);
-    will_write("plots/p.png", "png", 3);
-    will_write("z1.txt", "z1", 2);
-    will_write("z2.txt", "z2", 2); /* past MAX_OUTPUT_FILES */
+    pod_table_will_write(&pod, "a.txt", "alpha", 5);
+    pod_table_will_write(&pod, "big.bin", NULL, 1001);  /* over MAX_FILE_SIZE */
+    pod_table_will_write(&pod, "edge.bin", NULL, 1000); /* at it */
+    pod_table_will_write(&pod, "evil.sh", "#!/bin/sh", 9);
+    pod_table_will_write(&pod, "RUN.EXE", "MZ", 2);
+    pod_table_will_write(&pod, "plots/p.png", "png", 3);
+    pod_table_will_write(&pod, "z1.txt", "z1", 2);
+    pod_table_will_write(&pod, "z2.txt", "z2", 2); /* past MAX_OUTPUT_FILES */
     struct kcr_exec_request req = request("js", "1");
     struct kcr_exec_response res;
     assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
@@ -648,12 +429,12 @@ static void test_output_files(void **state)
     assert_string_equal(res.files[2].name, "plots/p.png");
     assert_string_equal(res.files[3].name, "z1.txt");
     /* Only the results were fetched. */
-    assert_int_equal(fp.n_get, 4);
-    for (unsigned i = 0; i < fp.n_get; i++)
-        assert_string_equal(fp.gets[i], res.files[i].name);
+    assert_int_equal(pod.n_get, 4);
+    for (unsigned i = 0; i < pod.n_get; i++)
+        assert_string_equal(pod.gets[i], res.files[i].name);
     /* Each is an output of the session with the pod's bytes. */
     assert_int_equal(session_files(res.session_id), 4);
-    char *b = file_bytes(res.session_id, res.files[0].id);
+    char *b = core_fixture_file_bytes(&core, &alice, res.session_id, res.files[0].id);
     assert_string_equal(b, "alpha");
     free(b);
     struct kcr_file_meta f;
@@ -670,23 +451,23 @@ static void test_output_files_modified_uploads(void **state)
     (void)state;
     struct kcr_session s;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
-    struct kcr_file_meta keep = store(&s, "keep.txt", "same");
-    struct kcr_file_meta edit = store(&s, "edit.csv", "a,b\n");
+    struct kcr_file_meta keep = core_fixture_store(&core, &s, "keep.txt", "same");
+    struct kcr_file_meta edit = core_fixture_store(&core, &s, "edit.csv", "a,b\n");
     struct kcr_file_ref refs[] = {{.id = keep.id, .session_id = s.id, .name = "keep.txt"},
                                   {.id = edit.id, .session_id = s.id, .name = "edit.csv"}};
-    will_write("edit.csv", "a,b\n1,2\n", 8);
+    pod_table_will_write(&pod, "edit.csv", "a,b\n1,2\n", 8);
     struct kcr_exec_request req = request("js", "1");
     req.files = refs;
     req.nfiles = 2;
     struct kcr_exec_response res;
     assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
     assert_string_equal(res.session_id, s.id);
-    assert_int_equal(fp.n_put, 2);
-    assert_int_equal(fp.n_list, 2); /* before and after the run */
+    assert_int_equal(pod.n_put, 2);
+    assert_int_equal(pod.n_list, 2); /* before and after the run */
     assert_int_equal(res.nfiles, 1);
     assert_string_equal(res.files[0].name, "edit.csv");
     assert_string_not_equal(res.files[0].id, edit.id);
-    char *b = file_bytes(s.id, res.files[0].id);
+    char *b = core_fixture_file_bytes(&core, &alice, s.id, res.files[0].id);
     assert_string_equal(b, "a,b\n1,2\n");
     free(b);
     assert_int_equal(session_files(s.id), 3);
@@ -703,7 +484,7 @@ static void test_reference_copied_once(void **state)
     struct kcr_session s1, s2;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s1, NULL), 0);
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s2, NULL), 0);
-    struct kcr_file_meta f = store(&s1, "data.csv", "x,y\n");
+    struct kcr_file_meta f = core_fixture_store(&core, &s1, "data.csv", "x,y\n");
     struct kcr_file_ref refs[] = {{.id = f.id, .session_id = s1.id, .name = "data.csv"},
                                   {.id = f.id, .session_id = s1.id, .name = "copy.csv"},
                                   {.id = f.id, .session_id = s1.id, .name = "data.csv"}};
@@ -717,14 +498,14 @@ static void test_reference_copied_once(void **state)
     assert_int_equal(session_files(s2.id), 1);
     assert_int_equal(session_files(s1.id), 1);
     /* Each mount name once, the first reference winning. */
-    assert_int_equal(fp.n_put, 2);
-    assert_string_equal(fp.puts[0], "data.csv");
-    assert_string_equal(fp.puts[1], "copy.csv");
-    pthread_mutex_lock(&fp.mu);
-    for (size_t i = 0; i < fp.nfiles; i++)
-        if (strcmp(fp.files[i].name, "code.js"))
-            assert_memory_equal(fp.files[i].data, "x,y\n", 4);
-    pthread_mutex_unlock(&fp.mu);
+    assert_int_equal(pod.n_put, 2);
+    assert_string_equal(pod.puts[0], "data.csv");
+    assert_string_equal(pod.puts[1], "copy.csv");
+    pthread_mutex_lock(&pod.mu);
+    for (size_t i = 0; i < pod.nfiles; i++)
+        if (strcmp(pod.files[i].name, "code.js"))
+            assert_memory_equal(pod.files[i].data, "x,y\n", 4);
+    pthread_mutex_unlock(&pod.mu);
     assert_int_equal(res.nfiles, 0);
     orchestrator_response_done(&res);
     struct kcr_file_meta *v = NULL;
@@ -745,8 +526,8 @@ static void test_missing_reference_copies_nothing(void **state)
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s1, NULL), 0);
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s2, NULL), 0);
     assert_int_equal(session_create(&core, &bob, NULL, NULL, &theirs, NULL), 0);
-    struct kcr_file_meta f = store(&s1, "data.csv", "x,y\n");
-    struct kcr_file_meta g = store(&theirs, "secret.txt", "bob's");
+    struct kcr_file_meta f = core_fixture_store(&core, &s1, "data.csv", "x,y\n");
+    struct kcr_file_meta g = core_fixture_store(&core, &theirs, "secret.txt", "bob's");
     struct kcr_file_ref refs[] = {
         {.id = f.id, .session_id = s1.id, .name = "data.csv"},
         {.id = "Ghost0123456789abcdef", .session_id = s1.id, .name = "ghost.txt"},
@@ -764,7 +545,7 @@ static void test_missing_reference_copies_nothing(void **state)
     assert_int_equal(session_files(s2.id), 0);
     assert_int_equal(session_files(theirs.id), 1);
     assert_int_equal(stats().creates, 0);
-    assert_int_equal(fp.n_put + fp.n_list + fp.n_exec + fp.n_get, 0);
+    assert_int_equal(pod.n_put + pod.n_list + fp.n_exec + pod.n_get, 0);
     orchestrator_response_done(&res);
 }
 

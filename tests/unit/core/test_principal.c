@@ -8,14 +8,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/fsutil.h"
 #include "core/principal.h"
 #include "core/ratelimit.h"
+#include "fakes/tmpdir.h"
 #include "store/meta-sqlite.h"
 
 #define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -119,15 +118,14 @@ static void test_may_read(void **state)
     assert_false(principal_may_read(&bob, &f, &user));
 }
 
-static char dir[64];
+static char dir[TMPDIR_SIZE];
 static struct kcr_serve_config cfg;
 static struct kcr_core core;
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/kcr-rate-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tmpdir_new(dir, "rate");
     char p[128];
     snprintf(p, sizeof(p), "%s/kcr.db", dir);
     memset(&cfg, 0, sizeof(cfg));
@@ -141,7 +139,7 @@ static int teardown(void **state)
 {
     (void)state;
     core.meta = meta_free(core.meta);
-    (void)fs_rm_tree_at(AT_FDCWD, dir);
+    tmpdir_remove(dir);
     return 0;
 }
 

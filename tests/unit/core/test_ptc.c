@@ -2,18 +2,17 @@
  * sidecar client's programmatic calls (pod/sidecar-client-ptc.c), on the real
  * embedded stores (SQLite + blob files in a temporary directory) and the fake
  * pod backend (fakes/pod-fake.h). The fake sidecar plays a pod's /mnt/data as
- * test_orchestrator.c's does, and the programmatic routes from a script the
- * test writes: each POST /programmatic or /programmatic/continue takes the
- * next scripted reply (a pause on tool calls, an end, or anything hostile),
- * and every request body is recorded. A step may instead be held (no answer
- * yet): POST /programmatic/cancel then answers it as a killed program, or the
- * test answers it itself. Covered: pause and continuation (only id, name and
- * input of a tool call go on; tool_results reach the sidecar unchanged),
- * tokens (single use, one per pause, only for their principal), hostile
- * sidecar replies (errors, the run ended and its pod destroyed), the
- * round-trip cap, the cap on runs in progress, expiry of paused runs (and not
- * of running ones), cancel (paused, running, someone else's, unknown), the
- * outcomes' error strings, output files, and ptc_free.
+ * a table (fakes/pod-table.h, as in test_orchestrator.c), and the
+ * programmatic routes from a script the test writes: each POST /programmatic
+ * or /programmatic/continue takes the next scripted reply (a pause on tool
+ * calls, an end, or anything hostile), and every request body is recorded. A step may instead be
+ * held (no answer yet): POST /programmatic/cancel then answers it as a killed program, or the test
+ * answers it itself. Covered: pause and continuation (only id, name and input of a tool call go on;
+ * tool_results reach the sidecar unchanged), tokens (single use, one per pause, only for their
+ * principal), hostile sidecar replies (errors, the run ended and its pod destroyed), the round-trip
+ * cap, the cap on runs in progress, expiry of paused runs (and not of running ones), cancel
+ * (paused, running, someone else's, unknown), the outcomes' error strings, output files, and
+ * ptc_free.
  *
  * Four tests fail on 3669b04, each for a bug in src/core/ptc.c named in its
  * comment ("FAILS on 3669b04"): test_client_timeout_lowers_the_limit,
@@ -27,7 +26,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,7 +34,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
 #include "common/lang.h"
 #include "common/time.h"
 #include "common/xalloc.h"
@@ -45,22 +42,15 @@
 #include "core/orchestrator.h"
 #include "core/ptc.h"
 #include "core/session.h"
+#include "fakes/core-fixture.h"
 #include "fakes/pod-fake.h"
-#include "store/blob-fs.h"
-#include "store/meta-sqlite.h"
+#include "fakes/pod-table.h"
+#include "fakes/tmpdir.h"
 
-/*** The fake pod: /mnt/data as a table, the programmatic routes scripted ***/
+/*** The fake pod: /mnt/data a table (fakes/pod-table.h), programmatic routes scripted ***/
 
-#define MAX_PFILES 32
 #define MAX_SEEN   32
 #define MAX_SCRIPT 16
-
-struct pfile {
-    char name[256];
-    char *data;
-    size_t len;
-    int64_t mtime_ns;
-};
 
 struct scripted {
     int status; /* HTTP status */
@@ -68,97 +58,57 @@ struct scripted {
     bool done; /* an end: the program's writes land in /mnt/data */
 };
 
-struct fake_pod {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;            /* hold_upload cleared */
-    struct pfile files[MAX_PFILES]; /* the pod's /mnt/data */
-    size_t nfiles;
-    struct pfile writes[MAX_PFILES]; /* what the program writes before it ends */
-    size_t nwrites;
+static struct pod_table pod = POD_TABLE_INIT;
+
+/* The programmatic routes' side, under pod.mu. */
+static struct {
     struct scripted script[MAX_SCRIPT]; /* replies of the next steps, in order */
     size_t nscript, next;
-    bool hold_step;   /* the next step gets no answer: its connection is kept */
-    int held_fd;      /* that connection, or -1 */
-    bool hold_upload; /* POST /files waits until cleared */
+    bool hold_step; /* the next step gets no answer: its connection is kept */
+    int held_fd;    /* that connection, or -1 */
     /* Seen by the sidecar. */
-    unsigned n_start, n_continue, n_cancel, n_held, n_list, n_put, n_get;
-    char gets[MAX_SEEN][256];
+    unsigned n_start, n_continue, n_cancel, n_held;
     char *start_body;              /* the last /programmatic body */
     char *continue_body[MAX_SEEN]; /* each /programmatic/continue body */
-    char code_file[64];            /* written by /programmatic, as /execute does */
-};
-
-static struct fake_pod fp = {
-    .mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .held_fd = -1};
-
-static void pfile_set(struct pfile *v, size_t *n, const char *name, const char *data, size_t len,
-                      int64_t mtime)
-{
-    struct pfile *f = NULL;
-    for (size_t i = 0; i < *n && !f; i++)
-        if (!strcmp(v[i].name, name))
-            f = &v[i];
-    if (!f) {
-        if (*n >= MAX_PFILES) /* under fp.mu, maybe off the test's thread: no cmocka assert */
-            abort();
-        f = &v[(*n)++];
-        snprintf(f->name, sizeof(f->name), "%s", name);
-    }
-    free(f->data);
-    f->data = xmalloc(len + 1);
-    memcpy(f->data, data, len);
-    f->data[len] = '\0';
-    f->len = len;
-    f->mtime_ns = mtime;
-}
-
-static void pfiles_clear(struct pfile *v, size_t *n)
-{
-    for (size_t i = 0; i < *n; i++)
-        free(v[i].data);
-    memset(v, 0, sizeof(*v) * MAX_PFILES);
-    *n = 0;
-}
+} fp = {.held_fd = -1};
 
 /* Forgets everything: files, writes, script, holds and what was seen. */
 static void fake_reset(void)
 {
-    pthread_mutex_lock(&fp.mu);
-    pfiles_clear(fp.files, &fp.nfiles);
-    pfiles_clear(fp.writes, &fp.nwrites);
+    pod_table_clear(&pod);
+    pthread_mutex_lock(&pod.mu);
     for (size_t i = 0; i < fp.nscript; i++)
         free(fp.script[i].body);
     memset(fp.script, 0, sizeof(fp.script));
     fp.nscript = fp.next = 0;
-    fp.hold_step = fp.hold_upload = false;
+    fp.hold_step = false;
     if (fp.held_fd >= 0)
         close(fp.held_fd);
     fp.held_fd = -1;
-    fp.n_start = fp.n_continue = fp.n_cancel = fp.n_held = fp.n_list = fp.n_put = fp.n_get = 0;
+    fp.n_start = fp.n_continue = fp.n_cancel = fp.n_held = 0;
     free(fp.start_body);
     fp.start_body = NULL;
     for (size_t i = 0; i < MAX_SEEN; i++) {
         free(fp.continue_body[i]);
         fp.continue_body[i] = NULL;
     }
-    fp.code_file[0] = '\0';
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
 }
 
 /* The next step answers status with body. */
 static void script(int status, const char *body, bool done)
 {
-    pthread_mutex_lock(&fp.mu);
+    pthread_mutex_lock(&pod.mu);
     /* Replies already given make room. */
     for (size_t i = 0; i < fp.next; i++)
         free(fp.script[i].body);
     memmove(fp.script, fp.script + fp.next, (fp.nscript - fp.next) * sizeof(fp.script[0]));
     fp.nscript -= fp.next;
     fp.next = 0;
-    if (fp.nscript >= MAX_SCRIPT) /* under fp.mu: no cmocka assert */
+    if (fp.nscript >= MAX_SCRIPT) /* under pod.mu: no cmocka assert */
         abort();
     fp.script[fp.nscript++] = (struct scripted){status, xstrdup(body), done};
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
 }
 
 static void script_json(json_t *j, bool done)
@@ -197,33 +147,23 @@ static void script_done(int exit_code, const char *out, const char *err)
 /* The run will write name before it ends. */
 static void will_write(const char *name, const char *data)
 {
-    pthread_mutex_lock(&fp.mu);
-    pfile_set(fp.writes, &fp.nwrites, name, data, strlen(data), 2000);
-    pthread_mutex_unlock(&fp.mu);
-}
-
-static void reply_json(int fd, int status, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT);
-    pod_fake_reply(fd, status, NULL, s, strlen(s));
-    free(s);
-    json_decref(j);
+    pod_table_will_write(&pod, name, data, strlen(data));
 }
 
 /* Answers a held step with j (taken) and closes its connection. */
 static void answer_fd(int fd, json_t *j)
 {
-    reply_json(fd, 200, j);
+    pod_fake_reply_json(fd, 200, j);
     close(fd);
 }
 
 /* Answers the held step, if any, with j (taken). */
 static void answer_held(json_t *j)
 {
-    pthread_mutex_lock(&fp.mu);
+    pthread_mutex_lock(&pod.mu);
     int fd = fp.held_fd;
     fp.held_fd = -1;
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
     if (fd >= 0)
         answer_fd(fd, j);
     else
@@ -233,13 +173,12 @@ static void answer_held(json_t *j)
 /* POST /programmatic and /programmatic/continue. */
 static void on_step(const struct pod_fake_request *req, int fd, bool start)
 {
-    pthread_mutex_lock(&fp.mu);
+    pthread_mutex_lock(&pod.mu);
     if (start) {
         fp.n_start++;
         free(fp.start_body);
         fp.start_body = xstrdup(req->body);
-        if (fp.code_file[0])
-            pfile_set(fp.files, &fp.nfiles, fp.code_file, "code", 4, 1500);
+        pod_table_put_code(&pod);
     } else {
         if (fp.n_continue < MAX_SEEN)
             fp.continue_body[fp.n_continue] = xstrdup(req->body);
@@ -251,21 +190,19 @@ static void on_step(const struct pod_fake_request *req, int fd, bool start)
             abort();
         fp.held_fd = dup(fd);
         fp.n_held++;
-        pthread_mutex_unlock(&fp.mu);
+        pthread_mutex_unlock(&pod.mu);
         return;
     }
     if (fp.next >= fp.nscript) {
-        pthread_mutex_unlock(&fp.mu);
+        pthread_mutex_unlock(&pod.mu);
         pod_fake_reply(fd, 500, NULL, "{\"error\":\"nothing scripted\"}", 28);
         return;
     }
     struct scripted s = fp.script[fp.next++];
     if (s.done)
-        for (size_t i = 0; i < fp.nwrites; i++)
-            pfile_set(fp.files, &fp.nfiles, fp.writes[i].name, fp.writes[i].data, fp.writes[i].len,
-                      fp.writes[i].mtime_ns);
+        pod_table_put_writes(&pod);
     char *body = xstrdup(s.body);
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
     pod_fake_reply(fd, s.status, NULL, body, strlen(body));
     free(body);
 }
@@ -273,116 +210,36 @@ static void on_step(const struct pod_fake_request *req, int fd, bool start)
 /* POST /programmatic/cancel: a held step ends as a killed program. */
 static void on_cancel(int fd)
 {
-    pthread_mutex_lock(&fp.mu);
+    pthread_mutex_lock(&pod.mu);
     fp.n_cancel++;
     int held = fp.held_fd;
     fp.held_fd = -1;
-    pthread_mutex_unlock(&fp.mu);
-    reply_json(fd, 200, json_pack("{s:b}", "cancelled", 1));
+    pthread_mutex_unlock(&pod.mu);
+    pod_fake_reply_json(fd, 200, json_pack("{s:b}", "cancelled", 1));
     if (held >= 0)
         answer_fd(held, done_json(137, "", "", false, false, 9));
-}
-
-/* POST /files: one multipart part named "files" per upload. */
-static void on_upload(const struct pod_fake_request *req, int fd)
-{
-    const char *b = req->body, *end = req->body + req->body_len;
-    const char *eol = memmem(b, req->body_len, "\r\n", 2);
-    const char *fn = memmem(b, req->body_len, "filename=\"", 10);
-    const char *hdr_end = memmem(b, req->body_len, "\r\n\r\n", 4);
-    if (!eol || !fn || !hdr_end) {
-        pod_fake_reply(fd, 400, NULL, "{\"error\":\"bad multipart\"}", 25);
-        return;
-    }
-    char boundary[256];
-    snprintf(boundary, sizeof(boundary), "\r\n%.*s", (int)(eol - b), b);
-    fn += 10;
-    const char *q = memchr(fn, '"', (size_t)(end - fn));
-    const char *data = hdr_end + 4;
-    const char *stop = memmem(data, (size_t)(end - data), boundary, strlen(boundary));
-    if (!q || !stop) {
-        pod_fake_reply(fd, 400, NULL, "{\"error\":\"bad multipart\"}", 25);
-        return;
-    }
-    char name[256];
-    snprintf(name, sizeof(name), "%.*s", (int)(q - fn), fn);
-    pthread_mutex_lock(&fp.mu);
-    fp.n_put++;
-    /* Bounded: a test that forgets to let go fails instead of hanging. */
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    while (fp.hold_upload && pthread_cond_timedwait(&fp.cond, &fp.mu, &until) != ETIMEDOUT)
-        ;
-    pfile_set(fp.files, &fp.nfiles, name, data, (size_t)(stop - data), 1000);
-    pthread_mutex_unlock(&fp.mu);
-    reply_json(fd, 200, json_pack("{s:[s]}", "files", name));
-}
-
-static void on_list(int fd)
-{
-    json_t *arr = json_array();
-    pthread_mutex_lock(&fp.mu);
-    fp.n_list++;
-    for (size_t i = 0; i < fp.nfiles; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "name", fp.files[i].name, "size",
-                                             (json_int_t)fp.files[i].len, "mtime_ns",
-                                             (json_int_t)fp.files[i].mtime_ns));
-    pthread_mutex_unlock(&fp.mu);
-    reply_json(fd, 200, json_pack("{s:o, s:b}", "files", arr, "truncated", 0));
-}
-
-/* GET /files/<name>?max=N (the names here need no percent-decoding). */
-static void on_get(const struct pod_fake_request *req, int fd)
-{
-    char name[256];
-    snprintf(name, sizeof(name), "%s", req->path + strlen("/files/"));
-    name[strcspn(name, "?")] = '\0';
-    pthread_mutex_lock(&fp.mu);
-    if (fp.n_get < MAX_SEEN)
-        snprintf(fp.gets[fp.n_get++], sizeof(fp.gets[0]), "%s", name);
-    char *data = NULL;
-    size_t len = 0;
-    for (size_t i = 0; i < fp.nfiles && !data; i++)
-        if (!strcmp(fp.files[i].name, name)) {
-            data = xmalloc(fp.files[i].len + 1);
-            memcpy(data, fp.files[i].data, fp.files[i].len);
-            len = fp.files[i].len;
-        }
-    pthread_mutex_unlock(&fp.mu);
-    if (data)
-        pod_fake_reply(fd, 200, "application/octet-stream", data, len);
-    else
-        pod_fake_reply(fd, 404, NULL, "{\"error\":\"not found\"}", 21);
-    free(data);
 }
 
 static void handler(const struct pod_fake_request *req, int fd, void *ud)
 {
     (void)ud;
-    bool post = !strcmp(req->method, "POST"), get = !strcmp(req->method, "GET");
+    bool post = !strcmp(req->method, "POST");
     if (post && !strcmp(req->path, "/programmatic"))
         on_step(req, fd, true);
     else if (post && !strcmp(req->path, "/programmatic/continue"))
         on_step(req, fd, false);
     else if (post && !strcmp(req->path, "/programmatic/cancel"))
         on_cancel(fd);
-    else if (post && !strcmp(req->path, "/files"))
-        on_upload(req, fd);
-    else if (get && !strncmp(req->path, "/files?", 7))
-        on_list(fd);
-    else if (get && !strncmp(req->path, "/files/", 7))
-        on_get(req, fd);
     else
-        pod_fake_reply(fd, 404, NULL, "{\"error\":\"not found\"}", 21);
+        pod_table_handler(req, fd, &pod);
 }
 
-/* fp's counter *n under its lock. */
+/* A counter of fp or pod (*n) under pod.mu. */
 static unsigned seen(const unsigned *n)
 {
-    pthread_mutex_lock(&fp.mu);
+    pthread_mutex_lock(&pod.mu);
     unsigned v = *n;
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
     return v;
 }
 
@@ -393,7 +250,7 @@ static void sleep_ms(long ms)
         ;
 }
 
-/* Polls until fp's counter *n reaches want (at most 5 s); whether it did.
+/* Polls until a counter of fp or pod (*n) reaches want (at most 5 s); whether it did.
  * (A test with a run in a thread asserts only after joining it.) */
 static bool wait_seen(const unsigned *n, unsigned want)
 {
@@ -404,7 +261,7 @@ static bool wait_seen(const unsigned *n, unsigned want)
 
 /*** The core ***/
 
-static char dir[64];
+static char dir[TMPDIR_SIZE];
 static struct kcr_serve_config cfg;
 static struct kcr_core core;
 static struct kcr_principal alice, bob;
@@ -421,37 +278,9 @@ static void new_ptc(long max_runs)
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/kcr-ptc-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.max_exec_time_s = 30;
-    cfg.max_output_chars = 65536;
-    cfg.max_file_size = 10u << 20;
-    cfg.max_output_files = 10;
-    cfg.max_memory_mb = 512;
-    cfg.max_session_files = 500;
-    cfg.state_persistence = true;
-    cfg.cleanup_interval_s = 600;
+    core_fixture_open(&core, &cfg, dir, "ptc", handler, NULL);
     cfg.ptc_continuation_s = 60;
     cfg.ptc_max_round_trips = 20;
-    core = (struct kcr_core){.cfg = &cfg};
-    char p[128];
-    snprintf(p, sizeof(p), "%s/kcr.db", dir);
-    core.meta = meta_sqlite_open(p, NULL);
-    snprintf(p, sizeof(p), "%s/blobs", dir);
-    core.blob = blob_fs_open(p, NULL);
-    assert_non_null(core.meta);
-    assert_non_null(core.blob);
-    struct kcr_err err = {0};
-    core.backend = pod_fake_new(&err);
-    assert_non_null(core.backend);
-    pod_fake_set_handler(core.backend, handler, NULL);
-    /* No warm pods: every acquire creates one on demand, so the fake's
-     * counters say how many pods each run took. */
-    struct kcr_pool_config pc = {.acquire_wait_ms = 0, .health_every_s = 30};
-    core.pool = pool_new(core.backend, &pc, &err);
-    assert_non_null(core.pool);
-    core.admission = admission_new(4, 1000);
     new_ptc(4);
     principal_key(&alice, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
     principal_key(&bob, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", NULL);
@@ -463,12 +292,8 @@ static int teardown(void **state)
 {
     (void)state;
     /* Let go of anything still held, so that no run waits on the fake. */
-    pthread_mutex_lock(&fp.mu);
-    fp.hold_upload = false;
-    pthread_cond_broadcast(&fp.cond);
-    pthread_mutex_unlock(&fp.mu);
-    core_close(&core);
-    (void)fs_rm_tree_at(AT_FDCWD, dir);
+    pod_table_hold_uploads(&pod, false);
+    core_fixture_close(&core, dir);
     fake_reset();
     return 0;
 }
@@ -478,14 +303,6 @@ static struct pod_fake_stats stats(void)
     struct pod_fake_stats s;
     pod_fake_get_stats(core.backend, &s);
     return s;
-}
-
-/* pool_release destroys pods in the background: waits up to 5 s for n. */
-static void wait_destroys(unsigned n)
-{
-    for (int i = 0; i < 500 && stats().destroys < n; i++)
-        sleep_ms(10);
-    assert_int_equal(stats().destroys, n);
 }
 
 static struct kcr_ptc_stats pstats(void)
@@ -509,9 +326,7 @@ static struct kcr_ptc_request request(const struct kcr_principal *who, const cha
 {
     const struct kcr_lang *l = lang_find(lang);
     assert_non_null(l);
-    pthread_mutex_lock(&fp.mu);
-    snprintf(fp.code_file, sizeof(fp.code_file), "%s", l->file);
-    pthread_mutex_unlock(&fp.mu);
+    pod_table_set_code_file(&pod, l->file);
     return (struct kcr_ptc_request){
         .exec = {.principal = who, .lang = l, .code = code},
         .tools = tools,
@@ -582,20 +397,6 @@ static void assert_token_dead(const struct kcr_principal *who, const char *token
     assert_int_equal(seen(&fp.n_continue), before);
 }
 
-/* The bytes of file id of session sid, as a new string. */
-static char *file_bytes(const char *sid, const char *id)
-{
-    struct kcr_file_meta f;
-    assert_int_equal(files_get_readable(&core, &alice, sid, id, NULL, &f, NULL), 0);
-    uint64_t size = 0;
-    int fd = files_open(&core, &f, &size, NULL);
-    assert_true(fd >= 0);
-    char *b = xcalloc(1, size + 1);
-    assert_int_equal(pread(fd, b, size, 0), (ssize_t)size);
-    close(fd);
-    return b;
-}
-
 /*** 1. Start, pause, continue, end ***/
 
 static void test_pause_then_complete(void **state)
@@ -643,7 +444,7 @@ static void test_pause_then_complete(void **state)
     assert_int_equal(ps.round_trips, 1);
     assert_int_equal(stats().creates, 1);
     assert_int_equal(stats().destroys, 0);
-    assert_int_equal(fp.n_list + fp.n_get, 0);
+    assert_int_equal(pod.n_list + pod.n_get, 0);
 
     static const char results[] =
         "[{\"call_id\":\"call_1\",\"result\":{\"temp\":18},\"is_error\":false},"
@@ -667,7 +468,7 @@ static void test_pause_then_complete(void **state)
 
     assert_no_runs();
     assert_int_equal(stats().creates, 1);
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /* The client's `timeout` (ms) lowers the program's limit, as for /exec
@@ -728,7 +529,7 @@ static void test_token_single_use_and_owned(void **state)
     assert_token_dead(&alice, token);
     assert_int_equal(fp.n_continue, 1);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /*** 3. Each pause makes a new token ***/
@@ -767,7 +568,7 @@ static void test_new_token_each_pause(void **state)
     assert_int_equal(ans.status, KCR_PTC_COMPLETED);
     ptc_answer_done(&ans);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /*** 4. Hostile sidecar replies ***/
@@ -873,7 +674,7 @@ static void test_hostile_reply_to_start(void **state)
         /* The program was sent: no second pod was tried. */
         assert_int_equal(stats().creates, i + 1);
         assert_int_equal(fp.n_start, i + 1);
-        wait_destroys((unsigned)(i + 1));
+        core_fixture_wait_destroys(&core, (unsigned)(i + 1));
         /* Not cancellable either: it is gone. */
         assert_false(ptc_cancel(core.ptc, &alice, "rid"));
     }
@@ -902,7 +703,7 @@ static void test_hostile_reply_to_continue(void **state)
         assert_null(ans.tool_calls);
         ptc_answer_done(&ans);
         assert_no_runs();
-        wait_destroys((unsigned)(i + 1));
+        core_fixture_wait_destroys(&core, (unsigned)(i + 1));
         assert_token_dead(&alice, token);
     }
     free_replies(v, n);
@@ -958,7 +759,7 @@ static void test_sidecar_http_error_on_continue(void **state)
                      err.kind, err.msg);
         ptc_answer_done(&ans);
         assert_no_runs();
-        wait_destroys((unsigned)(i + 1));
+        core_fixture_wait_destroys(&core, (unsigned)(i + 1));
     }
 }
 
@@ -990,7 +791,7 @@ static void test_round_trip_cap(void **state)
     assert_true(id_is_valid(ans.exec.session_id));
     ptc_answer_done(&ans);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
     assert_token_dead(&alice, token);
     assert_int_equal(fp.n_continue, 2);
 }
@@ -1047,7 +848,7 @@ static void test_max_runs(void **state)
     assert_string_equal(ans.exec.stdout_text, "second\n");
     ptc_answer_done(&ans);
     assert_no_runs();
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
 }
 
 /*** 7. Paused runs expire; running ones do not ***/
@@ -1077,9 +878,9 @@ static void test_expiry(void **state)
     /* A second run goes on at once and then runs longer than the wait. */
     struct bg_continue bg = {0};
     start_paused(NULL, bg.token);
-    pthread_mutex_lock(&fp.mu);
+    pthread_mutex_lock(&pod.mu);
     fp.hold_step = true;
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, bg_continue_main, &bg), 0);
     bool held = wait_seen(&fp.n_held, 1);
@@ -1108,7 +909,7 @@ static void test_expiry(void **state)
     ptc_answer_done(&bg.ans);
     assert_no_runs();
     assert_int_equal(pstats().expired, 1);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
 }
 
 /*** 8. Cancel ***/
@@ -1139,7 +940,7 @@ static void test_cancel_paused(void **state)
 
     assert_true(ptc_cancel(core.ptc, &alice, "req-2"));
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
     assert_token_dead(&alice, token);
     /* Once: it is gone. */
     assert_false(ptc_cancel(core.ptc, &alice, "req-2"));
@@ -1164,9 +965,9 @@ static void *bg_start_main(void *arg)
 static void test_cancel_running(void **state)
 {
     (void)state;
-    pthread_mutex_lock(&fp.mu);
+    pthread_mutex_lock(&pod.mu);
     fp.hold_step = true;
-    pthread_mutex_unlock(&fp.mu);
+    pthread_mutex_unlock(&pod.mu);
     struct bg_start bg = {.req = request(&alice, "py", "while True: pass", "run-1")};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, bg_start_main, &bg), 0);
@@ -1194,7 +995,7 @@ static void test_cancel_running(void **state)
     assert_true(id_is_valid(bg.ans.exec.session_id));
     ptc_answer_done(&bg.ans);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
     assert_int_equal(pstats().round_trips, 0);
 }
 
@@ -1207,32 +1008,19 @@ static void test_cancel_before_the_program_starts(void **state)
     (void)state;
     struct kcr_session s;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
-    struct kcr_file_meta want = {.kind = KCR_FILE_UPLOAD}, f;
-    strcpy(want.session_id, s.id);
-    strcpy(want.owner, s.owner);
-    strcpy(want.name, "in.txt");
-    int fd = core.blob->ops->tmpfile(core.blob, NULL);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "input", 5), 5);
-    assert_int_equal(files_store(&core, &want, fd, 5, &f, NULL), 0);
-    close(fd);
+    struct kcr_file_meta f = core_fixture_store(&core, &s, "in.txt", "input");
     struct kcr_file_ref ref = {.id = f.id, .session_id = s.id, .name = "in.txt"};
 
-    pthread_mutex_lock(&fp.mu);
-    fp.hold_upload = true;
-    pthread_mutex_unlock(&fp.mu);
+    pod_table_hold_uploads(&pod, true);
     script_done(0, "ran anyway\n", "");
     struct bg_start bg = {.req = request(&alice, "py", "while True: pass", "run-2")};
     bg.req.exec.files = &ref;
     bg.req.exec.nfiles = 1;
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, bg_start_main, &bg), 0);
-    bool put = wait_seen(&fp.n_put, 1);
+    bool put = wait_seen(&pod.n_put, 1);
     bool cancelled = ptc_cancel(core.ptc, &alice, "run-2");
-    pthread_mutex_lock(&fp.mu);
-    fp.hold_upload = false;
-    pthread_cond_broadcast(&fp.cond);
-    pthread_mutex_unlock(&fp.mu);
+    pod_table_hold_uploads(&pod, false);
     pthread_join(th, NULL);
     assert_true(put);
     assert_true(cancelled);
@@ -1241,7 +1029,7 @@ static void test_cancel_before_the_program_starts(void **state)
     assert_string_equal(bg.ans.error, "Execution cancelled");
     ptc_answer_done(&bg.ans);
     assert_no_runs();
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
     /* The bug: the program was sent after the cancel. */
     if (fp.n_start != 0)
         fail_msg("the program was started after ptc_cancel had answered true");
@@ -1279,7 +1067,7 @@ static void expect_end(const char *done, const char *want_error, const char *wan
     assert_null(ans.tool_calls);
     ptc_answer_done(&ans);
     assert_no_runs();
-    wait_destroys(destroys + 1);
+    core_fixture_wait_destroys(&core, destroys + 1);
 }
 
 static char *done_text(int exit_code, const char *out, const char *err, bool timed_out, bool oom,
@@ -1317,15 +1105,7 @@ static void test_output_files(void **state)
     (void)state;
     struct kcr_session s;
     assert_int_equal(session_create(&core, &alice, NULL, NULL, &s, NULL), 0);
-    struct kcr_file_meta want = {.kind = KCR_FILE_UPLOAD}, in;
-    strcpy(want.session_id, s.id);
-    strcpy(want.owner, s.owner);
-    strcpy(want.name, "keep.txt");
-    int fd = core.blob->ops->tmpfile(core.blob, NULL);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "same", 4), 4);
-    assert_int_equal(files_store(&core, &want, fd, 4, &in, NULL), 0);
-    close(fd);
+    struct kcr_file_meta in = core_fixture_store(&core, &s, "keep.txt", "same");
     struct kcr_file_ref ref = {.id = in.id, .session_id = s.id, .name = "keep.txt"};
 
     will_write("out.csv", "a,b\n1,2\n");
@@ -1346,16 +1126,16 @@ static void test_output_files(void **state)
     assert_int_equal(ans.exec.nfiles, 0);
     memcpy(token, ans.token, sizeof(token));
     ptc_answer_done(&ans);
-    assert_int_equal(fp.n_put, 1);
-    assert_int_equal(fp.n_get, 0);
+    assert_int_equal(pod.n_put, 1);
+    assert_int_equal(pod.n_get, 0);
 
     assert_int_equal(resume(&alice, token, RESULTS, NULL, &ans, &err), 0);
     assert_int_equal(ans.status, KCR_PTC_COMPLETED);
     assert_int_equal(ans.exec.nfiles, 2);
     assert_string_equal(ans.exec.files[0].name, "out.csv");
     assert_string_equal(ans.exec.files[1].name, "plots/p.png");
-    assert_int_equal(fp.n_get, 2);
-    char *b = file_bytes(s.id, ans.exec.files[0].id);
+    assert_int_equal(pod.n_get, 2);
+    char *b = core_fixture_file_bytes(&core, &alice, s.id, ans.exec.files[0].id);
     assert_string_equal(b, "a,b\n1,2\n");
     free(b);
     struct kcr_file_meta f;
@@ -1366,7 +1146,7 @@ static void test_output_files(void **state)
     assert_int_equal(files_count(&core, s.id, &count, NULL), 0);
     assert_int_equal(count, 3);
     ptc_answer_done(&ans);
-    wait_destroys(1);
+    core_fixture_wait_destroys(&core, 1);
 }
 
 /*** 10. ptc_free ends paused runs ***/
@@ -1380,7 +1160,7 @@ static void test_free_destroys_paused_pods(void **state)
     assert_int_equal(stats().live, 2);
     core.ptc = ptc_free(core.ptc);
     assert_null(core.ptc);
-    wait_destroys(2);
+    core_fixture_wait_destroys(&core, 2);
     assert_int_equal(stats().live, 0);
 }
 

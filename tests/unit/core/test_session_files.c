@@ -17,24 +17,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/fsutil.h"
 #include "common/time.h"
 #include "core/core.h"
 #include "core/files.h"
 #include "core/session.h"
 #include "core/statestore.h"
+#include "fakes/tmpdir.h"
 #include "store/blob-fs.h"
 #include "store/meta-sqlite.h"
 
-static char dir[64];
+static char dir[TMPDIR_SIZE];
 static struct kcr_serve_config cfg;
 static struct kcr_core core;
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/kcr-core-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tmpdir_new(dir, "core");
     memset(&cfg, 0, sizeof(cfg));
     cfg.cleanup_interval_s = 600;
     core = (struct kcr_core){.cfg = &cfg};
@@ -49,7 +48,7 @@ static int teardown(void **state)
     (void)state;
     core.meta = meta_free(core.meta);
     core.blob = blob_free(core.blob);
-    (void)fs_rm_tree_at(AT_FDCWD, dir);
+    tmpdir_remove(dir);
     return 0;
 }
 

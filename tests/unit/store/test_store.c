@@ -19,24 +19,23 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-#include "common/fsutil.h"
+#include "fakes/tmpdir.h"
 #include "store/blob-fs.h"
 #include "store/meta-sqlite.h"
 
-static char dir[64];
+static char dir[TMPDIR_SIZE];
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/kcr-store-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    tmpdir_new(dir, "store");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    (void)fs_rm_tree_at(AT_FDCWD, dir);
+    tmpdir_remove(dir);
     return 0;
 }
 
