@@ -12,6 +12,7 @@
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+static void send_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* the server answered and closed: its answer is still read */
+        p += w;
+        len -= (size_t)w;
+    }
+}
+
 /* Sends one POST with body data; returns the response's status (0: none). */
 static int post(const uint8_t *data, size_t size)
 {
@@ -82,7 +97,11 @@ static int post(const uint8_t *data, size_t size)
     src.sin_addr.s_addr = htonl(0x7f010000u | (next_src++ & 0xffffu));
     if (fd >= 0)
         (void)bind(fd, (struct sockaddr *)&src, sizeof(src));
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    int c;
+    do
+        c = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    while (c < 0 && errno == EINTR);
+    if (c < 0) {
         perror("fuzz_multipart: connect");
         abort();
     }
@@ -92,10 +111,20 @@ static int post(const uint8_t *data, size_t size)
                      "Content-Type: multipart/form-data; boundary=kcrfuzz\r\n"
                      "Content-Length: %zu\r\n\r\n",
                      size);
-    (void)!send(fd, head, (size_t)n, MSG_NOSIGNAL);
-    (void)!send(fd, data, size, MSG_NOSIGNAL); /* the server may answer early */
+    /* libFuzzer's once-a-second SIGALRM interrupts a blocked send or recv
+     * (EINTR): retried, or a lost answer would look like the server's fault. */
+    send_all(fd, head, (size_t)n);
+    send_all(fd, data, size); /* the server may answer early */
     char resp[64] = "";
-    ssize_t got = recv(fd, resp, sizeof(resp) - 1, MSG_WAITALL);
+    ssize_t got = 0;
+    while ((size_t)got < sizeof(resp) - 1) {
+        ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - (size_t)got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += r;
+    }
     close(fd);
     int status = 0;
     if (got > 0)
