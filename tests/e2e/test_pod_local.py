@@ -410,7 +410,10 @@ def test_start_sweeps_what_a_crashed_kcr_left(podenv):
     with pod(podenv) as alive:
         mgr = [p for p in _tree(crashed.proc.pid) if p != crashed.proc.pid][0]
         for p in _tree(crashed.proc.pid):
-            os.kill(p, signal.SIGKILL)
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it died with a process killed before it (PR_SET_PDEATHSIG)
         crashed.proc.wait(timeout=10)
         deadline = time.monotonic() + 10
         while procs_mentioning(crashed.id) and time.monotonic() < deadline:
