@@ -311,6 +311,7 @@ struct kcr_pod *pool_acquire(struct kcr_pool *pool, const struct kcr_lang *lang,
         return NULL;
     }
     long long deadline = time_mono_ms() + pool->acquire_wait_ms;
+    bool announced = false;
     for (;;) {
         if (lp->nidle > 0) {
             struct kcr_pod *pod = idle_take(lp, 0);
@@ -327,7 +328,13 @@ struct kcr_pod *pool_acquire(struct kcr_pool *pool, const struct kcr_lang *lang,
         if (!coming || pool->stopping || time_mono_ms() >= deadline)
             break;
         lp->waiters++;
-        pthread_cond_broadcast(&pool->cond);
+        /* The workers learn of a new waiter once. Broadcasting again on every
+         * wake-up would wake the other waiters, which broadcast in turn: a
+         * futex ping-pong that burnt ~40% of the CPU with more clients than
+         * warm pods. */
+        if (!announced)
+            pthread_cond_broadcast(&pool->cond);
+        announced = true;
         wait_until(pool, deadline);
         lp->waiters--;
     }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "common/lang.h"
+#include "common/time.h"
 #include "fakes/pod-fake.h"
 #include "pod/pool.h"
 
@@ -236,6 +237,59 @@ static void test_contention(void **state)
     be->ops->free(be);
 }
 
+static void *acquire_one(void *arg)
+{
+    struct contention *c = arg;
+    struct kcr_err err = {0};
+    struct kcr_pod *pod = pool_acquire(c->pool, lang_find("py"), &err);
+    pthread_mutex_lock(&c->mu);
+    pod ? c->ok++ : c->failed++;
+    pthread_mutex_unlock(&c->mu);
+    pool_release(c->pool, pod);
+    return NULL;
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Callers waiting for a warm pod sleep until one comes: they used to wake
+ * each other with every broadcast and spin (a futex ping-pong that took ~40%
+ * of the CPU with more clients than warm pods). The fake's creations sleep,
+ * so the whole wait costs this process next to no CPU. */
+static void test_waiters_sleep(void **state)
+{
+    (void)state;
+    struct kcr_pod_backend *be = fake();
+    struct kcr_pool_config cfg = config(1, 0);
+    cfg.acquire_wait_ms = 5000;
+    struct kcr_err err = {0};
+    struct contention c = {.pool = pool_new(be, &cfg, &err)};
+    pthread_mutex_init(&c.mu, NULL);
+    for (int i = 0; i < 200 && stat_of(c.pool, "py", "warm") < 1; i++)
+        sleep_ms(10);
+    pod_fake_set_create_delay(be, 400);
+    double wall0 = (double)time_mono_ms(), cpu0 = cpu_ms();
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, acquire_one, &c), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    double wall = (double)time_mono_ms() - wall0, cpu = cpu_ms() - cpu0;
+    assert_int_equal(c.ok, 4);
+    /* Three of the four waited for pods created one by one or in parallel:
+     * at least one creation delay. */
+    assert_true(wall >= 400);
+    if (cpu > wall * 0.25)
+        fail_msg("waiters used %.0f ms of CPU in %.0f ms of waiting", cpu, wall);
+    pool_free(c.pool);
+    pthread_mutex_destroy(&c.mu);
+    be->ops->free(be);
+}
+
 static void test_failing_backend_backs_off(void **state)
 {
     (void)state;
@@ -327,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_warm_fill_and_replenish),
         cmocka_unit_test(test_on_demand),
         cmocka_unit_test(test_contention),
+        cmocka_unit_test(test_waiters_sleep),
         cmocka_unit_test(test_failing_backend_backs_off),
         cmocka_unit_test(test_health_check_replaces),
         cmocka_unit_test(test_free_with_pods_in_flight),
