@@ -204,6 +204,26 @@ def _reap():
         pass
 
 
+def _huge_pages():
+    """Backs the template's anonymous heap with 2 MiB pages (MADV_COLLAPSE,
+    Linux 6.1+; elsewhere nothing happens): every fork copies, and every
+    runner's exit tears down, one entry per 2 MiB instead of 512."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    huge = 1 << 21
+    with open("/proc/self/maps") as maps:
+        regions = [line.split() for line in maps]
+    for f in regions:
+        if "w" not in f[1] or (len(f) > 5 and f[5] != "[heap]"):
+            continue  # file mappings and stacks stay as they are
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        lo = (lo + huge - 1) & ~(huge - 1)
+        hi &= ~(huge - 1)
+        if hi > lo:
+            # No MADV_HUGEPAGE hint: the runners' own faults stay 4 KiB ones.
+            libc.madvise(lo, hi - lo, 25)  # MADV_COLLAPSE
+
+
 def main():
     opts = _options(sys.argv[1:])
     lib = ctypes.CDLL("/proc/self/fd/%d" % int(opts["lib"]))
@@ -224,6 +244,7 @@ def main():
     # would otherwise write to (and so copy) every page of the heap.
     gc.collect()
     gc.freeze()
+    _huge_pages()
     listener.settimeout(1.0)
     listener.listen(64)  # connecting works from now on (before: refused)
     os.write(int(opts["ready"]), b"1")
