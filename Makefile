@@ -12,9 +12,9 @@ CC      ?= gcc
 SAN     ?=
 PY      := /usr/bin/python3
 
-# hiredis is not linked: nothing uses it yet; the scale-out (Redis) store will
-# add it back here (deps/build.txt keeps installing libhiredis-dev).
-PKGS    := libmicrohttpd jansson libcurl sqlite3 libseccomp libcap libcrypto
+# hiredis only encodes commands and parses replies for the Redis store, over
+# its own socket and OpenSSL's libssl for TLS (store/meta-redis-conn.c).
+PKGS    := libmicrohttpd jansson libcurl sqlite3 libseccomp libcap libcrypto hiredis libssl
 HAVE_PKGS := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
