@@ -1,6 +1,6 @@
-/* Unit tests for the embedded stores: store/meta-sqlite.c (sessions, files,
- * state index, managed keys, rate counters; durability across a reopen; the
- * upgrade of a database from before owners) and store/blob-fs.c
+/* Unit tests for the embedded stores: store/meta-sqlite.c (the metadata
+ * contract of meta-cases.h, shared with the Redis store's test; durability
+ * across a reopen; the upgrade of a database from before owners) and store/blob-fs.c
  * (atomic commit of unnamed files, replacement, removal, refusal of unsafe
  * keys, sweep of crash leftovers). Real files in a temporary directory. */
 #include <setjmp.h>
@@ -22,6 +22,8 @@
 #include "fakes/tmpdir.h"
 #include "store/blob-fs.h"
 #include "store/meta-sqlite.h"
+
+#include "meta-cases.h"
 
 static char dir[TMPDIR_SIZE];
 
@@ -47,230 +49,6 @@ static struct kcr_meta *open_meta(void)
     struct kcr_meta *m = meta_sqlite_open(path, &err);
     assert_non_null(m);
     return m;
-}
-
-static void test_sessions(void **state)
-{
-    (void)state;
-    struct kcr_meta *m = open_meta();
-    struct kcr_session s = {.created_ms = 1000, .last_activity_ms = 1000, .expires_ms = 0};
-    strcpy(s.id, "SessionA0123456789abc");
-    strcpy(s.owner, "key:a");
-    strcpy(s.entity_id, "agent_1");
-    assert_int_equal(m->ops->session_create(m, &s, NULL), 0);
-    struct kcr_session t = {.created_ms = 1000, .last_activity_ms = 2000, .expires_ms = 5000};
-    strcpy(t.id, "SessionB0123456789abc");
-    strcpy(t.owner, "key:a");
-    strcpy(t.entity_id, "agent_1");
-    assert_int_equal(m->ops->session_create(m, &t, NULL), 0);
-    /* Another owner's session of the same entity is never found for key:a. */
-    struct kcr_session o = {.created_ms = 1000, .last_activity_ms = 9000, .expires_ms = 0};
-    strcpy(o.id, "SessionC0123456789abc");
-    strcpy(o.owner, "key:b");
-    strcpy(o.entity_id, "agent_1");
-    assert_int_equal(m->ops->session_create(m, &o, NULL), 0);
-    /* Creating an existing id fails. */
-    struct kcr_err err = {0};
-    assert_int_equal(m->ops->session_create(m, &s, &err), -1);
-
-    struct kcr_session got;
-    assert_int_equal(m->ops->session_get(m, s.id, 3000, &got, NULL), 0);
-    assert_string_equal(got.entity_id, "agent_1");
-    assert_string_equal(got.owner, "key:a");
-    /* Expired sessions are invisible. */
-    assert_int_equal(m->ops->session_get(m, t.id, 6000, &got, &err), -1);
-    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
-
-    char id[KCR_ID_LEN + 1];
-    assert_int_equal(m->ops->session_by_entity(m, "key:a", "agent_1", 3000, id, NULL), 0);
-    assert_string_equal(id, t.id); /* most recently active */
-    assert_int_equal(m->ops->session_touch(m, s.id, 4000, NULL), 0);
-    assert_int_equal(m->ops->session_by_entity(m, "key:a", "agent_1", 3000, id, NULL), 0);
-    assert_string_equal(id, s.id);
-    assert_int_equal(m->ops->session_by_entity(m, "key:b", "agent_1", 3000, id, NULL), 0);
-    assert_string_equal(id, o.id);
-    assert_int_equal(m->ops->session_by_entity(m, "key:a", "nobody", 3000, id, &err), -1);
-    assert_int_equal(m->ops->session_by_entity(m, "key:c", "agent_1", 3000, id, &err), -1);
-
-    char ids[4][KCR_ID_LEN + 1];
-    size_t n = 0;
-    assert_int_equal(m->ops->sessions_expired(m, 6000, ids, 4, &n, NULL), 0);
-    assert_int_equal(n, 1);
-    assert_string_equal(ids[0], t.id);
-    assert_int_equal(m->ops->session_delete(m, t.id, NULL), 0);
-    assert_int_equal(m->ops->sessions_expired(m, 6000, ids, 4, &n, NULL), 0);
-    assert_int_equal(n, 0);
-    meta_free(m);
-}
-
-static void test_files_and_reopen(void **state)
-{
-    (void)state;
-    struct kcr_meta *m = open_meta();
-    struct kcr_file_meta f = {.size = 3, .created_ms = 10, .kind = KCR_FILE_UPLOAD};
-    strcpy(f.id, "FileA0123456789abcdef");
-    strcpy(f.session_id, "SessionA0123456789abc");
-    strcpy(f.owner, "jwt:t:u");
-    strcpy(f.name, "data.csv");
-    strcpy(f.content_type, "text/csv");
-    strcpy(f.res.kind, "agent");
-    strcpy(f.res.id, "agent_x");
-    strcpy(f.res.version, "3");
-    assert_int_equal(m->ops->file_put(m, &f, NULL), 0);
-    memset(&f.res, 0, sizeof(f.res));
-    f.created_ms = 20;
-    f.kind = KCR_FILE_OUTPUT;
-    strcpy(f.id, "FileB0123456789abcdef");
-    strcpy(f.name, "sub/plot.png");
-    assert_int_equal(m->ops->file_put(m, &f, NULL), 0);
-    meta_free(m);
-
-    /* Everything is still there after a reopen. */
-    m = open_meta();
-    struct kcr_file_meta g;
-    assert_int_equal(
-        m->ops->file_get(m, "SessionA0123456789abc", "FileA0123456789abcdef", &g, NULL), 0);
-    assert_string_equal(g.name, "data.csv");
-    assert_int_equal(g.kind, KCR_FILE_UPLOAD);
-    assert_string_equal(g.owner, "jwt:t:u");
-    assert_string_equal(g.res.kind, "agent");
-    assert_string_equal(g.res.id, "agent_x");
-    assert_string_equal(g.res.version, "3");
-    assert_int_equal(m->ops->file_find_name(m, "SessionA0123456789abc", "sub/plot.png", &g, NULL),
-                     0);
-    assert_string_equal(g.id, "FileB0123456789abcdef");
-    assert_int_equal(g.kind, KCR_FILE_OUTPUT);
-    assert_string_equal(g.res.kind, "");
-    struct kcr_err err = {0};
-    assert_int_equal(
-        m->ops->file_get(m, "OtherSession123456789", "FileA0123456789abcdef", &g, &err), -1);
-    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
-
-    struct kcr_file_meta *v = NULL;
-    size_t n = 0;
-    assert_int_equal(m->ops->file_list(m, "SessionA0123456789abc", &v, &n, NULL), 0);
-    assert_int_equal(n, 2);
-    assert_string_equal(v[0].name, "data.csv"); /* oldest first */
-    free(v);
-    assert_int_equal(m->ops->file_delete(m, "SessionA0123456789abc", "FileA0123456789abcdef", NULL),
-                     0);
-    assert_int_equal(m->ops->file_delete(m, "SessionA0123456789abc", "FileA0123456789abcdef", &err),
-                     -1);
-    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
-    meta_free(m);
-}
-
-static void test_state_and_keys(void **state)
-{
-    (void)state;
-    struct kcr_meta *m = open_meta();
-    struct kcr_state_meta s = {.size = 9, .created_ms = 1, .expires_ms = 0};
-    strcpy(s.owner, "key:a");
-    strcpy(s.session_id, "any-session-name");
-    strcpy(s.hash, "abc");
-    assert_int_equal(m->ops->state_put(m, &s, NULL), 0);
-    /* The same id for another owner is another state. */
-    strcpy(s.owner, "key:b");
-    s.size = 4;
-    assert_int_equal(m->ops->state_put(m, &s, NULL), 0);
-    struct kcr_state_meta g;
-    assert_int_equal(m->ops->state_get(m, "key:a", "any-session-name", 100, &g, NULL), 0);
-    assert_int_equal(g.size, 9);
-    assert_string_equal(g.owner, "key:a");
-    assert_int_equal(m->ops->state_delete(m, "key:a", "any-session-name", NULL), 0);
-    struct kcr_err err = {0};
-    assert_int_equal(m->ops->state_get(m, "key:a", "any-session-name", 100, &g, &err), -1);
-    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
-    assert_int_equal(m->ops->state_get(m, "key:b", "any-session-name", 100, &g, NULL), 0);
-    assert_int_equal(g.size, 4);
-
-    struct kcr_key_meta got;
-    assert_int_equal(m->ops->key_get(m, "deadbeef", &got, &err), -1);
-    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
-    struct kcr_key_meta k = {.hash = "deadbeef",
-                             .prefix = "sk-dead",
-                             .name = "ci",
-                             .enabled = true,
-                             .created_ms = 5,
-                             .limits = {-1, 7, -1}};
-    assert_int_equal(m->ops->key_add(m, &k, NULL), 0);
-    assert_int_equal(m->ops->key_get(m, "deadbeef", &got, NULL), 0);
-    assert_true(got.enabled);
-    assert_int_equal(got.limits.exec, -1);
-    assert_int_equal(got.limits.upload, 7);
-    assert_int_equal(m->ops->key_set_enabled(m, "deadbeef", false, NULL), 0);
-    struct kcr_rate_limits l = {5, 0, 9};
-    assert_int_equal(m->ops->key_set_limits(m, "deadbeef", &l, NULL), 0);
-    assert_int_equal(m->ops->key_get(m, "deadbeef", &got, NULL), 0);
-    assert_false(got.enabled);
-    assert_int_equal(got.limits.exec, 5);
-    assert_int_equal(got.limits.upload, 0);
-    assert_int_equal(got.limits.download, 9);
-    assert_int_equal(m->ops->key_set_limits(m, "nokey", &l, &err), -1);
-    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
-    struct kcr_key_meta *v = NULL;
-    size_t n = 0;
-    assert_int_equal(m->ops->key_list(m, &v, &n, NULL), 0);
-    assert_int_equal(n, 1);
-    assert_string_equal(v[0].name, "ci");
-    assert_string_equal(v[0].prefix, "sk-dead");
-    free(v);
-    assert_int_equal(m->ops->key_delete(m, "deadbeef", NULL), 0);
-    assert_int_equal(m->ops->key_delete(m, "deadbeef", &err), -1);
-    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
-    assert_int_equal(m->ops->ping(m, NULL), 0);
-    meta_free(m);
-}
-
-struct hitter {
-    struct kcr_meta *m;
-    int64_t max;
-    int errors;
-};
-
-/* cmocka's asserts must stay on the main thread: count failures instead. */
-static void *hit_many(void *arg)
-{
-    struct hitter *h = arg;
-    for (int i = 0; i < 200; i++) {
-        int64_t n = 0;
-        if (h->m->ops->rate_hit(h->m, "exec|key:a", 60000, 180000, &n, NULL) < 0)
-            h->errors++;
-        if (n > h->max)
-            h->max = n;
-    }
-    return NULL;
-}
-
-/* Each hit gets its own count, also from threads racing; windows and keys
- * count apart; the counts survive a reopen (a second replica sees them). */
-static void test_rate_counters(void **state)
-{
-    (void)state;
-    struct kcr_meta *m = open_meta();
-    struct hitter h[4];
-    pthread_t t[4];
-    for (int i = 0; i < 4; i++) {
-        h[i] = (struct hitter){.m = m};
-        assert_int_equal(pthread_create(&t[i], NULL, hit_many, &h[i]), 0);
-    }
-    int64_t max = 0;
-    for (int i = 0; i < 4; i++) {
-        pthread_join(t[i], NULL);
-        assert_int_equal(h[i].errors, 0);
-        max = h[i].max > max ? h[i].max : max;
-    }
-    assert_int_equal(max, 800);
-    int64_t n = 0;
-    assert_int_equal(m->ops->rate_hit(m, "exec|key:b", 60000, 180000, &n, NULL), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(m->ops->rate_hit(m, "exec|key:a", 120000, 240000, &n, NULL), 0);
-    assert_int_equal(n, 1);
-    meta_free(m);
-    m = open_meta();
-    assert_int_equal(m->ops->rate_hit(m, "exec|key:a", 60000, 180000, &n, NULL), 0);
-    assert_int_equal(n, 801);
-    meta_free(m);
 }
 
 static void sql(sqlite3 *db, const char *s)
@@ -430,11 +208,8 @@ static void test_blob_sweeps_crash_leftovers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_files_and_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rate_counters, setup, teardown),
+        META_CASES(setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_unowned, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_state_and_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_commit_replace_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_refuses_unsafe_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_sweeps_crash_leftovers, setup, teardown),
