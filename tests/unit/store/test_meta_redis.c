@@ -548,6 +548,50 @@ static void make_certs(void)
     sh("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext && "
        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
        "-extfile san.ext -out server.pem");
+    sh("openssl req -newkey rsa:2048 -nodes -subj /CN=kcr-client -keyout client.key "
+       "-out client.csr && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key "
+       "-CAcreateserial -days 2 -out client.pem");
+}
+
+/* A server that wants client certificates: refused without one, served with
+ * the one its CA signed. */
+static void tls_client_cert(const char *cert, const char *key, const char *ca)
+{
+    int p = free_port();
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", p);
+    const char *const args[] = {"--port",
+                                "0",
+                                "--tls-port",
+                                portstr,
+                                "--tls-cert-file",
+                                cert,
+                                "--tls-key-file",
+                                key,
+                                "--tls-ca-cert-file",
+                                ca,
+                                "--tls-auth-clients",
+                                "yes",
+                                NULL};
+    pid_t srv = start_server("tls-clients", p, args);
+    assert_true(srv > 0);
+    struct kcr_redis_config cfg = base_config();
+    cfg.port = p;
+    cfg.tls = true;
+    cfg.tls_ca = ca;
+    struct kcr_err err = {0};
+    assert_null(meta_redis_open(&cfg, &err));
+    char ccert[128], ckey[128];
+    snprintf(ccert, sizeof(ccert), "%s/client.pem", dir);
+    snprintf(ckey, sizeof(ckey), "%s/client.key", dir);
+    cfg.tls_cert = ccert;
+    assert_null(meta_redis_open(&cfg, &err)); /* a cert needs its key */
+    assert_int_equal(err.kind, KCR_ERR_INVALID);
+    cfg.tls_key = ckey;
+    struct kcr_meta *m = open_cfg(&cfg);
+    assert_int_equal(m->ops->ping(m, NULL), 0);
+    meta_free(m);
+    stop_server(srv);
 }
 
 static void test_tls(void **state)
@@ -612,6 +656,7 @@ static void test_tls(void **state)
     assert_null(meta_redis_open(&cfg, &err));
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
     stop_server(tls);
+    tls_client_cert(cert, key, ca);
 }
 
 int main(void)
