@@ -525,6 +525,60 @@ static void test_corrupt_records(void **state)
     meta_free(m);
 }
 
+/* A fake server on a loopback port that answers whatever it reads with
+ * reply, on one connection. */
+struct hostile {
+    int lfd, port;
+    const char *reply;
+};
+
+static void *hostile_serve(void *arg)
+{
+    struct hostile *h = arg;
+    int fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC);
+    char buf[4096];
+    while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+        if (send(fd, h->reply, strlen(h->reply), MSG_NOSIGNAL) < 0)
+            break;
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* Replies that announce more than the bounds (an array of 2^31 elements, a
+ * string of 2 GB, nesting past hiredis's depth) fail with UNAVAILABLE
+ * within the timeout, without allocating what they announce. */
+static void test_hostile_replies(void **state)
+{
+    (void)state;
+    static const char *const replies[] = {"*2000000000\r\n", "$2000000000\r\n",
+                                          "*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n",
+                                          "+OK\r\n:x\r\n", "garbage\r\n"};
+    for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
+        struct hostile h = {.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0),
+                            .reply = replies[i]};
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(a);
+        assert_int_equal(bind(h.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_int_equal(listen(h.lfd, 4), 0);
+        assert_int_equal(getsockname(h.lfd, (struct sockaddr *)&a, &len), 0);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, hostile_serve, &h), 0);
+        struct kcr_redis_config cfg = {.host = "127.0.0.1",
+                                       .port = ntohs(a.sin_port),
+                                       .socket_timeout_ms = 300,
+                                       .max_connections = 1};
+        struct kcr_err err = {0};
+        int64_t t0 = time_mono_ms();
+        assert_null(meta_redis_open(&cfg, &err));
+        assert_true(time_mono_ms() - t0 < 1000);
+        if (err.kind != KCR_ERR_UNAVAILABLE && err.kind != KCR_ERR_INVALID)
+            fail_msg("reply %zu: %s", i, err.msg);
+        pthread_join(t, NULL);
+        close(h.lfd);
+    }
+}
+
 /*** TLS ***/
 
 static void sh(const char *cmd)
@@ -668,6 +722,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_create_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefix_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_records, setup, teardown),
+        cmocka_unit_test(test_hostile_replies),
         cmocka_unit_test_setup_teardown(test_wrong_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_server, setup, teardown),
