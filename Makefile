@@ -13,8 +13,10 @@ SAN     ?=
 PY      := /usr/bin/python3
 
 # hiredis only encodes commands and parses replies for the Redis store, over
-# its own socket and OpenSSL's libssl for TLS (store/meta-redis-conn.c).
-PKGS    := libmicrohttpd jansson libcurl sqlite3 libseccomp libcap libcrypto hiredis libssl
+# its own socket and OpenSSL's libssl for TLS (store/meta-redis-conn.c);
+# libxml2 reads the S3 store's XML replies (store/blob-s3-xml.c).
+PKGS    := libmicrohttpd jansson libcurl sqlite3 libseccomp libcap libcrypto hiredis libssl \
+           libxml-2.0
 HAVE_PKGS := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

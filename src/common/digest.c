@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -23,30 +24,38 @@ void digest_sha256_hex(const void *data, size_t len, char out[65])
 
 int digest_sha256_fd(int fd, char out[65])
 {
+    return digest_sha256_range(fd, 0, UINT64_MAX, out);
+}
+
+int digest_sha256_range(int fd, uint64_t off, uint64_t len, char out[65])
+{
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(ctx);
         return -ENOMEM;
     }
     char chunk[65536];
-    off_t off = 0;
-    for (;;) {
-        ssize_t n = pread(fd, chunk, sizeof(chunk), off);
+    uint64_t left = len;
+    while (left > 0) {
+        size_t want = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
+        ssize_t n = pread(fd, chunk, want, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int e = errno;
+        if (n < 0 || (n == 0 && len != UINT64_MAX)) {
+            int e = n < 0 ? errno : EIO; /* shorter than the caller said */
             EVP_MD_CTX_free(ctx);
             return -e;
         }
         if (n == 0)
             break;
         EVP_DigestUpdate(ctx, chunk, (size_t)n);
-        off += n;
+        off += (uint64_t)n;
+        if (len != UINT64_MAX)
+            left -= (uint64_t)n;
     }
     unsigned char md[32];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx, md, &len);
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
     hex(md, out);
     return 0;

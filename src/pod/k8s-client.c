@@ -3,9 +3,9 @@
  * The API server is trusted more than a pod, but its replies are still
  * bounded: a misbehaving proxy or a huge list must not exhaust kcr's memory.
  * One easy handle per call keeps threads independent; curl_global_init runs
- * once (pod_curl_init, curl-init.c) because it is not thread-safe. */
+ * once (curl_init_once, curl-init.c) because it is not thread-safe. */
 #include "pod/k8s-client.h"
-#include "pod/curl-init.h"
+#include "common/curl-init.h"
 
 #include "common/buf.h"
 #include "common/cleanup.h"
@@ -120,7 +120,7 @@ void k8s_client_config_done(struct k8s_client_config *cfg)
 
 struct k8s_client *k8s_client_new(const struct k8s_client_config *cfg, struct kcr_err *err)
 {
-    if (pod_curl_init(err) < 0)
+    if (curl_init_once(err) < 0)
         return NULL;
     if (!cfg->api_url || !cfg->namespace)
         return kcr_err_set(err, 0, KCR_ERR_INVALID,

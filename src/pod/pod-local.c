@@ -22,7 +22,7 @@
 #include "common/config.h"
 #include "common/xalloc.h"
 #include "common/time.h"
-#include "pod/curl-init.h"
+#include "common/curl-init.h"
 #include "pod/podmgr.h"
 #include "sandbox/cgroup.h"
 
@@ -280,7 +280,7 @@ static const struct kcr_pod_ops local_ops = {
 
 struct kcr_pod_backend *pod_local_new(const struct kcr_pod_local_config *cfg, struct kcr_err *err)
 {
-    (void)pod_curl_init(NULL);
+    (void)curl_init_once(NULL);
     struct pod_local *pl = xcalloc(1, sizeof(*pl));
     pl->super.ops = &local_ops;
     config_copy(&pl->cfg, cfg);

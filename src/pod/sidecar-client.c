@@ -5,14 +5,14 @@
  * transfer past the cap), every JSON field is type-checked, names from
  * listings must pass names_is_safe_path(), and every call has a timeout.
  *
- * curl_global_init() runs exactly once (pod_curl_init, curl-init.c), on the
+ * curl_global_init() runs exactly once (curl_init_once, curl-init.c), on the
  * first call into this file at the latest; a program may also call it itself
  * earlier, which is harmless. One easy handle per call: a pod is used once, so there is no
  * connection to reuse, and creating a handle costs microseconds. */
 #include "pod/sidecar-client.h"
 #include "common/limits.h"
 #include "pod/sidecar-client-internal.h"
-#include "pod/curl-init.h"
+#include "common/curl-init.h"
 
 #include "common/buf.h"
 #include "common/cleanup.h"
@@ -125,7 +125,7 @@ int sc_call_init(struct sc_call *c, const struct kcr_pod *pod, const char *path,
     *c = (struct sc_call){.out_fd = -1};
     buf_init(&c->body, body_cap);
     pthread_once(&init_once, init_global);
-    if (pod_curl_init(err) < 0)
+    if (curl_init_once(err) < 0)
         return -1;
     if (!pod->base_url)
         return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "pod '%s' has no sidecar address", pod->id);

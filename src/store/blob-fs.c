@@ -193,6 +193,54 @@ static int b_remove_dir(struct kcr_blob *b, const char *dir, struct kcr_err *err
     return 0;
 }
 
+/* Lists one directory's blobs (their entry's ctime: when the link made them
+ * visible). Returns 1 when fn asked to stop. */
+static int list_dir(int root_fd, const char *dir, kcr_blob_list_fn fn, void *ctx)
+{
+    int dfd = fs_open_beneath(root_fd, dir, O_RDONLY | O_DIRECTORY, 0);
+    _cleanup_dir_ DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        safe_close(dfd);
+        return 0;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        char key[2 * KCR_NAME_MAX + 2];
+        snprintf(key, sizeof(key), "%s/%s", dir, e->d_name);
+        int64_t ms = (int64_t)st.st_ctim.tv_sec * 1000 + st.st_ctim.tv_nsec / 1000000;
+        if (fn(key, ms, ctx))
+            return 1;
+    }
+    return 0;
+}
+
+static int b_list(struct kcr_blob *b, const char *dir, kcr_blob_list_fn fn, void *ctx,
+                  struct kcr_err *err)
+{
+    int root_fd = bfs(b)->root_fd;
+    if (dir) {
+        if (!names_is_safe(dir))
+            return kcr_err_set(err, 0, KCR_ERR_INVALID, "bad blob directory '%s'", dir);
+        (void)list_dir(root_fd, dir, fn, ctx);
+        return 0;
+    }
+    int dup_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+    _cleanup_dir_ DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    if (!d) {
+        safe_close(dup_fd);
+        return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "list blob root");
+    }
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.' && de->d_type == DT_DIR && list_dir(root_fd, de->d_name, fn, ctx))
+            break;
+    return 0;
+}
+
 static int b_ping(struct kcr_blob *b, struct kcr_err *err)
 {
     struct stat st;
@@ -217,6 +265,7 @@ static const struct kcr_blob_ops fs_ops = {
     .open = b_open,
     .remove = b_remove,
     .remove_dir = b_remove_dir,
+    .list = b_list,
     .ping = b_ping,
     .free = b_free,
 };

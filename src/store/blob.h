@@ -1,6 +1,6 @@
 /* blob — the byte store for file contents and Python state archives.
  *
- * A backend is a `const struct kcr_blob_ops` (fs now, s3 later); its instance
+ * A backend is a `const struct kcr_blob_ops` (fs, s3); its instance
  * struct starts with `struct kcr_blob super`. Keys are "<dir>/<name>" with two
  * safe components ("<session>/<file>", "state/<session>"). A blob becomes
  * visible only complete and durable: commit writes into an unnamed or
@@ -15,8 +15,12 @@
 
 struct kcr_blob;
 
+/* One blob seen by list: its key and when it became visible (wall clock, ms).
+ * A non-zero return stops the listing (list returns 0). */
+typedef int (*kcr_blob_list_fn)(const char *key, int64_t mtime_ms, void *ctx);
+
 struct kcr_blob_ops {
-    const char *name; /* "fs" */
+    const char *name; /* "fs", "s3" */
     /* A new unnamed read-write file on the store's own filesystem, for bytes
      * that are about to be committed (outputs fetched from a pod). */
     int (*tmpfile)(struct kcr_blob *b, struct kcr_err *err);
@@ -31,6 +35,10 @@ struct kcr_blob_ops {
     int (*remove)(struct kcr_blob *b, const char *key, struct kcr_err *err);
     /* Removes every blob under dir (missing is fine). */
     int (*remove_dir)(struct kcr_blob *b, const char *dir, struct kcr_err *err);
+    /* Calls fn for every blob under dir, or every blob when dir is NULL, in no
+     * particular order (the orphan sweep, core/files.h). */
+    int (*list)(struct kcr_blob *b, const char *dir, kcr_blob_list_fn fn, void *ctx,
+                struct kcr_err *err);
     int (*ping)(struct kcr_blob *b, struct kcr_err *err);
     void (*free)(struct kcr_blob *b);
 };

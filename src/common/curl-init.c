@@ -1,4 +1,4 @@
-#include "pod/curl-init.h"
+#include "common/curl-init.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -11,7 +11,7 @@ static void init_global(void)
     init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int pod_curl_init(struct kcr_err *err)
+int curl_init_once(struct kcr_err *err)
 {
     pthread_once(&init_once, init_global);
     if (init_rc != CURLE_OK)
