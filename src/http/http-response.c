@@ -105,6 +105,56 @@ struct kcr_http_resp *http_error_resp(struct kcr_http_req *req, int status, cons
     return r;
 }
 
+/* A non-seekable fd (a pipe: a blob streamed from S3) cannot go through
+ * MHD_create_response_from_fd64, which preads at offsets. It is read in
+ * order instead, up to its announced size; EOF or an error before that ends
+ * the response with an error (MHD closes the connection), so a client never
+ * takes a short body for the whole one. Reads block: MHD runs one thread per
+ * connection (http.c), and the writer of the pipe is bounded by its own
+ * timeout. */
+struct fd_stream {
+    int fd;
+    uint64_t left;
+};
+
+static ssize_t fd_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct fd_stream *st = cls;
+    (void)pos;
+    if (st->left == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t want = max < st->left ? max : (size_t)st->left;
+    ssize_t n;
+    do
+        n = read(st->fd, buf, want);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    st->left -= (uint64_t)n;
+    return n;
+}
+
+static void fd_stream_free(void *cls)
+{
+    struct fd_stream *st = cls;
+    safe_close(st->fd);
+    free(st);
+}
+
+static struct MHD_Response *fd_response(struct kcr_http_resp *r)
+{
+    if (lseek(r->fd, 0, SEEK_CUR) >= 0 || errno != ESPIPE)
+        return MHD_create_response_from_fd64(r->size, r->fd);
+    struct fd_stream *st = xcalloc(1, sizeof(*st));
+    st->fd = r->fd;
+    st->left = r->size;
+    struct MHD_Response *mr =
+        MHD_create_response_from_callback(r->size, 64 * 1024, fd_stream_read, st, fd_stream_free);
+    if (!mr)
+        free(st); /* r still owns the fd */
+    return mr;
+}
+
 enum MHD_Result http_queue(struct kcr_http_req *req, struct kcr_http_resp *r)
 {
     const struct kcr_http_config *cfg = req->srv->cfg;
@@ -121,7 +171,7 @@ enum MHD_Result http_queue(struct kcr_http_req *req, struct kcr_http_resp *r)
             r->data = NULL; /* MHD frees it now */
         break;
     case RESP_FD:
-        mr = MHD_create_response_from_fd64(r->size, r->fd);
+        mr = fd_response(r);
         if (mr)
             r->fd = -1; /* MHD closes it now */
         break;

@@ -7,7 +7,9 @@
 #include <cmocka.h>
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +94,51 @@ static void finish_headers(struct kcr_http_req *req, struct kcr_http_resp *resp,
     http_resp_header(resp, "X-Content-Type-Options", "nosniff");
 }
 
+/* GET /pipe/full and /pipe/short: a pipe (not seekable, like a blob streamed
+ * from S3) announced as PIPE_SIZE bytes; a thread writes all of them, or
+ * only 1000 and closes. */
+#define PIPE_SIZE 300000
+
+struct pipe_writer {
+    int fd;
+    size_t n;
+};
+
+static void *pipe_write(void *arg)
+{
+    struct pipe_writer *w = arg;
+    char chunk[4096];
+    for (size_t off = 0; off < w->n;) {
+        size_t k = w->n - off < sizeof(chunk) ? w->n - off : sizeof(chunk);
+        for (size_t i = 0; i < k; i++)
+            chunk[i] = (char)('a' + (off + i) % 26);
+        ssize_t r = write(w->fd, chunk, k);
+        if (r <= 0)
+            break;
+        off += (size_t)r;
+    }
+    close(w->fd);
+    free(w);
+    return NULL;
+}
+
+static struct kcr_http_resp *h_pipe(struct kcr_http_req *req, void *ctx)
+{
+    (void)ctx;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return http_resp_empty(500);
+    struct pipe_writer *w = xcalloc(1, sizeof(*w));
+    w->fd = p[1];
+    w->n = !strcmp(http_req_param(req, 0), "full") ? PIPE_SIZE : 1000;
+    pthread_t t;
+    pthread_create(&t, NULL, pipe_write, w);
+    pthread_detach(t);
+    return http_resp_fd(200, "application/octet-stream", p[0], PIPE_SIZE);
+}
+
 static const struct kcr_http_route routes[] = {
+    {"GET", "/pipe/{}", KCR_HTTP_BODY_NONE, h_pipe},
     {"GET", "/files/{}", KCR_HTTP_BODY_NONE, h_echo_param},
     {"GET", "/raw/{*}", KCR_HTTP_BODY_NONE, h_echo_param},
     {"POST", "/body", KCR_HTTP_BODY_BUFFER, h_body},
@@ -257,6 +303,35 @@ static void test_errors(void **state)
     curl_easy_cleanup(c);
 }
 
+static void test_fd_response_not_seekable(void **state)
+{
+    (void)state;
+    CURL *c = curl_easy_init();
+    struct reply r;
+    request(c, "/pipe/full", &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, PIPE_SIZE);
+    for (size_t i = 0; i < PIPE_SIZE; i++)
+        if (r.body.data[i] != (char)('a' + i % 26))
+            fail_msg("byte %zu", i);
+    assert_non_null(strstr(r.headers.data, "Content-Length: 300000"));
+    reply_done(&r);
+    /* The pipe ends early: the connection is closed before the announced
+     * length, so the client sees an incomplete body, not a short one. */
+    char url[128];
+    snprintf(url, sizeof(url), "%s/pipe/short", base);
+    buf_init(&r.body, 0);
+    buf_init(&r.headers, 0);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    CURLcode rc = curl_easy_perform(c);
+    assert_int_not_equal(rc, CURLE_OK);
+    assert_true(r.body.len < PIPE_SIZE);
+    reply_done(&r);
+    curl_easy_cleanup(c);
+}
+
 static void test_body_limits(void **state)
 {
     (void)state;
@@ -398,6 +473,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route_params_and_prefix),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_fd_response_not_seekable),
         cmocka_unit_test(test_after_runs_once_answered),
         cmocka_unit_test(test_body_limits),
         cmocka_unit_test(test_multipart_chunked),
