@@ -1,8 +1,13 @@
 #include "core/files.h"
 #include "common/cleanup.h"
 #include "common/names.h"
+#include "common/fsutil.h"
+#include "common/log.h"
 #include "common/time.h"
+#include "common/xalloc.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -110,6 +115,25 @@ int files_room(struct kcr_core *c, const char *sid, size_t want, struct kcr_err 
     return 0;
 }
 
+/* A blob streamed through a pipe (the S3 store) becomes an unnamed file of
+ * the blob store first, checked to hold all size bytes: a stream cut short
+ * must fail the copy, not store a truncated file under the full size. */
+static int spool_stream(struct kcr_core *c, int *fd, uint64_t size, struct kcr_err *err)
+{
+    if (lseek(*fd, 0, SEEK_CUR) >= 0 || errno != ESPIPE)
+        return 0;
+    _cleanup_close_ int tmp = c->blob->ops->tmpfile(c->blob, err);
+    if (tmp < 0)
+        return -1;
+    ssize_t n = fs_copy_fd(*fd, tmp, size + 1);
+    if (n < 0 || (uint64_t)n != size)
+        return kcr_err_set(err, n < 0 ? (int)-n : 0, KCR_ERR_UNAVAILABLE,
+                           "read %" PRIu64 " bytes of the blob (%zd)", size, n);
+    safe_close(*fd);
+    *fd = TAKE_FD(tmp);
+    return 0;
+}
+
 int files_adopt(struct kcr_core *c, const struct kcr_session *s, const struct kcr_file_meta *f,
                 struct kcr_file_meta *ret, struct kcr_err *err)
 {
@@ -122,6 +146,8 @@ int files_adopt(struct kcr_core *c, const struct kcr_session *s, const struct kc
     uint64_t size = 0;
     _cleanup_close_ int fd = files_open(c, f, &size, err);
     if (fd < 0)
+        return kcr_err_wrap(err, "%s (%s)", f->id, f->name);
+    if (spool_stream(c, &fd, size, err) < 0)
         return kcr_err_wrap(err, "%s (%s)", f->id, f->name);
     struct kcr_file_meta want = *f;
     snprintf(want.session_id, sizeof(want.session_id), "%s", s->id);
@@ -249,4 +275,52 @@ const char *files_mime(const char *name)
             if (!strcasecmp(dot + 1, mime_table[i].ext))
                 return mime_table[i].mime;
     return "application/octet-stream";
+}
+
+/*** Orphans ***/
+
+struct sweep {
+    struct kcr_core *core;
+    int64_t before_ms;
+    char (*keys)[64];
+    size_t n;
+};
+
+/* A file blob ("<session>/<file id>") older than before_ms whose record
+ * the metadata store says is absent. States ("st_…", "state/…") are left
+ * to the state store's own expiry. */
+static int sweep_check(const char *key, int64_t mtime_ms, void *ctx)
+{
+    struct sweep *sw = ctx;
+    const char *slash = strchr(key, '/');
+    if (mtime_ms <= 0 || mtime_ms > sw->before_ms || !slash || strlen(key) >= 64 ||
+        (size_t)(slash - key) > KCR_ID_LEN || !strncmp(slash + 1, "st_", 3) ||
+        !strncmp(key, "state/", 6))
+        return 0;
+    char sid[KCR_ID_LEN + 1];
+    memcpy(sid, key, (size_t)(slash - key));
+    sid[slash - key] = '\0';
+    struct kcr_file_meta f;
+    struct kcr_err err = {0};
+    /* Only a definite "no such record": a store that is down removes nothing. */
+    if (sw->core->meta->ops->file_get(sw->core->meta, sid, slash + 1, &f, &err) == 0 ||
+        err.kind != KCR_ERR_NOT_FOUND)
+        return 0;
+    snprintf(sw->keys[sw->n++], 64, "%s", key);
+    return sw->n == FILES_SWEEP_BATCH;
+}
+
+int files_sweep_orphans(struct kcr_core *c, int64_t before_ms)
+{
+    struct sweep sw = {.core = c, .before_ms = before_ms};
+    sw.keys = xcalloc(FILES_SWEEP_BATCH, sizeof(*sw.keys));
+    struct kcr_err err = {0};
+    if (c->blob->ops->list(c->blob, NULL, sweep_check, &sw, &err) < 0)
+        log_msg(KCR_LOG_WARN, NULL, "orphan sweep: %s", err.msg);
+    int n = 0;
+    for (size_t i = 0; i < sw.n; i++)
+        if (c->blob->ops->remove(c->blob, sw.keys[i], NULL) == 0)
+            n++;
+    free(sw.keys);
+    return n;
 }

@@ -73,3 +73,11 @@ int files_delete(struct kcr_core *c, const struct kcr_principal *p, const char *
 
 /* The MIME type for a file name, from its extension (borrowed string). */
 const char *files_mime(const char *name);
+
+/* At most this many orphans are removed by one sweep (the next takes more). */
+#define FILES_SWEEP_BATCH 1000
+/* Removes file blobs last written before before_ms that no file record
+ * points to: what a crash between a blob's commit and its record left
+ * (bytes first, record second). A metadata store that does not answer
+ * removes nothing. Returns how many were removed. */
+int files_sweep_orphans(struct kcr_core *c, int64_t before_ms);

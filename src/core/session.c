@@ -1,4 +1,5 @@
 #include "core/session.h"
+#include "core/files.h"
 #include "core/statestore.h"
 #include "common/log.h"
 #include "common/time.h"
@@ -13,6 +14,9 @@
 
 /* Expired sessions removed per store query. */
 #define REAP_BATCH 64
+/* A blob with no record for this long is an orphan: a commit and its record
+ * are milliseconds apart (core/files.c, files_sweep_orphans). */
+#define SESSION_ORPHAN_AGE_MS (15 * 60 * 1000)
 
 int session_create(struct kcr_core *c, const struct kcr_principal *p, const char *entity_id,
                    const char *user_id, struct kcr_session *ret, struct kcr_err *err)
@@ -140,9 +144,10 @@ static void *reaper_main(void *arg)
         int64_t now = time_wall_ms();
         int n = r->core->cfg->session_ttl_hours > 0 ? session_reap(r->core, now) : 0;
         int ns = r->core->cfg->state_ttl_s > 0 ? statestore_reap(r->core, now) : 0;
-        if (n > 0 || ns > 0)
+        int no = files_sweep_orphans(r->core, now - SESSION_ORPHAN_AGE_MS);
+        if (n > 0 || ns > 0 || no > 0)
             log_json(KCR_LOG_INFO, NULL, "expired sessions removed",
-                     json_pack("{s:i,s:i}", "sessions", n, "states", ns));
+                     json_pack("{s:i,s:i,s:i}", "sessions", n, "states", ns, "orphans", no));
         pthread_mutex_lock(&r->lock);
     }
     pthread_mutex_unlock(&r->lock);

@@ -35,7 +35,8 @@ int session_summary(struct kcr_core *c, struct kcr_store_summary *ret, struct kc
 int session_reap(struct kcr_core *c, int64_t now_ms);
 
 /* A background thread that calls session_reap every cfg->cleanup_interval_s
- * when SESSION_TTL_HOURS > 0. */
+ * when SESSION_TTL_HOURS > 0 (then statestore_reap, and files_sweep_orphans
+ * for blobs older than 15 minutes without a record). */
 struct kcr_session_reaper;
 struct kcr_session_reaper *session_reaper_start(struct kcr_core *c, struct kcr_err *err);
 /* Stops and joins the thread. Accepts NULL; returns NULL. */

@@ -234,6 +234,7 @@ static int b_list(struct kcr_blob *b, const char *dir, kcr_blob_list_fn fn, void
         safe_close(dup_fd);
         return kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "list blob root");
     }
+    rewinddir(d); /* the dup shares root_fd's offset, left at the end by a last listing */
     struct dirent *de;
     while ((de = readdir(d)))
         if (de->d_name[0] != '.' && de->d_type == DT_DIR && list_dir(root_fd, de->d_name, fn, ctx))

@@ -269,6 +269,40 @@ static void test_reaper_starts_and_stops(void **state)
     cfg.session_ttl_hours = 0;
 }
 
+/* A blob whose record was never written (a crash between the two) is
+ * swept once old enough; recorded files and states stay. */
+static void test_orphan_sweep(void **state)
+{
+    (void)state;
+    struct kcr_session s1;
+    assert_int_equal(session_create(&core, &key_a, NULL, NULL, &s1, NULL), 0);
+    struct kcr_file_meta f = store(&s1, "kept.txt", "kept", NULL);
+    char orphan[64], other[64], st[64];
+    snprintf(orphan, sizeof(orphan), "%s/Orphan0123456789abcd", s1.id);
+    snprintf(other, sizeof(other), "NoSuchSession01234567/Orphan0123456789abce");
+    snprintf(st, sizeof(st), "%s/st_0123456789abcdef0123456789abcdef", s1.id);
+    struct kcr_blob *b = core.blob;
+    assert_int_equal(b->ops->put(b, orphan, "o", 1, NULL), 0);
+    assert_int_equal(b->ops->put(b, other, "o", 1, NULL), 0);
+    assert_int_equal(b->ops->put(b, st, "s", 1, NULL), 0);
+    /* Too young: nothing goes. */
+    assert_int_equal(files_sweep_orphans(&core, time_wall_ms() - 60000), 0);
+    assert_int_equal(files_sweep_orphans(&core, time_wall_ms() + 60000), 2);
+    struct kcr_err err = {0};
+    assert_int_equal(b->ops->open(b, orphan, NULL, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+    assert_int_equal(b->ops->open(b, other, NULL, &err), -1);
+    uint64_t size = 0;
+    int fd = files_open(&core, &f, &size, NULL);
+    assert_true(fd >= 0);
+    assert_int_equal(size, 4);
+    close(fd);
+    fd = b->ops->open(b, st, NULL, NULL);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(files_sweep_orphans(&core, time_wall_ms() + 60000), 0);
+}
+
 static void test_store_resolve_copy_delete(void **state)
 {
     (void)state;
@@ -436,6 +470,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_state_ttl_and_reap, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_reaper_starts_and_stops, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_store_resolve_copy_delete, setup_principals, teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_sweep, setup_principals, teardown),
         cmocka_unit_test_setup_teardown(test_files_stay_with_their_owner, setup_principals,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_agent_files_shared_in_tenant, setup_principals,
