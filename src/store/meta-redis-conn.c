@@ -467,22 +467,54 @@ static void pool_put(struct meta_redis *r, struct rds_conn *c, bool ok)
     pthread_mutex_unlock(&r->lock);
 }
 
+/* A Redis that let a call run out its whole timeout is taken for hung for
+ * RDS_DOWN_MS: calls in that window fail at once (a request makes several,
+ * and must answer 503 within one timeout), then the next one tries again. */
+#define RDS_DOWN_MS 1000
+
+static bool is_down(struct meta_redis *r, int64_t now, struct kcr_err *err)
+{
+    pthread_mutex_lock(&r->lock);
+    int64_t until = r->down_until_ms;
+    pthread_mutex_unlock(&r->lock);
+    if (now >= until)
+        return false;
+    kcr_err_set(err, ETIMEDOUT, KCR_ERR_UNAVAILABLE,
+                "redis '%s' did not answer within %ld ms (next try in %lld ms)", r->host,
+                r->timeout_ms, (long long)(until - now));
+    return true;
+}
+
+static int call_failed(struct meta_redis *r, int64_t start)
+{
+    int64_t now = time_mono_ms();
+    if (now - start >= r->timeout_ms) {
+        pthread_mutex_lock(&r->lock);
+        r->down_until_ms = now + RDS_DOWN_MS;
+        pthread_mutex_unlock(&r->lock);
+    }
+    return -1;
+}
+
 int rds_command(struct meta_redis *r, const struct rds_args *a, redisReply **ret,
                 struct kcr_err *err)
 {
     struct rds_conn *c = NULL;
     *ret = NULL;
-    if (pool_get(r, &c, err) < 0)
+    int64_t start = time_mono_ms();
+    if (is_down(r, start, err))
         return -1;
+    if (pool_get(r, &c, err) < 0)
+        return call_failed(r, start);
     if (c->fd >= 0 && conn_stale(c))
         conn_close(c);
     if (c->fd < 0 && conn_open(r, c, err) < 0) {
         pool_put(r, c, false);
-        return -1;
+        return call_failed(r, start);
     }
-    int rc = conn_call(c, a, time_mono_ms() + r->timeout_ms, ret, err);
+    int rc = conn_call(c, a, start + r->timeout_ms, ret, err);
     pool_put(r, c, rc == 0);
-    return rc;
+    return rc < 0 ? call_failed(r, start) : rc;
 }
 
 int rds_eval(struct meta_redis *r, size_t i, const struct rds_args *a, redisReply **ret,

@@ -46,6 +46,10 @@ struct meta_redis {
     pthread_cond_t cond;
     struct rds_conn *conns;
     size_t *free, nfree, size;
+    /* Until then calls fail at once: a call used up the whole timeout, so
+     * Redis hangs; one request's next call must not wait a second timeout
+     * (guarded by lock). */
+    int64_t down_until_ms;
     const char *const *scripts;
     size_t nscripts;
     char sha[RDS_SCRIPTS_MAX][41];
