@@ -129,7 +129,10 @@ int auth_key_principal(struct kcr_auth *a, const char *key, struct kcr_principal
         return 0;
     }
     struct kcr_key_meta k;
-    if (keys_get(a->core, hash, &k, NULL) < 0 || !k.enabled)
+    struct kcr_err err = {0};
+    if (keys_get(a->core, hash, &k, &err) < 0)
+        return err.kind == KCR_ERR_NOT_FOUND ? -1 : -2;
+    if (!k.enabled)
         return -1;
     principal_key(ret, hash, &k.limits);
     return 0;
@@ -211,7 +214,11 @@ static struct kcr_http_resp *with_key(struct kcr_auth *a, struct kcr_http_req *r
 {
     if (!takes_keys(a))
         return refuse(req, "Invalid credentials", "API keys are not accepted (librechat-jwt)");
-    if (auth_key_principal(a, key, &ar->principal) < 0)
+    int r = auth_key_principal(a, key, &ar->principal);
+    /* A store that does not answer cannot say the key is wrong. */
+    if (r == -2)
+        return errors_app(req, 503, "Key store unavailable", NULL);
+    if (r < 0)
         return refuse(req, "Invalid API key", "invalid API key");
     ar->known = true;
     return NULL;

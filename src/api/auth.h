@@ -36,7 +36,8 @@ struct kcr_auth *auth_free(struct kcr_auth *a);
 /* Accepts key too (the key kcr serve generates when none is configured). */
 void auth_add_key(struct kcr_auth *a, const char *key);
 
-/* The principal of an API key; -1 when the key is not valid (or disabled). */
+/* The principal of an API key; -1 when the key is not valid (or disabled),
+ * -2 when the metadata store could not say (unavailable). */
 int auth_key_principal(struct kcr_auth *a, const char *key, struct kcr_principal *ret);
 
 /* True when key equals MASTER_API_KEY (constant time); false if none is set. */
