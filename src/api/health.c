@@ -16,6 +16,16 @@ struct kcr_http_resp *health_handle(struct kcr_http_req *req, void *ctx)
                                     "cors_enabled", api->core.cfg->enable_cors));
 }
 
+/* {"metadata":{"store":"redis","status":"healthy"},"files":{...}}: which
+ * store is down, without the cause (that goes to the log). */
+static json_t *ready_stores(struct kcr_api *api, int failed)
+{
+    return json_pack("{s:{s:s,s:s},s:{s:s,s:s}}", "metadata", "store", core_meta_name(&api->core),
+                     "status", failed & CORE_PING_META ? "unhealthy" : "healthy", "files", "store",
+                     core_blob_name(&api->core), "status",
+                     failed & CORE_PING_BLOB ? "unhealthy" : "healthy");
+}
+
 struct kcr_http_resp *health_handle_ready(struct kcr_http_req *req, void *ctx)
 {
     struct kcr_api *api = ctx;
@@ -25,13 +35,16 @@ struct kcr_http_resp *health_handle_ready(struct kcr_http_req *req, void *ctx)
     int failed = core_ping(&api->core, &merr, &berr, NULL, NULL);
     if (failed) {
         http_req_log(req, "error", json_string(failed & CORE_PING_META ? merr.msg : berr.msg));
-        return http_resp_json(
-            503, json_pack("{s:s,s:s}", "status", "not_ready", "reason", "store unavailable"));
+        return http_resp_json(503,
+                              json_pack("{s:s,s:s,s:o}", "status", "not_ready", "reason",
+                                        "store unavailable", "stores", ready_stores(api, failed)));
     }
     if (!api->core.pool)
-        return http_resp_json(503, json_pack("{s:s,s:s}", "status", "not_ready", "reason",
-                                             "pod backend unavailable"));
-    return http_resp_json(200, json_pack("{s:s}", "status", "ready"));
+        return http_resp_json(503,
+                              json_pack("{s:s,s:s,s:o}", "status", "not_ready", "reason",
+                                        "pod backend unavailable", "stores", ready_stores(api, 0)));
+    return http_resp_json(
+        200, json_pack("{s:s,s:o}", "status", "ready", "stores", ready_stores(api, 0)));
 }
 
 /* One service entry: {"service","status","timestamp","response_time_ms",("error")}. */
@@ -70,8 +83,11 @@ json_t *health_services(struct kcr_api *api)
     double ms1 = 0, ms2 = 0;
     int failed = core_ping(&api->core, &e1, &e2, &ms1, &ms2);
     int r1 = failed & CORE_PING_META ? -1 : 0, r2 = failed & CORE_PING_BLOB ? -1 : 0;
-    return json_pack("{s:o,s:o,s:o}", "metadata", service("sqlite", r1, &e1, ms1, now), "files",
-                     service("filesystem", r2, &e2, ms2, now), "pods", pods_service(api, now));
+    const char *blob = core_blob_name(&api->core);
+    return json_pack("{s:o,s:o,s:o}", "metadata",
+                     service(core_meta_name(&api->core), r1, &e1, ms1, now), "files",
+                     service(strcmp(blob, "fs") ? blob : "filesystem", r2, &e2, ms2, now), "pods",
+                     pods_service(api, now));
 }
 
 struct kcr_http_resp *health_handle_detailed(struct kcr_http_req *req, void *ctx)

@@ -5,7 +5,10 @@
 #include "common/time.h"
 #include "common/xalloc.h"
 #include "core/backend.h"
+#include "common/fsutil.h"
 #include "store/blob-fs.h"
+#include "store/blob-s3.h"
+#include "store/meta-redis.h"
 #include "store/meta-sqlite.h"
 
 #include <string.h>
@@ -35,12 +38,43 @@ int core_open_stores(struct kcr_core *c, const char *data_dir, struct kcr_err *e
     return 0;
 }
 
+/* The configured stores (core/store-config.h): each of Redis and S3 when
+ * set, else its embedded counterpart in the data directory. */
+static int open_configured_stores(struct kcr_core *c, const struct kcr_serve_config *cfg,
+                                  struct kcr_err *err)
+{
+    const struct kcr_store_settings *st = &cfg->stores;
+    if (st->meta == KCR_META_REDIS) {
+        struct kcr_redis_config rc;
+        store_config_redis(st, &rc);
+        c->meta = meta_redis_open(&rc, err);
+    } else {
+        _cleanup_free_ char *db = xasprintf("%s/kcr.db", cfg->data_dir);
+        c->meta = meta_sqlite_open(db, err);
+    }
+    if (!c->meta)
+        return -1;
+    if (st->blob == KCR_BLOB_S3) {
+        /* Uploads are spooled on local disk, then streamed to the bucket. */
+        c->spool_dir = xasprintf("%s/spool", cfg->data_dir);
+        if (fs_mkdir_p(c->spool_dir, 0700, err) < 0)
+            return -1;
+        struct kcr_s3_config sc;
+        store_config_s3(st, c->spool_dir, &sc);
+        c->blob = blob_s3_open(&sc, err);
+    } else {
+        _cleanup_free_ char *blobs = xasprintf("%s/blobs", cfg->data_dir);
+        c->spool_dir = xasprintf("%s/blobs/.tmp", cfg->data_dir);
+        c->blob = blob_fs_open(blobs, err);
+    }
+    return c->blob ? 0 : -1;
+}
+
 int core_open(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     c->cfg = cfg;
-    if (core_open_stores(c, cfg->data_dir, err) < 0)
+    if (open_configured_stores(c, cfg, err) < 0)
         return -1;
-    c->spool_dir = xasprintf("%s/blobs/.tmp", cfg->data_dir);
     /* Read even without a backend: a bad POD_POOL_<CODE> stops the start. */
     struct kcr_pool_config pc;
     if (pool_config_from_env(&pc, err) < 0)
@@ -100,6 +134,16 @@ int core_ping(struct kcr_core *c, struct kcr_err *meta_err, struct kcr_err *blob
     if (ret_blob_ms)
         *ret_blob_ms = time_mono_ms_f() - t0;
     return failed;
+}
+
+const char *core_meta_name(const struct kcr_core *c)
+{
+    return c->meta ? c->meta->ops->name : "none";
+}
+
+const char *core_blob_name(const struct kcr_core *c)
+{
+    return c->blob ? c->blob->ops->name : "none";
 }
 
 const char *core_backend_name(const struct kcr_core *c)

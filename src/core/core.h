@@ -35,13 +35,13 @@ struct kcr_core {
  * and leaves c->backend NULL (/exec answers 503). */
 int core_open_backend(struct kcr_core *c, const struct kcr_serve_config *cfg, struct kcr_err *err);
 
-/* Opens the metadata store (SQLite at <data_dir>/kcr.db) into c->meta and the
- * blob store (<data_dir>/blobs) into c->blob: core_open's first step, and all
- * of it a test on the real stores needs. On failure what was opened stays in
- * c for core_close. */
+/* Opens the embedded stores, the metadata (SQLite at <data_dir>/kcr.db) into
+ * c->meta and the blobs (<data_dir>/blobs) into c->blob: all a test on the
+ * real stores needs. On failure what was opened stays in c for core_close. */
 int core_open_stores(struct kcr_core *c, const char *data_dir, struct kcr_err *err);
 
-/* After the drop: sets c->cfg, opens the stores (core_open_stores), reads the pool
+/* After the drop: sets c->cfg, opens the configured stores (cfg->stores:
+ * Redis and S3 when set, else the embedded ones in the data directory), reads the pool
  * settings (POD_POOL_<CODE>; a bad one fails), starts the pool on the backend
  * if there is one (a failure is logged, c->pool stays NULL) and the admission
  * gate. On failure what was opened stays in c for core_close. */
@@ -63,6 +63,10 @@ void core_close(struct kcr_core *c);
 #define CORE_PING_BLOB 2
 int core_ping(struct kcr_core *c, struct kcr_err *meta_err, struct kcr_err *blob_err,
               double *ret_meta_ms, double *ret_blob_ms);
+
+/* The stores' names: "sqlite" or "redis", "fs" or "s3". */
+const char *core_meta_name(const struct kcr_core *c);
+const char *core_blob_name(const struct kcr_core *c);
 
 /* The pod backend's name ("local", "kubernetes"); "none" without one. */
 const char *core_backend_name(const struct kcr_core *c);

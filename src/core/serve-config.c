@@ -191,14 +191,6 @@ static int load_backend(struct kcr_serve_config *cfg, struct kcr_err *err)
     else
         return kcr_err_set(err, 0, KCR_ERR_INVALID,
                            "KCR_POD_BACKEND: '%s' is not one of local, kubernetes", be);
-    /* The scale-out stores are later work: refuse rather than silently ignore. */
-    static const char *const later[] = {"REDIS_URL", "S3_ENDPOINT", "MINIO_ENDPOINT"};
-    for (size_t i = 0; i < ARRAY_SIZE(later); i++)
-        if (config_str(later[i], NULL))
-            return kcr_err_set(err, 0, KCR_ERR_INVALID,
-                               "%s: this build has only the embedded store (SQLite and files "
-                               "in KCR_DATA_DIR); unset it",
-                               later[i]);
     return 0;
 }
 
@@ -309,7 +301,7 @@ int config_load(struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     memset(cfg, 0, sizeof(*cfg));
     if (load_server(cfg, err) < 0 || load_auth(cfg, err) < 0 || load_limits(cfg, err) < 0 ||
-        load_backend(cfg, err) < 0) {
+        load_backend(cfg, err) < 0 || store_config_load(&cfg->stores, err) < 0) {
         config_done(cfg);
         return -1;
     }
@@ -329,6 +321,7 @@ void config_done(struct kcr_serve_config *cfg)
         free(strs[i]);
     free(cfg->data_dir);
     free(cfg->cors_origins);
+    store_config_done(&cfg->stores);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -422,5 +415,6 @@ json_t *config_describe(const struct kcr_serve_config *cfg)
                   "HTTP_HEADER_TIMEOUT_SECONDS", (json_int_t)cfg->http_header_timeout_s,
                   "HTTP_BODY_TIMEOUT_SECONDS", (json_int_t)cfg->http_body_timeout_s,
                   "KCR_SHUTDOWN_GRACE_SECONDS", cfg->shutdown_grace_s));
+    json_object_update_new(o, store_config_describe(&cfg->stores));
     return o;
 }

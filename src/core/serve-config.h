@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "common/err.h"
+#include "core/store-config.h"
 #include "store/meta.h"
 
 #define KCR_MAX_KEYS  32
@@ -80,6 +81,7 @@ struct kcr_serve_config {
     uid_t serve_uid;                       /* KCR_SERVE_UID, 65530: HTTP side when root */
     gid_t serve_gid;                       /* KCR_SERVE_GID, defaults to the uid */
     int shutdown_grace_s;                  /* KCR_SHUTDOWN_GRACE_SECONDS, 30 */
+    struct kcr_store_settings stores;      /* REDIS_*, MINIO_* (core/store-config.h) */
 };
 
 /* Reads every variable into cfg (zeroed first). Fails naming the variable. */

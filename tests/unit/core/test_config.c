@@ -1,7 +1,9 @@
 /* Unit tests for config_describe (core/config.c), the configuration the
  * operator dashboard shows: every value in force under its variable's name,
  * and no secret, ever — keys, the master key, JWT key material and the HS256
- * secret are "[redacted]" when set and null when not. */
+ * secret are "[redacted]" when set and null when not. And the shared stores'
+ * settings (core/store-config.c): REDIS_URL parsed by libcurl's URL parser,
+ * the parts, the S3 settings, each mistake naming its variable. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,10 +85,160 @@ static void test_secrets_are_redacted(void **state)
     config_done(&cfg);
 }
 
+/*** The shared stores (core/store-config.c) ***/
+
+static void unset_stores(void)
+{
+    static const char *const vars[] = {
+        "REDIS_URL",          "REDIS_HOST",          "REDIS_PORT",       "REDIS_PASSWORD",
+        "REDIS_DB",           "REDIS_SSL",           "REDIS_KEY_PREFIX", "REDIS_SSL_CERT_REQS",
+        "REDIS_SSL_CERTFILE", "REDIS_SSL_KEYFILE",   "MINIO_ENDPOINT",   "MINIO_ACCESS_KEY",
+        "MINIO_SECRET_KEY",   "MINIO_SECURE",        "MINIO_BUCKET",     "MINIO_USE_IAM",
+        "S3_ENDPOINT",        "REDIS_SOCKET_TIMEOUT"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        unsetenv(vars[i]);
+}
+
+static void test_embedded_by_default(void **state)
+{
+    (void)state;
+    unset_stores();
+    struct kcr_store_settings st;
+    assert_int_equal(store_config_load(&st, NULL), 0);
+    assert_int_equal(st.meta, KCR_META_SQLITE);
+    assert_int_equal(st.blob, KCR_BLOB_FS);
+    store_config_done(&st);
+}
+
+static void test_redis_url(void **state)
+{
+    (void)state;
+    unset_stores();
+    /* The password is percent-decoded; the path is the db; rediss is TLS. */
+    setenv("REDIS_URL", "rediss://app:p%40ss%3Aword@redis.internal:6380/3", 1);
+    struct kcr_store_settings st;
+    assert_int_equal(store_config_load(&st, NULL), 0);
+    assert_int_equal(st.meta, KCR_META_REDIS);
+    struct kcr_redis_config rc;
+    store_config_redis(&st, &rc);
+    assert_string_equal(rc.host, "redis.internal");
+    assert_int_equal(rc.port, 6380);
+    assert_string_equal(rc.username, "app");
+    assert_string_equal(rc.password, "p@ss:word");
+    assert_int_equal(rc.db, 3);
+    assert_true(rc.tls && rc.tls_verify);
+    assert_int_equal(rc.socket_timeout_ms, 5000);
+    assert_int_equal(rc.max_connections, 20);
+    store_config_done(&st);
+
+    /* No user, no port, no db: the defaults. REDIS_SSL=false wins over nothing. */
+    setenv("REDIS_URL", "redis://:secret@10.0.0.5", 1);
+    assert_int_equal(store_config_load(&st, NULL), 0);
+    store_config_redis(&st, &rc);
+    assert_null(rc.username);
+    assert_string_equal(rc.password, "secret");
+    assert_int_equal(rc.port, 6379);
+    assert_int_equal(rc.db, 0);
+    assert_false(rc.tls);
+    json_t *d = store_config_describe(&st);
+    char *text = json_dumps(d, JSON_COMPACT);
+    assert_null(strstr(text, "secret\""));
+    assert_string_equal(str(d, "REDIS_PASSWORD"), "[redacted]");
+    free(text);
+    json_decref(d);
+    store_config_done(&st);
+
+    static const char *const bad[] = {"http://h:1", "redis://h:1/x", "redis://h:1/-1", "::"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("REDIS_URL", bad[i], 1);
+        struct kcr_err err = {0};
+        assert_int_equal(store_config_load(&st, &err), -1);
+        assert_non_null(strstr(err.msg, "REDIS_URL"));
+        store_config_done(&st);
+    }
+    unset_stores();
+}
+
+static void test_redis_parts_and_errors(void **state)
+{
+    (void)state;
+    unset_stores();
+    setenv("REDIS_HOST", "r", 1);
+    setenv("REDIS_PORT", "7000", 1);
+    setenv("REDIS_DB", "2", 1);
+    setenv("REDIS_SSL", "true", 1);
+    setenv("REDIS_SSL_CERT_REQS", "none", 1);
+    setenv("REDIS_KEY_PREFIX", "kcr:", 1);
+    struct kcr_store_settings st;
+    assert_int_equal(store_config_load(&st, NULL), 0);
+    struct kcr_redis_config rc;
+    store_config_redis(&st, &rc);
+    assert_string_equal(rc.host, "r");
+    assert_int_equal(rc.port, 7000);
+    assert_int_equal(rc.db, 2);
+    assert_true(rc.tls && !rc.tls_verify);
+    assert_string_equal(rc.key_prefix, "kcr:");
+    store_config_done(&st);
+    setenv("REDIS_SSL_CERTFILE", "/c.pem", 1);
+    struct kcr_err err = {0};
+    assert_int_equal(store_config_load(&st, &err), -1);
+    assert_non_null(strstr(err.msg, "REDIS_SSL_KEYFILE"));
+    store_config_done(&st);
+    unset_stores();
+}
+
+static void test_s3_settings(void **state)
+{
+    (void)state;
+    unset_stores();
+    setenv("MINIO_ENDPOINT", "minio:9000", 1);
+    struct kcr_store_settings st;
+    struct kcr_err err = {0};
+    assert_int_equal(store_config_load(&st, &err), -1);
+    assert_non_null(strstr(err.msg, "MINIO_ACCESS_KEY"));
+    store_config_done(&st);
+    setenv("MINIO_ACCESS_KEY", "access-visible", 1);
+    setenv("MINIO_SECRET_KEY", "secret-never-shown", 1);
+    assert_int_equal(store_config_load(&st, NULL), 0);
+    assert_int_equal(st.blob, KCR_BLOB_S3);
+    struct kcr_s3_config sc;
+    store_config_s3(&st, "/spool", &sc);
+    assert_string_equal(sc.endpoint, "minio:9000");
+    assert_string_equal(sc.bucket, "kubecoderun-files");
+    assert_string_equal(sc.region, "us-east-1");
+    assert_string_equal(sc.spool_dir, "/spool");
+    assert_false(sc.secure);
+    assert_int_equal(sc.timeout_ms, 30000);
+    json_t *d = store_config_describe(&st);
+    char *text = json_dumps(d, JSON_COMPACT);
+    assert_null(strstr(text, "secret-never-shown"));
+    assert_null(strstr(text, "access-visible"));
+    free(text);
+    json_decref(d);
+    store_config_done(&st);
+    static const char *const bad[][2] = {{"MINIO_ENDPOINT", "https://minio:9000"},
+                                         {"MINIO_ENDPOINT", "minio:9000/bucket"},
+                                         {"MINIO_USE_IAM", "true"},
+                                         {"S3_ENDPOINT", "x"}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("MINIO_ENDPOINT", "minio:9000", 1);
+        setenv(bad[i][0], bad[i][1], 1);
+        assert_int_equal(store_config_load(&st, &err), -1);
+        assert_non_null(strstr(err.msg, bad[i][0]));
+        store_config_done(&st);
+        unsetenv(bad[i][0]);
+    }
+    unset_stores();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secrets_are_redacted),
+        cmocka_unit_test(test_embedded_by_default),
+        cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_redis_parts_and_errors),
+        cmocka_unit_test(test_s3_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
