@@ -32,6 +32,7 @@ LEVELS = (
     ("stdlib json x20000",
      "import json\nn = 0\nfor i in range(20000):\n    n += len(json.dumps({'i': i}))\nprint(n)\n",
      None),
+    ("numpy", "import numpy as np\nrng = np.random.default_rng(0)\na = rng.standard_normal((300, 300))\nb = a @ a.T\nprint(b.shape)", None),
 )
 
 
@@ -120,8 +121,18 @@ def report(title, client, base, stages):
     sys.stdout.flush()
 
 
+class DefaultServer(Server):
+    """api_util.Server without its pinned PRELOAD_PY=none: the stages are
+    those of kcr's default (preloading) configuration unless PRELOAD_PY is
+    set by the caller."""
+
+    def environ(self):
+        return {k: v for k, v in super().environ().items() if v is not None}
+
+
 def main():
-    server = Server(env={"POD_POOL_PY": POOL}).start(timeout=60)
+    env = {"POD_POOL_PY": POOL, "PRELOAD_PY": os.environ.get("PRELOAD_PY")}
+    server = DefaultServer(env=env).start(timeout=60)
     try:
         for _ in range(3):  # warm-up: pool filled, connections open, caches hot
             kcr(server, "print(1)")

@@ -27,6 +27,7 @@ import types
 
 _ENV0 = dict(os.environ)  # the language's environment, before preloading
 _TEMPLATE_PID = os.getpid()
+_lib = None  # kcr-forkserver.so (ctypes), set by main()
 _REQ = struct.Struct("=6I4Q")  # struct forkserver_req (forkserver-proto.h)
 _MAGIC = 0x6B636673
 _MSG_MAX = 65536
@@ -226,12 +227,14 @@ def _huge_pages():
 
 def main():
     opts = _options(sys.argv[1:])
-    lib = ctypes.CDLL("/proc/self/fd/%d" % int(opts["lib"]))
+    global _lib
+    lib = _lib = ctypes.CDLL("/proc/self/fd/%d" % int(opts["lib"]))
     lib.forkserver_check.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.forkserver_pidns.argtypes = [ctypes.c_int]
     lib.forkserver_enter.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.forkserver_drop.argtypes = [ctypes.c_int] * 4 + [ctypes.c_char_p] + \
         [ctypes.c_uint] * 2 + [ctypes.c_ulonglong] * 4
+    lib.forkserver_exit.argtypes = [ctypes.c_int]
     cg = opts["cgroup"]
     fds = (ctypes.c_int * len(cg))(*[fd for fd, _ in cg])
     v1 = (ctypes.c_int * len(cg))(*[int(v) for _, v in cg])
@@ -301,7 +304,13 @@ def _finish(status):
             stream.flush()
         except Exception:
             status = 120  # what the interpreter exits with when flushing fails
-    os._exit(status)
+    # Exits as os._exit would, telling init first (nsexec-report.h,
+    # NSEXEC_DONE_SIGNAL): the run is reported without waiting for the
+    # kernel to unmap this copy of the template.
+    try:
+        _lib.forkserver_exit(status & 0xFF)
+    finally:
+        os._exit(status)  # only if the program broke ctypes
 
 
 if __name__ == "__main__":

@@ -45,3 +45,8 @@ KCR_FS_EXPORT int forkserver_drop(int status_fd, int in, int out, int err, const
                                   unsigned uid, unsigned gid, unsigned long long cpu_s,
                                   unsigned long long fsize, unsigned long long nofile,
                                   unsigned long long nproc);
+
+/* In the program, when it is done (stdio flushed): closes its stdio, tells
+ * init its exit status (NSEXEC_DONE_SIGNAL, nsexec-report.h) and exits with
+ * it, so the run is reported before the teardown of its address space. */
+KCR_FS_EXPORT __attribute__((noreturn)) void forkserver_exit(int status);

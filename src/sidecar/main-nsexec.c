@@ -287,6 +287,10 @@ int main(int argc, char **argv)
         close(report_fd); /* init writes the report; EOF then reaches the sidecar */
     if (pass_fd >= 0)
         close(pass_fd); /* the program's: only its processes hold it from now on */
+    /* The program's stdio too: the sidecar's EOF must not wait for this
+     * process, which outlives init's report by init's teardown. */
+    for (int fd = 0; fd <= 2; fd++)
+        (void)close(fd);
     int st = 0;
     while (waitpid(init, &st, 0) < 0)
         if (errno != EINTR)

@@ -94,6 +94,10 @@ __attribute__((noreturn)) static void child_main(const struct nsexec_plan *plan,
                                                  bool own_userns)
 {
     int r;
+    /* init blocks the signals it waits for: the program starts with none. */
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
     if ((r = nsexec_close_all_but(errfd, plan->pass_fd)) < 0)
         child_fail(errfd, NSEXEC_STEP_CLOSE_FDS, -r);
     /* The pass fd crosses execve and goes on to the program's children. */
@@ -287,13 +291,41 @@ static pid_t init_ask_forkserver(const struct nsexec_plan *plan, int *ret_status
 
 /* The program is our child only once its parent, the entrant, has exited
  * (orphans of this namespace come to its init); until then waitpid has
- * nothing to wait for. */
-static bool wait_for_adoption(pid_t child)
+ * nothing to wait for: whether it still exists. */
+static bool child_alive(pid_t child)
 {
-    if (kill(child, 0) < 0 && errno == ESRCH)
-        return false;
-    usleep(1000);
-    return true;
+    return !(kill(child, 0) < 0 && errno == ESRCH);
+}
+
+/* SIGCHLD and NSEXEC_DONE_SIGNAL are blocked in init (from its start, so
+ * none is lost) and taken here: waits for one (at most 1 ms when poll is
+ * set). Returns the exit status the program reported with
+ * NSEXEC_DONE_SIGNAL, or -1 (anything else: reap and look again). */
+static int init_wait_signal(pid_t child, bool poll)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, NSEXEC_DONE_SIGNAL);
+    siginfo_t si;
+    struct timespec ms = {0, 1000000};
+    int sig = sigtimedwait(&set, &si, poll ? &ms : NULL);
+    /* SI_QUEUE from the program itself: si_pid is the kernel's, in our
+     * namespace; another process of the run cannot end it early. */
+    if (sig == NSEXEC_DONE_SIGNAL && si.si_code == SI_QUEUE && si.si_pid == child &&
+        si.si_value.sival_int >= 0 && si.si_value.sival_int <= 255)
+        return si.si_value.sival_int;
+    return -1;
+}
+
+/* Blocks what init_wait_signal takes; the child init forks unblocks it. */
+static void init_block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, NSEXEC_DONE_SIGNAL);
+    (void)sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
 /* Every privilege of init goes before it forks anything (ids, capability
@@ -317,6 +349,7 @@ static bool init_drop(const struct nsexec_plan *plan)
 
 void nsexec_init_main(const struct nsexec_plan *plan)
 {
+    init_block_signals();
     init_tie_to_parent(plan);
     init_mount_proc(plan);
     int errp[2] = {-1, -1};
@@ -354,25 +387,38 @@ void nsexec_init_main(const struct nsexec_plan *plan)
     init_read_child_error(errp[0], &e);
     close(errp[0]);
     /* Reap everything (orphans are re-parented to us) until the user program
-     * ends; returning from pid 1 then kills what is left. */
+     * ends, or says it has (NSEXEC_DONE_SIGNAL); returning from pid 1 then
+     * kills what is left. */
     for (;;) {
         int st = 0;
-        pid_t p = waitpid(-1, &st, 0);
+        pid_t p = waitpid(-1, &st, WNOHANG);
         if (p < 0 && errno == EINTR)
             continue;
-        if (p < 0 && errno == ECHILD && adopted && wait_for_adoption(child))
-            continue;
-        if (p < 0)
+        if (p < 0 && errno != ECHILD)
             init_fail(plan, NSEXEC_STEP_FORK, errno);
-        if (p != child)
+        if (p < 0 && !(adopted && child_alive(child)))
+            init_fail(plan, NSEXEC_STEP_FORK, errno);
+        if (p > 0 && p != child)
             continue;
-        if (e.step != NSEXEC_STEP_NONE)
-            init_fail(plan, e.step, e.value);
-        if (WIFSIGNALED(st)) {
-            (void)nsexec_report_write(plan->report_fd, NSEXEC_SIGNALED, WTERMSIG(st), 0, 0);
-            _exit(128 + WTERMSIG(st));
+        if (p == child) {
+            if (e.step != NSEXEC_STEP_NONE)
+                init_fail(plan, e.step, e.value);
+            if (WIFSIGNALED(st)) {
+                (void)nsexec_report_write(plan->report_fd, NSEXEC_SIGNALED, WTERMSIG(st), 0, 0);
+                _exit(128 + WTERMSIG(st));
+            }
+            (void)nsexec_report_write(plan->report_fd, NSEXEC_EXITED, WEXITSTATUS(st), 0, 0);
+            _exit(WEXITSTATUS(st));
         }
-        (void)nsexec_report_write(plan->report_fd, NSEXEC_EXITED, WEXITSTATUS(st), 0, 0);
-        _exit(WEXITSTATUS(st));
+        /* Nothing to reap: sleep until a child changes state or the program
+         * says it is done (1 ms while the program is still the entrant's). */
+        int code = init_wait_signal(child, p < 0);
+        if (code >= 0 && e.step == NSEXEC_STEP_NONE) {
+            /* Whatever else runs in the namespace is killed now, before the
+             * report lets the sidecar look at the program's files. */
+            (void)kill(-1, SIGKILL);
+            (void)nsexec_report_write(plan->report_fd, NSEXEC_EXITED, code, 0, 0);
+            _exit(code);
+        }
     }
 }

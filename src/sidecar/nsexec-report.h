@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 
 #define NSEXEC_REPORT_MAGIC 0x6b637231u /* "kcr1" */
@@ -55,6 +56,14 @@ struct nsexec_report {
 
 /* A short name of a step ("setns", "exec"). */
 const char *nsexec_report_step_name(int step);
+
+/* A program that has finished, flushed and closed its stdio may tell init
+ * so before its exit: sigqueue(1, NSEXEC_DONE_SIGNAL, {.sival_int = exit
+ * status}). init then reports at once, rather than after the kernel has
+ * torn down the program's address space (milliseconds for a preloaded
+ * interpreter). Only init's own program is believed (the sender's pid is
+ * the kernel's); a program that lies only ends its own run early. */
+#define NSEXEC_DONE_SIGNAL SIGUSR1
 
 /* Writes one record to fd (async-signal-safe). Returns 0 or -errno. */
 int nsexec_report_write(int fd, enum nsexec_outcome outcome, int code, int step, int errnum);

@@ -340,6 +340,31 @@ static void step_io_take(struct step_io *io, struct step_proc *sp, const char *i
         io->in_w = safe_close(io->in_w);
 }
 
+static void *reap_thread(void *arg)
+{
+    pid_t pid = (pid_t)(intptr_t)arg;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+/* With the report in, kcr-nsexec only waits for its namespace to go: the
+ * teardown of the program's address space, milliseconds for a preloaded
+ * interpreter, which is not the run's time. A thread reaps it. */
+static bool reap_later(pid_t pid, int *ret_status)
+{
+    pid_t r = waitpid(pid, ret_status, WNOHANG);
+    if (r != 0)
+        return r == pid;
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    bool ok = pthread_create(&t, &attr, reap_thread, (void *)(intptr_t)pid) == 0;
+    pthread_attr_destroy(&attr);
+    return ok;
+}
+
 /* Once the pump is over: closes what is left of io and reaps kcr-nsexec
  * (killed first if the step was stopped: the grace may have run out). */
 static void step_reap(struct step_proc *sp, struct step_io *io, struct step_outcome *o)
@@ -348,6 +373,10 @@ static void step_reap(struct step_proc *sp, struct step_io *io, struct step_outc
     io->err_r = safe_close(io->err_r), io->rep_r = safe_close(io->rep_r);
     if (o->timed_out || o->oom || o->killed)
         (void)kill(sp->pid, SIGKILL);
+    else if (o->have_report && reap_later(sp->pid, &o->wait_status)) {
+        sp->pid = 0;
+        return;
+    }
     while (waitpid(sp->pid, &o->wait_status, 0) < 0 && errno == EINTR)
         ;
     sp->pid = 0; /* reaped: the number may be reused */

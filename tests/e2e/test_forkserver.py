@@ -43,6 +43,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -624,3 +625,65 @@ def test_library_of_someone_else_is_not_loaded(tmp_path):
         out = pod.execute("import os; print(os.getpid())")
         assert out["stdout"] == "2\n", out  # kcr-nsexec's own child, not a fork
         assert "must be owned by root and writable by no one else" in pod.stderr_text()
+
+
+# --------------------------------------------------------------------------
+# The early exit report (nsexec-report.h, NSEXEC_DONE_SIGNAL): a forked runner
+# tells init its status before the kernel unmaps its copy of the template.
+
+SIGQUEUE = ("import ctypes, signal\n"
+            "libc = ctypes.CDLL(None)\n"
+            "libc.sigqueue.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
+            "def done(status):\n"
+            "    libc.sigqueue(1, signal.SIGUSR1, status)\n")
+
+
+def test_early_report_from_another_process_is_ignored():
+    # Only the program init runs may end the run early: a child of it that
+    # claims "done, 0" changes nothing; the program's own status stands and
+    # its output after the forged signal is all there.
+    code = (SIGQUEUE + "import os, sys, time\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    done(0)\n"
+            "    os._exit(0)\n"
+            "os.waitpid(pid, 0)\n"
+            "time.sleep(0.3)\n"
+            "print('still running')\n"
+            "sys.exit(5)\n")
+    with warm_pod() as pod:
+        r = pod.execute(code)
+    assert r["exit_code"] == 5 and r["stdout"] == "still running\n", r
+
+
+def test_early_report_of_the_program_ends_its_run_and_everything_in_it():
+    # The program itself may lie about being done: that only ends its own
+    # run, with the status it gave; what it and its children do afterwards
+    # is cut (init kills the namespace before it reports).
+    code = (SIGQUEUE + "import os, subprocess, sys, time\n"
+            "subprocess.Popen(['sh', '-c', 'sleep 1; echo late > /mnt/data/bg.txt'])\n"
+            "print('before', flush=True)\n"
+            "done(7)\n"
+            "time.sleep(3)\n"
+            "open('/mnt/data/late.txt', 'w').write('late')\n")
+    with warm_pod() as pod:
+        r = pod.execute(code, timeout=20)
+        assert r["exit_code"] == 7 and r["stdout"] == "before\n", r
+        assert r["execution_time_ms"] < 2500, r
+        time.sleep(1.5)
+        names = pod.execute("import os; print(sorted(os.listdir('/mnt/data')))")["stdout"]
+    assert "late.txt" not in names and "bg.txt" not in names, names
+
+
+def test_background_processes_die_with_the_run_as_before():
+    # The shortened exit ends the run as a normal one did: a process the
+    # program left running is killed with the namespace.
+    code = ("import subprocess\n"
+            "subprocess.Popen(['sh', '-c', 'sleep 1; echo late > /mnt/data/bg.txt'])\n"
+            "print('bye')\n")
+    with warm_pod() as pod:
+        r = pod.execute(code)
+        assert r["exit_code"] == 0 and r["stdout"] == "bye\n", r
+        time.sleep(1.5)
+        names = pod.execute("import os; print(sorted(os.listdir('/mnt/data')))")["stdout"]
+    assert "bg.txt" not in names, names
