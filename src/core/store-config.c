@@ -127,7 +127,8 @@ static int load_s3(struct kcr_s3_settings *s, const char *endpoint, struct kcr_e
     if (strchr(endpoint, '/') || strchr(endpoint, '@') || strchr(endpoint, '?'))
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "MINIO_ENDPOINT: only host[:port]");
     s->endpoint = xstrdup(endpoint);
-    const char *ak = config_str("MINIO_ACCESS_KEY", NULL), *sk = config_str("MINIO_SECRET_KEY", NULL);
+    const char *ak = config_str("MINIO_ACCESS_KEY", NULL),
+               *sk = config_str("MINIO_SECRET_KEY", NULL);
     if (!ak || !sk)
         return kcr_err_set(err, 0, KCR_ERR_INVALID,
                            "MINIO_ACCESS_KEY and MINIO_SECRET_KEY: required with MINIO_ENDPOINT");
