@@ -139,6 +139,47 @@ def test_runner_preload_without_fork_server():
     assert first[:2] == second[:2], (first, second)
 
 
+# A runner that preloaded ends without the interpreter's teardown of what it
+# imported (0.1-0.3 s of numpy, pandas, sklearn...), and tells init its status
+# first: what a program can observe of its exit must not change.
+PRELOADED_EXITS = {
+    "sys-exit-3": "import sys; print('out'); sys.exit(3)",
+    "sys-exit-msg": "import sys; sys.exit('msg')",
+    "sys-exit-big": "import sys; sys.exit(258)",
+    "sys-exit-true": "import sys; sys.exit(True)",
+    "exception": "raise ValueError('x')",
+    "os-exit-4": "import os, sys; sys.stdout.write('partial'); sys.stdout.flush(); os._exit(4)",
+    "sys-exit-none": "import sys; sys.exit()",
+    "atexit-and-open-files": (
+        "import atexit, os\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        "f = open('/mnt/data/left-open.txt', 'w')\n"
+        "f.write('kept' * 1000)\n"
+        "print('unflushed', end='')\n"),
+    "thread-joined": ("import threading, time\n"
+                      "t = threading.Thread(target=lambda: (time.sleep(0.2), print('joined')))\n"
+                      "t.start()\n"),
+    "stdout-closed": "import sys, os; print('x'); sys.stdout.flush(); os.close(1); print('y')",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PRELOADED_EXITS))
+def test_preloaded_runner_exits_like_python(name):
+    code = PRELOADED_EXITS[name]
+    check = "import os; print(os.path.getsize('/mnt/data/left-open.txt'))"
+    with LocalPod("py", env={"FORKSERVER": "false", "RUNNER_PRELOAD": "numpy,pandas"}) as pod:
+        wait_for_runners(pod.proc.pid, 1)
+        first = pod.execute(code=code, timeout=30)
+        size1 = pod.execute(code=check)["stdout"] if "open(" in code else None
+        second = pod.execute(code=code, timeout=30)
+        size2 = pod.execute(code=check)["stdout"] if "open(" in code else None
+        which = pod.execute(code=WHICH)
+    assert which["stdout"] == "/mnt/data/code.py\n", which  # the first was the runner
+    keys = ("stdout", "stderr", "exit_code", "signal")
+    assert {k: first[k] for k in keys} == {k: second[k] for k in keys}, (first, second)
+    assert size1 == size2
+
+
 # The TypeScript runner (runtime/ts-runner.js /dev/stdin): the compiler,
 # loaded from its snapshot and warmed up, waits for the file. Its one visible
 # trace is its parent's command line (the runner's "/dev/stdin").
