@@ -531,7 +531,9 @@ def test_ready_names_the_dependency_not_its_error():
         os.chmod(blobs, 0o500)  # the serving uid may no longer write there
         r = s.http.get(s.url + "/ready", timeout=10)
         assert r.status_code == 503
-        assert r.json() == {"status": "not_ready", "reason": "store unavailable"}
+        assert r.json() == {"status": "not_ready", "reason": "store unavailable",
+                            "stores": {"metadata": {"store": "sqlite", "status": "healthy"},
+                                       "files": {"store": "fs", "status": "unhealthy"}}}
         assert s.data_dir not in r.text and "writable" not in r.text
         rid = r.headers["X-Request-ID"]
         logged = wait_for(lambda: [json.loads(l) for l in list(s.stderr_lines)
