@@ -112,6 +112,13 @@ class Sim:
         raise AssertionError("timed out after %ss waiting for %s; sim stats: %s"
                              % (timeout, what, json.dumps(self.stats())[:2000]))
 
+    def assert_backend_objects_valid(self):
+        """Every object the backend wrote passed the strict schema validation,
+        and every write asked for fieldValidation=Strict."""
+        st = self.stats()
+        assert st["rejected"] == [], "objects rejected by the schema: %s" % st["rejected"]
+        assert set(st["field_validation"]) <= {"Strict"}, st["field_validation"]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
