@@ -390,7 +390,10 @@ static char *pods_path(const struct k8s_client *c, const char *name)
 static int send_pod(struct k8s_client *c, const char *method, const char *name,
                     const char *content_type, const json_t *body, json_t **ret, struct kcr_err *err)
 {
-    _cleanup_free_ char *path = pods_path(c, name);
+    _cleanup_free_ char *base = pods_path(c, name);
+    /* Strict: a field the API server does not know (a typo in a manifest or
+     * a patch) is an error, not a warning the cluster drops silently. */
+    _cleanup_free_ char *path = xasprintf("%s?fieldValidation=Strict", base);
     long status = 0;
     json_t *obj = NULL;
     if (request(c, method, path, content_type, body, BODY_CAP, &status, &obj, err) < 0)
@@ -454,12 +457,25 @@ int k8s_pod_patch(struct k8s_client *c, const char *name, const json_t *patch, j
 
 int k8s_pod_delete(struct k8s_client *c, const char *name, int grace_s, struct kcr_err *err)
 {
+    return k8s_pod_delete_if(c, name, grace_s, NULL, err);
+}
+
+int k8s_pod_delete_if(struct k8s_client *c, const char *name, int grace_s,
+                      const char *resource_version, struct kcr_err *err)
+{
     _cleanup_free_ char *base = pods_path(c, name);
     _cleanup_free_ char *path =
         grace_s >= 0 ? xasprintf("%s?gracePeriodSeconds=%d", base, grace_s) : xstrdup(base);
+    json_auto_t *opts = NULL;
+    if (resource_version && resource_version[0])
+        opts = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions",
+                         "preconditions", "resourceVersion", resource_version);
     long status = 0;
-    if (request(c, "DELETE", path, NULL, NULL, BODY_CAP, &status, NULL, err) < 0)
+    if (request(c, "DELETE", path, opts ? "application/json" : NULL, opts, BODY_CAP, &status, NULL,
+                err) < 0)
         return -1;
+    if (status == 409)
+        return K8S_CONFLICT;
     if (status == 404 || (status >= 200 && status < 300)) {
         kcr_err_clear(err);
         return 0;

@@ -2,10 +2,10 @@
  *
  * Only what the kubernetes pod backend needs: create, get, list (label
  * selectors), JSON merge-patch (optionally guarded by resourceVersion), delete
- * and watch of the pods of one namespace. Every response body is size-capped;
- * 429 (Retry-After), 5xx and transport failures are retried a bounded number of
- * times; a watch is a streamed sequence of JSON lines. Thread-safe: each call
- * uses its own curl handle. */
+ * (optionally guarded by resourceVersion) and watch of the pods of one
+ * namespace. Creates and patches ask for fieldValidation=Strict. Every response body is
+ * size-capped; 429 (Retry-After), 5xx and transport failures are retried a bounded number of times;
+ * a watch is a streamed sequence of JSON lines. Thread-safe: each call uses its own curl handle. */
 #pragma once
 
 #include <jansson.h>
@@ -59,6 +59,11 @@ int k8s_pod_patch(struct k8s_client *c, const char *name, const json_t *patch, j
 /* DELETE a pod (grace period in seconds, -1 for the pod's own). A pod that is
  * already gone counts as deleted. */
 int k8s_pod_delete(struct k8s_client *c, const char *name, int grace_s, struct kcr_err *err);
+/* The same, only while the pod is still at resource_version (DeleteOptions
+ * preconditions): K8S_CONFLICT when it changed since (claimed, its lease
+ * renewed), so a collector never deletes on a stale view. NULL: unconditional. */
+int k8s_pod_delete_if(struct k8s_client *c, const char *name, int grace_s,
+                      const char *resource_version, struct kcr_err *err);
 
 /* One watch event: type "ADDED", "MODIFIED", "DELETED" or "BOOKMARK"; object
  * borrowed. Return non-zero to stop watching. */

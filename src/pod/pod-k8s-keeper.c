@@ -143,13 +143,21 @@ static void collect_garbage(struct k8s_backend *b)
         {
             const char *why = garbage_reason(b, name, p, now);
             if (why)
-                json_object_set_new(victims, name, json_string(why));
+                json_object_set_new(victims, name,
+                                    json_pack("{s:s, s:s}", "reason", why, "rv",
+                                              k8s_pod_meta(p, "resourceVersion") ?: ""));
         }
     pthread_mutex_unlock(&b->mu);
     json_object_foreach(victims, name, p)
     {
         struct kcr_err err = {0};
-        if (k8s_pod_delete(b->client, name, 0, &err) < 0) {
+        /* Only the version judged: a pod claimed, or whose lease its owner
+         * renewed, since our cache saw it is not garbage (409: skip). */
+        int rc = k8s_pod_delete_if(b->client, name, 0, json_string_value(json_object_get(p, "rv")),
+                                   &err);
+        if (rc == K8S_CONFLICT)
+            continue;
+        if (rc < 0) {
             pod_k8s_record_error(b, &err);
             continue;
         }
@@ -157,7 +165,7 @@ static void collect_garbage(struct k8s_backend *b)
         b->n_gc++;
         pthread_mutex_unlock(&b->mu);
         log_json(KCR_LOG_INFO, NULL, "kubernetes: garbage-collected pod",
-                 json_pack("{s:s, s:O}", "pod", name, "reason", p));
+                 json_pack("{s:s, s:O}", "pod", name, "reason", json_object_get(p, "reason")));
     }
 }
 

@@ -99,13 +99,14 @@ LOCAL_ONLY = {
         "(test_k8s_serve.py::test_serve_without_api_server_names_the_setting)",
     "test_api_exec.py::test_503_when_pod_backend_is_down":
         "breaks the local backend with KCR_SIDECAR_BIN "
-        "(test_k8s_serve.py::test_503_when_pods_cannot_be_created)",
+        "(test_k8s_serve.py::test_simulated_503_when_pods_cannot_be_created)",
     "test_api_basic.py::test_only_the_api_reaches_the_pods":
         "checks local pods' socket directories; in Kubernetes the NetworkPolicy admits only "
         "the API (test_k8s_chart.py)",
     "test_api_basic.py::test_rootless_serve_reports_degraded_isolation":
         "the local backend's rootless mode (user namespaces, no cgroups); a Kubernetes pod's "
-        "isolation is the cluster's (test_k8s_backend.py::test_pod_manifest_and_single_use)",
+        "isolation is the cluster's "
+        "(test_k8s_backend.py::test_simulated_pod_manifest_and_single_use)",
     "test_api_exec.py::test_dead_warm_pod_is_replaced_before_the_run":
         "kills a local pod's sidecar found through KCR_RUN_DIR; the retry it proves is the "
         "orchestrator's, the same for every backend",

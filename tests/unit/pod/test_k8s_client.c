@@ -174,9 +174,31 @@ static void test_conflict_is_not_retried(void **state)
     json_auto_t *patch = json_pack("{s:{s:s}}", "metadata", "resourceVersion", "7");
     assert_int_equal(k8s_pod_patch(c, "p1", patch, NULL, &err), K8S_CONFLICT);
     assert_int_equal(r->served, 1);
-    assert_non_null(strstr(r->last_request, "PATCH /api/v1/namespaces/ns1/pods/p1"));
+    assert_non_null(
+        strstr(r->last_request, "PATCH /api/v1/namespaces/ns1/pods/p1?fieldValidation=Strict "));
     assert_non_null(strstr(r->last_request, "application/merge-patch+json"));
     assert_non_null(strstr(r->last_request, "\"resourceVersion\":\"7\""));
+    k8s_client_free(c);
+    responder_stop(r);
+}
+
+/* A delete guarded by resourceVersion sends DeleteOptions.preconditions; a
+ * 409 (the pod changed since) is K8S_CONFLICT, not retried, not a failure. */
+static void test_delete_with_precondition(void **state)
+{
+    (void)state;
+    const struct reply replies[] = {{409, NULL, "{\"message\":\"Precondition failed\"}"},
+                                    {200, NULL, "{}"}};
+    struct responder *r = responder_start(replies, 2);
+    struct k8s_client *c = client_for(r, NULL);
+    struct kcr_err err = {0};
+    assert_int_equal(k8s_pod_delete_if(c, "p1", 0, "41", &err), K8S_CONFLICT);
+    assert_int_equal(r->served, 1);
+    assert_non_null(
+        strstr(r->last_request, "DELETE /api/v1/namespaces/ns1/pods/p1?gracePeriodSeconds=0"));
+    assert_non_null(strstr(r->last_request, "\"kind\":\"DeleteOptions\""));
+    assert_non_null(strstr(r->last_request, "\"preconditions\":{\"resourceVersion\":\"41\"}"));
+    assert_int_equal(k8s_pod_delete_if(c, "p1", 0, "42", &err), 0);
     k8s_client_free(c);
     responder_stop(r);
 }
@@ -378,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_retry_after_429_and_5xx),
         cmocka_unit_test(test_conflict_is_not_retried),
         cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_delete_with_precondition),
         cmocka_unit_test(test_body_cap_and_token_file),
         cmocka_unit_test(test_watch_lines_and_gone),
         cmocka_unit_test(test_config_from_env),
