@@ -310,8 +310,11 @@ static int init_wait_signal(pid_t child, bool poll)
     siginfo_t si;
     struct timespec ms = {0, 1000000};
     int sig = sigtimedwait(&set, &si, poll ? &ms : NULL);
-    /* SI_QUEUE from the program itself: si_pid is the kernel's, in our
-     * namespace; another process of the run cannot end it early. */
+    /* SI_QUEUE naming the program as its sender. rt_sigqueueinfo lets a
+     * sender write si_pid itself, so this stops accidents, not lies: only
+     * processes of this run see this init (its pid namespace holds nothing
+     * else), and a run that lies about being done only ends itself early,
+     * which its code could do anyway. */
     if (sig == NSEXEC_DONE_SIGNAL && si.si_code == SI_QUEUE && si.si_pid == child &&
         si.si_value.sival_int >= 0 && si.si_value.sival_int <= 255)
         return si.si_value.sival_int;

@@ -61,8 +61,10 @@ const char *nsexec_report_step_name(int step);
  * so before its exit: sigqueue(1, NSEXEC_DONE_SIGNAL, {.sival_int = exit
  * status}). init then reports at once, rather than after the kernel has
  * torn down the program's address space (milliseconds for a preloaded
- * interpreter). Only init's own program is believed (the sender's pid is
- * the kernel's); a program that lies only ends its own run early. */
+ * interpreter). Only a signal naming init's program as its sender counts
+ * (a sender can forge that with rt_sigqueueinfo, but every process that can
+ * signal this init belongs to the same run: lying only ends that run
+ * early). */
 #define NSEXEC_DONE_SIGNAL SIGUSR1
 
 /* Writes one record to fd (async-signal-safe). Returns 0 or -errno. */

@@ -639,9 +639,9 @@ SIGQUEUE = ("import ctypes, signal\n"
 
 
 def test_early_report_from_another_process_is_ignored():
-    # Only the program init runs may end the run early: a child of it that
-    # claims "done, 0" changes nothing; the program's own status stands and
-    # its output after the forged signal is all there.
+    # A signal from another process of the run (with its own pid as the
+    # sender, as sigqueue sends it) changes nothing: the program's own status
+    # stands and its output after that signal is all there.
     code = (SIGQUEUE + "import os, sys, time\n"
             "pid = os.fork()\n"
             "if pid == 0:\n"
