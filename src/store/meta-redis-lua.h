@@ -276,3 +276,21 @@
     "local t = redis.call('HMGET', P .. 'tot', 'files', 'file_bytes', 'state_bytes')\n"            \
     "return {num(live), num(oldest), t[1] or '0', t[2] or '0',\n"                                  \
     "  num(redis.call('ZCARD', P .. 'sta')), t[3] or '0'}\n"
+
+/* ARGV: key owner replica created expires. The record expires as a Redis key
+ * at its own expiry: nothing needs sweeping after it. */
+#define RDS_LUA_CONT_PUT                                                                           \
+    "local k = P .. 'c:' .. ARGV[2]\n"                                                             \
+    "local d = tonumber(ARGV[6]) - tonumber(ARGV[5])\n"                                            \
+    "if d < 1 then d = 1 end\n"                                                                    \
+    "redis.call('DEL', k)\n"                                                                       \
+    "redis.call('HSET', k, 'owner', ARGV[3], 'replica', ARGV[4], 'created', ARGV[5],\n"            \
+    "  'expires', ARGV[6])\n"                                                                      \
+    "redis.call('PEXPIRE', k, num(d))\n"                                                           \
+    "return 1\n"
+
+/* ARGV: key replica ("" = any). Deletes only a record still naming replica. */
+#define RDS_LUA_CONT_DELETE                                                                        \
+    "local k = P .. 'c:' .. ARGV[2]\n"                                                             \
+    "if ARGV[3] ~= '' and redis.call('HGET', k, 'replica') ~= ARGV[3] then return 0 end\n"         \
+    "return redis.call('DEL', k)\n"

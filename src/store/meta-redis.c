@@ -19,6 +19,8 @@
  *                             download seq)
  *   P ko                      zset: "<seq>:<hash>" by creation (key_list)
  *   P r:<window>:<key>        string: a rate counter (INCR), expiring after its window
+ *   P c:<key>                 hash: a continuation record (owner replica created expires),
+ *                             expiring as a Redis key at its expiry
  *   P tot                     hash: running totals (files file_bytes state_bytes)
  *   P seq                     string: the insertion counter behind the seq fields
  *
@@ -63,6 +65,8 @@ enum {
     S_KEY_DELETE,
     S_RATE_HIT,
     S_SUMMARY,
+    S_CONT_PUT,
+    S_CONT_DELETE,
     S_COUNT,
 };
 
@@ -85,6 +89,8 @@ static const char *const scripts[S_COUNT] = {
     [S_KEY_DELETE] = SCRIPT(RDS_LUA_KEY_DELETE),
     [S_RATE_HIT] = SCRIPT(RDS_LUA_RATE_HIT),
     [S_SUMMARY] = SCRIPT(RDS_LUA_SUMMARY),
+    [S_CONT_PUT] = SCRIPT(RDS_LUA_CONT_PUT),
+    [S_CONT_DELETE] = SCRIPT(RDS_LUA_CONT_DELETE),
 };
 _Static_assert(S_COUNT <= RDS_SCRIPTS_MAX, "RDS_SCRIPTS_MAX too small");
 
@@ -636,6 +642,62 @@ static int m_rate_hit(struct kcr_meta *m, const char *key, int64_t window_ms, in
     return eval_int(mr(m), S_RATE_HIT, &a, ret_count, "rate counter", err);
 }
 
+/*** Continuation records ***/
+
+static int m_cont_put(struct kcr_meta *m, const struct kcr_cont_meta *c, struct kcr_err *err)
+{
+    struct rds_args a = {0};
+    rds_arg(&a, c->key);
+    rds_arg(&a, c->owner);
+    rds_arg(&a, c->replica);
+    rds_arg_i64(&a, c->created_ms);
+    rds_arg_i64(&a, c->expires_ms);
+    int64_t n = 0;
+    return eval_int(mr(m), S_CONT_PUT, &a, &n, "continuation", err);
+}
+
+static int m_cont_get(struct kcr_meta *m, const char *key, int64_t now_ms,
+                      struct kcr_cont_meta *ret, struct kcr_err *err)
+{
+    struct rds_args a = {0};
+    rds_arg(&a, "HMGET");
+    rds_arg_fmt(&a, "%sc:%s", mr(m)->prefix, key);
+    rds_arg(&a, "owner");
+    rds_arg(&a, "replica");
+    rds_arg(&a, "created");
+    rds_arg(&a, "expires");
+    redisReply *r = NULL;
+    if (command(mr(m), &a, &r, "continuation", err) < 0)
+        return -1;
+    memset(ret, 0, sizeof(*ret));
+    int rc = rep_array(r, 4, "continuation", err);
+    if (rc == 0 && (r->elements != 4 || r->element[0]->type == REDIS_REPLY_NIL))
+        rc = kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "continuation not found");
+    if (rc == 0 &&
+        (rep_str(r->element[0], ret->owner, sizeof(ret->owner), "continuation owner", err) < 0 ||
+         rep_str(r->element[1], ret->replica, sizeof(ret->replica), "continuation replica", err) <
+             0 ||
+         rep_i64(r->element[2], &ret->created_ms, "continuation time", err) < 0 ||
+         rep_i64(r->element[3], &ret->expires_ms, "continuation expiry", err) < 0))
+        rc = -1;
+    if (rc == 0 && ret->expires_ms <= now_ms)
+        rc = kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "continuation not found");
+    if (rc == 0)
+        snprintf(ret->key, sizeof(ret->key), "%s", key);
+    freeReplyObject(r);
+    return rc;
+}
+
+static int m_cont_delete(struct kcr_meta *m, const char *key, const char *replica,
+                         struct kcr_err *err)
+{
+    struct rds_args a = {0};
+    rds_arg(&a, key);
+    rds_arg(&a, replica ? replica : "");
+    int64_t n = 0;
+    return eval_int(mr(m), S_CONT_DELETE, &a, &n, "continuation", err);
+}
+
 static int m_summary(struct kcr_meta *m, int64_t now_ms, struct kcr_store_summary *ret,
                      struct kcr_err *err)
 {
@@ -702,6 +764,9 @@ static const struct kcr_meta_ops redis_ops = {
     .key_set_limits = m_key_set_limits,
     .key_delete = m_key_delete,
     .rate_hit = m_rate_hit,
+    .cont_put = m_cont_put,
+    .cont_get = m_cont_get,
+    .cont_delete = m_cont_delete,
     .summary = m_summary,
     .ping = m_ping,
     .free = m_free,

@@ -56,7 +56,16 @@ static const char migrate_v1[] =
     " WITHOUT ROWID;"
     "PRAGMA user_version=1;";
 
-static const char *const migrations[] = {migrate_v1};
+/* user_version 2: continuation records of paused programmatic runs (several
+ * replicas on one database file are not a topology kcr supports, but the
+ * store keeps the contract all the same). */
+static const char migrate_v2[] =
+    "CREATE TABLE continuations(key TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+    " replica TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);"
+    "CREATE INDEX continuations_expiry ON continuations(expires_ms);"
+    "PRAGMA user_version=2;";
+
+static const char *const migrations[] = {migrate_v1, migrate_v2};
 
 /*** Sessions ***/
 
@@ -382,6 +391,52 @@ static int m_rate_hit(struct kcr_meta *m, const char *key, int64_t window_ms, in
     return r;
 }
 
+/*** Continuation records ***/
+
+static void cont_row(sqlite3_stmt *st, void *elem)
+{
+    struct kcr_cont_meta *c = elem;
+    sq_col_text(st, 0, c->key, sizeof(c->key));
+    sq_col_text(st, 1, c->owner, sizeof(c->owner));
+    sq_col_text(st, 2, c->replica, sizeof(c->replica));
+    c->created_ms = sqlite3_column_int64(st, 3);
+    c->expires_ms = sqlite3_column_int64(st, 4);
+}
+
+static int m_cont_put(struct kcr_meta *m, const struct kcr_cont_meta *c, struct kcr_err *err)
+{
+    /* Records die within minutes: the ones expired by now go on each write. */
+    const void *old[] = {&c->created_ms};
+    if (sq_exec_stmt(ms(m), "DELETE FROM continuations WHERE expires_ms<=?", "i", old, NULL, err) <
+        0)
+        return -1;
+    const void *a[] = {c->key, c->owner, c->replica, &c->created_ms, &c->expires_ms};
+    return sq_exec_stmt(ms(m),
+                        "INSERT OR REPLACE INTO continuations(key,owner,replica,created_ms,"
+                        "expires_ms) VALUES(?,?,?,?,?)",
+                        "sssii", a, NULL, err);
+}
+
+static int m_cont_get(struct kcr_meta *m, const char *key, int64_t now_ms,
+                      struct kcr_cont_meta *ret, struct kcr_err *err)
+{
+    const void *a[] = {key, &now_ms};
+    return sq_query_one(ms(m),
+                        "SELECT key,owner,replica,created_ms,expires_ms FROM continuations "
+                        "WHERE key=? AND expires_ms>?",
+                        "si", a, cont_row, ret, "continuation", err);
+}
+
+static int m_cont_delete(struct kcr_meta *m, const char *key, const char *replica,
+                         struct kcr_err *err)
+{
+    const void *a[] = {key, replica};
+    if (!replica)
+        return sq_exec_stmt(ms(m), "DELETE FROM continuations WHERE key=?", "s", a, NULL, err);
+    return sq_exec_stmt(ms(m), "DELETE FROM continuations WHERE key=? AND replica=?", "ss", a, NULL,
+                        err);
+}
+
 /*** Summary ***/
 
 static void summary_row(sqlite3_stmt *st, void *elem)
@@ -455,6 +510,9 @@ static const struct kcr_meta_ops sqlite_ops = {
     .key_set_limits = m_key_set_limits,
     .key_delete = m_key_delete,
     .rate_hit = m_rate_hit,
+    .cont_put = m_cont_put,
+    .cont_get = m_cont_get,
+    .cont_delete = m_cont_delete,
     .summary = m_summary,
     .ping = m_ping,
     .free = m_free,

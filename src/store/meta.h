@@ -1,5 +1,5 @@
 /* meta — the metadata store interface: sessions, file records, Python state
- * index, managed API keys and rate-limit counters.
+ * index, managed API keys, rate-limit counters and continuation records.
  *
  * A backend is a `const struct kcr_meta_ops` chosen once at start (sqlite now,
  * redis later); its instance struct starts with `struct kcr_meta super`. Every
@@ -90,6 +90,19 @@ struct kcr_store_summary {
     uint64_t states, state_bytes;
 };
 
+/* Where a paused programmatic run lives, for the other replicas
+ * (core/ptc-route.h): key is a sha256 hex the caller derives (from a
+ * continuation token or a request id, never the secret itself), owner the
+ * run's principal, replica the URL of the `kcr serve` that holds it. */
+#define KCR_REPLICA_URL_MAX 256
+struct kcr_cont_meta {
+    char key[65];
+    char owner[KCR_OWNER_MAX];
+    char replica[KCR_REPLICA_URL_MAX + 1];
+    int64_t created_ms;
+    int64_t expires_ms; /* gone for cont_get from then on */
+};
+
 struct kcr_meta;
 
 struct kcr_meta_ops {
@@ -149,6 +162,16 @@ struct kcr_meta_ops {
      * Atomic: concurrent hits (threads, replicas) each get their own count. */
     int (*rate_hit)(struct kcr_meta *m, const char *key, int64_t window_ms, int64_t expires_ms,
                     int64_t *ret_count, struct kcr_err *err);
+
+    /* Continuation records, by key: cont_put replaces the record of its
+     * key; cont_get fails with NOT_FOUND when absent or expired at now_ms;
+     * cont_delete removes it only while it still names replica (any
+     * replica when NULL), and is 0 when there was none. */
+    int (*cont_put)(struct kcr_meta *m, const struct kcr_cont_meta *c, struct kcr_err *err);
+    int (*cont_get)(struct kcr_meta *m, const char *key, int64_t now_ms, struct kcr_cont_meta *ret,
+                    struct kcr_err *err);
+    int (*cont_delete)(struct kcr_meta *m, const char *key, const char *replica,
+                       struct kcr_err *err);
 
     /* Counts of sessions, files and states (struct kcr_store_summary). */
     int (*summary)(struct kcr_meta *m, int64_t now_ms, struct kcr_store_summary *ret,

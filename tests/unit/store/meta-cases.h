@@ -477,6 +477,69 @@ static void test_key_replace_and_order(void **state)
     meta_free(m);
 }
 
+static struct kcr_cont_meta mk_cont(const char *key, const char *owner, const char *replica,
+                                    int64_t created, int64_t expires)
+{
+    struct kcr_cont_meta c = {.created_ms = created, .expires_ms = expires};
+    snprintf(c.key, sizeof(c.key), "%s", key);
+    snprintf(c.owner, sizeof(c.owner), "%s", owner);
+    snprintf(c.replica, sizeof(c.replica), "%s", replica);
+    return c;
+}
+
+/* Continuation records: put, get (only until their expiry), replace, and a
+ * delete that spares a record naming another replica; another instance (a
+ * reopen, another replica) sees them. */
+static void test_continuations(void **state)
+{
+    (void)state;
+    struct kcr_meta *m = open_meta();
+    char k1[65], k2[65];
+    memset(k1, 'a', 64);
+    memset(k2, 'b', 64);
+    k1[64] = k2[64] = '\0';
+    struct kcr_cont_meta c = mk_cont(k1, "key:a", "http://10.0.0.5:8000", 1000, 61000);
+    assert_int_equal(m->ops->cont_put(m, &c, NULL), 0);
+    c = mk_cont(k2, "jwt:legacy:u1", "http://10.0.0.6:8000", 1000, 61000);
+    assert_int_equal(m->ops->cont_put(m, &c, NULL), 0);
+
+    struct kcr_cont_meta g;
+    struct kcr_err err = {0};
+    assert_int_equal(m->ops->cont_get(m, k1, 2000, &g, NULL), 0);
+    assert_string_equal(g.key, k1);
+    assert_string_equal(g.owner, "key:a");
+    assert_string_equal(g.replica, "http://10.0.0.5:8000");
+    assert_int_equal(g.created_ms, 1000);
+    assert_int_equal(g.expires_ms, 61000);
+    /* Expired: gone, though the store may still hold it. */
+    assert_int_equal(m->ops->cont_get(m, k1, 61000, &g, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+    assert_int_equal(m->ops->cont_get(m, "nope", 2000, &g, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+
+    /* Another instance sees it; a put replaces it (another replica, owner). */
+    meta_free(m);
+    m = open_meta();
+    assert_int_equal(m->ops->cont_get(m, k2, 2000, &g, NULL), 0);
+    assert_string_equal(g.owner, "jwt:legacy:u1");
+    c = mk_cont(k1, "key:b", "https://r2.example:8443", 3000, 63000);
+    assert_int_equal(m->ops->cont_put(m, &c, NULL), 0);
+    assert_int_equal(m->ops->cont_get(m, k1, 62000, &g, NULL), 0);
+    assert_string_equal(g.owner, "key:b");
+    assert_string_equal(g.replica, "https://r2.example:8443");
+
+    /* A delete for another replica spares it; for its own, or any, removes. */
+    assert_int_equal(m->ops->cont_delete(m, k1, "http://10.0.0.5:8000", NULL), 0);
+    assert_int_equal(m->ops->cont_get(m, k1, 4000, &g, NULL), 0);
+    assert_int_equal(m->ops->cont_delete(m, k1, "https://r2.example:8443", NULL), 0);
+    assert_int_equal(m->ops->cont_get(m, k1, 4000, &g, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+    assert_int_equal(m->ops->cont_delete(m, k2, NULL, NULL), 0);
+    assert_int_equal(m->ops->cont_get(m, k2, 4000, &g, &err), -1);
+    assert_int_equal(m->ops->cont_delete(m, k2, NULL, NULL), 0); /* none: no error */
+    meta_free(m);
+}
+
 #define META_CASES(setup, teardown)                                                                \
     cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),                               \
         cmocka_unit_test_setup_teardown(test_files_and_reopen, setup, teardown),                   \
@@ -485,4 +548,5 @@ static void test_key_replace_and_order(void **state)
         cmocka_unit_test_setup_teardown(test_session_delete_cascades, setup, teardown),            \
         cmocka_unit_test_setup_teardown(test_file_replace_and_order, setup, teardown),             \
         cmocka_unit_test_setup_teardown(test_expiry_and_summary, setup, teardown),                 \
-        cmocka_unit_test_setup_teardown(test_key_replace_and_order, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_key_replace_and_order, setup, teardown),              \
+        cmocka_unit_test_setup_teardown(test_continuations, setup, teardown)

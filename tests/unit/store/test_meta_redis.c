@@ -536,6 +536,34 @@ static void test_corrupt_records(void **state)
     meta_free(m);
 }
 
+/* A continuation record expires as a Redis key at its own expiry (not a day
+ * later, as sessions do: nothing sweeps after it), and a replica field past
+ * its buffer is corruption, not an overflow. */
+static void test_continuation_expires_in_redis(void **state)
+{
+    (void)state;
+    struct kcr_meta *m = open_meta();
+    int64_t now = time_wall_ms();
+    struct kcr_cont_meta c = mk_cont("k1", "key:a", "http://10.0.0.5:8000", now, now + 200);
+    assert_int_equal(m->ops->cont_put(m, &c, NULL), 0);
+    struct kcr_cont_meta g;
+    struct kcr_err err = {0};
+    assert_int_equal(m->ops->cont_get(m, "k1", 0, &g, NULL), 0);
+    usleep(500 * 1000);
+    assert_int_equal(m->ops->cont_get(m, "k1", 0, &g, &err), -1); /* Redis dropped it */
+    assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
+
+    c = mk_cont("k2", "key:a", "http://10.0.0.5:8000", now, now + 60000);
+    assert_int_equal(m->ops->cont_put(m, &c, NULL), 0);
+    char key[160], v[KCR_REPLICA_URL_MAX + 1];
+    snprintf(key, sizeof(key), "%sc:k2", prefix);
+    memset(v, 'x', sizeof(v));
+    raw_hset(key, "replica", v, sizeof(v));
+    assert_int_equal(m->ops->cont_get(m, "k2", now, &g, &err), -1);
+    assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
+    meta_free(m);
+}
+
 /* A fake server on a loopback port that answers whatever it reads with
  * reply, on one connection. */
 struct hostile {
@@ -733,6 +761,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_create_race, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefix_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_continuation_expires_in_redis, setup, teardown),
         cmocka_unit_test(test_hostile_replies),
         cmocka_unit_test_setup_teardown(test_wrong_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
