@@ -8,6 +8,7 @@
 #include "common/cleanup.h"
 #include "common/time.h"
 #include "common/xalloc.h"
+#include "core/ptc-route.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -119,6 +120,59 @@ json_t *programmatic_answer_json(const struct kcr_ptc_answer *ans)
     return o;
 }
 
+/*** Another replica's runs (core/ptc-route.h) ***/
+
+/* The request's own credential headers and request id, as "Name: value". */
+static size_t credential_headers(struct kcr_http_req *req, char *out[3])
+{
+    static const char *const names[] = {"x-api-key", "Authorization",
+                                        PROGRAMMATIC_REQUEST_ID_HEADER};
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        const char *v = http_req_header(req, names[i]);
+        if (v)
+            out[n++] = xasprintf("%s: %s", names[i], v);
+    }
+    return n;
+}
+
+/* When another replica holds the caller's run named id, its answer to this
+ * very request; NULL when none does (*err says why: NOT_FOUND, or the store
+ * or the holder failing). A forwarded request is never forwarded again. */
+static struct kcr_http_resp *relay(struct kcr_api *api, struct kcr_http_req *req,
+                                   enum kcr_ptc_route_kind kind, const char *id, const char *path,
+                                   struct kcr_err *err)
+{
+    if (http_req_header(req, KCR_PTC_FORWARDED_HEADER))
+        return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "forwarded"), NULL;
+    char *headers[3];
+    size_t nh = credential_headers(req, headers);
+    const struct kcr_buf *b = http_req_body(req);
+    struct kcr_ptc_forward f = {.path = path,
+                                .body = b->data,
+                                .body_len = b->len,
+                                .headers = (const char *const *)headers,
+                                .nheaders = nh};
+    struct kcr_ptc_relayed got;
+    int r = ptc_route_relay(&api->core, auth_principal(req), kind, id, &f, &got, err);
+    for (size_t i = 0; i < nh; i++)
+        free(headers[i]);
+    if (r < 0) {
+        if (err->kind != KCR_ERR_NOT_FOUND)
+            http_req_log(req, "relay_error", json_string(err->msg));
+        return NULL;
+    }
+    http_req_log(req, "relayed", json_true());
+    struct kcr_http_resp *resp =
+        http_resp_data((int)got.status, got.content_type[0] ? got.content_type : "application/json",
+                       got.body, got.len);
+    got.body = NULL;
+    if (got.retry_after[0])
+        http_resp_header(resp, "Retry-After", got.retry_after);
+    ptc_route_relayed_done(&got);
+    return resp;
+}
+
 /*** Handlers ***/
 
 static struct kcr_http_resp *too_many(struct kcr_http_req *req, const struct kcr_err *err)
@@ -216,8 +270,18 @@ static struct kcr_http_resp *resume(struct kcr_api *api, struct kcr_http_req *re
     atomic_fetch_add(&api->inflight, 1);
     int r = ptc_continue(api->core.ptc, auth_principal(req), json_string_value(token), results,
                          request_id, &ans, &err);
+    struct kcr_http_resp *resp = NULL;
+    if (r < 0 && err.kind == KCR_ERR_NOT_FOUND) {
+        /* Not here: perhaps paused on another replica. */
+        struct kcr_err rerr = {0};
+        resp = relay(api, req, KCR_PTC_ROUTE_TOKEN, json_string_value(token), "/exec/programmatic",
+                     &rerr);
+        if (!resp && rerr.kind != KCR_ERR_NOT_FOUND)
+            err = rerr;
+    }
     atomic_fetch_sub(&api->inflight, 1);
-    struct kcr_http_resp *resp = answer(api, req, r, &ans, &err, t0);
+    if (!resp)
+        resp = answer(api, req, r, &ans, &err, t0);
     ptc_answer_done(&ans);
     return resp;
 }
@@ -261,6 +325,17 @@ struct kcr_http_resp *programmatic_handle_cancel(struct kcr_http_req *req, void 
         return bad(req, "request_id", "request_id must be a non-empty string");
     bool done =
         api->core.ptc && ptc_cancel(api->core.ptc, auth_principal(req), json_string_value(id));
+    if (!done) {
+        /* Not here: perhaps a run of another replica. */
+        struct kcr_err err = {0};
+        struct kcr_http_resp *resp =
+            relay(api, req, KCR_PTC_ROUTE_REQUEST_ID, json_string_value(id),
+                  "/exec/programmatic/cancel", &err);
+        if (resp)
+            return resp;
+        if (err.kind != KCR_ERR_NOT_FOUND)
+            return errors_from_err(req, &err);
+    }
     http_req_log(req, "cancelled", json_boolean(done));
     return http_resp_json(200, json_pack("{s:b}", "cancelled", done));
 }

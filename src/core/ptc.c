@@ -1,10 +1,12 @@
 #include "core/ptc.h"
 #include "common/cleanup.h"
+#include "common/curl-init.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "common/xalloc.h"
 #include "core/orchestrator-internal.h"
+#include "core/ptc-route.h"
 #include "pod/sidecar-client.h"
 
 #include <errno.h>
@@ -91,12 +93,16 @@ static bool publish_pod(struct kcr_ptc *p, struct ptc_run *run, struct kcr_pod *
     return cancelled;
 }
 
-/* Takes run out of the table (if still there), then frees it and its pod. */
+/* Takes run out of the table (if still there), then frees it and its pod;
+ * its continuation records go too. */
 static void end_run(struct kcr_ptc *p, struct ptc_run *run, struct kcr_exec_response *res)
 {
     pthread_mutex_lock(&p->lock);
     unlink_locked(p, run);
     pthread_mutex_unlock(&p->lock);
+    if (run->token[0])
+        ptc_route_token_gone(p->c, run->token);
+    ptc_route_ended(p->c, run->owner, run->request_id);
     publish_pod(p, run, NULL);
     orch_run_end(p->c, &run->run, res);
     run_free(run);
@@ -149,6 +155,9 @@ static void *reaper_main(void *arg)
 
 struct kcr_ptc *ptc_new(struct kcr_core *c, long max_runs, struct kcr_err *err)
 {
+    /* Forwarding continuations to other replicas (ptc-route.c) uses libcurl. */
+    if (c->cfg->replica_url && curl_init_once(err) < 0)
+        return NULL;
     struct kcr_ptc *p = xcalloc(1, sizeof(*p));
     p->c = c;
     p->max_runs = max_runs > 0 ? max_runs : 1;
@@ -268,6 +277,10 @@ static int after_step(struct kcr_ptc *p, struct ptc_run *run, struct kcr_ptc_ste
     pthread_mutex_unlock(&p->lock);
     int r = 0;
     if (pause) {
+        /* Recorded before the client has the token: another replica that
+         * gets the continuation finds this one. */
+        ptc_route_paused(c, run->owner, ans->token, run->request_id,
+                         time_wall_ms() + c->cfg->ptc_continuation_s * 1000);
         ans->status = KCR_PTC_TOOL_CALLS;
         ans->tool_calls = TAKE_PTR(step->tool_calls);
         sidecar_client_ptc_step_done(step);
@@ -366,6 +379,7 @@ int ptc_start(struct kcr_ptc *p, const struct kcr_ptc_request *req, struct kcr_p
     p->runs = run;
     p->nruns++;
     pthread_mutex_unlock(&p->lock);
+    ptc_route_running(p->c, run->owner, run->request_id);
 
     struct kcr_ptc_step step = {0};
     int r = orch_admit(p->c, &req->exec, &run->run, &ans->exec, err);
@@ -404,6 +418,10 @@ int ptc_continue(struct kcr_ptc *p, const struct kcr_principal *who, const char 
             snprintf(run->request_id, sizeof(run->request_id), "%s", request_id);
     }
     pthread_mutex_unlock(&p->lock);
+    if (run) {
+        ptc_route_token_gone(p->c, token);
+        ptc_route_running(p->c, run->owner, run->request_id);
+    }
     if (!run)
         return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND,
                            "continuation_token not found: unknown, already used, cancelled or "

@@ -7,6 +7,7 @@
 #include "common/xalloc.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -297,11 +298,77 @@ static int load_server(struct kcr_serve_config *cfg, struct kcr_err *err)
     return 0;
 }
 
+/* One part of u; NULL when absent. */
+static char *url_part(CURLU *u, CURLUPart what)
+{
+    char *v = NULL;
+    if (curl_url_get(u, what, &v, 0) != CURLUE_OK)
+        return NULL;
+    char *r = xstrdup(v);
+    curl_free(v);
+    return r;
+}
+
+/* KCR_REPLICA_URL: http(s)://host[:port], parsed by libcurl's URL API; kept
+ * rebuilt from its parts, so nothing but a scheme, a host and a port ever
+ * reaches a record (a path, credentials, a query are refused). */
+static int load_replica(struct kcr_serve_config *cfg, struct kcr_err *err)
+{
+    const char *url = config_str("KCR_REPLICA_URL", NULL);
+    if (!url || !*url)
+        return 0;
+    CURLU *u = curl_url();
+    if (!u)
+        return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "KCR_REPLICA_URL: out of memory");
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *user = NULL, *query = NULL,
+         *frag = NULL;
+    int rc = -1;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        !(scheme = url_part(u, CURLUPART_SCHEME)) || !(host = url_part(u, CURLUPART_HOST)) ||
+        (strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))) {
+        kcr_err_set(err, 0, KCR_ERR_INVALID,
+                    "KCR_REPLICA_URL: not a URL of the form http(s)://host[:port] (e.g. "
+                    "http://10.0.0.5:8000)");
+        goto out;
+    }
+    port = url_part(u, CURLUPART_PORT);
+    path = url_part(u, CURLUPART_PATH);
+    user = url_part(u, CURLUPART_USER);
+    query = url_part(u, CURLUPART_QUERY);
+    frag = url_part(u, CURLUPART_FRAGMENT);
+    if ((path && strcmp(path, "/")) || user || query || frag) {
+        kcr_err_set(err, 0, KCR_ERR_INVALID,
+                    "KCR_REPLICA_URL: only http(s)://host[:port]: no path, credentials or query");
+        goto out;
+    }
+    for (char *c = scheme; *c; c++)
+        *c = (char)(*c | 0x20);
+    cfg->replica_url =
+        port ? xasprintf("%s://%s:%s", scheme, host, port) : xasprintf("%s://%s", scheme, host);
+    if (strlen(cfg->replica_url) > KCR_REPLICA_URL_MAX) {
+        kcr_err_set(err, 0, KCR_ERR_INVALID, "KCR_REPLICA_URL: longer than %d characters",
+                    KCR_REPLICA_URL_MAX);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(scheme);
+    free(host);
+    free(port);
+    free(path);
+    free(user);
+    free(query);
+    free(frag);
+    curl_url_cleanup(u);
+    return rc;
+}
+
 int config_load(struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     memset(cfg, 0, sizeof(*cfg));
     if (load_server(cfg, err) < 0 || load_auth(cfg, err) < 0 || load_limits(cfg, err) < 0 ||
-        load_backend(cfg, err) < 0 || store_config_load(&cfg->stores, err) < 0) {
+        load_backend(cfg, err) < 0 || store_config_load(&cfg->stores, err) < 0 ||
+        load_replica(cfg, err) < 0) {
         config_done(cfg);
         return -1;
     }
@@ -321,6 +388,7 @@ void config_done(struct kcr_serve_config *cfg)
         free(strs[i]);
     free(cfg->data_dir);
     free(cfg->cors_origins);
+    free(cfg->replica_url);
     store_config_done(&cfg->stores);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -416,5 +484,6 @@ json_t *config_describe(const struct kcr_serve_config *cfg)
                   "HTTP_BODY_TIMEOUT_SECONDS", (json_int_t)cfg->http_body_timeout_s,
                   "KCR_SHUTDOWN_GRACE_SECONDS", cfg->shutdown_grace_s));
     json_object_update_new(o, store_config_describe(&cfg->stores));
+    json_object_set_new(o, "KCR_REPLICA_URL", opt_str(cfg->replica_url));
     return o;
 }

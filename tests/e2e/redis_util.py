@@ -61,6 +61,46 @@ class Redis:
         except OSError:
             return False
 
+    def command(self, *args):
+        """One command on its own connection; the reply parsed (integers,
+        strings, arrays, nil as None; an error reply raises)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            f = s.makefile("rwb")
+            if self.password:
+                self._send(f, "AUTH", self.password)
+                self._read(f)
+            self._send(f, *args)
+            return self._read(f)
+
+    @staticmethod
+    def _send(f, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        f.write(out)
+        f.flush()
+
+    def _read(self, f):
+        line = f.readline().rstrip(b"\r\n")
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = f.read(n + 2)[:n]
+            return data.decode(errors="replace")
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read(f) for _ in range(n)]
+        raise RuntimeError(f"unexpected reply {line!r}")
+
     @property
     def url(self):
         auth = f":{self.password}@" if self.password else ""

@@ -3,7 +3,8 @@
  * and no secret, ever — keys, the master key, JWT key material and the HS256
  * secret are "[redacted]" when set and null when not. And the shared stores'
  * settings (core/store-config.c): REDIS_URL parsed by libcurl's URL parser,
- * the parts, the S3 settings, each mistake naming its variable. */
+ * the parts, the S3 settings, each mistake naming its variable. And
+ * KCR_REPLICA_URL: http(s)://host[:port] only, parsed by libcurl. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -231,6 +232,52 @@ static void test_s3_settings(void **state)
     unset_stores();
 }
 
+/*** KCR_REPLICA_URL ***/
+
+static void test_replica_url(void **state)
+{
+    (void)state;
+    setenv("KCR_DATA_DIR", "/tmp/kcr-config-test", 1);
+    struct kcr_serve_config cfg;
+    struct kcr_err err = {0};
+    unsetenv("KCR_REPLICA_URL");
+    assert_int_equal(config_load(&cfg, &err), 0);
+    assert_null(cfg.replica_url);
+    json_t *d = config_describe(&cfg);
+    assert_true(json_is_null(json_object_get(d, "KCR_REPLICA_URL")));
+    json_decref(d);
+    config_done(&cfg);
+    static const char *const good[][2] = {
+        {"http://10.0.0.5:8000", "http://10.0.0.5:8000"},
+        {"HTTPS://kcr-0.kcr.default.svc:8443/", "https://kcr-0.kcr.default.svc:8443"},
+        {"http://[fd00::5]:8000", "http://[fd00::5]:8000"},
+        {"http://replica", "http://replica"},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        setenv("KCR_REPLICA_URL", good[i][0], 1);
+        assert_int_equal(config_load(&cfg, &err), 0);
+        assert_string_equal(cfg.replica_url, good[i][1]);
+        d = config_describe(&cfg);
+        assert_string_equal(str(d, "KCR_REPLICA_URL"), good[i][1]);
+        json_decref(d);
+        config_done(&cfg);
+    }
+    static const char *const bad[] = {
+        "10.0.0.5:8000",          "ftp://10.0.0.5",
+        "file:///etc/passwd",     "http://10.0.0.5:8000/x",
+        "http://u:p@10.0.0.5:80", "http://10.0.0.5/?a=b",
+        "http://10.0.0.5:99999",  "http://",
+        "gopher://h:70",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("KCR_REPLICA_URL", bad[i], 1);
+        assert_int_equal(config_load(&cfg, &err), -1);
+        assert_int_equal(err.kind, KCR_ERR_INVALID);
+        assert_non_null(strstr(err.msg, "KCR_REPLICA_URL"));
+    }
+    unsetenv("KCR_REPLICA_URL");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_redis_url),
         cmocka_unit_test(test_redis_parts_and_errors),
         cmocka_unit_test(test_s3_settings),
+        cmocka_unit_test(test_replica_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
