@@ -193,6 +193,25 @@ def test_values_are_documented():
     assert not undocumented, undocumented
 
 
+def test_replica_url_from_the_pod_ip(helm):
+    """Each replica tells the others where it is (KCR_REPLICA_URL, docs/ptc.md):
+    its pod IP from the downward API, on the API port."""
+    for sets, port in (((), 8000), (("api.port=9000",), 9000)):
+        (c,) = one(render(helm, *sets), "Deployment")["spec"]["template"]["spec"]["containers"]
+        env = [e["name"] for e in c["env"]]
+        assert env.index("POD_IP") < env.index("KCR_REPLICA_URL")  # $(POD_IP) needs it first
+        by = {e["name"]: e for e in c["env"]}
+        assert by["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+        assert by["KCR_REPLICA_URL"]["value"] == f"http://$(POD_IP):{port}"
+    # With a policy on who reaches the API, the replicas still reach each other.
+    docs = render(helm, "networkPolicy.apiIngressFrom[0].ipBlock.cidr=10.9.0.0/16")
+    api = docs[("NetworkPolicy", "rel-kcr-api")]
+    peers = api["spec"]["ingress"][0]["from"]
+    assert {"ipBlock": {"cidr": "10.9.0.0/16"}} in peers
+    selector = one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert {"podSelector": {"matchLabels": selector}} in peers
+
+
 def test_librechat_jwt_settings(helm):
     """auth.*: the public key comes from a Secret (env or a mounted key
     directory), the other settings from the ConfigMap, all names kcr reads."""
