@@ -194,9 +194,13 @@ def test_values_are_documented():
 
 
 def test_replica_url_from_the_pod_ip(helm):
-    """Each replica tells the others where it is (KCR_REPLICA_URL, docs/ptc.md):
-    its pod IP from the downward API, on the API port."""
-    for sets, port in (((), 8000), (("api.port=9000",), 9000)):
+    """With the shared metadata store, each replica tells the others where it
+    is (KCR_REPLICA_URL, docs/ptc.md): its pod IP from the downward API, on
+    the API port. With the embedded store there is nobody to tell."""
+    (c,) = one(render(helm), "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert "KCR_REPLICA_URL" not in [e["name"] for e in c.get("env") or []]
+    for sets, port in ((("redis.url=redis://r:6379/0",), 8000),
+                       (("redis.host=redis.stores", "api.port=9000"), 9000)):
         (c,) = one(render(helm, *sets), "Deployment")["spec"]["template"]["spec"]["containers"]
         env = [e["name"] for e in c["env"]]
         assert env.index("POD_IP") < env.index("KCR_REPLICA_URL")  # $(POD_IP) needs it first
