@@ -167,8 +167,7 @@ static bool replica_url_ok(const char *url)
 /* Sends f to replica; *ret_gone tells a failure to connect at all (the
  * replica is gone) from one mid-way. */
 static int forward(struct kcr_core *c, const char *replica, const struct kcr_ptc_forward *f,
-                   long timeout_s, struct kcr_ptc_relayed *ret, bool *ret_gone,
-                   struct kcr_err *err)
+                   long timeout_s, struct kcr_ptc_relayed *ret, bool *ret_gone, struct kcr_err *err)
 {
     *ret_gone = false;
     if (!replica_url_ok(replica)) {
