@@ -80,6 +80,8 @@ struct kcr_http_resp *download_handle(struct kcr_http_req *req, void *ctx)
     struct kcr_err err = {0};
     uint64_t size = 0;
     int fd = files_open(&api->core, &f, &size, &err);
+    if (fd < 0 && err.kind == KCR_ERR_UNAVAILABLE) /* S3 down or refusing: not gone */
+        return errors_app(req, 503, "File store unavailable", NULL);
     if (fd < 0)
         return errors_app(req, 404, "File content not found", NULL);
     const char *ct = strcmp(f.content_type, "application/octet-stream") && *f.content_type

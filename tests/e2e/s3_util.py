@@ -1,7 +1,9 @@
 """A real S3-compatible server for the scale-out tests: s3rver from npm
 (pinned in tests/s3/package-lock.json), started and stopped by
 tests/helpers/s3rver.sh on a free loopback port, paused (SIGSTOP) and
-resumed to fault the store. Skips, naming what is missing, without node and
+resumed to fault the store. s3rver checks no SigV4 signature, so the
+script puts tests/helpers/sigv4-proxy.py, a strict verifier, in front of it:
+the port kcr is given is the proxy's. Skips, naming what is missing, without node and
 npm."""
 import os
 import shutil
@@ -40,6 +42,15 @@ class S3:
     def env(self):
         return {"MINIO_ENDPOINT": f"127.0.0.1:{self.port}", "MINIO_ACCESS_KEY": "S3RVER",
                 "MINIO_SECRET_KEY": "S3RVER", "MINIO_BUCKET": BUCKET, "MINIO_SECURE": "false"}
+
+    def set_secret(self, secret):
+        """The secret the proxy checks signatures with (read per request)."""
+        with open(os.path.join(self.dir, "sigv4-secret"), "w") as f:
+            f.write(secret + "\n")
+
+    def proxy_log(self):
+        with open(os.path.join(self.dir, "sigv4-proxy.log")) as f:
+            return f.read()
 
     def pause(self):
         os.kill(self.pid, signal.SIGSTOP)

@@ -301,6 +301,36 @@ def test_sqlite_with_s3(s3):
         s.cleanup()
 
 
+def test_s3_signatures_verified_and_a_wrong_secret_refused(s3):
+    """The proxy in front of s3rver verifies every SigV4 signature and body
+    hash: kcr's pass; with the secret rotated under it, uploads answer 503
+    (access denied), and recover when it is back; a wrong secret at start
+    stops the start."""
+    s = start_server(store_env(None, s3))
+    try:
+        r = s.upload("a b+c=é.txt", b"signed")
+        assert r.status_code == 200, r.text
+        sid, fid = r.json()["session_id"], r.json()["files"][0]["fileId"]
+        s3.set_secret("ROTATED")
+        try:
+            r = s.upload("b.txt", b"refused")
+            assert r.status_code == 503, r.text
+            assert s.get(f"/download/{sid}/{fid}").status_code == 503
+        finally:
+            s3.set_secret("S3RVER")
+        assert s.get(f"/download/{sid}/{fid}").content == b"signed"
+        assert s.upload("c.txt", b"again").status_code == 200
+    finally:
+        s.cleanup()
+    code, _, err = run_server_once(dict(store_env(None, s3), MINIO_SECRET_KEY="WRONG"))
+    assert code != 0 and "access denied" in err, err
+    log = s3.proxy_log()
+    assert " ok PUT " in log
+    refused = [ln for ln in log.splitlines() if " REJECT " in ln
+               and not ln.endswith("no Authorization header (anonymous request)")]
+    assert refused and all("403 SignatureDoesNotMatch" in ln for ln in refused), refused
+
+
 def test_redis_with_files(redis):
     s = start_server(store_env(redis, None, "mix:"))
     try:

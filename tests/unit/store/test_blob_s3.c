@@ -5,7 +5,12 @@
  * uploads that leave the old bytes, removal, listing, the bucket made at
  * open, a stopped server (SIGSTOP) failing within the timeout, wrong
  * credentials, streams closed early by their reader, unsafe keys. Skipped, naming
- * s3rver and npm, when node or npm is missing. */
+ * s3rver and npm, when node or npm is missing.
+ *
+ * s3rver checks no SigV4 signature, so s3rver.sh puts the strict verifier
+ * tests/helpers/sigv4-proxy.py in front of it: every request here must be
+ * signed exactly as AWS S3 wants, with its body's real sha256, and the last
+ * test reads the proxy's log to see that nothing else was refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,20 +103,26 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static struct kcr_blob *open_as(const char *bucket, const char *access, long timeout_ms,
-                                struct kcr_err *err)
+static struct kcr_blob *open_with(const char *bucket, const char *access, const char *secret,
+                                  long timeout_ms, struct kcr_err *err)
 {
     char spool[128];
     snprintf(spool, sizeof(spool), "%s/spool", dir);
     struct kcr_s3_config cfg = {.endpoint = endpoint,
                                 .secure = false,
                                 .access_key = access,
-                                .secret_key = "S3RVER",
+                                .secret_key = secret,
                                 .bucket = bucket,
                                 .region = "us-east-1",
                                 .spool_dir = spool,
                                 .timeout_ms = timeout_ms};
     return blob_s3_open(&cfg, err);
+}
+
+static struct kcr_blob *open_as(const char *bucket, const char *access, long timeout_ms,
+                                struct kcr_err *err)
+{
+    return open_with(bucket, access, "S3RVER", timeout_ms, err);
 }
 
 static struct kcr_blob *open_blob(void)
@@ -334,6 +345,52 @@ static void test_remove_dir_and_list(void **state)
     blob_free(b);
 }
 
+/* Names needing encoding, in the path and in list's prefix= and (past 1000
+ * objects, s3rver's page) continuation-token= queries: the verifier refuses
+ * any of them not canonically encoded and signed. names_is_safe allows every
+ * byte but '/', a leading '.' and "..". */
+static const char ODD_DIR[] = "Sess K+=&?#%é~";
+
+static void test_odd_names_and_pages(void **state)
+{
+    (void)state;
+    struct kcr_blob *b = open_blob();
+    static const char *const names[] = {"a b",
+                                        "a+b",
+                                        "a=b",
+                                        "é",
+                                        "\xe2\x82\xac\xf0\x9f\x98\x80",
+                                        "q?x=1&y=2#z",
+                                        "%41%2F",
+                                        "!$'()*,;:@[]",
+                                        "~-_.x",
+                                        "tab\tand\nline",
+                                        "plus+ space = eq"};
+    char key[256];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(key, sizeof(key), "%s/%s", ODD_DIR, names[i]);
+        if (b->ops->put(b, key, names[i], strlen(names[i]), NULL) < 0)
+            fail_msg("put '%s'", key);
+        expect_blob(b, key, names[i], strlen(names[i]));
+    }
+    /* More than a page: the listing follows s3rver's continuation token. */
+    enum { MANY = 1003 };
+    for (int i = 0; i < MANY; i++) {
+        snprintf(key, sizeof(key), "%s/p%04d", ODD_DIR, i);
+        assert_int_equal(b->ops->put(b, key, "", 0, NULL), 0);
+    }
+    int n = 0;
+    struct kcr_err lerr = {0};
+    if (b->ops->list(b, ODD_DIR, count_key, &n, &lerr) < 0)
+        fail_msg("list: %s", lerr.msg);
+    assert_int_equal(n, MANY + (int)(sizeof(names) / sizeof(names[0])));
+    assert_int_equal(b->ops->remove_dir(b, ODD_DIR, NULL), 0);
+    n = 0;
+    assert_int_equal(b->ops->list(b, ODD_DIR, count_key, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    blob_free(b);
+}
+
 static void test_bucket_created_at_open(void **state)
 {
     (void)state;
@@ -411,6 +468,21 @@ static void test_wrong_credentials(void **state)
     assert_non_null(strstr(err.msg, "access denied"));
 }
 
+/* The secret s3rver never checks: the verifying proxy refuses the HEAD of
+ * the bucket at open, as AWS and MinIO would. */
+static void test_wrong_secret(void **state)
+{
+    (void)state;
+    if (!have_server)
+        skip();
+    struct kcr_err err = {0};
+    struct kcr_blob *b = open_with(BUCKET, "S3RVER", "NOT-THE-SECRET", 5000, &err);
+    assert_null(b);
+    assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
+    print_message("%s\n", err.msg);
+    assert_non_null(strstr(err.msg, "access denied (403"));
+}
+
 static void test_stream_closed_early(void **state)
 {
     (void)state;
@@ -459,6 +531,41 @@ static void test_unsafe_keys(void **state)
     blob_free(b);
 }
 
+/* The proxy refused nothing but the wrong credentials' HEADs (any other
+ * refusal, e.g. of an abort whose failure kcr ignores, is a signing bug) and
+ * did verify requests. */
+static void test_proxy_refused_only_bad_credentials(void **state)
+{
+    (void)state;
+    if (!have_server)
+        skip();
+    char path[128], line[8192];
+    snprintf(path, sizeof(path), "%s/sigv4-proxy.log", dir);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        skip(); /* S3_NO_SIGV4_PROXY=1 */
+    int ok = 0, refused = 0, bad = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strstr(line, " ok "))
+            ok++;
+        if (!strstr(line, " REJECT "))
+            continue;
+        if (strstr(line, "REJECT GET /: 403 AccessDenied: no Authorization") ||
+            strstr(line, "REJECT HEAD /" BUCKET ": 403 InvalidAccessKeyId") ||
+            strstr(line, "REJECT HEAD /" BUCKET ": 403 SignatureDoesNotMatch")) {
+            refused++;
+        } else {
+            bad++;
+            print_message("refused: %s", line);
+        }
+    }
+    fclose(f);
+    print_message("proxy: %d requests verified, %d refused as expected\n", ok, refused);
+    assert_int_equal(bad, 0);
+    assert_true(ok > 1000);
+    assert_int_equal(refused, 3); /* the start's probe, wrong key, wrong secret */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,11 +573,14 @@ int main(void)
         cmocka_unit_test(test_commit_single_and_multipart),
         cmocka_unit_test(test_failed_upload_keeps_old),
         cmocka_unit_test(test_remove_dir_and_list),
+        cmocka_unit_test(test_odd_names_and_pages),
         cmocka_unit_test(test_bucket_created_at_open),
         cmocka_unit_test(test_stopped_server_unavailable),
         cmocka_unit_test(test_wrong_credentials),
+        cmocka_unit_test(test_wrong_secret),
         cmocka_unit_test(test_stream_closed_early),
         cmocka_unit_test(test_unsafe_keys),
+        cmocka_unit_test(test_proxy_refused_only_bad_credentials),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
