@@ -92,7 +92,7 @@ static const char py_runner[] =
      * (NSEXEC_DONE_SIGNAL) and the process _exits. As the
      * fork-server's runner does (runtime/forkserver.py). */
     "if _pre:\n"
-    "    import atexit, gc, io, threading\n"
+    "    import _io, atexit, gc, threading\n"
     "    threading._shutdown()\n"
     "    atexit._run_exitfuncs()\n"
     "    try:\n"
@@ -101,7 +101,7 @@ static const char py_runner[] =
     "        pass\n"
     "    gc.collect()\n"
     "    for _o in gc.get_objects():\n"
-    "        if isinstance(_o, io.IOBase):\n"
+    "        if isinstance(_o, _io._IOBase):\n"
     "            try:\n"
     "                if not _o.closed:\n"
     "                    _o.flush()\n"
