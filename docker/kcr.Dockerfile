@@ -13,7 +13,7 @@ ARG BASE=dhi.io/debian-base:${DEBIAN_RELEASE}
 # Stage 1: compile kcr
 FROM ${BASE}-dev AS builder
 ARG PREBUILT=0
-ARG BUILD_PACKAGES="gcc make pkg-config libc6-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libsqlite3-dev libseccomp-dev libcap-dev"
+ARG BUILD_PACKAGES="gcc make pkg-config libc6-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libhiredis-dev libssl-dev libsqlite3-dev libseccomp-dev libcap-dev"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
@@ -35,7 +35,7 @@ RUN mkdir -p /out && \
 ################################
 # Stage 2: runtime libraries and the data dir
 FROM ${BASE}-dev AS runtime-deps
-ARG RUNTIME_PACKAGES="libmicrohttpd12t64 libjansson4 libcurl4t64 libxml2 libsqlite3-0 libseccomp2 libcap2 ca-certificates"
+ARG RUNTIME_PACKAGES="libmicrohttpd12t64 libjansson4 libcurl4t64 libxml2 libhiredis1.1.0 libssl3t64 libsqlite3-0 libseccomp2 libcap2 ca-certificates"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 

@@ -16,7 +16,7 @@ ARG BASE=dhi.io/debian-base:${DEBIAN_RELEASE}
 # Stage 1: compile kcr-sidecar and kcr-nsexec
 FROM ${BASE}-dev AS builder
 ARG PREBUILT=0
-ARG BUILD_PACKAGES="gcc make pkg-config libc6-dev libmicrohttpd-dev libunistring-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libsqlite3-dev libseccomp-dev libcap-dev"
+ARG BUILD_PACKAGES="gcc make pkg-config libc6-dev libmicrohttpd-dev libunistring-dev libjansson-dev libcurl4-openssl-dev libxml2-dev libhiredis-dev libssl-dev libsqlite3-dev libseccomp-dev libcap-dev"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 

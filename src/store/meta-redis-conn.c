@@ -71,9 +71,17 @@ static void *bounded_string(const redisReadTask *t, char *s, size_t len)
     return len > RDS_STRING_MAX ? NULL : default_fns.createString(t, s, len);
 }
 
-static void *bounded_array(const redisReadTask *t, int n)
+/* The element count is an int in hiredis 0.14 (Debian 12) and a size_t from
+ * 1.0 on (Debian 13, the images' base). */
+#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
+typedef size_t rds_count;
+#else
+typedef int rds_count;
+#endif
+
+static void *bounded_array(const redisReadTask *t, rds_count n)
 {
-    return n < 0 || (unsigned)n > RDS_ARRAY_MAX ? NULL : default_fns.createArray(t, n);
+    return (long long)n < 0 || (size_t)n > RDS_ARRAY_MAX ? NULL : default_fns.createArray(t, n);
 }
 
 static void fns_init(void)
