@@ -277,6 +277,11 @@ static bool pump(pid_t pid, struct step_io *io, int64_t deadline, struct sidecar
                 o->killed = true;
         }
     }
+    /* A kill from another thread (a cancel) can end the step before the loop
+     * looks at the request again: kcr-nsexec dies, every pipe reaches EOF and
+     * no report comes. That is the cancel, not a broken sandbox. */
+    if (kill_req && atomic_load(kill_req) && !o->have_report)
+        o->killed = true;
     return true;
 }
 
