@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from conftest import wait_for
 from k8s_util import Replica, Sim, needs_k8s_bins
 
 pytestmark = [pytest.mark.needs_root, needs_k8s_bins]
@@ -240,8 +241,15 @@ def test_simulated_api_server_resource_versions():
     s = Sim()
     try:
         url = s.url + "/api/v1/namespaces/default/pods/kcr-raw-1"
-        created = post_pod(s, raw_pod()).json()
-        rv0 = created["metadata"]["resourceVersion"]
+        assert post_pod(s, raw_pod()).status_code == 201
+        # The simulator starts the pod in the background and bumps the version
+        # when its status changes: the versions below are read once it has.
+        def started():
+            p = requests.get(url, headers=s._h(), timeout=10).json()
+            return p if p.get("status", {}).get("phase") in ("Running", "Failed") else None
+
+        settled = wait_for(started, 120, what="the simulated pod's start")
+        rv0 = settled["metadata"]["resourceVersion"]
 
         def patch(body, ctype="application/merge-patch+json"):
             return requests.patch(url, data=json.dumps(body), timeout=10,

@@ -153,10 +153,17 @@ def test_pod_comes_up_isolated(podenv):
         if members is not None:
             inner = {}
             for pid in members:
-                with open(f"/proc/{pid}/status") as f:
-                    st = dict(l.split(":", 1) for l in f if ":" in l)
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read().split(b"\0")
+                # The execution's kcr-nsexec may still be exiting (the sidecar
+                # answers once the run is reported, before that teardown).
+                try:
+                    with open(f"/proc/{pid}/status") as f:
+                        st = dict(l.split(":", 1) for l in f if ":" in l)
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        cmd = f.read().split(b"\0")
+                except (FileNotFoundError, ProcessLookupError):
+                    continue
+                if "NSpid" not in st:
+                    continue
                 inner[int(st["NSpid"].split()[-1])] = (cmd, st["Uid"].split()[0])
             assert 1 in inner
             assert any(c[:2] == [b"sleep", b"infinity"] and uid == "65532"
