@@ -10,11 +10,11 @@
 # command line, the environment (which must equal its own) and limits; which
 # pod to enter comes from the kernel (the sender's credentials).
 #
-# Per request:  template --fork--> entrant: joins the sender's cgroups and
-#   namespaces (forkserver_enter, in C), forks, exits
+# Per request:  template --vfork--> entrant (in C, sharing the template's
+#   memory): joins the sender's cgroups and namespaces, forks, exits
 #   --fork--> program: pid N of the sender's pid namespace, drops exactly as
 #   kcr-nsexec does (forkserver_drop, in C), then runs the code the way
-#   `python -c CODE ARGS` does, with fresh RNG state.
+#   `python -c CODE ARGS` does, with fresh RNG state (forkserver_spawn).
 import ctypes
 import errno
 import gc
@@ -26,12 +26,11 @@ import sys
 import types
 
 _ENV0 = dict(os.environ)  # the language's environment, before preloading
-_TEMPLATE_PID = os.getpid()
 _lib = None  # kcr-forkserver.so (ctypes), set by main()
+_spawn_c = None  # its forkserver_spawn, called with the GIL held
 _REQ = struct.Struct("=6I4Q")  # struct forkserver_req (forkserver-proto.h)
 _MAGIC = 0x6B636673
 _MSG_MAX = 65536
-_STEP_FORK = 10  # enum nsexec_step
 # Preloaded libraries must not start thread pools: only the forking thread
 # survives a fork. Set for the preload only (they read it when loaded).
 _SINGLE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -126,21 +125,19 @@ def _program(lib, fds, limits, job, sockets):
     return job
 
 
-def _entrant(lib, pidfd, pod, fds, limits, job, sockets):
-    """Pid 2 of init's namespace: enters the pod, forks the program and exits,
-    which orphans the program into init's hands (an orphan's new parent is
-    the init of its parent's namespace)."""
-    status = fds[3]
-    try:
-        if lib.forkserver_enter(pidfd, pod, status) != 0:
-            os._exit(127)
-        pid = os.fork()
-    except BaseException as e:
-        os.write(status, struct.pack("=ii", _STEP_FORK, getattr(e, "errno", None) or 5))
-        os._exit(127)
-    if pid:
-        os._exit(0)
-    return _program(lib, fds, limits, job, sockets)
+def _spawn(pidfd, pod, status):
+    """os.fork(), but the child is the program inside the pod (forkserver_spawn):
+    the same interpreter hooks run around it. True in the program."""
+    api = ctypes.pythonapi
+    api.PyOS_BeforeFork()
+    r = _spawn_c(pidfd, pod, status)
+    if r == 1:
+        api.PyOS_AfterFork_Child()
+        return True
+    api.PyOS_AfterFork_Parent()
+    if r < 0:
+        raise OSError(-r, "starting the entrant: " + os.strerror(-r))
+    return False
 
 
 def _serve_one(lib, listener):
@@ -165,24 +162,11 @@ def _serve_one(lib, listener):
         fds.append(pidfd)
         sys.stdout.flush()
         sys.stderr.flush()
-        err = lib.forkserver_pidns(pidfd)
-        if err < 0:
-            raise OSError(-err, "setns to the pid namespace: " + os.strerror(-err))
-        try:
-            pid = os.fork()
-        finally:
-            # Back to our own for later forks (not in the child: the entrant's
-            # namespace is that one now, and a way back up is refused).
-            if os.getpid() == _TEMPLATE_PID and lib.forkserver_pidns(-1) < 0:
-                os._exit(1)
-        if pid == 0:
-            job = _entrant(lib, pidfd, pod.value, fds, limits, job, (listener, conn))
+        if _spawn(pidfd, pod.value, fds[3]):
+            job = _program(lib, fds, limits, job, (listener, conn))
             fds = []  # the program's: closed (but its stdio) by forkserver_drop
             return job
         conn.sendall(struct.pack("=i", 0))
-        # The entrant lives for milliseconds; reaped at once, no zombie shows
-        # as pid 2 in the program's /proc or counts against pids.max.
-        os.waitpid(pid, 0)
     except (OSError, ValueError) as e:
         err = getattr(e, "errno", None) or 22
         _log("request refused: %s" % e)
@@ -230,8 +214,11 @@ def main():
     global _lib
     lib = _lib = ctypes.CDLL("/proc/self/fd/%d" % int(opts["lib"]))
     lib.forkserver_check.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    lib.forkserver_pidns.argtypes = [ctypes.c_int]
-    lib.forkserver_enter.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    # With the GIL held, as os.fork() calls fork(): the program resumes
+    # inside this call and must find the interpreter as the template left it.
+    global _spawn_c
+    _spawn_c = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)(
+        ("forkserver_spawn", lib))
     lib.forkserver_drop.argtypes = [ctypes.c_int] * 4 + [ctypes.c_char_p] + \
         [ctypes.c_uint] * 2 + [ctypes.c_ulonglong] * 4
     lib.forkserver_exit.argtypes = [ctypes.c_int]
@@ -239,7 +226,7 @@ def main():
     fds = (ctypes.c_int * len(cg))(*[fd for fd, _ in cg])
     v1 = (ctypes.c_int * len(cg))(*[int(v) for _, v in cg])
     if lib.forkserver_config(os.fsencode(opts["cgroup-parent"]), fds, v1, len(cg)) != 0:
-        _log("bad cgroup configuration")
+        _log("bad cgroup configuration, or the seccomp filter failed to compile")
         return None
     listener = socket.socket(fileno=int(opts["socket"]))
     _preload(opts["preload"])

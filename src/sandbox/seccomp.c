@@ -8,9 +8,12 @@
 #include <seccomp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 static const char *const denied[] = {
     "ptrace",
@@ -508,17 +511,58 @@ static scmp_filter_ctx policy_new(int *ret)
     return ctx;
 }
 
+_Static_assert(sizeof(((struct kcr_seccomp_filter *)0)->insns[0]) == sizeof(struct sock_filter),
+               "struct kcr_seccomp_filter mirrors struct sock_filter");
+
+int seccomp_policy_compile(struct kcr_seccomp_filter *out)
+{
+    /* libseccomp 2.5 exports only to an fd (seccomp_export_bpf_mem is 2.6). */
+    int fd = memfd_create("kcr-seccomp", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = seccomp_policy_export_bpf(fd);
+    off_t len = r < 0 ? 0 : lseek(fd, 0, SEEK_END);
+    if (r == 0 &&
+        (len <= 0 || len % (off_t)sizeof(struct sock_filter) || len > (off_t)sizeof(out->insns)))
+        r = len < 0 ? -errno : -E2BIG;
+    size_t got = 0;
+    while (r == 0 && got < (size_t)len) {
+        ssize_t n = pread(fd, (char *)out->insns + got, (size_t)len - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            r = n < 0 ? -errno : -EIO;
+        else
+            got += (size_t)n;
+    }
+    close(fd);
+    out->len = r == 0 ? (unsigned)((size_t)len / sizeof(struct sock_filter)) : 0;
+    return r;
+}
+
+int seccomp_policy_load(const struct kcr_seccomp_filter *f)
+{
+    if (f->len == 0 || f->len > KCR_SECCOMP_MAX_INSNS)
+        return -EINVAL;
+    /* What seccomp_load does with this context's attributes (no TSYNC, no
+     * logging, no_new_privs set by the caller): one SECCOMP_MODE_FILTER. */
+    struct sock_fprog prog = {.len = (unsigned short)f->len,
+                              .filter = (struct sock_filter *)(void *)f->insns};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+        return -errno;
+    return load_personality_filter();
+}
+
 int seccomp_apply_policy(void)
 {
-    int r;
-    scmp_filter_ctx ctx = policy_new(&r);
-    if (!ctx)
-        return r;
-    r = seccomp_load(ctx);
-    seccomp_release(ctx);
-    if (r < 0)
-        return r;
-    return load_personality_filter();
+    struct kcr_seccomp_filter *f = malloc(sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    int r = seccomp_policy_compile(f);
+    if (r == 0)
+        r = seccomp_policy_load(f);
+    free(f);
+    return r;
 }
 
 int seccomp_policy_export_bpf(int fd)

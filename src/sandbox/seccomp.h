@@ -20,8 +20,30 @@
 
 #include <stddef.h>
 
-/* Loads the filter into the calling thread. Allocates (libseccomp), so call it
- * in a single-threaded process. Returns 0 or -errno. */
+/* The main filter compiled to classic BPF (libseccomp's output, exactly what
+ * seccomp_load would load). A process that starts many programs compiles it
+ * once (the fork-server template): compiling allocates and frees a few
+ * thousand small blocks, which in a fork child of a large heap writes to, and
+ * so copies, pages all over it. */
+#define KCR_SECCOMP_MAX_INSNS 4096 /* BPF_MAXINSNS */
+struct kcr_seccomp_filter {
+    unsigned len; /* instructions in insns */
+    struct {
+        unsigned short code;
+        unsigned char jt, jf;
+        unsigned k;
+    } insns[KCR_SECCOMP_MAX_INSNS]; /* struct sock_filter */
+};
+
+/* Compiles the policy into *out. Allocates (libseccomp). Returns 0 or -errno. */
+int seccomp_policy_compile(struct kcr_seccomp_filter *out);
+
+/* Loads a compiled policy into the calling thread, plus the small stacked
+ * personality() filter. Allocates nothing. Returns 0 or -errno. */
+int seccomp_policy_load(const struct kcr_seccomp_filter *f);
+
+/* Compiles and loads the policy. Allocates, so call it in a single-threaded
+ * process. Returns 0 or -errno. */
 int seccomp_apply_policy(void);
 
 /* Writes the main filter as classic BPF (struct sock_filter array) to fd,

@@ -4,9 +4,9 @@
  * process holding preloaded modules, runtime/forkserver.py) loads with
  * ctypes. The template runs as root in a container-like mount namespace with
  * a bounding set of exactly what these steps need; it never runs user code.
- * For each request it checks the sender (forkserver_check) and forks an
- * *entrant* into the sender's pid namespace (forkserver_pidns), which calls
- * forkserver_enter and forks the *program*, which calls forkserver_drop and then runs
+ * For each request it checks the sender (forkserver_check) and starts an
+ * *entrant* in the sender's namespaces, which forks the *program*
+ * (forkserver_spawn); the program calls forkserver_drop and then runs
  * `python -c CODE` semantics in Python (docs/local-pods.md, "Fork-server").
  *
  * Failures are written to the status pipe as struct forkserver_status
@@ -27,14 +27,17 @@ KCR_FS_EXPORT int forkserver_config(const char *parent, const int *dir_fds, cons
  * cgroup, whose id it copies to id. Returns a pidfd of peer, or -errno. */
 KCR_FS_EXPORT int forkserver_check(int peer, char *id, int id_size);
 
-/* In the template: the pid namespace of the next fork becomes peer's (its
- * pidfd), or again the template's own (pidfd -1). Returns 0 or -errno. */
-KCR_FS_EXPORT int forkserver_pidns(int pidfd);
-
-/* In the entrant (pid 2 of peer's pid namespace, single-threaded, root):
- * moves itself into pod id's cgroups, then setns() into peer's mount, net,
- * ipc, uts and cgroup namespaces. Returns 0 or -1 (status written). */
-KCR_FS_EXPORT int forkserver_enter(int pidfd, const char *id, int status_fd);
+/* In the template, per request, in place of fork(): starts the *entrant*,
+ * pid 2 of peer's pid namespace (pidfd from forkserver_check), as a vfork
+ * child that shares the template's memory (no copy of it); the entrant moves
+ * into pod id's cgroups, setns() into peer's mount, net, ipc, uts and cgroup
+ * namespaces, forks the *program* (a copy of the template, suspended in this
+ * call) and exits, which orphans the program to peer's init. Call it as
+ * Python's os.fork() calls fork(): with the GIL held (ctypes PYFUNCTYPE),
+ * between PyOS_BeforeFork and PyOS_AfterFork_Parent/Child. Returns 1 in the
+ * program; in the template 0 once the entrant is gone (its failures went to
+ * status_fd as struct forkserver_status) or -errno when none was started. */
+KCR_FS_EXPORT int forkserver_spawn(int pidfd, const char *id, int status_fd);
 
 /* In the program (the entrant's child, pid N of init's namespace): writes the
  * hello, makes in/out/err its stdio, closes every other fd, drops to uid/gid

@@ -229,7 +229,7 @@ def test_random_state_differs_between_pods(fs_server):
 # all but RLIMIT_CPU, which a pre-started runner (forked or not) gets for the
 # sidecar's longest run, a fresh program for the time its run has left.
 PROBE = (
-    "import json, os, resource, sys\n"
+    "import json, os, resource, sys, threading\n"
     "preloaded = 'sklearn' in sys.modules\n"
     "st = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines()\n"
     "          if ':' in l)\n"
@@ -258,6 +258,13 @@ PROBE = (
     "                  (sys.stdin, sys.stdout, sys.stderr)],\n"
     "        'fsencoding': sys.getfilesystemencoding(),\n"
     "        'oom_score_adj': open('/proc/self/oom_score_adj').read().strip(),\n"
+    # glibc's idea of the thread (its tid, set by the fork that made the
+    # program), threads and children work as in a fresh interpreter.
+    "        'tid_is_pid': threading.get_native_id() == os.getpid(),\n"
+    "        'thread': (lambda t: (t.start(), t.join(), t.native_id != os.getpid())[2])(\n"
+    "            threading.Thread(target=lambda: None)),\n"
+    "        'child': (lambda p: 0 if p == 0 and os._exit(7) else\n"
+    "                  os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]))(os.fork()),\n"
     "    },\n"
     "}))\n"
 )
@@ -288,6 +295,8 @@ def test_forked_runner_is_sandboxed_and_starts_like_a_fresh_python():
         # Only init and the program itself: the entrant is gone.
         assert p["pids"] == [1, p["pid"]], p["pids"]
     assert not any(k.startswith("KMP_") for k in forked["same"]["env"]), forked["same"]["env"]
+    assert forked["same"]["tid_is_pid"] and forked["same"]["thread"], forked["same"]
+    assert forked["same"]["child"] == 7, forked["same"]
     for key in fresh["same"]:
         assert forked["same"][key] == fresh["same"][key], (key, forked["same"][key],
                                                           fresh["same"][key])

@@ -153,6 +153,42 @@ static void test_clones(void **state)
     assert_int_equal(in_child(clones), 0);
 }
 
+/* The fork-server's way: compiled once in the parent, loaded in each child. */
+static struct kcr_seccomp_filter compiled;
+
+static int under_compiled(void)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_policy_load(&compiled) < 0)
+        return 99;
+    return filtered_fn();
+}
+
+static void test_compiled_filter_is_the_policy(void **state)
+{
+    (void)state;
+    assert_int_equal(seccomp_policy_compile(&compiled), 0);
+    /* Byte for byte what libseccomp exports for the policy. */
+    int fd = memfd_create("bpf", MFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(seccomp_policy_export_bpf(fd), 0);
+    off_t len = lseek(fd, 0, SEEK_END);
+    assert_int_equal((size_t)len, compiled.len * sizeof(struct sock_filter));
+    void *bytes = malloc((size_t)len);
+    assert_int_equal(pread(fd, bytes, (size_t)len, 0), len);
+    assert_memory_equal(bytes, compiled.insns, (size_t)len);
+    free(bytes);
+    close(fd);
+    /* And it behaves as the policy in a child. */
+    int (*const fns[])(void) = {default_deny, kernel_surface, sockets, clones};
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        filtered_fn = fns[i];
+        assert_int_equal(child_run(under_compiled, 0), 0);
+    }
+    struct kcr_seccomp_filter *empty = calloc(1, sizeof(*empty));
+    assert_int_equal(seccomp_policy_load(empty), -EINVAL);
+    free(empty);
+}
+
 static void test_denied_list(void **state)
 {
     (void)state;
@@ -429,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_kernel_surface),
         cmocka_unit_test(test_sockets),
         cmocka_unit_test(test_clones),
+        cmocka_unit_test(test_compiled_filter_is_the_policy),
         cmocka_unit_test(test_denied_list),
         cmocka_unit_test(test_foreign_abis_killed_by_the_filter),
         cmocka_unit_test(test_default_deny),
