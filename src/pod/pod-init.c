@@ -91,9 +91,12 @@ __attribute__((noreturn)) static void run_main_container(struct pod_spawn *s)
         kcr_err_set(&e, errno, KCR_ERR_INTERNAL, "no_new_privs");
         child_fail(s->err_fd, "main container", &e);
     }
-    static char *const empty_env[] = {NULL};
-    execve("/usr/bin/env", s->main_argv, empty_env);
-    kcr_err_set(&e, errno, KCR_ERR_UNAVAILABLE, "exec '/usr/bin/env' in the main container");
+    /* /bin/sleep where /usr is not merged. */
+    char *argv[] = {(char *)"sleep", (char *)"infinity", NULL};
+    execve("/usr/bin/sleep", argv, s->main_env);
+    if (errno == ENOENT)
+        execve("/bin/sleep", argv, s->main_env);
+    kcr_err_set(&e, errno, KCR_ERR_UNAVAILABLE, "exec 'sleep' in the main container");
     child_fail(s->err_fd, "main container", &e);
 }
 
@@ -235,10 +238,9 @@ __attribute__((noreturn)) void pod_init_run(struct pod_spawn *s)
         kcr_err_set(&e, errno, KCR_ERR_LIMIT, "fork");
         child_fail(s->err_fd, "pod init", &e);
     }
-    /* The error pipe reaches EOF when /usr/bin/env has been exec'd, but main's
-     * environment exists only once env has exec'd sleep: a sidecar reading
-     * /proc/<main>/environ earlier finds it empty (no PATH). The pod is
-     * announced ready only after that second exec. */
+    /* The error pipe reaches EOF when sleep has been exec'd; checked again
+     * here because the sidecar reads /proc/<main>/environ, which is empty
+     * (no PATH) before that exec: the pod is announced ready only after it. */
     if (wait_main_sleeping(main_pid, &e) < 0)
         child_fail(s->err_fd, "pod init", &e);
     s->err_fd = safe_close(s->err_fd);

@@ -21,7 +21,7 @@ struct pod_spawn {
     const struct kcr_lang *lang;
     char *dir, *data_dir, *sock_path, *root_dir;
     struct kcr_rootfs_plan *plan;
-    char **main_argv;
+    char **main_env; /* the main container's whole environment */
     char **sidecar_env;
     uid_t outer_uid; /* rootless: the manager's ids, which 65532 maps to */
     gid_t outer_gid;

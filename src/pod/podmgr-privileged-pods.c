@@ -178,20 +178,18 @@ static int check_runtime(const struct podmgr *m, const struct kcr_lang *lang, st
                        lang->code, prog, path, m->cfg->runtime_dir);
 }
 
-static char **build_main_argv(const struct kcr_lang *lang)
+/* Exactly the language's variables: what `env -i <vars> sleep infinity`,
+ * a Kubernetes main container's entrypoint, leaves; exec'd directly, which
+ * spares every pod the start of env (~1 ms of CPU). */
+static char **build_main_env(const struct kcr_lang *lang)
 {
     size_t n = 0;
     while (lang->env[n])
         n++;
-    char **argv = xcalloc(n + 5, sizeof(char *));
-    size_t k = 0;
-    argv[k++] = xstrdup("env");
-    argv[k++] = xstrdup("-i");
+    char **env = xcalloc(n + 1, sizeof(char *));
     for (size_t i = 0; i < n; i++)
-        argv[k++] = xstrdup(lang->env[i]);
-    argv[k++] = xstrdup("sleep");
-    argv[k++] = xstrdup("infinity");
-    return argv;
+        env[i] = xstrdup(lang->env[i]);
+    return env;
 }
 
 static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
@@ -260,7 +258,7 @@ static void spawn_done(struct pod_spawn *s)
     free(s->sock_path);
     free(s->root_dir);
     rootfs_plan_free(s->plan);
-    strv_free(s->main_argv);
+    strv_free(s->main_env);
     strv_free(s->sidecar_env);
     (void)safe_close(s->release_fd);
     (void)safe_close(s->err_fd);
@@ -381,7 +379,7 @@ static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const ch
     s->plan = rootfs_plan_new(&rc, err);
     if (!s->plan)
         return -1;
-    s->main_argv = build_main_argv(lang);
+    s->main_env = build_main_env(lang);
     s->sidecar_env = build_sidecar_env(m, s);
     return 0;
 }
