@@ -222,7 +222,7 @@ unit: $(UNIT_BINS)
 VALGRIND_TESTS := $(addprefix $(BUILD)/tests/unit/,common/test_buf_id common/test_lang \
                   common/test_lang_mult common/test_names sandbox/test_caps sandbox/test_cgroup \
                   sidecar/test_procscan sidecar/test_ptc_proto sidecar/test_request \
-                  sidecar/test_result)
+                  sidecar/test_result sidecar/test_files)
 valgrind: $(VALGRIND_TESTS)
 	@for t in $(VALGRIND_TESTS); do echo "== valgrind $$t"; \
 	  out=$$(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

@@ -43,9 +43,10 @@ int orch_pod_in(struct kcr_core *c, const struct kcr_exec_request *req, struct o
 
 /* From the sidecar's result r: stdout/stderr with the API's limits and the
  * outcome, then the result files (and the state when want_state and the
- * program succeeded). */
+ * program succeeded). The listing r carries (list_files) is taken from it
+ * and used; without one the pod is asked GET /files. */
 int orch_pod_out(struct kcr_core *c, const struct kcr_exec_request *req, struct orch_run *run,
-                 const struct kcr_exec_result *r, bool want_state, struct kcr_exec_response *res,
+                 struct kcr_exec_result *r, bool want_state, struct kcr_exec_response *res,
                  struct kcr_err *err);
 
 /* Releases the pod (destroyed: pods are single-use), if any. */

@@ -325,6 +325,9 @@ static int start_on_a_pod(struct kcr_ptc *p, struct ptc_run *run, struct kcr_ptc
                 .code = run->code,
                 .timeout_s = run->run.timeout_s,
                 .working_dir = KCR_WORKDIR,
+                /* The done answer, whichever step it comes with, carries
+                 * the listing: orch_pod_out needs no GET /files. */
+                .list_files = true,
             };
             double t = time_mono_ms_f();
             rc = sidecar_client_ptc_start(run->run.pod, &x, run->req.lang->code,

@@ -37,9 +37,18 @@ int sc_call_perform(struct sc_call *c, const char *what, struct kcr_err *err);
 json_t *sc_call_json(struct sc_call *c, const char *what, struct kcr_err *err);
 void sc_call_done(struct sc_call *c);
 
-/* Bytes of /execute reply kcr accepts. */
+/* Listings: the sidecar bounds count; this bounds what kcr will hold. An
+ * execution's answer that may carry one gets this much more room. */
+#define SC_LIST_BODY_CAP (4u << 20)
+
+/* Bytes of /execute reply kcr accepts (without a listing). */
 size_t sc_exec_body_cap(void);
 /* The /execute body for req (new reference), or NULL (not UTF-8). */
 json_t *sc_exec_body(const struct kcr_exec_req *req, struct kcr_err *err);
-/* Fills res from an /execute reply (checked field by field). */
+/* Fills res from an /execute reply (checked field by field), with the
+ * listing when the reply carries a good one (res->listed). */
 int sc_parse_exec(json_t *j, struct kcr_exec_result *res, struct kcr_err *err);
+/* A listing object {"files": [...], "truncated"?} as GET /files?recursive=1
+ * answers it, into ret: entries of the wrong type or with unsafe names are
+ * dropped, at most 10 000 kept. -1 (KCR_ERR_UNAVAILABLE) when it is not one. */
+int sc_parse_listing(json_t *j, const char *what, struct kcr_pod_files *ret, struct kcr_err *err);

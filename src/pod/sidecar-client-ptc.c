@@ -76,7 +76,10 @@ static int step_call(const struct kcr_pod *pod, const char *path, json_t *body, 
     if (!text)
         return kcr_err_set(err, ENOMEM, KCR_ERR_INTERNAL, "encode %s body", path);
     struct sc_call c;
-    int r = sc_call_init(&c, pod, path, timeout_ms, sc_exec_body_cap() + PTC_CALLS_CAP, err);
+    /* Room for a listing too: the done answer of any step carries one when
+     * the start asked for list_files. */
+    int r = sc_call_init(&c, pod, path, timeout_ms,
+                         sc_exec_body_cap() + PTC_CALLS_CAP + SC_LIST_BODY_CAP, err);
     if (r == 0) {
         c.headers = curl_slist_append(c.headers, "Content-Type: application/json");
         curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);

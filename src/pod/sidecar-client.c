@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/fsutil.h"
 #include "common/names.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 
 #include <curl/curl.h>
@@ -30,10 +31,8 @@
 #include <unistd.h>
 
 /* Depth of names accepted from listings (the sidecar bounds depth too). */
-#define NAME_DEPTH 16
-/* Listings: the sidecar bounds count; this bounds what kcr will hold. */
-#define LIST_BODY_CAP  (4u << 20)
-#define LIST_MAX_FILES 10000
+#define NAME_DEPTH     16
+#define LIST_MAX_FILES 10000 /* entries kept of one listing */
 /* Small replies (/ready, /files upload, error bodies). */
 #define SMALL_BODY_CAP  (64u << 10)
 #define CONNECT_MS      5000L
@@ -372,6 +371,9 @@ json_t *sc_exec_body(const struct kcr_exec_req *req, struct kcr_err *err)
         }
         json_object_set_new(body, "stdin", in);
     }
+    /* Sent only when wanted: an answer without it stays as small as ever. */
+    if (req->list_files)
+        json_object_set_new(body, "list_files", json_true());
     return TAKE_PTR(body);
 }
 
@@ -389,6 +391,25 @@ static char *dup_string(json_t *s, size_t *ret_len)
 static json_t *not_null(json_t *v)
 {
     return json_is_null(v) ? NULL : v;
+}
+
+/* The listing an answer carries ("listing", as GET /files?recursive=1's
+ * body, and "listing_ms"), if it has a good one. Anything else (absent: a
+ * sidecar that predates list_files; "listing_error"; a malformed one) leaves
+ * res->listed false, and the caller asks GET /files: the run's result stands. */
+static void take_listing(json_t *j, struct kcr_exec_result *res)
+{
+    json_t *l = json_object_get(j, "listing");
+    if (!json_is_object(l))
+        return;
+    double t = time_mono_ms_f();
+    if (sc_parse_listing(l, "/execute", &res->files, NULL) < 0)
+        return;
+    res->listed = true;
+    /* The sidecar's own figure, for the stages' log only: kept if sane. */
+    json_t *ms = json_object_get(j, "listing_ms");
+    double walk = json_is_number(ms) ? json_number_value(ms) : 0;
+    res->list_ms = (walk > 0 && walk < 1e6 ? walk : 0) + (time_mono_ms_f() - t);
 }
 
 int sc_parse_exec(json_t *j, struct kcr_exec_result *res, struct kcr_err *err)
@@ -425,6 +446,7 @@ int sc_parse_exec(json_t *j, struct kcr_exec_result *res, struct kcr_err *err)
     res->execution_time_ms = ms > 0 && ms < 1e12 ? (long)ms : 0;
     res->stdout_data = dup_string(out, &res->stdout_len);
     res->stderr_data = dup_string(errs, &res->stderr_len);
+    take_listing(j, res);
     return 0;
 }
 
@@ -442,7 +464,7 @@ int sidecar_client_execute(const struct kcr_pod *pod, const struct kcr_exec_req 
         return kcr_err_set(err, ENOMEM, KCR_ERR_INTERNAL, "encode /execute body");
     struct sc_call c;
     int r = sc_call_init(&c, pod, "/execute", req->timeout_s * 1000L + EXEC_MARGIN_MS,
-                         sc_exec_body_cap(), err);
+                         sc_exec_body_cap() + (req->list_files ? SC_LIST_BODY_CAP : 0), err);
     if (r == 0) {
         c.headers = curl_slist_append(c.headers, "Content-Type: application/json");
         curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
@@ -467,6 +489,7 @@ void sidecar_client_result_done(struct kcr_exec_result *res)
         return;
     free(res->stdout_data);
     free(res->stderr_data);
+    sidecar_client_files_done(&res->files);
     *res = (struct kcr_exec_result){0};
 }
 
@@ -491,22 +514,13 @@ static void add_entry(struct kcr_pod_files *files, json_t *e)
     f->mtime_ns = mtime ? (int64_t)json_integer_value(mtime) : 0;
 }
 
-int sidecar_client_list_files(const struct kcr_pod *pod, struct kcr_pod_files *ret,
-                              struct kcr_err *err)
+int sc_parse_listing(json_t *j, const char *what, struct kcr_pod_files *ret, struct kcr_err *err)
 {
     *ret = (struct kcr_pod_files){0};
-    struct sc_call c;
-    int r = sc_call_init(&c, pod, "/files?recursive=1", LIST_TIMEOUT_MS, LIST_BODY_CAP, err);
-    if (r == 0)
-        r = sc_call_perform(&c, "/files", err);
-    json_auto_t *j = r == 0 ? sc_call_json(&c, "/files", err) : NULL;
-    sc_call_done(&c);
-    if (!j)
-        return -1;
     json_t *arr = json_object_get(j, "files");
     json_t *trunc = json_object_get(j, "truncated");
     if (!json_is_array(arr) || (trunc && !json_is_boolean(trunc)))
-        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "sidecar /files: bad listing");
+        return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "sidecar %s: bad listing", what);
     size_t n = json_array_size(arr);
     ret->truncated = trunc && json_is_true(trunc);
     if (n > LIST_MAX_FILES) {
@@ -520,6 +534,19 @@ int sidecar_client_list_files(const struct kcr_pod *pod, struct kcr_pod_files *r
             add_entry(ret, e);
     }
     return 0;
+}
+
+int sidecar_client_list_files(const struct kcr_pod *pod, struct kcr_pod_files *ret,
+                              struct kcr_err *err)
+{
+    *ret = (struct kcr_pod_files){0};
+    struct sc_call c;
+    int r = sc_call_init(&c, pod, "/files?recursive=1", LIST_TIMEOUT_MS, SC_LIST_BODY_CAP, err);
+    if (r == 0)
+        r = sc_call_perform(&c, "/files", err);
+    json_auto_t *j = r == 0 ? sc_call_json(&c, "/files", err) : NULL;
+    sc_call_done(&c);
+    return j ? sc_parse_listing(j, "/files", ret, err) : -1;
 }
 
 void sidecar_client_files_done(struct kcr_pod_files *files)

@@ -20,6 +20,24 @@ struct kcr_exec_req {
     size_t stdin_len;
     int timeout_s;           /* wall-clock limit for all steps */
     const char *working_dir; /* KCR_WORKDIR */
+    /* Ask the sidecar for the listing after the run in the same answer (its
+     * "list_files"), which saves the GET /files?recursive=1 that would follow.
+     * A sidecar that predates the field ignores it (it ignores unknown
+     * fields) and answers without a listing: res->listed tells. */
+    bool list_files;
+};
+
+/* One entry of a pod's working directory (regular files only). */
+struct kcr_pod_file {
+    char *name; /* relative path, '/'-separated ("plots/a.png") */
+    uint64_t size;
+    int64_t mtime_ns;
+};
+
+struct kcr_pod_files {
+    struct kcr_pod_file *items;
+    size_t count;
+    bool truncated; /* the sidecar stopped at its count/depth/time bounds */
 };
 
 struct kcr_exec_result {
@@ -34,19 +52,13 @@ struct kcr_exec_result {
     int signal; /* 0 unless killed by a signal */
     bool sent;  /* the request reached the sidecar (set on failure too): when
                    false, the program certainly never ran */
-};
-
-/* One entry of a pod's working directory (regular files only). */
-struct kcr_pod_file {
-    char *name; /* relative path, '/'-separated ("plots/a.png") */
-    uint64_t size;
-    int64_t mtime_ns;
-};
-
-struct kcr_pod_files {
-    struct kcr_pod_file *items;
-    size_t count;
-    bool truncated; /* the sidecar stopped at its count/depth/time bounds */
+    /* With list_files: the answer carried a listing that passed the checks of
+     * sidecar_client_list_files; files is it (freed with the result). When
+     * false, the caller asks GET /files itself (an older sidecar, a listing
+     * the sidecar could not take, a malformed one). */
+    bool listed;
+    struct kcr_pod_files files;
+    double list_ms; /* listed: the sidecar's walk plus kcr's parse, in ms */
 };
 
 /* GET /ready: 0 when ready, -1 (KCR_ERR_UNAVAILABLE) otherwise. */
@@ -71,7 +83,8 @@ void sidecar_client_result_done(struct kcr_exec_result *res);
 
 /* GET /files?recursive=1: every regular file under the working directory
  * (never following symlinks), bounded in count, depth and time by the sidecar.
- * Free with sidecar_client_files_done. */
+ * Free with sidecar_client_files_done. The same listing can come with the
+ * answer of /execute (kcr_exec_req.list_files). */
 int sidecar_client_list_files(const struct kcr_pod *pod, struct kcr_pod_files *ret,
                               struct kcr_err *err);
 void sidecar_client_files_done(struct kcr_pod_files *files);

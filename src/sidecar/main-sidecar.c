@@ -195,6 +195,7 @@ static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
     int rc = sidecar_exec_run(&p, &r, &s->runner, &res, &err);
     pthread_mutex_unlock(&s->exec_lock);
     http_req_log(req, "lang", json_string(r.lang->code));
+    bool list = r.list_files;
     sidecar_request_done(&r);
     if (rc < 0) {
         sidecar_result_done(&res);
@@ -204,6 +205,11 @@ static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
     http_req_log(req, "execution_time_ms", json_integer(res.execution_time_ms));
     json_t *out = sidecar_result_to_json(&res);
     sidecar_result_done(&res);
+    /* Every process of the run was killed before its end was reported
+     * (nsexec-init.c): the listing is what the program left, as a GET /files
+     * after this answer would see it. */
+    if (list)
+        sidecar_files_add_listing(out, s->files.dir);
     return http_resp_json(200, out);
 }
 

@@ -296,6 +296,16 @@ static void walk_dir(int dirfd, const char *prefix, int depth, struct walk *w)
     closedir(d);
 }
 
+/* {"files", "truncated"}: the one recursive listing, for GET /files and for
+ * the answers of executions (sidecar_files_add_listing). */
+static json_t *list_recursive(int dirfd)
+{
+    struct walk w = {.arr = json_array()};
+    w.start_ms = time_mono_ms();
+    walk_dir(dirfd, "", 1, &w);
+    return json_pack("{s:o,s:b}", "files", w.arr, "truncated", (int)w.truncated);
+}
+
 struct kcr_http_resp *sidecar_files_list(struct kcr_http_req *req, void *ctx)
 {
     const struct sidecar_files *f = ctx;
@@ -305,11 +315,30 @@ struct kcr_http_resp *sidecar_files_list(struct kcr_http_req *req, void *ctx)
     const char *rec = http_req_query(req, "recursive");
     if (!rec || !strcmp(rec, "0") || !strcmp(rec, "false"))
         return http_resp_json(200, json_pack("{s:o}", "files", list_top(dirfd)));
-    struct walk w = {.arr = json_array()};
-    w.start_ms = time_mono_ms();
-    walk_dir(dirfd, "", 1, &w);
-    return http_resp_json(200,
-                          json_pack("{s:o,s:b}", "files", w.arr, "truncated", (int)w.truncated));
+    return http_resp_json(200, list_recursive(dirfd));
+}
+
+json_t *sidecar_files_listing(const char *dir, struct kcr_err *err)
+{
+    _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) {
+        kcr_err_set(err, errno, KCR_ERR_INTERNAL, "working directory unavailable");
+        return NULL;
+    }
+    return list_recursive(dirfd);
+}
+
+void sidecar_files_add_listing(json_t *answer, const char *dir)
+{
+    struct kcr_err err = {0};
+    double t = time_mono_ms_f();
+    json_t *l = sidecar_files_listing(dir, &err);
+    if (!l) {
+        json_object_set_new(answer, "listing_error", json_string(err.msg));
+        return;
+    }
+    json_object_set_new(answer, "listing", l);
+    json_object_set_new(answer, "listing_ms", json_real(time_mono_ms_f() - t));
 }
 
 /*** One file ***/

@@ -22,6 +22,18 @@ struct sidecar_files {
 struct kcr_http_resp *sidecar_files_upload(struct kcr_http_req *req, void *ctx);
 /* GET /files (top level) and GET /files?recursive=1 (bounded walk). */
 struct kcr_http_resp *sidecar_files_list(struct kcr_http_req *req, void *ctx);
+
+/* The body of GET /files?recursive=1 for dir: {"files": [{name, size, mtime_ns}],
+ * "truncated"}, regular files only, symlinks never followed, at most 10 000
+ * entries, depth 16 and 2 s. NULL (err set) when dir cannot be opened. */
+json_t *sidecar_files_listing(const char *dir, struct kcr_err *err);
+
+/* For an execution that asked for list_files: adds to its answer the listing
+ * of dir once the program is over, as "listing" (sidecar_files_listing's
+ * object) and "listing_ms" (the walk's time), or "listing_error" when dir
+ * cannot be listed: the result stands either way, and the client then asks
+ * GET /files itself. */
+void sidecar_files_add_listing(json_t *answer, const char *dir);
 /* GET /files/{path}[?max=BYTES]: the bytes of one regular file. */
 struct kcr_http_resp *sidecar_files_get(struct kcr_http_req *req, void *ctx);
 /* DELETE /files/{path}: a file or a directory tree (symlinks not followed). */

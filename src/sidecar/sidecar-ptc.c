@@ -51,6 +51,7 @@ struct ptc_run {
     enum run_state state;
     int ended_status; /* RUN_ENDED: the answer */
     json_t *ended_body;
+    const char *data_dir; /* the sidecar's working directory, for list_files */
 };
 
 struct sidecar_ptc {
@@ -274,6 +275,9 @@ static void run_outcome(struct ptc_run *run, int r, const struct kcr_err *err, i
         note_violation(run);
     *ret_status = 200;
     *ret_body = done_json(&run->res);
+    /* As /execute's: the run's processes are all dead once it is over. */
+    if (run->r.req.list_files)
+        sidecar_files_add_listing(*ret_body, run->data_dir);
 }
 
 /* Pumps the run this thread owns until it pauses or ends, and answers. */
@@ -319,6 +323,7 @@ struct kcr_http_resp *sidecar_ptc_begin(struct sidecar_ptc *ptc, struct kcr_http
     struct ptc_run *run = xcalloc(1, sizeof(*run));
     run->r = *r;
     memset(r, 0, sizeof(*r));
+    run->data_dir = p->data_dir;
     run->chan.base = (struct sidecar_chan){.fd = -1, .events = POLLIN, .ready = chan_ready};
     sidecar_result_init(&run->res, p->max_output);
     pthread_mutex_lock(&ptc->lock);

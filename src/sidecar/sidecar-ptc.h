@@ -2,7 +2,7 @@
  * tools, paused while the client runs them (docs/ptc-sandbox.md).
  *
  *   POST /programmatic {code, lang?, timeout?, working_dir?, tools: [name...],
- *                       args?, stdin?}
+ *                       args?, stdin?, list_files?}
  *   POST /programmatic/continue {tool_results: [{call_id, result, is_error,
  *                                                error_message?}]}
  *   POST /programmatic/cancel
@@ -10,7 +10,8 @@
  * The program (sidecar-ptc-runner.h) gets one end of a socketpair made for
  * this run as fd 4 (kcr-nsexec --pass-fd 4), nothing else new. Its output is
  * pumped as /execute pumps it (sidecar-exec.h, sidecar_live_*) until it ends,
- * answered {"status":"done", ...the fields of /execute}, or until it has sent
+ * answered {"status":"done", ...the fields of /execute, with the listing when
+ * the start asked for list_files}, or until it has sent
  * a message with calls of the client's tools, answered
  * {"status":"tool_call_required","tool_calls":[{"id":"call_<n>","name","input"}]}
  * while the program waits, blocked on its channel, with everything (pipes,

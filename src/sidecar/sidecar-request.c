@@ -125,6 +125,12 @@ static int parse_fields(json_t *root, const char *default_lang, long max_timeout
         return -1;
     if (parse_working_dir(json_object_get(root, "working_dir"), r, e) < 0)
         return -1;
+    json_t *list = json_object_get(root, "list_files");
+    if (list && !json_is_null(list)) {
+        if (!json_is_boolean(list))
+            return fail(e, 422, "list_files", "list_files must be a boolean");
+        r->list_files = json_is_true(list);
+    }
     return parse_args(json_object_get(root, "args"), r, e);
 }
 

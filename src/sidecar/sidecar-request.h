@@ -1,9 +1,12 @@
 /* sidecar-request — the body of POST /execute, parsed and validated.
  *
- * {code, lang?, timeout?, working_dir?=KCR_WORKDIR, args?: [string], stdin?: string};
- * unknown fields are ignored. A bad request names the offending field. */
+ * {code, lang?, timeout?, working_dir?=KCR_WORKDIR, args?: [string], stdin?: string,
+ *  list_files?: bool}; unknown fields are ignored (a newer kcr may send fields an
+ * older sidecar image does not know: it must still run the code). A bad request
+ * names the offending field. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -22,6 +25,9 @@ struct sidecar_request {
     size_t nargs;
     char *stdin_data; /* NULL when absent */
     size_t stdin_len;
+    /* The answer also carries the listing of GET /files?recursive=1, taken
+     * once the program is over: it saves kcr that request. */
+    bool list_files;
 };
 
 struct sidecar_request_error {

@@ -177,7 +177,7 @@ class LocalPod:
         except OSError:
             return False
 
-    def execute(self, code, lang=None, timeout=10, args=None, stdin=None):
+    def execute(self, code, lang=None, timeout=10, args=None, stdin=None, list_files=None):
         req = {"code": code, "timeout": timeout}
         if lang:
             req["lang"] = lang
@@ -185,6 +185,8 @@ class LocalPod:
             req["args"] = list(args)
         if stdin is not None:
             req["stdin"] = stdin
+        if list_files is not None:
+            req["list_files"] = list_files
         return self._json("POST", "/execute", json.dumps(req).encode(),
                           {"Content-Type": "application/json"}, timeout=timeout + 30)
 

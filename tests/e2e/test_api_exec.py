@@ -627,6 +627,9 @@ def test_request_log_line_has_stages_ms(server):
     assert all(isinstance(v, (int, float)) and v >= 0 for v in st.values()), st
     assert sum(v for k, v in st.items() if k != "total") <= st["total"] + 0.05, st
     assert st["execute"] > 0 and st["total"] <= mine[-1]["duration_ms"] + 0.05, (st, mine[-1])
+    # The listing after the run comes with /execute's answer (list_files):
+    # its time (the sidecar's walk, the parse) is list_after's, not execute's.
+    assert st["list_after"] > 0, st
 
 
 def test_control_bytes_in_output_are_truncated_not_503():

@@ -170,6 +170,35 @@ def test_pod_comes_up_isolated(podenv):
                        for c, uid in inner.values()), inner
 
 
+LIST_WRITER = r"""
+import os
+os.makedirs("/mnt/data/plots/deep", exist_ok=True)
+open("/mnt/data/out.csv", "w").write("a,b\n")
+open("/mnt/data/plots/deep/p.txt", "w").write("p")
+os.symlink("/etc", "/mnt/data/plots/etc-link")
+os.symlink("/mnt/data/out.csv", "/mnt/data/out-link.csv")
+os.mkfifo("/mnt/data/fifo")
+print("written")
+"""
+
+
+def test_execute_answers_the_listing_when_asked(podenv):
+    """A real pod (the runner, the sandbox, uid 65532): /execute with
+    list_files answers the listing GET /files?recursive=1 gives afterwards,
+    without following the program's symlinks; without it, no listing."""
+    with pod(podenv) as p:
+        r = p.execute(LIST_WRITER, timeout=20, list_files=True)
+        assert r["exit_code"] == 0 and r["stdout"] == "written\n", r
+        names = sorted(f["name"] for f in r["listing"]["files"] if f["name"] != "code.py")
+        assert names == ["out.csv", "plots/deep/p.txt"], names
+        assert r["listing"]["truncated"] is False
+        assert sorted(r["listing"]["files"], key=lambda f: f["name"]) == \
+            sorted(p.list_files(recursive=True), key=lambda f: f["name"])
+        again = p.execute("print(1)", timeout=20)
+        assert again["stdout"] == "1\n"
+        assert not {"listing", "listing_ms", "listing_error"} & set(again), again
+
+
 def test_limits_visible_in_cgroup_files(podenv):
     if not os.path.isdir(os.path.join(CG_ROOT, "memory")):
         pytest.skip("cgroup v1 memory hierarchy not mounted (pure v2 host)")

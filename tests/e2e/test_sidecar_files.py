@@ -61,6 +61,54 @@ def test_upload_list_get_delete(pod):
     assert pod.sidecar.request("DELETE", "/files/a.txt").status == 404
 
 
+def by_name(files):
+    return sorted(files, key=lambda f: f["name"])
+
+
+def test_execute_with_list_files_answers_the_listing_of_get_files(pod):
+    """list_files: /execute's answer carries the body of GET
+    /files?recursive=1 as the program left it (the walk is the same code):
+    nested files listed, symlinks (to a file, to a directory outside) and
+    FIFOs neither listed nor followed. Without it the answer is as before."""
+    r = pod.run("mkdir -p lf/nested/deeper && echo one > lf/a.txt && "
+                "echo two > lf/nested/deeper/b.txt && ln -s /etc lf/etc-link && "
+                "ln -s ../a.txt lf/nested/a-link && mkfifo lf/fifo; echo done",
+                list_files=True)
+    assert r["exit_code"] == 0 and r["stdout"] == "done\n", r
+    assert "listing_error" not in r
+    assert isinstance(r["listing_ms"], (int, float)) and r["listing_ms"] >= 0
+    listing = r["listing"]
+    assert set(listing) == {"files", "truncated"} and listing["truncated"] is False
+    got = pod.sidecar.request("GET", "/files?recursive=1").json()
+    assert by_name(listing["files"]) == by_name(got["files"])
+    assert listing["truncated"] == got["truncated"]
+    names = {f["name"]: f for f in listing["files"]}
+    assert names["lf/a.txt"]["size"] == 4 and names["lf/a.txt"]["mtime_ns"] > 0
+    assert names["lf/nested/deeper/b.txt"]["size"] == 4
+    assert not any(n.startswith("lf/etc-link") for n in names), names
+    assert not any(n.endswith(("a-link", "fifo")) for n in names), names
+    assert os.path.islink(data(pod, "lf", "etc-link"))  # it is there, just not followed
+
+    # Not asked (absent or false): no listing at all.
+    for fields in ({}, {"list_files": False}):
+        plain = pod.run("echo hi", **fields)
+        assert plain["stdout"] == "hi\n"
+        assert not {"listing", "listing_ms", "listing_error"} & set(plain), plain
+    bad = pod.execute("echo hi", list_files="yes")
+    assert bad.status == 422 and bad.json()["field"] == "list_files", bad.body
+
+
+def test_execute_lists_what_a_failing_program_left(pod):
+    """The listing comes with any result the program had: a non-zero exit
+    and a timeout too (its processes are all dead before the walk)."""
+    r = pod.run("echo partial > failed.txt; exit 3", list_files=True)
+    assert r["exit_code"] == 3
+    assert "failed.txt" in {f["name"] for f in r["listing"]["files"]}
+    r = pod.run("echo early > slow.txt; sleep 30", list_files=True, timeout=1)
+    assert r["timed_out"] is True
+    assert "slow.txt" in {f["name"] for f in r["listing"]["files"]}
+
+
 def test_files_written_by_user_code_are_listed_recursively(pod):
     pod.run("mkdir -p out/sub && echo x > out/sub/r.txt && echo yy > top.txt && "
             "ln -s /etc/passwd out/link && mkfifo out/fifo 2>/dev/null; true")

@@ -286,6 +286,40 @@ def test_timeout_after_a_tool_call():
         assert_no_process_left(pod)
 
 
+def test_list_files_comes_with_the_done_answer():
+    """A start with list_files: the done answer (brought by /continue, or
+    kept by a cancel) carries the listing of GET /files?recursive=1; the
+    pause does not; without list_files no answer has one."""
+    code = ("import os\n"
+            "os.makedirs('/mnt/data/out/sub', exist_ok=True)\n"
+            "open('/mnt/data/out/sub/r.txt', 'w').write('r')\n"
+            "os.symlink('/etc', '/mnt/data/out/etc-link')\n"
+            "v = await t()\n"
+            "open('/mnt/data/after.txt', 'w').write(str(v))\n")
+    with LocalPod("py") as pod:
+        status, r = start(pod, code, ["t"], list_files=True)
+        assert status == 200 and r["status"] == "tool_call_required", r
+        assert "listing" not in r
+        status, r = cont(pod, [ok(r["tool_calls"][0], 42)])
+        assert status == 200 and r["status"] == "done" and r["exit_code"] == 0, r
+        names = sorted(f["name"] for f in r["listing"]["files"])
+        assert "after.txt" in names and "out/sub/r.txt" in names, names
+        assert not any(n.startswith("out/etc-link") for n in names), names
+        got = pod.list_files(recursive=True)
+        assert sorted(r["listing"]["files"], key=lambda f: f["name"]) == \
+            sorted(got, key=lambda f: f["name"])
+    with LocalPod("py") as pod:
+        status, r = start(pod, "await t()\n", ["t"], list_files=True)
+        assert r["status"] == "tool_call_required", r
+        assert post(pod, "/programmatic/cancel") == (200, {"cancelled": True})
+        status, r = cont(pod, [ok({"id": "call_1"}, 1)])
+        assert status == 200 and r["status"] == "done" and r["signal"] == 9, r
+        assert isinstance(r["listing"]["files"], list), r
+    with LocalPod("py") as pod:
+        r, _ = drive(pod, start(pod, "await t()\n", ["t"]), lambda c: ok(c, 1))
+        assert not {"listing", "listing_ms", "listing_error"} & set(r), r
+
+
 # --------------------------------------------------------------------------
 # Cancel, conflicts, malformed requests
 

@@ -159,17 +159,23 @@ static void on_upload(struct pod_table *t, const struct pod_fake_request *req, i
     pod_fake_reply_json(fd, 200, json_pack("{s:[s]}", "files", name));
 }
 
-static void on_list(struct pod_table *t, int fd)
+json_t *pod_table_listing(const struct pod_table *t)
 {
     json_t *arr = json_array();
-    pthread_mutex_lock(&t->mu);
-    t->n_list++;
     for (size_t i = 0; i < t->nfiles; i++)
         json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "name", t->files[i].name, "size",
                                              (json_int_t)t->files[i].len, "mtime_ns",
                                              (json_int_t)t->files[i].mtime_ns));
+    return json_pack("{s:o, s:b}", "files", arr, "truncated", 0);
+}
+
+static void on_list(struct pod_table *t, int fd)
+{
+    pthread_mutex_lock(&t->mu);
+    t->n_list++;
+    json_t *listing = pod_table_listing(t);
     pthread_mutex_unlock(&t->mu);
-    pod_fake_reply_json(fd, 200, json_pack("{s:o, s:b}", "files", arr, "truncated", 0));
+    pod_fake_reply_json(fd, 200, listing);
 }
 
 /* GET /files/<name>?max=N (the names here need no percent-decoding). */

@@ -12,6 +12,7 @@
  * between runs. Nothing here runs user code. */
 #pragma once
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,6 +72,11 @@ void pod_table_hold_uploads(struct pod_table *t, bool hold);
  * file lands in the table) or writes (its writes land). */
 void pod_table_put_code(struct pod_table *t);
 void pod_table_put_writes(struct pod_table *t);
+
+/* With t->mu held: the table as GET /files?recursive=1 answers it
+ * ({"files", "truncated"}, new reference), for a handler whose /execute
+ * answers list_files. Not counted in n_list. */
+json_t *pod_table_listing(const struct pod_table *t);
 
 /* A pod_fake_handler (userdata: the table) for the file routes; anything
  * else is a 404. */

@@ -42,12 +42,20 @@
 
 static struct pod_table pod = POD_TABLE_INIT;
 
+/* How /execute answers list_files. */
+enum listing {
+    LISTING_SENT,  /* the listing, as a sidecar that knows the field */
+    LISTING_NONE,  /* nothing: a sidecar image older than the field */
+    LISTING_ERROR, /* "listing_error": the sidecar could not list */
+};
+
 /* /execute's side, under pod.mu. */
 static struct {
     int exec_status;  /* HTTP status of /execute (200) */
     char *exec_reply; /* its body */
     unsigned n_exec;
     char *exec_body; /* the last /execute request body */
+    enum listing listing;
 } fp;
 
 /* A new, empty pod (pods are single-use; every pod shares the one fake
@@ -59,6 +67,13 @@ static void fresh_pod(void)
     fp.n_exec = 0;
     free(fp.exec_body);
     fp.exec_body = NULL;
+    pthread_mutex_unlock(&pod.mu);
+}
+
+static void answer_listing(enum listing l)
+{
+    pthread_mutex_lock(&pod.mu);
+    fp.listing = l;
     pthread_mutex_unlock(&pod.mu);
 }
 
@@ -82,16 +97,29 @@ static void will_answer(int status, int exit_code, const char *out, size_t out_l
     will_answer_run(status, exit_code, out, out_len, err, false);
 }
 
-/* POST /execute: the code file and the program's writes land in the table. */
+/* POST /execute: the code file and the program's writes land in the table;
+ * asked for list_files, the answer carries the table after them (as
+ * fp.listing says). */
 static void on_execute(const struct pod_fake_request *req, int fd)
 {
+    json_t *body = json_loads(req->body, 0, NULL);
+    bool list = json_is_true(json_object_get(body, "list_files"));
+    json_decref(body);
     pthread_mutex_lock(&pod.mu);
     fp.n_exec++;
     free(fp.exec_body);
     fp.exec_body = xstrdup(req->body);
     pod_table_put_code(&pod);
     pod_table_put_writes(&pod);
-    char *reply = xstrdup(fp.exec_reply);
+    json_t *answer = json_loads(fp.exec_reply, 0, NULL);
+    if (list && answer && fp.listing == LISTING_SENT) {
+        json_object_set_new(answer, "listing", pod_table_listing(&pod));
+        json_object_set_new(answer, "listing_ms", json_real(0.25));
+    } else if (list && answer && fp.listing == LISTING_ERROR) {
+        json_object_set_new(answer, "listing_error", json_string("working directory unavailable"));
+    }
+    char *reply = answer ? json_dumps(answer, JSON_COMPACT) : xstrdup(fp.exec_reply);
+    json_decref(answer);
     int status = fp.exec_status;
     pthread_mutex_unlock(&pod.mu);
     pod_fake_reply(fd, status, NULL, reply, strlen(reply));
@@ -123,6 +151,7 @@ static int setup(void **state)
     pod_table_clear(&pod);
     fresh_pod();
     will_answer(200, 0, "", 0, "");
+    answer_listing(LISTING_SENT);
     return 0;
 }
 
@@ -463,7 +492,7 @@ static void test_output_files_modified_uploads(void **state)
     assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
     assert_string_equal(res.session_id, s.id);
     assert_int_equal(pod.n_put, 2);
-    assert_int_equal(pod.n_list, 2); /* before and after the run */
+    assert_int_equal(pod.n_list, 1); /* before the run; after it, /execute's answer */
     assert_int_equal(res.nfiles, 1);
     assert_string_equal(res.files[0].name, "edit.csv");
     assert_string_not_equal(res.files[0].id, edit.id);
@@ -472,6 +501,37 @@ static void test_output_files_modified_uploads(void **state)
     free(b);
     assert_int_equal(session_files(s.id), 3);
     orchestrator_response_done(&res);
+}
+
+/* The listing after the run comes with /execute's answer (list_files), so no
+ * GET /files follows; an answer without one (a sidecar image older than the
+ * field, or one that could not list) is followed by the GET, and the results
+ * are the same every way. */
+static void test_listing_in_the_answer(void **state)
+{
+    (void)state;
+    const enum listing ways[] = {LISTING_SENT, LISTING_NONE, LISTING_ERROR};
+    for (size_t i = 0; i < sizeof(ways) / sizeof(*ways); i++) {
+        fresh_pod();
+        answer_listing(ways[i]);
+        pod_table_will_write(&pod, "out.txt", "made", 4);
+        pod_table_will_write(&pod, "plots/p.png", "png", 3);
+        struct kcr_exec_request req = request("js", "1");
+        struct kcr_exec_response res;
+        assert_int_equal(orchestrator_exec(&core, &req, &res, NULL), 0);
+        json_t *sent = json_loads(fp.exec_body, 0, NULL);
+        assert_true(json_is_true(json_object_get(sent, "list_files")));
+        json_decref(sent);
+        assert_int_equal(pod.n_list, ways[i] == LISTING_SENT ? 0 : 1);
+        assert_int_equal(res.nfiles, 2);
+        assert_string_equal(res.files[0].name, "out.txt");
+        assert_string_equal(res.files[1].name, "plots/p.png");
+        assert_int_equal(pod.n_get, 2);
+        /* The listing's time is list_after's, not execute's, either way. */
+        assert_true(res.stages.list_after_ms > 0);
+        assert_true(res.stages.execute_ms >= 0);
+        orchestrator_response_done(&res);
+    }
 }
 
 /*** (e) files[] references ***/
@@ -562,6 +622,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout_line_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_files_modified_uploads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listing_in_the_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_copied_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_reference_copies_nothing, setup, teardown),
     };

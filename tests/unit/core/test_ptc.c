@@ -202,6 +202,17 @@ static void on_step(const struct pod_fake_request *req, int fd, bool start)
     if (s.done)
         pod_table_put_writes(&pod);
     char *body = xstrdup(s.body);
+    /* A done answer carries the listing when the start asked for it, as the
+     * sidecar's does (whichever step ends the run). */
+    json_t *asked = fp.start_body ? json_loads(fp.start_body, 0, NULL) : NULL;
+    json_t *answer = s.done ? json_loads(body, 0, NULL) : NULL;
+    if (json_is_object(answer) && json_is_true(json_object_get(asked, "list_files"))) {
+        json_object_set_new(answer, "listing", pod_table_listing(&pod));
+        free(body);
+        body = json_dumps(answer, JSON_COMPACT);
+    }
+    json_decref(answer);
+    json_decref(asked);
     pthread_mutex_unlock(&pod.mu);
     pod_fake_reply(fd, s.status, NULL, body, strlen(body));
     free(body);
@@ -435,6 +446,7 @@ static void test_pause_then_complete(void **state)
                         "w = await get_weather(city='SF')");
     assert_int_equal(json_integer_value(json_object_get(body, "timeout")), 30);
     assert_string_equal(json_string_value(json_object_get(body, "working_dir")), "/mnt/data");
+    assert_true(json_is_true(json_object_get(body, "list_files")));
     json_decref(body);
 
     /* Paused: one run, one pod, nothing listed or fetched yet. */
@@ -1135,6 +1147,9 @@ static void test_output_files(void **state)
     assert_string_equal(ans.exec.files[0].name, "out.csv");
     assert_string_equal(ans.exec.files[1].name, "plots/p.png");
     assert_int_equal(pod.n_get, 2);
+    /* Listed by GET before the run (an input went in), after it by the
+     * done answer (list_files). */
+    assert_int_equal(pod.n_list, 1);
     char *b = core_fixture_file_bytes(&core, &alice, s.id, ans.exec.files[0].id);
     assert_string_equal(b, "a,b\n1,2\n");
     free(b);

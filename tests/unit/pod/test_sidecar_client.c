@@ -30,6 +30,9 @@
 enum mode {
     M_READY,
     M_EXEC_OK,
+    M_EXEC_LISTED,
+    M_EXEC_LIST_ERROR,
+    M_EXEC_LIST_BAD,
     M_EXEC_BAD_TYPES,
     M_EXEC_NOT_JSON,
     M_EXEC_FLOOD,
@@ -60,6 +63,26 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A listing as a hostile sidecar may send it: two good entries, the rest
+ * unsafe or of the wrong type. */
+#define LISTING                                                                                    \
+    "{\"files\":["                                                                                 \
+    "{\"name\":\"out.png\",\"size\":10,\"mtime_ns\":5},"                                           \
+    "{\"name\":\"plots/a b.csv\",\"size\":0,\"mtime_ns\":6},"                                      \
+    "{\"name\":\"../etc/shadow\",\"size\":1,\"mtime_ns\":1},"                                      \
+    "{\"name\":\"/etc/passwd\",\"size\":1,\"mtime_ns\":1},"                                        \
+    "{\"name\":\".hidden\",\"size\":1,\"mtime_ns\":1},"                                            \
+    "{\"name\":\"a//b\",\"size\":1,\"mtime_ns\":1},"                                               \
+    "{\"name\":\"nul\\u0000x\",\"size\":1,\"mtime_ns\":1},"                                        \
+    "{\"name\":\"neg\",\"size\":-1,\"mtime_ns\":1},"                                               \
+    "{\"name\":7,\"size\":1,\"mtime_ns\":1},"                                                      \
+    "\"junk\""                                                                                     \
+    "],\"truncated\":true}"
+
+#define EXEC_RESULT                                                                                \
+    "\"exit_code\":3,\"stdout\":\"a\\u0000b\",\"stderr\":\"err\\n\",\"execution_time_ms\":12,"     \
+    "\"timed_out\":false,\"oom_killed\":true,\"signal\":null"
+
 static void reply_str(int fd, int status, const char *s)
 {
     pod_fake_reply(fd, status, NULL, s, strlen(s));
@@ -78,10 +101,14 @@ static void handler(const struct pod_fake_request *req, int fd, void *ud)
     case M_READY:
         return reply_str(fd, f->status, "{\"ready\":true}");
     case M_EXEC_OK:
+        return reply_str(fd, 200, "{" EXEC_RESULT "}");
+    case M_EXEC_LISTED:
+        return reply_str(fd, 200, "{" EXEC_RESULT ",\"listing\":" LISTING ",\"listing_ms\":2.5}");
+    case M_EXEC_LIST_ERROR:
         return reply_str(fd, 200,
-                         "{\"exit_code\":3,\"stdout\":\"a\\u0000b\",\"stderr\":\"err\\n\","
-                         "\"execution_time_ms\":12,\"timed_out\":false,\"oom_killed\":true,"
-                         "\"signal\":null}");
+                         "{" EXEC_RESULT ",\"listing_error\":\"working directory unavailable\"}");
+    case M_EXEC_LIST_BAD:
+        return reply_str(fd, 200, "{" EXEC_RESULT ",\"listing\":{\"files\":\"x\"}}");
     case M_EXEC_BAD_TYPES:
         return reply_str(fd, 200,
                          "{\"exit_code\":\"0\",\"stdout\":\"\",\"stderr\":\"\","
@@ -106,19 +133,7 @@ static void handler(const struct pod_fake_request *req, int fd, void *ud)
         return;
     }
     case M_LIST:
-        return reply_str(fd, 200,
-                         "{\"files\":["
-                         "{\"name\":\"out.png\",\"size\":10,\"mtime_ns\":5},"
-                         "{\"name\":\"plots/a b.csv\",\"size\":0,\"mtime_ns\":6},"
-                         "{\"name\":\"../etc/shadow\",\"size\":1,\"mtime_ns\":1},"
-                         "{\"name\":\"/etc/passwd\",\"size\":1,\"mtime_ns\":1},"
-                         "{\"name\":\".hidden\",\"size\":1,\"mtime_ns\":1},"
-                         "{\"name\":\"a//b\",\"size\":1,\"mtime_ns\":1},"
-                         "{\"name\":\"nul\\u0000x\",\"size\":1,\"mtime_ns\":1},"
-                         "{\"name\":\"neg\",\"size\":-1,\"mtime_ns\":1},"
-                         "{\"name\":7,\"size\":1,\"mtime_ns\":1},"
-                         "\"junk\""
-                         "],\"truncated\":true}");
+        return reply_str(fd, 200, LISTING);
     case M_LIST_HUGE: {
         /* 5 MiB of listing: over the client's 4 MiB cap. */
         size_t n = 5u << 20;
@@ -226,8 +241,64 @@ static void test_execute_request_and_result(void **state)
     assert_int_equal(res.execution_time_ms, 12);
     assert_false(res.timed_out);
     assert_true(res.oom_killed);
+    assert_false(res.listed);
     sidecar_client_result_done(&res);
     assert_null(res.stdout_data);
+}
+
+/* Only the two safe, well-typed entries of LISTING survive. */
+static void assert_listing(const struct kcr_pod_files *files)
+{
+    assert_int_equal(files->count, 2);
+    assert_string_equal(files->items[0].name, "out.png");
+    assert_int_equal(files->items[0].size, 10);
+    assert_int_equal(files->items[0].mtime_ns, 5);
+    assert_string_equal(files->items[1].name, "plots/a b.csv");
+    assert_true(files->truncated);
+}
+
+/* list_files: asked in the body only when wanted; the answer's listing goes
+ * through the checks of GET /files; an answer without a good one (an older
+ * sidecar, listing_error, a malformed listing) is still the run's result,
+ * with listed false so that the caller lists by GET. */
+static void test_execute_with_listing(void **state)
+{
+    struct fixture *f = *state;
+    struct kcr_err err = {0};
+    struct kcr_exec_req req = {.code = "x", .timeout_s = 2, .list_files = true};
+    struct kcr_exec_result res;
+
+    f->mode = M_EXEC_LISTED;
+    assert_int_equal(sidecar_client_execute(&f->pod, &req, &res, &err), 0);
+    json_t *sent = json_loadb(f->body, f->body_len, 0, NULL);
+    assert_true(json_is_true(json_object_get(sent, "list_files")));
+    json_decref(sent);
+    assert_int_equal(res.exit_code, 3);
+    assert_true(res.listed);
+    assert_listing(&res.files);
+    assert_true(res.list_ms >= 2.5 && res.list_ms < 1000);
+    sidecar_client_result_done(&res);
+    assert_null(res.files.items);
+
+    enum mode without[] = {M_EXEC_OK, M_EXEC_LIST_ERROR, M_EXEC_LIST_BAD};
+    for (size_t i = 0; i < sizeof(without) / sizeof(*without); i++) {
+        f->mode = without[i];
+        assert_int_equal(sidecar_client_execute(&f->pod, &req, &res, &err), 0);
+        assert_int_equal(res.exit_code, 3);
+        assert_string_equal(res.stderr_data, "err\n");
+        assert_false(res.listed);
+        assert_int_equal(res.files.count, 0);
+        sidecar_client_result_done(&res);
+    }
+
+    /* Not asked: not sent (an answer then stays as it always was). */
+    req.list_files = false;
+    f->mode = M_EXEC_OK;
+    assert_int_equal(sidecar_client_execute(&f->pod, &req, &res, &err), 0);
+    sent = json_loadb(f->body, f->body_len, 0, NULL);
+    assert_null(json_object_get(sent, "list_files"));
+    json_decref(sent);
+    sidecar_client_result_done(&res);
 }
 
 static void test_execute_rejects_bad_replies(void **state)
@@ -288,13 +359,7 @@ static void test_list_files(void **state)
     f->mode = M_LIST;
     assert_int_equal(sidecar_client_list_files(&f->pod, &files, &err), 0);
     assert_string_equal(f->path, "/files?recursive=1");
-    /* Only the two safe, well-typed entries survive. */
-    assert_int_equal(files.count, 2);
-    assert_string_equal(files.items[0].name, "out.png");
-    assert_int_equal(files.items[0].size, 10);
-    assert_int_equal(files.items[0].mtime_ns, 5);
-    assert_string_equal(files.items[1].name, "plots/a b.csv");
-    assert_true(files.truncated);
+    assert_listing(&files);
     sidecar_client_files_done(&files);
     assert_int_equal(files.count, 0);
 
@@ -390,6 +455,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ready_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_execute_request_and_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_execute_rejects_bad_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_execute_with_listing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_file, setup, teardown),

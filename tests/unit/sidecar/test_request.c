@@ -28,6 +28,7 @@ static void test_minimal_defaults(void **state)
     assert_string_equal(r.working_dir, "/mnt/data");
     assert_int_equal(r.nargs, 0);
     assert_null(r.stdin_data);
+    assert_false(r.list_files);
     sidecar_request_done(&r);
 }
 
@@ -38,7 +39,7 @@ static void test_all_fields(void **state)
     struct sidecar_request_error e;
     const char *body = "{\"code\": \"x\", \"lang\": \"JS\", \"timeout\": 2.5, \"working_dir\": "
                        "\"/work\", \"args\": [\"a\", \"b c\"], \"stdin\": \"in\\u0000put\", "
-                       "\"unknown\": {\"ignored\": true}}";
+                       "\"list_files\": true, \"unknown\": {\"ignored\": true}}";
     assert_int_equal(parse(body, &r, &e), 0);
     assert_string_equal(r.lang->code, "js");
     assert_int_equal(r.timeout_s, 3);
@@ -47,6 +48,21 @@ static void test_all_fields(void **state)
     assert_string_equal(r.args[1], "b c");
     assert_int_equal(r.stdin_len, 6);
     assert_memory_equal(r.stdin_data, "in\0put", 6);
+    assert_true(r.list_files);
+    sidecar_request_done(&r);
+}
+
+/* list_files: false and null are "not asked", like an absent field. */
+static void test_list_files_off(void **state)
+{
+    (void)state;
+    struct sidecar_request r;
+    struct sidecar_request_error e;
+    assert_int_equal(parse("{\"code\": \"x\", \"list_files\": false}", &r, &e), 0);
+    assert_false(r.list_files);
+    sidecar_request_done(&r);
+    assert_int_equal(parse("{\"code\": \"x\", \"list_files\": null}", &r, &e), 0);
+    assert_false(r.list_files);
     sidecar_request_done(&r);
 }
 
@@ -97,6 +113,8 @@ static void test_errors(void **state)
     expect_error("{\"code\": \"x\", \"working_dir\": \"rel/dir\"}", 422, "working_dir");
     expect_error("{\"code\": \"x\", \"working_dir\": \"/a/../b\"}", 422, "working_dir");
     expect_error("{\"code\": \"x\", \"working_dir\": \"/a/..\"}", 422, "working_dir");
+    expect_error("{\"code\": \"x\", \"list_files\": 1}", 422, "list_files");
+    expect_error("{\"code\": \"x\", \"list_files\": \"true\"}", 422, "list_files");
 }
 
 static void test_too_many_args(void **state)
@@ -123,6 +141,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test(test_all_fields),
+        cmocka_unit_test(test_list_files_off),
         cmocka_unit_test(test_nul_in_code_is_kept),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_too_many_args),
