@@ -22,7 +22,10 @@ Parts (every number is printed, nothing is asserted about speed):
   2. Throughput of print(1) at 1, 2, 4, 8 concurrent clients: kcr executions/s
      next to as many concurrent bare `python3 -c` loops, in windows ordered
      kcr, bare, bare, kcr (linear drift cancels); errors and timeouts counted;
-     CPU per execution as in 1.
+     CPU per execution as in 1. Then the whole machine's CPU per execution
+     (/proc/stat busy time less the client's own, so meaningful on a quiet
+     machine only) for kcr and bare, and kcr's split by component (CpuSplit):
+     what a fresh pod per execution costs next to a bare interpreter.
   3. Memory per warm pod once the (default) pool is full and idle: per pod the
      RSS and PSS sums of the processes in its memory cgroup
      (<mnt>/memory/<KCR_CGROUP_PARENT>/<pod id> on v1,
@@ -552,6 +555,72 @@ class ServerCpu:
         return time.monotonic() - t0
 
 
+class CpuSplit:
+    """Where the CPU of a throughput window goes, in seconds (part 2): the
+    whole machine's busy time (/proc/stat) less this client's own, and of
+    kcr's share: serve (its HTTP and core threads), manager (the pod
+    manager: creating and destroying pods), template (the fork-server:
+    answering requests, starting entrants), pods (everything in the pods'
+    cgroups: pod init, main container, sidecar, kcr-nsexec, runners,
+    programs) and the rest ("kernel": softirqs and kernel workers, e.g. the
+    network namespaces' cleanup, which no process is charged for)."""
+
+    def __init__(self, server, cpu):
+        self.cpu, self.hz = cpu, os.sysconf("SC_CLK_TCK")
+        self.serve_pid = server.proc.pid
+        self.mgr = self.tpl = None
+        for pid in self.children(self.serve_pid):
+            if self.comm(pid) == "kcr-podmgr":
+                self.mgr = pid
+        if self.mgr:
+            for pid in self.children(self.mgr):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        if b"forkserver.py" in f.read():
+                            self.tpl = pid
+                except OSError:
+                    pass
+
+    @staticmethod
+    def children(pid):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    @staticmethod
+    def comm(pid):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                return f.read().strip()
+        except OSError:
+            return ""
+
+    def proc(self, pid, children=False):
+        if not pid:
+            return 0.0
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                v = [int(x) for x in f.read().rsplit(")", 1)[1].split()[11:15]]
+        except OSError:
+            return 0.0
+        return (v[0] + v[1] + (v[2] + v[3] if children else 0)) / self.hz
+
+    def snapshot(self):
+        with open("/proc/stat") as f:
+            t = [int(x) for x in f.readline().split()[1:]]
+        busy = (sum(t[:8]) - t[3] - t[4]) / self.hz  # all but idle and iowait
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return {"machine": busy - me.ru_utime - me.ru_stime, "serve": self.proc(self.serve_pid),
+                "manager": self.proc(self.mgr), "template": self.proc(self.tpl, children=True),
+                "pods": self.cpu.pods()}
+
+    @staticmethod
+    def diff(a, b):
+        return {k: b[k] - a[k] for k in a}
+
+
 def cgroup2_mount():
     try:
         with open("/proc/self/mounts") as f:
@@ -660,12 +729,14 @@ def part_throughput(server, cpu, durations):
           f"{SECONDS / 4:.2f} s per c")
     print(f"  {'c':>2}{'kcr/s':>8}{'bare/s':>8}{'kcr/bare':>10}{'kcr n':>7}{'errors':>8}"
           f"{'timeouts':>10}{'bare n':>8}{'bad':>5}{'CPU ms/exec kcr':>17}{'bare':>7}{'x':>6}")
-    out = {}
+    out, splits = {}, {}
+    split = CpuSplit(server, cpu)
     for c in (1, 2, 4, 8):
         sessions = [server.http] + [type(server.http)() for _ in range(c - 1)]
         for sess in sessions[1:]:  # open each connection before the clock runs
             sess.get(server.url + "/health", timeout=10)
         acc = {"kcr": [0, 0.0, 0, 0, 0.0], "bare": [0, 0.0, 0, 0, 0.0]}  # n, s, err, tmo, cpu
+        machine = {"kcr": [0, 0.0], "bare": [0, 0.0]}  # executions, busy s (client's excluded)
 
         def window(kind, secs):
             cpu.wait_quiet()
@@ -692,6 +763,7 @@ def part_throughput(server, cpu, durations):
                         except subprocess.TimeoutExpired:
                             counts[k][2] += 1
             c0 = cpu.total() if kind == "kcr" else child_cpu()
+            s0 = split.snapshot()
             t0 = time.monotonic()
             ths = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(c)]
             for t in ths:
@@ -706,6 +778,15 @@ def part_throughput(server, cpu, durations):
             a[2] += sum(x[1] for x in counts)
             a[3] += sum(x[2] for x in counts)
             a[4] += (cpu.total() if kind == "kcr" else child_cpu()) - c0
+            d = split.diff(s0, split.snapshot())
+            n = sum(x[0] + x[1] for x in counts)
+            machine[kind][0] += n
+            machine[kind][1] += d["machine"]
+            if kind == "kcr":
+                parts = splits.setdefault(c, {"n": 0})
+                parts["n"] += n
+                for key, v in d.items():
+                    parts[key] = parts.get(key, 0.0) + v
 
         for kind in ("kcr", "bare", "bare", "kcr"):
             window(kind, SECONDS / 4)
@@ -716,9 +797,24 @@ def part_throughput(server, cpu, durations):
         kcpu = k[4] * 1000.0 / max(1, k[0] + k[2])
         bcpu = b[4] * 1000.0 / max(1, b[0] + b[2])
         out[c] = (ratio(krate, brate), k[2] + k[3])
+        splits[c]["bare"] = machine["bare"][1] * 1000.0 / max(1, machine["bare"][0])
         print(f"  {c:>2}{krate:>8.1f}{brate:>8.1f}{ratio(krate, brate):>10.2f}{k[0]:>7}{k[2]:>8}"
               f"{k[3]:>10}{b[0]:>8}{b[2] + b[3]:>5}{kcpu:>17.1f}{bcpu:>7.1f}"
               f"{ratio(kcpu, bcpu):>6.2f}", flush=True)
+    print("  machine CPU per execution (ms; /proc/stat busy time less this client's own), and "
+          "where kcr's goes:")
+    print(f"  {'c':>2}{'kcr':>8}{'bare':>7}{'x':>6}{'serve':>8}{'manager':>9}{'template':>10}"
+          f"{'pods':>7}{'kernel':>8}")
+    for c, sp in splits.items():
+        per = {k: v * 1000.0 / max(1, sp["n"]) for k, v in sp.items() if k not in ("n", "bare")}
+        rest = per["machine"] - per["serve"] - per["manager"] - per["template"] - per["pods"]
+        print(f"  {c:>2}{per['machine']:>8.1f}{sp['bare']:>7.1f}"
+              f"{ratio(per['machine'], sp['bare']):>6.2f}{per['serve']:>8.1f}{per['manager']:>9.1f}"
+              f"{per['template']:>10.1f}{per['pods']:>7.1f}{rest:>8.1f}")
+    print("  (serve: kcr serve's threads; manager: the pod manager; template: the fork-server "
+          "and its reaped entrants;\n   pods: the pods' cgroups (pod init, main container, "
+          "sidecar, kcr-nsexec, runner, program); kernel: the rest,\n   charged to no process: "
+          "softirqs and kernel workers such as network-namespace cleanup)")
     r4, e4 = out[4]
     print(f"  target (issue 12): c=4 kcr/bare >= 1.0 with no errors or timeouts: "
           f"{'met' if r4 >= 1.0 and not e4 else 'missed'} ({r4:.2f}, {e4} errors/timeouts)")
