@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from api_util import (leftovers_after_exit, needs_pods, server, start_server,  # noqa: F401
-                      stop_and_remove)
+from api_util import (leftovers_after_exit, needs_pods, pool_settled, server,  # noqa: F401
+                      start_server, stop_and_remove)
 from conftest import wait_for
 
 
@@ -575,6 +575,10 @@ def test_dead_warm_pod_is_replaced_before_the_run():
                 if pid:
                     return pid
             return None
+        # Warm means in the pool: a sidecar killed while its pod is still
+        # being made fails that creation instead (seen on a loaded CI
+        # machine), and the request never meets a dead pod.
+        wait_for(lambda: pool_settled(s), 30, what="the warm pool filled")
         pid = wait_for(warm_sidecar, 20, what="a warm pod's sidecar")
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, interval=0.01,
