@@ -309,14 +309,40 @@ static char *url_part(CURLU *u, CURLUPart what)
     return r;
 }
 
-/* KCR_REPLICA_URL: http(s)://host[:port], parsed by libcurl's URL API; kept
- * rebuilt from its parts, so nothing but a scheme, a host and a port ever
- * reaches a record (a path, credentials, a query are refused). */
+/* KCR_REPLICA_IP: an IPv4 or IPv6 address (a pod IP from the downward API),
+ * made http://<ip>:<PORT>; an IPv6 address needs brackets in a URL, which
+ * `http://$(POD_IP):8000` in a manifest cannot add. NULL when unset, the
+ * URL (a new string) or an error. */
+static char *replica_url_from_ip(const struct kcr_serve_config *cfg, int *rc, struct kcr_err *err)
+{
+    const char *ip = config_str("KCR_REPLICA_IP", NULL);
+    unsigned char addr[16];
+    *rc = 0;
+    if (!ip || !*ip)
+        return NULL;
+    if (inet_pton(AF_INET, ip, addr) == 1)
+        return xasprintf("http://%s:%d", ip, cfg->port);
+    if (inet_pton(AF_INET6, ip, addr) == 1)
+        return xasprintf("http://[%s]:%d", ip, cfg->port);
+    *rc = kcr_err_set(err, 0, KCR_ERR_INVALID,
+                      "KCR_REPLICA_IP: '%s' is not an IPv4 or IPv6 address", ip);
+    return NULL;
+}
+
+/* KCR_REPLICA_URL (else KCR_REPLICA_IP): http(s)://host[:port], parsed by
+ * libcurl's URL API; kept rebuilt from its parts, so nothing but a scheme, a
+ * host and a port ever reaches a record (a path, credentials, a query are
+ * refused). */
 static int load_replica(struct kcr_serve_config *cfg, struct kcr_err *err)
 {
     const char *url = config_str("KCR_REPLICA_URL", NULL);
-    if (!url || !*url)
-        return 0;
+    _cleanup_free_ char *from_ip = NULL;
+    if (!url || !*url) {
+        int r;
+        url = from_ip = replica_url_from_ip(cfg, &r, err);
+        if (!url)
+            return r;
+    }
     CURLU *u = curl_url();
     if (!u)
         return kcr_err_set(err, 0, KCR_ERR_INTERNAL, "KCR_REPLICA_URL: out of memory");

@@ -82,9 +82,9 @@ struct kcr_serve_config {
     gid_t serve_gid;                       /* KCR_SERVE_GID, defaults to the uid */
     int shutdown_grace_s;                  /* KCR_SHUTDOWN_GRACE_SECONDS, 30 */
     struct kcr_store_settings stores;      /* REDIS_*, MINIO_* (core/store-config.h) */
-    /* KCR_REPLICA_URL: how the other replicas reach this one, as
-     * scheme://host[:port] (http or https); NULL = no continuation records
-     * (core/ptc-route.h). */
+    /* KCR_REPLICA_URL (else http://KCR_REPLICA_IP:API_PORT): how the other
+     * replicas reach this one, as scheme://host[:port] (http or https);
+     * NULL = no continuation records (core/ptc-route.h). */
     char *replica_url;
 };
 

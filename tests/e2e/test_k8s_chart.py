@@ -195,18 +195,20 @@ def test_values_are_documented():
 
 def test_replica_url_from_the_pod_ip(helm):
     """With the shared metadata store, each replica tells the others where it
-    is (KCR_REPLICA_URL, docs/ptc.md): its pod IP from the downward API, on
-    the API port. With the embedded store there is nobody to tell."""
+    is (docs/ptc.md): its pod IP from the downward API as KCR_REPLICA_IP,
+    which kcr makes http://<ip>:<API_PORT> (brackets for IPv6: a manifest's
+    "http://$(POD_IP):port" cannot add them). With the embedded store there
+    is nobody to tell."""
     (c,) = one(render(helm), "Deployment")["spec"]["template"]["spec"]["containers"]
-    assert "KCR_REPLICA_URL" not in [e["name"] for e in c.get("env") or []]
-    for sets, port in ((("redis.url=redis://r:6379/0",), 8000),
-                       (("redis.host=redis.stores", "api.port=9000"), 9000)):
-        (c,) = one(render(helm, *sets), "Deployment")["spec"]["template"]["spec"]["containers"]
-        env = [e["name"] for e in c["env"]]
-        assert env.index("POD_IP") < env.index("KCR_REPLICA_URL")  # $(POD_IP) needs it first
+    assert "KCR_REPLICA_IP" not in [e["name"] for e in c.get("env") or []]
+    for sets, port in ((("redis.url=redis://r:6379/0",), "8000"),
+                       (("redis.host=redis.stores", "api.port=9000"), "9000")):
+        docs = render(helm, *sets)
+        (c,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
         by = {e["name"]: e for e in c["env"]}
-        assert by["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
-        assert by["KCR_REPLICA_URL"]["value"] == f"http://$(POD_IP):{port}"
+        assert "KCR_REPLICA_URL" not in by
+        assert by["KCR_REPLICA_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+        assert one(docs, "ConfigMap")["data"]["API_PORT"] == port
     # With a policy on who reaches the API, the replicas still reach each other.
     docs = render(helm, "networkPolicy.apiIngressFrom[0].ipBlock.cidr=10.9.0.0/16")
     api = docs[("NetworkPolicy", "rel-kcr-api")]

@@ -39,12 +39,15 @@ def redis():
 
 def replica(redis, prefix, tag, replica_url=True, **extra):
     """A replica on redis (key prefix prefix) with its own pods; with
-    KCR_REPLICA_URL its own loopback URL unless replica_url is False."""
+    KCR_REPLICA_URL its own loopback URL unless replica_url is False, or
+    with replica_url "ip" KCR_REPLICA_IP=127.0.0.1 (kcr adds API_PORT)."""
     s = Server(dict(own_pods_env(tag), REDIS_URL=redis.url, REDIS_KEY_PREFIX=prefix,
                     REDIS_SOCKET_TIMEOUT="2", API_KEYS=OTHER_KEY, MAX_EXECUTION_TIME="10",
                     PTC_CONTINUATION_TIMEOUT_SECONDS="30", PTC_MAX_PAUSED="4", **extra))
     s.port = free_port()
-    if replica_url:
+    if replica_url == "ip":
+        s.extra_env["KCR_REPLICA_IP"] = "127.0.0.1"
+    elif replica_url:
         s.extra_env["KCR_REPLICA_URL"] = f"http://127.0.0.1:{s.port}"
     return s.start()
 
@@ -52,7 +55,7 @@ def replica(redis, prefix, tag, replica_url=True, **extra):
 @pytest.fixture(scope="module")
 def pair(redis):
     a = replica(redis, "ptcx:", "ptcx-a")
-    b = replica(redis, "ptcx:", "ptcx-b")
+    b = replica(redis, "ptcx:", "ptcx-b", replica_url="ip")  # forwarded to by its IP alone
     yield a, b
     stop_and_remove(a)
     stop_and_remove(b)
@@ -93,6 +96,18 @@ def test_continuation_through_the_other_replica(pair, redis):
         assert r.status_code == 404, r.text
     # The run's records went with it.
     assert redis.command("EXISTS", token_record("ptcx:", third["continuation_token"])) == 0
+
+
+def test_replica_known_by_its_ip_is_forwarded_to(pair, redis):
+    """B has only KCR_REPLICA_IP: its records carry http://127.0.0.1:<its
+    API_PORT>, and a run paused on B is continued through A."""
+    a, b = pair
+    first = paused(start(b, "x = await t(n=5)\nprint('got', x)"), 1)
+    tok = first["continuation_token"]
+    assert redis.command("HGET", token_record("ptcx:", tok), "replica") == \
+        f"http://127.0.0.1:{b.port}"
+    done = answer(cont(a, tok, [ok_result(first["tool_calls"][0], 5)]), "completed")
+    assert done["stdout"] == "got 5\n", done
 
 
 def test_v1_prefix_and_errors_relayed(pair):
@@ -202,6 +217,12 @@ def test_without_replica_url_nothing_changes(redis):
 def test_bad_replica_url_stops_the_start(url):
     code, _, err = run_server_once({"KCR_REPLICA_URL": url})
     assert code != 0 and "KCR_REPLICA_URL" in err, err
+
+
+@pytest.mark.parametrize("ip", ["kcr-0", "10.0.0.5:8000", "[fd00::5]", "10.0.0.256"])
+def test_bad_replica_ip_stops_the_start(ip):
+    code, _, err = run_server_once({"KCR_REPLICA_IP": ip})
+    assert code != 0 and "KCR_REPLICA_IP" in err, err
 
 
 # ------------------------------------------------ LibreChat's own client

@@ -278,6 +278,44 @@ static void test_replica_url(void **state)
     unsetenv("KCR_REPLICA_URL");
 }
 
+/* KCR_REPLICA_IP: a pod IP made a URL with API_PORT, IPv6 in brackets;
+ * KCR_REPLICA_URL wins when both are set. */
+static void test_replica_ip(void **state)
+{
+    (void)state;
+    setenv("KCR_DATA_DIR", "/tmp/kcr-config-test", 1);
+    setenv("API_PORT", "8123", 1);
+    unsetenv("KCR_REPLICA_URL");
+    struct kcr_serve_config cfg;
+    struct kcr_err err = {0};
+    static const char *const good[][2] = {
+        {"10.0.0.5", "http://10.0.0.5:8123"},
+        {"fd00::5", "http://[fd00::5]:8123"},
+        {"2001:db8::1:2", "http://[2001:db8::1:2]:8123"},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        setenv("KCR_REPLICA_IP", good[i][0], 1);
+        assert_int_equal(config_load(&cfg, &err), 0);
+        assert_string_equal(cfg.replica_url, good[i][1]);
+        config_done(&cfg);
+    }
+    setenv("KCR_REPLICA_URL", "http://kcr-0:8000", 1);
+    assert_int_equal(config_load(&cfg, &err), 0);
+    assert_string_equal(cfg.replica_url, "http://kcr-0:8000");
+    config_done(&cfg);
+    unsetenv("KCR_REPLICA_URL");
+    static const char *const bad[] = {"kcr-0",      "10.0.0.5:8000", "[fd00::5]",
+                                      "10.0.0.256", "fd00::5/64",    "http://10.0.0.5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("KCR_REPLICA_IP", bad[i], 1);
+        assert_int_equal(config_load(&cfg, &err), -1);
+        assert_int_equal(err.kind, KCR_ERR_INVALID);
+        assert_non_null(strstr(err.msg, "KCR_REPLICA_IP"));
+    }
+    unsetenv("KCR_REPLICA_IP");
+    unsetenv("API_PORT");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_redis_parts_and_errors),
         cmocka_unit_test(test_s3_settings),
         cmocka_unit_test(test_replica_url),
+        cmocka_unit_test(test_replica_ip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
