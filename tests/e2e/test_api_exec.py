@@ -494,6 +494,16 @@ def test_python_state_persists_between_executions(server):
     assert r.status_code == 201
     b = ok(server.exec("print(x, inc(1))", session_id=third["session_id"]))
     assert b["stdout"] == "41 2\n" and "could not be restored" not in b["stderr"], b
+    # What pickles by itself is kept when another value does not (a
+    # generator pickles neither way); plain values alone take one pass.
+    b = ok(server.exec("import numpy as np\ng = (i for i in range(3))\ny = np.arange(3)",
+                       session_id=sid))
+    assert b["has_state"] is True
+    b = ok(server.exec("print('g' in globals(), y.sum(), np.pi > 3, inc(1))", session_id=sid))
+    assert b["stdout"] == "False 3 True 2\n", b
+    b = ok(server.exec("z = [1, 2]\nw = {'k': z}", session_id=sid))
+    b = ok(server.exec("print(w['k'] is z, y.tolist())", session_id=sid))
+    assert b["stdout"] == "True [0, 1, 2]\n", b
 
 
 @needs_pods
