@@ -17,8 +17,11 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -274,9 +277,99 @@ static int connect_addr(const struct sockaddr *addr, socklen_t len, int64_t dead
     return TAKE_FD(fd);
 }
 
+/* getaddrinfo() in a thread of its own, waited for until the deadline: the
+ * resolver's own bounds (resolv.conf: 5 s a try, two tries, up to three
+ * servers) are far longer than REDIS_SOCKET_TIMEOUT, and a connect that
+ * waits them out holds its HTTP request as long. A lookup that outlives
+ * the wait ends in its thread, which then frees what the caller left. */
+struct lookup {
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* CLOCK_MONOTONIC */
+    int refs;            /* the thread's and the caller's */
+    bool done;
+    int rc; /* getaddrinfo's */
+    struct addrinfo *res;
+    char *host, *port;
+};
+
+/* Drops one reference, mu held; unlocks it and frees on the last. */
+static void lookup_unref(struct lookup *l)
+{
+    bool last = --l->refs == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (!last)
+        return;
+    if (l->res)
+        freeaddrinfo(l->res);
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->mu);
+    free(l->host);
+    free(l->port);
+    free(l);
+}
+
+static void *lookup_run(void *arg)
+{
+    struct lookup *l = arg;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(l->host, l->port, &hints, &res);
+    pthread_mutex_lock(&l->mu);
+    l->rc = rc;
+    l->res = res;
+    l->done = true;
+    pthread_cond_signal(&l->cond);
+    lookup_unref(l);
+    return NULL;
+}
+
+/* 0 with *ret (freeaddrinfo it), -ETIMEDOUT past the deadline (a monotonic
+ * time_mono_ms), or 1 when getaddrinfo failed, with its code in *gai. */
+static int resolve(const char *host, const char *port, int64_t deadline, struct addrinfo **ret,
+                   int *gai)
+{
+    struct lookup *l = xcalloc(1, sizeof(*l));
+    l->host = xstrdup(host);
+    l->port = xstrdup(port);
+    l->refs = 2;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_attr_t ta;
+    pthread_attr_init(&ta);
+    pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int e = pthread_create(&t, &ta, lookup_run, l);
+    pthread_attr_destroy(&ta);
+    pthread_mutex_lock(&l->mu);
+    if (e != 0) {
+        l->refs = 1; /* no thread: resolve here, unbounded, rather than fail */
+        pthread_mutex_unlock(&l->mu);
+        l->rc = getaddrinfo(host, port,
+                            &(struct addrinfo){.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM},
+                            &l->res);
+        pthread_mutex_lock(&l->mu);
+        l->done = true;
+    }
+    struct timespec until = {.tv_sec = (time_t)(deadline / 1000),
+                             .tv_nsec = (long)(deadline % 1000) * 1000000L};
+    while (!l->done && pthread_cond_timedwait(&l->cond, &l->mu, &until) != ETIMEDOUT)
+        ;
+    int rc = -ETIMEDOUT;
+    if (l->done) {
+        *gai = l->rc;
+        rc = l->rc == 0 ? 0 : 1;
+        *ret = l->res;
+        l->res = NULL;
+    }
+    lookup_unref(l);
+    return rc;
+}
+
 /* The server's socket: a unix socket when host is a path, else the first
- * address of host that accepts. getaddrinfo() is bounded by the resolver's
- * own timeouts (resolv.conf), not by ours. */
+ * address of host that accepts, all before the deadline. */
 static int connect_server(struct meta_redis *r, int64_t deadline, struct kcr_err *err)
 {
     if (r->host[0] == '/') {
@@ -290,9 +383,12 @@ static int connect_server(struct meta_redis *r, int64_t deadline, struct kcr_err
     }
     char port[16];
     snprintf(port, sizeof(port), "%d", r->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    int g = getaddrinfo(r->host, port, &hints, &res);
-    if (g != 0)
+    struct addrinfo *res = NULL;
+    int g = 0, rc = resolve(r->host, port, deadline, &res, &g);
+    if (rc == -ETIMEDOUT)
+        return kcr_err_set(err, ETIMEDOUT, KCR_ERR_UNAVAILABLE,
+                           "redis resolve '%s': no answer within the socket timeout", r->host);
+    if (rc != 0)
         return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "redis resolve '%s': %s", r->host,
                            gai_strerror(g));
     int fd = -ENOENT;

@@ -21,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -451,6 +455,77 @@ static void test_wrong_settings(void **state)
     cfg.port = free_port();
     assert_null(meta_redis_open(&cfg, &err));
     assert_int_equal(err.kind, KCR_ERR_UNAVAILABLE);
+    /* A name, resolved in the lookup's own thread (::1 may come first and
+     * be refused: the next address is tried). */
+    cfg = base_config();
+    cfg.host = "localhost";
+    m = open_cfg(&cfg);
+    assert_int_equal(m->ops->ping(m, NULL), 0);
+    meta_free(m);
+}
+
+/* In a child with network and mount namespaces of its own: a name server on
+ * 127.0.0.1 that never answers (a bound UDP socket nobody reads) and a
+ * resolv.conf naming it, whose bounds (4 s a try, two tries) are far past
+ * REDIS_SOCKET_TIMEOUT. Exit status 0: the open failed as a resolve error
+ * within the timeout; 77: the namespaces cannot be made here. */
+static int slow_resolver_child(void)
+{
+    if (unshare(CLONE_NEWNS | CLONE_NEWNET) < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return 77;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return 77;
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        return 77;
+    struct sockaddr_in ns = {
+        .sin_family = AF_INET, .sin_port = htons(53), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (bind(s, (struct sockaddr *)&ns, sizeof(ns)) < 0)
+        return 77;
+    char conf[TMPDIR_SIZE + 32];
+    snprintf(conf, sizeof(conf), "%s/resolv.conf", dir);
+    FILE *f = fopen(conf, "w");
+    if (!f)
+        return 77;
+    fputs("nameserver 127.0.0.1\noptions timeout:4 attempts:2\n", f);
+    fclose(f);
+    if (mount(conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0)
+        return 77;
+    struct kcr_redis_config cfg = base_config();
+    cfg.host = "redis.kcr-resolver-test";
+    cfg.socket_timeout_ms = 1000;
+    struct kcr_err err = {0};
+    int64_t t0 = time_mono_ms();
+    struct kcr_meta *m = meta_redis_open(&cfg, &err);
+    int64_t took = time_mono_ms() - t0;
+    if (m)
+        return 1;
+    if (err.kind != KCR_ERR_UNAVAILABLE || !strstr(err.msg, "resolve"))
+        return 2;
+    return took < 2500 ? 0 : 3;
+}
+
+static void test_resolver_bounded_by_socket_timeout(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(slow_resolver_child());
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77) {
+        print_message("skipped: no network/mount namespace here\n");
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 /* One command sent on a plain socket, behind the store's back: the reply
@@ -764,6 +839,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_continuation_expires_in_redis, setup, teardown),
         cmocka_unit_test(test_hostile_replies),
         cmocka_unit_test_setup_teardown(test_wrong_settings, setup, teardown),
+        cmocka_unit_test(test_resolver_bounded_by_socket_timeout),
         cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paused_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restarted_server, setup, teardown),
