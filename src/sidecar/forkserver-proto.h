@@ -8,8 +8,10 @@
  * credentials (the template sets SO_PASSCRED), which is how the template
  * knows the pod: never from the message.
  *
- * template → init: one int32, 0 when the entrant was forked, else -errno:
- * refused, and nothing was forked (init then starts the program itself).
+ * template → init: one int32, 0 once the entrant has run and exited (the
+ * program, if it forked one, is then init's orphan; failures are on the
+ * status pipe), else -errno: refused, and nothing was started (init then
+ * starts the program itself).
  *
  * status pipe (entrant and program → init): struct forkserver_status records.
  * The program writes FORKSERVER_HELLO with its pid (in init's namespace)

@@ -290,8 +290,9 @@ static pid_t init_ask_forkserver(const struct nsexec_plan *plan, int *ret_status
 }
 
 /* The program is our child only once its parent, the entrant, has exited
- * (orphans of this namespace come to its init); until then waitpid has
- * nothing to wait for: whether it still exists. */
+ * (orphans of this namespace come to its init; the template answers only
+ * after that, but a template that answered earlier is handled too); until
+ * then waitpid has nothing to wait for: whether it still exists. */
 static bool child_alive(pid_t child)
 {
     return !(kill(child, 0) < 0 && errno == ESRCH);
