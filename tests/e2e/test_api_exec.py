@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from api_util import (leftovers_after_exit, needs_pods, pool_settled, server,  # noqa: F401
+from api_util import (exec_heavy, leftovers_after_exit, needs_pods, pool_settled, server,  # noqa: F401
                       start_server, stop_and_remove)
 from conftest import wait_for
 
@@ -317,7 +317,7 @@ def test_matplotlib_png_is_returned_byte_exact(server):
         "plt.savefig('/mnt/data/plot.png')",
         "print(hashlib.sha256(open('/mnt/data/plot.png','rb').read()).hexdigest())",
     ])
-    b = ok(server.exec(code))
+    b = ok(exec_heavy(server, code))
     assert b["stderr"] == "", b["stderr"]
     [f] = b["files"]
     assert f["name"] == "plot.png"
