@@ -89,5 +89,6 @@ ENTRYPOINT ["/usr/bin/env", "-i", \
     "MPLBACKEND=Agg", \
     "MPLCONFIGDIR=/tmp/matplotlib", \
     "PYTHONSAFEPATH=1", \
-    "PYTHONPATH=/opt/kcr/python"]
+    "PYTHONPATH=/opt/kcr/python", \
+    "OPENBLAS_NUM_THREADS=1"]
 CMD ["sleep", "infinity"]

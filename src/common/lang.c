@@ -32,7 +32,12 @@ static const struct kcr_lang langs[] = {
                 /* No script directory first on sys.path: /mnt/data/code.py would
                  * shadow the stdlib's `code` (pdb, hence sympy, import it).
                  * /opt/kcr/python/sitecustomize.py appends /mnt/data instead. */
-                "PYTHONSAFEPATH=1", "PYTHONPATH=/opt/kcr/python", NULL},
+                "PYTHONSAFEPATH=1", "PYTHONPATH=/opt/kcr/python",
+                /* OpenBLAS would start a thread per CPU of the node at `import
+                 * numpy` (the pod's CPU limit is not what it counts), each one
+                 * a process against MAX_PIDS; a fork-server runner has one
+                 * BLAS thread anyway (docs/local-pods.md). */
+                "OPENBLAS_NUM_THREADS=1", NULL},
         .time_mult = 1.0,
         .mem_mult = 1.0,
     },

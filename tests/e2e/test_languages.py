@@ -131,6 +131,17 @@ def test_python_libraries_import(api):
     assert body["stdout"].splitlines() == C.PY_LIBS_OUT, describe(body)
 
 
+def test_python_numpy_starts_no_blas_threads(api):
+    """OpenBLAS starts a thread per CPU of the node at import unless told
+    otherwise: in a pod that is one process per node CPU against MAX_PIDS.
+    The pod's environment keeps it at one thread (the reference BLAS has none)."""
+    code = ("import os, numpy\n"
+            "numpy.ones((64, 64)) @ numpy.ones((64, 64))\n"
+            "print(len(os.listdir('/proc/self/task')), os.environ.get('OPENBLAS_NUM_THREADS'))\n")
+    body = run(api, "py", code, heavy=True)
+    assert body["stdout"] == "1 1\n", describe(body)
+
+
 def test_python_pandas_csv(api):
     body = run(api, "py", C.PY_PANDAS_CSV, heavy=True)
     assert body["stdout"] == "6\n", describe(body)
