@@ -4,6 +4,10 @@
 
 #include <string.h>
 
+/* PYSTATE_MAX_BYTES as Python source. */
+#define PYSTATE_MAX_BYTES_STR "52428800"
+_Static_assert(PYSTATE_MAX_BYTES == 52428800u, "PYSTATE_MAX_BYTES_STR is PYSTATE_MAX_BYTES");
+
 /* The wrapper. Its own names live inside a function so that the user's
  * globals are exactly what the program defines. The user's code is compiled
  * with the file name the sidecar gives it and written there first, so
@@ -32,7 +36,7 @@ static const char wrapper_head[] =
     "        blob = b''\n"
     "    if len(blob) > 1:\n"
     "        try:\n"
-    "            payload = blob[1:]\n"
+    "            payload = memoryview(blob)[1:]\n"
     "            if blob[0] == 2:\n"
     "                import lz4.frame\n"
     "                payload = lz4.frame.decompress(payload)\n"
@@ -82,42 +86,56 @@ static const char wrapper_head[] =
     /* Usually every value pickles: one pass over all of them. Testing each
      * value first and then pickling them together paid twice (a matplotlib
      * figure: ~6 ms a time, its axes as much again). */
-    "    try:\n"
-    "        data = b'\\x01' + pickle.dumps(dict(keep, __kcr_modules__=mods) if mods else keep)\n"
-    "    except Exception:\n"
-    "        data = None\n"
-    "    if data is None:\n"
-    "        ok = {}\n"
-    "        for k, v in keep.items():\n"
-    "            try:\n"
-    "                pickle.dumps(v)\n"
-    "                ok[k] = v\n"
-    "                continue\n"
-    "            except Exception:\n"
-    "                pass\n"
-    "            try:\n"
-    "                if cp is None:\n"
-    "                    import cloudpickle as cp\n"
-    "                cp.dumps(v)\n"
-    "                ok[k] = v\n"
-    "            except Exception:\n"
-    "                pass\n"
-    "        keep = ok\n"
-    "        if not keep and not mods and not had:\n"
-    "            return\n"
-    "        if mods:\n"
-    "            keep['__kcr_modules__'] = mods\n"
-    "        try:\n"
-    "            data = b'\\x01' + (cp or pickle).dumps(keep)\n"
-    "        except Exception:\n"
-    "            return\n"
-    "    if len(data) > 52428800:\n"
+    "    if __kcr_dump(st, pickle, dict(keep, __kcr_modules__=mods) if mods else keep):\n"
     "        return\n"
+    "    ok = {}\n"
+    "    for k, v in keep.items():\n"
+    "        try:\n"
+    "            pickle.dumps(v)\n"
+    "            ok[k] = v\n"
+    "            continue\n"
+    "        except Exception:\n"
+    "            pass\n"
+    "        try:\n"
+    "            if cp is None:\n"
+    "                import cloudpickle as cp\n"
+    "            cp.dumps(v)\n"
+    "            ok[k] = v\n"
+    "        except Exception:\n"
+    "            pass\n"
+    "    keep = ok\n"
+    "    if not keep and not mods and not had:\n"
+    "        return\n"
+    "    if mods:\n"
+    "        keep['__kcr_modules__'] = mods\n"
+    "    __kcr_dump(st, cp or pickle, keep)\n"
+    "\n"
+    /* Streamed into the file with protocol 5: an array's bytes go from its
+     * own memory to the file, where dumps() copied them twice more (~2 ms
+     * for two 300x300 arrays). A dump that fails or outgrows the cap leaves
+     * an empty file, which the orchestrator does not keep (the session's
+     * previous state stays). */
+    "def __kcr_dump(st, mod, obj):\n"
+    "    class Capped:\n"
+    "        def __init__(self, f):\n"
+    "            self.f, self.n = f, 1\n"
+    "        def write(self, b):\n"
+    "            self.n += memoryview(b).nbytes\n"
+    "            if self.n > " PYSTATE_MAX_BYTES_STR ":\n"
+    "                raise OverflowError('state too large')\n"
+    "            return self.f.write(b)\n"
     "    try:\n"
     "        with open(st, 'wb') as f:\n"
-    "            f.write(data)\n"
+    "            f.write(b'\\x01')\n"
+    "            mod.dump(obj, Capped(f), protocol=5)\n"
+    "        return True\n"
+    "    except Exception:\n"
+    "        pass\n"
+    "    try:\n"
+    "        open(st, 'wb').close()\n"
     "    except OSError:\n"
     "        pass\n"
+    "    return False\n"
     "\n"
     "__kcr_run('";
 

@@ -504,6 +504,18 @@ def test_python_state_persists_between_executions(server):
     b = ok(server.exec("z = [1, 2]\nw = {'k': z}", session_id=sid))
     b = ok(server.exec("print(w['k'] is z, y.tolist())", session_id=sid))
     assert b["stdout"] == "True [0, 1, 2]\n", b
+    # Arrays go into the file as they are (pickle protocol 5) and come back
+    # equal; a state over the 50 MiB cap is not kept, the previous one is.
+    b = ok(server.exec("big = np.arange(200000, dtype=np.float64).reshape(400, 500)\n"
+                       "t = big.T", session_id=sid))
+    assert b["has_state"] is True and b["state_size"] > 1600000, b
+    b = ok(server.exec("print(big.sum() == 199999 * 100000, t.shape, t.flags.c_contiguous)",
+                       session_id=sid))
+    assert b["stdout"] == "True (500, 400) False\n", b
+    b = ok(server.exec("huge = bytearray(51 << 20)", session_id=sid))
+    assert b["has_state"] is False, b
+    b = ok(server.exec("print('huge' in globals(), big.shape, inc(1))", session_id=sid))
+    assert b["stdout"] == "False (400, 500) 2\n", b
 
 
 @needs_pods
