@@ -60,3 +60,32 @@ int digest_sha256_range(int fd, uint64_t off, uint64_t len, char out[65])
     hex(md, out);
     return 0;
 }
+
+/* The struct is OpenSSL's context itself: no wrapper to allocate. */
+struct digest_sha256 *digest_sha256_new(void)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return (struct digest_sha256 *)ctx;
+}
+
+void digest_sha256_update(struct digest_sha256 *d, const void *data, size_t len)
+{
+    EVP_DigestUpdate((EVP_MD_CTX *)d, data, len);
+}
+
+void digest_sha256_final_hex(struct digest_sha256 *d, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex((EVP_MD_CTX *)d, md, &n);
+    hex(md, out);
+}
+
+void digest_sha256_free(struct digest_sha256 *d)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)d);
+}

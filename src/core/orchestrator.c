@@ -200,7 +200,7 @@ static int collect_one(struct kcr_core *c, struct kcr_pod *pod, const struct kcr
     _cleanup_close_ int fd = c->blob->ops->tmpfile(c->blob, err);
     if (fd < 0)
         return -1;
-    if (sidecar_client_get_file(pod, name, fd, c->cfg->max_file_size, err) < 0)
+    if (sidecar_client_get_file(pod, name, fd, c->cfg->max_file_size, NULL, err) < 0)
         return -1;
     struct stat st;
     if (fstat(fd, &st) < 0)
@@ -304,11 +304,12 @@ static int collect_state(struct kcr_core *c, struct kcr_pod *pod, const struct k
     if (fd < 0)
         return -1;
     struct stat st;
-    if (sidecar_client_get_file(pod, PYSTATE_FILE, fd, PYSTATE_MAX_BYTES, NULL) < 0 ||
+    char hash[65];
+    if (sidecar_client_get_file(pod, PYSTATE_FILE, fd, PYSTATE_MAX_BYTES, hash, NULL) < 0 ||
         fstat(fd, &st) < 0 || st.st_size < 2)
         return 0;
     struct kcr_state_meta sm;
-    if (statestore_commit_session(c, s, fd, &sm, err) < 0)
+    if (statestore_commit_session(c, s, fd, hash, &sm, err) < 0)
         return -1;
     res->has_state = true;
     res->state_size = sm.size;

@@ -85,8 +85,11 @@ int statestore_open(struct kcr_core *c, const struct kcr_state_meta *st, uint64_
 
 /* Bytes first (len bytes from data, or fd's content of len bytes when data
  * is NULL), then the record. */
+/* The bytes are data (len of them) or else fd's, whose sha256 (hex) is
+ * fd_sha256 when the caller has it already. */
 static int commit(struct kcr_core *c, const char *owner, const char *id, const void *data,
-                  size_t len, int fd, struct kcr_state_meta *ret, struct kcr_err *err)
+                  size_t len, int fd, const char *fd_sha256, struct kcr_state_meta *ret,
+                  struct kcr_err *err)
 {
     struct kcr_state_meta st = {.size = len, .created_ms = time_wall_ms()};
     snprintf(st.owner, sizeof(st.owner), "%s", owner);
@@ -100,7 +103,11 @@ static int commit(struct kcr_core *c, const char *owner, const char *id, const v
         if (c->blob->ops->put(c->blob, key, data, len, err) < 0)
             return kcr_err_wrap(err, "save state");
     } else {
-        int r = digest_sha256_fd(fd, st.hash);
+        int r = 0;
+        if (fd_sha256)
+            snprintf(st.hash, sizeof(st.hash), "%s", fd_sha256);
+        else
+            r = digest_sha256_fd(fd, st.hash);
         if (r < 0)
             return kcr_err_set(err, -r, KCR_ERR_INTERNAL, "hash state");
         if (c->blob->ops->commit(c->blob, key, fd, err) < 0)
@@ -123,7 +130,7 @@ int statestore_save(struct kcr_core *c, const struct kcr_principal *p, const cha
      * one of the caller's sessions, so POST /state cannot be a free store. */
     if (!resolve(c, p, id, owner))
         return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "session '%s' not found", id);
-    return commit(c, owner, id, data, len, -1, ret, err);
+    return commit(c, owner, id, data, len, -1, NULL, ret, err);
 }
 
 int statestore_delete(struct kcr_core *c, const struct kcr_principal *p, const char *id,
@@ -148,12 +155,12 @@ int statestore_get_session(struct kcr_core *c, const struct kcr_session *s,
 }
 
 int statestore_commit_session(struct kcr_core *c, const struct kcr_session *s, int fd,
-                              struct kcr_state_meta *ret, struct kcr_err *err)
+                              const char *sha256, struct kcr_state_meta *ret, struct kcr_err *err)
 {
     struct stat sb;
     if (fstat(fd, &sb) < 0)
         return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "stat state");
-    return commit(c, s->owner, s->id, NULL, (size_t)sb.st_size, fd, ret, err);
+    return commit(c, s->owner, s->id, NULL, (size_t)sb.st_size, fd, sha256, ret, err);
 }
 
 int statestore_reap(struct kcr_core *c, int64_t now_ms)

@@ -42,9 +42,10 @@ int statestore_delete(struct kcr_core *c, const struct kcr_principal *p, const c
 int statestore_get_session(struct kcr_core *c, const struct kcr_session *s,
                            struct kcr_state_meta *ret, struct kcr_err *err);
 
-/* Makes the content of fd (from offset 0) the state of session s; fills ret. */
+/* Makes the content of fd (from offset 0) the state of session s; fills ret.
+ * sha256: the content's hash (hex) when the caller has it already, or NULL. */
 int statestore_commit_session(struct kcr_core *c, const struct kcr_session *s, int fd,
-                              struct kcr_state_meta *ret, struct kcr_err *err);
+                              const char *sha256, struct kcr_state_meta *ret, struct kcr_err *err);
 
 /* Removes the bytes of an unowned state of id (they live apart from the
  * session's directory); for the session reaper. */

@@ -22,6 +22,7 @@ struct sc_call {
     /* Streaming a download: */
     int out_fd;
     uint64_t max, written;
+    struct digest_sha256 *digest; /* optional: fed every byte written to out_fd */
     int write_errno;
     bool over_cap; /* the reply exceeded its cap: the callback aborted */
     char errbuf[CURL_ERROR_SIZE];

@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/fsutil.h"
 #include "common/names.h"
 #include "common/time.h"
@@ -38,6 +39,7 @@
 #define CONNECT_MS      5000L
 #define PUT_TIMEOUT_MS  120000L
 #define GET_TIMEOUT_MS  120000L
+#define DOWNLOAD_BUFFER (512L << 10)
 #define LIST_TIMEOUT_MS 30000L
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -113,6 +115,8 @@ static size_t stream_cb(char *data, size_t size, size_t n, void *ud)
         c->write_errno = -r;
         return 0;
     }
+    if (c->digest)
+        digest_sha256_update(c->digest, data, len);
     c->written += len;
     return len;
 }
@@ -562,7 +566,7 @@ void sidecar_client_files_done(struct kcr_pod_files *files)
 /*** /files/{name} download ***/
 
 int sidecar_client_get_file(const struct kcr_pod *pod, const char *name, int out_fd, uint64_t max,
-                            struct kcr_err *err)
+                            char ret_sha256[65], struct kcr_err *err)
 {
     if (!names_is_safe_path(name, NAME_DEPTH))
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "unsafe file name from pod");
@@ -576,8 +580,16 @@ int sidecar_client_get_file(const struct kcr_pod *pod, const char *name, int out
         c.out_fd = out_fd;
         c.max = max;
         curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, stream_cb);
-        r = sc_call_perform(&c, "download", err);
+        /* Fewer, larger writes than curl's 16 KiB (a 1.4 MB state: ~1 ms less). */
+        curl_easy_setopt(c.h, CURLOPT_BUFFERSIZE, DOWNLOAD_BUFFER);
+        if (ret_sha256 && !(c.digest = digest_sha256_new()))
+            r = kcr_err_set(err, ENOMEM, KCR_ERR_INTERNAL, "sha256");
     }
+    if (r == 0)
+        r = sc_call_perform(&c, "download", err);
+    if (r == 0 && ret_sha256)
+        digest_sha256_final_hex(c.digest, ret_sha256);
+    digest_sha256_free(c.digest);
     sc_call_done(&c);
     return r < 0 ? kcr_err_wrap(err, "get '%s'", name) : 0;
 }

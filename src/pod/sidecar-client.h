@@ -90,9 +90,10 @@ int sidecar_client_list_files(const struct kcr_pod *pod, struct kcr_pod_files *r
 void sidecar_client_files_done(struct kcr_pod_files *files);
 
 /* GET /files/{name}: writes the file's bytes to out_fd; fails with KCR_ERR_LIMIT
- * past max bytes and KCR_ERR_NOT_FOUND if it is not a regular file. */
+ * past max bytes and KCR_ERR_NOT_FOUND if it is not a regular file. With
+ * ret_sha256, also the bytes' sha256 (hex), hashed as they arrive. */
 int sidecar_client_get_file(const struct kcr_pod *pod, const char *name, int out_fd, uint64_t max,
-                            struct kcr_err *err);
+                            char ret_sha256[65], struct kcr_err *err);
 
 /*** Programmatic tool calling (sidecar POST /programmatic...) ***/
 

@@ -23,6 +23,7 @@
 #include "common/xalloc.h"
 #include "fakes/pod-fake.h"
 #include "pod/sidecar-client.h"
+#include "common/digest.h"
 
 #define MAX_OUTPUT 1000 /* MAX_OUTPUT_SIZE for this test: execute replies cap at ~12 KiB */
 
@@ -381,15 +382,20 @@ static void test_get_file(void **state)
     struct kcr_err err = {0};
     int fd = memfd();
     f->mode = M_FILE;
-    assert_int_equal(sidecar_client_get_file(&f->pod, "plots/a b%.png", fd, 100, &err), 0);
+    char sha[65];
+    assert_int_equal(sidecar_client_get_file(&f->pod, "plots/a b%.png", fd, 100, sha, &err), 0);
     assert_string_equal(f->path, "/files/plots/a%20b%25.png?max=100");
     char got[32] = {0};
     assert_int_equal(pread(fd, got, sizeof(got), 0), 16);
     assert_string_equal(got, "0123456789abcdef");
+    /* The hash taken on the way is the bytes' sha256. */
+    char want[65];
+    digest_sha256_hex(got, 16, want);
+    assert_string_equal(sha, want);
 
     /* Past max: the stream is cut, the error is a limit. */
     int fd2 = memfd();
-    assert_int_equal(sidecar_client_get_file(&f->pod, "big.bin", fd2, 10, &err), -1);
+    assert_int_equal(sidecar_client_get_file(&f->pod, "big.bin", fd2, 10, NULL, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_LIMIT);
     assert_true(lseek(fd2, 0, SEEK_END) <= 10);
 
@@ -397,10 +403,10 @@ static void test_get_file(void **state)
     int fd3 = memfd();
     f->mode = M_STATUS;
     f->status = 404;
-    assert_int_equal(sidecar_client_get_file(&f->pod, "missing.txt", fd3, 100, &err), -1);
+    assert_int_equal(sidecar_client_get_file(&f->pod, "missing.txt", fd3, 100, NULL, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_NOT_FOUND);
     f->status = 413;
-    assert_int_equal(sidecar_client_get_file(&f->pod, "huge.txt", fd3, 100, &err), -1);
+    assert_int_equal(sidecar_client_get_file(&f->pod, "huge.txt", fd3, 100, sha, &err), -1);
     assert_int_equal(err.kind, KCR_ERR_LIMIT);
     assert_int_equal(lseek(fd3, 0, SEEK_END), 0);
 
@@ -408,7 +414,7 @@ static void test_get_file(void **state)
     unsigned before = pod_fake_sidecar_requests(f->sc);
     static const char *const bad[] = {"../x", "/etc/shadow", "a/../../b", ".env", "", "a//b"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(sidecar_client_get_file(&f->pod, bad[i], fd3, 100, &err), -1);
+        assert_int_equal(sidecar_client_get_file(&f->pod, bad[i], fd3, 100, NULL, &err), -1);
         assert_int_equal(err.kind, KCR_ERR_INVALID);
     }
     assert_int_equal(pod_fake_sidecar_requests(f->sc), before);
