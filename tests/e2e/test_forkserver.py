@@ -606,6 +606,34 @@ def test_signal_dispositions_same_as_python():
     assert forked == fresh
 
 
+PLOT = (
+    "import hashlib, os, matplotlib\n"
+    "import matplotlib.pyplot as plt\n"
+    "print(plt.get_fignums(), matplotlib.get_backend(), plt.isinteractive())\n"
+    "fig, ax = plt.subplots()\n"
+    "ax.plot([1, 2, 3], [1, 4, 9], label='squares')\n"
+    "ax.set_title('Title ü')\n"
+    "ax.legend()\n"
+    "fig.savefig('plot.png', metadata={'Software': None})\n"
+    "print(fig.number, plt.get_fignums())\n"
+    "print(hashlib.sha256(open('plot.png', 'rb').read()).hexdigest(), os.getpid())\n"
+)
+
+
+def test_plot_same_as_python():
+    # The template draws a figure of its own before it forks (to warm the
+    # font and PNG caches): a program's plot, its figure number and pyplot's
+    # state must come out exactly as in a fresh interpreter.
+    with warm_pod({"PRELOAD_PY": DEFAULT_PRELOAD}) as pod:
+        forked = pod.execute(PLOT)
+        fresh = pod.execute(PLOT)
+    assert forked["stderr"] == "" and fresh["stderr"] == "", (forked, fresh)
+    f_lines, p_lines = forked["stdout"].splitlines(), fresh["stdout"].splitlines()
+    assert f_lines[-1].split()[1] == str(FORKED_PID) and p_lines[-1].split()[1] == "2"
+    assert f_lines[:2] == p_lines[:2] == ["[] agg False", "1 [1]"], (f_lines, p_lines)
+    assert f_lines[-1].split()[0] == p_lines[-1].split()[0], (f_lines, p_lines)
+
+
 # --------------------------------------------------------------------------
 # 8. FORKSERVER=false: the plain runner
 
