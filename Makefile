@@ -170,7 +170,8 @@ $(BUILD)/kcr-nsexec: $(BUILD)/obj/sidecar/main-nsexec.o $(NSEXEC_LIBS)
 # privileged steps of its children, and the sandbox code they share with
 # kcr-nsexec. Position-independent, only its API exported, and never built
 # with sanitizers (their runtime cannot be loaded into python).
-FORKSERVER_SRCS := src/sidecar/forkserver-child.c src/sandbox/caps.c src/sandbox/seccomp.c \
+FORKSERVER_SRCS := src/sidecar/forkserver-child.c src/sidecar/forkserver-arena.c \
+                   src/sandbox/caps.c src/sandbox/seccomp.c \
                    src/sandbox/rlimit.c
 FORKSERVER_OBJS := $(patsubst src/%.c,$(BUILD)/pic/%.o,$(FORKSERVER_SRCS))
 $(BUILD)/pic/%.o: src/%.c

@@ -213,6 +213,29 @@ def _reap():
         pass
 
 
+class _ArenaAllocator(ctypes.Structure):
+    """CPython's PyObjectArenaAllocator."""
+    _fields_ = [("ctx", ctypes.c_void_p), ("alloc", ctypes.c_void_p), ("free", ctypes.c_void_p)]
+
+
+def _arenas(lib):
+    """Puts the objects the preload makes into one region that _huge_pages
+    can back with 2 MiB pages (src/sidecar/forkserver-arena.h). The region is
+    address space reserved without a commit charge, which strict overcommit
+    (vm.overcommit_memory=2) would charge to the template and every fork of
+    it: there CPython keeps its own arenas."""
+    try:
+        with open("/proc/sys/vm/overcommit_memory") as f:
+            strict = f.read().strip() == "2"
+    except OSError:
+        strict = True
+    if strict or lib.forkserver_arena_reserve() != 0:
+        return
+    alloc = _ArenaAllocator(None, ctypes.cast(lib.forkserver_arena_alloc, ctypes.c_void_p),
+                            ctypes.cast(lib.forkserver_arena_free, ctypes.c_void_p))
+    ctypes.pythonapi.PyObject_SetArenaAllocator(ctypes.byref(alloc))
+
+
 def _huge_pages():
     """Backs the template's anonymous heap with 2 MiB pages (MADV_COLLAPSE,
     Linux 6.1+; elsewhere nothing happens): every fork copies, and every
@@ -253,6 +276,7 @@ def main():
         _log("bad cgroup configuration, or the seccomp filter failed to compile")
         return None
     listener = socket.socket(fileno=int(opts["socket"]))
+    _arenas(lib)
     _preload(opts["preload"])
     # Everything imported so far is never collected: a collection in a child
     # would otherwise write to (and so copy) every page of the heap.

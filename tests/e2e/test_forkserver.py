@@ -124,6 +124,28 @@ def test_runner_is_a_fork_of_the_preloaded_template(fs_server):
     assert b["stdout"] == f"{FIVE!r}\n-c\n", b
 
 
+def _strict_overcommit():
+    with open("/proc/sys/vm/overcommit_memory") as f:
+        return f.read().strip() == "2"
+
+
+def test_preloaded_objects_live_in_one_region(fs_server):
+    # The template serves CPython's arenas from one region so that they can
+    # be backed by 2 MiB pages (src/sidecar/forkserver-arena.h): an object
+    # the preload made (numpy.mean, a function) sits in one anonymous mapping
+    # of at least 256 MiB, where each arena was a 1 MiB mapping of its own.
+    if _strict_overcommit():
+        pytest.skip("vm.overcommit_memory=2: the template keeps CPython's own arenas")
+    b = run(fs_server, "import numpy\n"
+                       "a = id(numpy.mean)\n"
+                       "for line in open('/proc/self/maps'):\n"
+                       "    f = line.split()\n"
+                       "    lo, hi = (int(x, 16) for x in f[0].split('-'))\n"
+                       "    if lo <= a < hi:\n"
+                       "        print(hi - lo >= 256 << 20, len(f) == 5, f[1])\n")
+    assert b["stdout"] == "True True rw-p\n", b
+
+
 # --------------------------------------------------------------------------
 # 2. Single use: nothing of one run reaches the next
 
