@@ -121,6 +121,13 @@ static int v1_kill_rounds(const struct kcr_cgroup *cg, struct kcr_err *err)
     if (!procs)
         return 0;
     for (int round = 0; round < 400; round++) {
+        /* Usually nobody is left (cgroup.kill came first, or the pod had
+         * ended): then no freeze. Freezing the first cgroup system-wide and
+         * thawing the last one each patch the kernel's code on every CPU
+         * (a static key): ~1 % of all CPU at 4 clients of print(1). */
+        if (cgroup_procs_count(procs) == 0 &&
+            (!freezer || freezer == procs || cgroup_procs_count(freezer) == 0))
+            return 0;
         if (freezer && cgroup_write(freezer, "freezer.state", "FROZEN", NULL) == 0)
             (void)freezer_wait(freezer, "FROZEN");
         long n = cgroup_procs_kill(freezer ? freezer : procs);
