@@ -43,6 +43,12 @@ int sq_exec_locked(sqlite3 *db, const char *sql, const char *types, const void *
 /* The same under s's lock. */
 int sq_exec_stmt(struct meta_sqlite *s, const char *sql, const char *types, const void *const *args,
                  int *ret_changes, struct kcr_err *err);
+/* The same, committed without an fsync (WAL, synchronous=NORMAL): it survives
+ * kcr's crash at once and a power loss with the next fsynced commit (the WAL
+ * is synced as a whole). For writes whose loss in a power cut costs nothing
+ * a user can tell: a session that holds nothing yet, a last-use time. */
+int sq_exec_stmt_unsynced(struct meta_sqlite *s, const char *sql, const char *types,
+                          const void *const *args, int *ret_changes, struct kcr_err *err);
 /* sqls[0..n), each bound to args, in one transaction under one lock hold. */
 int sq_exec_tx(struct meta_sqlite *s, const char *const *sqls, size_t n, const char *types,
                const void *const *args, struct kcr_err *err);

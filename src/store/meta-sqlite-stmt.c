@@ -62,6 +62,19 @@ int sq_exec_stmt(struct meta_sqlite *s, const char *sql, const char *types, cons
     return r;
 }
 
+int sq_exec_stmt_unsynced(struct meta_sqlite *s, const char *sql, const char *types,
+                          const void *const *args, int *ret_changes, struct kcr_err *err)
+{
+    pthread_mutex_lock(&s->lock);
+    /* Per connection and free of I/O: back to FULL before anyone else's
+     * statement can run on it. */
+    (void)sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    int r = sq_exec_locked(s->db, sql, types, args, ret_changes, err);
+    (void)sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
 /* Runs the statements sqls[0..n) (each bound to the same args) in one
  * transaction under one lock hold: a crash leaves all or nothing, and no
  * other thread's statement lands inside it. */

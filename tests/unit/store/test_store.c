@@ -22,6 +22,7 @@
 #include "fakes/tmpdir.h"
 #include "store/blob-fs.h"
 #include "store/meta-sqlite.h"
+#include "store/meta-sqlite-internal.h"
 
 #include "meta-cases.h"
 
@@ -133,6 +134,39 @@ static void read_blob(struct kcr_blob *b, const char *key, const char *want)
     close(fd);
 }
 
+static long synchronous_of(struct kcr_meta *m)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(ms(m)->db, "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long v = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Sessions are created and touched without an fsync of their own; the
+ * connection is back at synchronous=FULL for everything else, and the rows
+ * are there after a reopen. */
+static void test_session_writes_unsynced_others_full(void **state)
+{
+    (void)state;
+    struct kcr_meta *m = open_meta();
+    assert_int_equal(synchronous_of(m), 2); /* FULL */
+    struct kcr_session s = {.created_ms = 1, .last_activity_ms = 1};
+    snprintf(s.id, sizeof(s.id), "%s", "AAAAAAAAAAAAAAAAAAAAA");
+    snprintf(s.owner, sizeof(s.owner), "%s", "k:test");
+    assert_int_equal(m->ops->session_create(m, &s, NULL), 0);
+    assert_int_equal(synchronous_of(m), 2);
+    assert_int_equal(m->ops->session_touch(m, s.id, 5, NULL), 0);
+    assert_int_equal(synchronous_of(m), 2);
+    meta_free(m);
+    m = open_meta();
+    struct kcr_session got;
+    assert_int_equal(m->ops->session_get(m, s.id, 2, &got, NULL), 0);
+    assert_int_equal(got.last_activity_ms, 5);
+    meta_free(m);
+}
+
 static void test_blob_commit_replace_remove(void **state)
 {
     (void)state;
@@ -210,6 +244,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         META_CASES(setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_unowned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_writes_unsynced_others_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_commit_replace_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_refuses_unsafe_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_sweeps_crash_leftovers, setup, teardown),
