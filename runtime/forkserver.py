@@ -229,7 +229,10 @@ def _arenas(lib):
             strict = f.read().strip() == "2"
     except OSError:
         strict = True
-    if strict or lib.forkserver_arena_reserve() != 0:
+    r = 0 if strict else lib.forkserver_arena_reserve()
+    if strict or r != 0:
+        _log("no arena region (%s): CPython's own arenas" %
+             ("vm.overcommit_memory=2" if strict else os.strerror(-r)))
         return
     alloc = _ArenaAllocator(None, ctypes.cast(lib.forkserver_arena_alloc, ctypes.c_void_p),
                             ctypes.cast(lib.forkserver_arena_free, ctypes.c_void_p))

@@ -143,6 +143,9 @@ def test_preloaded_objects_live_in_one_region(fs_server):
                        "    lo, hi = (int(x, 16) for x in f[0].split('-'))\n"
                        "    if lo <= a < hi:\n"
                        "        print(hi - lo >= 256 << 20, len(f) == 5, f[1])\n")
+    refused = [l for l in fs_server.stderr_lines if "no arena region" in l]
+    if refused:  # e.g. an RLIMIT_AS too small for the reservation: slower, not unsafe
+        pytest.skip("the template could not reserve its arena region: " + refused[0].strip())
     assert b["stdout"] == "True True rw-p\n", b
 
 

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
 
@@ -32,10 +33,21 @@ static size_t mapping_size(const void *p)
     return size;
 }
 
+/* A machine that refuses the reservation (a small RLIMIT_AS, say) leaves
+ * CPython's own arenas in use: slower, not wrong. Skipped there, saying so. */
+static bool reserved(void)
+{
+    int r = forkserver_arena_reserve();
+    if (r < 0)
+        fprintf(stderr, "skipped: the region cannot be reserved here: %s\n", strerror(-r));
+    return r == 0;
+}
+
 static void test_arenas_are_contiguous_and_reused(void **state)
 {
     (void)state;
-    assert_int_equal(forkserver_arena_reserve(), 0);
+    if (!reserved())
+        skip();
     assert_int_equal(forkserver_arena_reserve(), 0); /* once only */
     char *a = forkserver_arena_alloc(NULL, ARENA);
     char *b = forkserver_arena_alloc(NULL, ARENA);
@@ -64,7 +76,8 @@ static void test_arenas_are_contiguous_and_reused(void **state)
 static void test_full_region_falls_back_to_mmap(void **state)
 {
     (void)state;
-    assert_int_equal(forkserver_arena_reserve(), 0);
+    if (!reserved())
+        skip();
     char *first = forkserver_arena_alloc(NULL, ARENA);
     size_t region = mapping_size(first);
     /* Fill the region (freed slots first, then the rest). */
