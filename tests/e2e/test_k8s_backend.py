@@ -144,10 +144,17 @@ def test_simulated_api_server_restart_during_watch(sim, replicas):
     # A change after the restart reaches the replica through the new watch:
     # delete the warm pods behind its back; it must notice and refill.
     sim.wait(lambda: [p for p in sim.live("warm", "py") if p["phase"] == "Running"], 60, "warm")
+    # Counted before the deletes: the refill can come before a count taken
+    # after them (one CI run lost that race). The new pod's name proves the
+    # refill answers the deletes.
+    before = r.health()["created"]
+    deleted = set()
     for p in sim.live("warm", "py"):
         assert sim.delete(p["name"]).status_code == 200
-    before = r.health()["created"]
-    sim.wait(lambda: r.health()["created"] > before, 30, "refill after external delete")
+        deleted.add(p["name"])
+    sim.wait(lambda: r.health()["created"] > before and
+             [p for p in sim.live("warm", "py") if p["name"] not in deleted], 30,
+             "refill after external delete")
     assert r.health()["status"] == "healthy"
     assert r.exec("print(3)")["stdout"] == "3\n"
 
