@@ -1,8 +1,8 @@
 /* pod-local — the local backend: the unprivileged side of the pod manager.
  *
  * Every pod operation is one request to the manager (podmgr-client.c) over the
- * socketpair, serialized by a mutex (the pool creates pods from a background
- * thread while handlers destroy them). Readiness is the sidecar's own
+ * socketpair; requests from several threads (the pool's workers create and
+ * destroy pods in parallel) are in flight together. Readiness is the sidecar's own
  * GET /ready answering 200 over its unix socket. */
 #include "pod/pod-local.h"
 
@@ -29,9 +29,7 @@
 struct pod_local {
     struct kcr_pod_backend super;
     struct kcr_pod_local_config cfg;
-    pthread_mutex_t lock;
-    int fd;
-    pid_t mgr_pid;
+    struct podmgr_client *mgr;
     enum kcr_cgroup_mode cg_mode;
     unsigned long created, failed, live;
 };
@@ -43,105 +41,6 @@ struct local_pod {
     unsigned magic;
     char *working_dir;
 };
-
-/*** Configuration ***/
-
-static char *exe_dir(void)
-{
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n <= 0)
-        return xstrdup(".");
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    return xstrdup(buf);
-}
-
-static int parse_cpus(long *ret, struct kcr_err *err)
-{
-    const char *v = config_str("MAX_CPUS", "1.0");
-    char *end = NULL;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno || end == v || *end || d < 0.01 || d > 1024)
-        return kcr_err_set(err, 0, KCR_ERR_INVALID, "MAX_CPUS: '%s' is not a number in 0.01..1024",
-                           v);
-    *ret = (long)(d * 1000 + 0.5);
-    return 0;
-}
-
-int pod_local_config_from_env(struct kcr_pod_local_config *cfg, struct kcr_err *err)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    _cleanup_free_ char *dir = exe_dir();
-    cfg->rootless = geteuid() != 0;
-    if (cfg->rootless) {
-        _cleanup_free_ char *def = xasprintf("/tmp/kcr-%u", (unsigned)getuid());
-        cfg->run_dir = xstrdup(config_str("KCR_RUN_DIR", def));
-    } else {
-        cfg->run_dir = xstrdup(config_str("KCR_RUN_DIR", "/run/kcr"));
-    }
-    _cleanup_free_ char *rt = xasprintf("%s/runtime", dir);
-    _cleanup_free_ char *sc = xasprintf("%s/kcr-sidecar", dir);
-    _cleanup_free_ char *ne = xasprintf("%s/kcr-nsexec", dir);
-    _cleanup_free_ char *fl = xasprintf("%s/kcr-forkserver.so", dir);
-    cfg->runtime_dir = xstrdup(config_str("KCR_RUNTIME_DIR", rt));
-    cfg->sidecar_bin = xstrdup(config_str("KCR_SIDECAR_BIN", sc));
-    cfg->nsexec_bin = xstrdup(config_str("KCR_NSEXEC_BIN", ne));
-    cfg->cgroup_parent = xstrdup(config_str("KCR_CGROUP_PARENT", "kcr"));
-    cfg->forkserver_lib = xstrdup(config_str("KCR_FORKSERVER_LIB", fl));
-    /* "none": a template that imports nothing (the interpreter start-up is
-     * still saved); empty means the default, as for every variable. */
-    const char *preload = config_str("PRELOAD_PY", LANG_PRELOAD_PY_DEFAULT);
-    cfg->preload_py = xstrdup(strcmp(preload, "none") ? preload : "");
-    if (config_bool("FORKSERVER", !cfg->rootless, &cfg->forkserver, err) < 0 ||
-        config_long("FORKSERVER_WAIT_MS", 30000, 0, 600000, &cfg->forkserver_wait_ms, err) < 0 ||
-        config_long("MAX_MEMORY_MB", 512, 16, 1 << 20, &cfg->memory_mb, err) < 0 ||
-        config_long("MAX_PIDS", 256, 8, 1 << 22, &cfg->pids_max, err) < 0 ||
-        parse_cpus(&cfg->cpu_millis, err) < 0 ||
-        config_long("POD_TMP_MB", 256, 1, 1 << 20, &cfg->tmp_mb, err) < 0 ||
-        config_long("POD_DATA_MB", 512, 1, 1 << 20, &cfg->data_mb, err) < 0 ||
-        config_long("POD_READY_TIMEOUT_MS", 10000, 100, 600000, &cfg->ready_ms, err) < 0) {
-        pod_local_config_done(cfg);
-        return -1;
-    }
-    if (cfg->rootless)
-        cfg->forkserver = false; /* it needs root to enter pods */
-    if (cfg->run_dir[0] != '/' || cfg->runtime_dir[0] != '/' || cfg->sidecar_bin[0] != '/' ||
-        cfg->nsexec_bin[0] != '/') {
-        pod_local_config_done(cfg);
-        return kcr_err_set(err, 0, KCR_ERR_INVALID,
-                           "KCR_RUN_DIR, KCR_RUNTIME_DIR, KCR_SIDECAR_BIN and KCR_NSEXEC_BIN "
-                           "must be absolute paths");
-    }
-    return 0;
-}
-
-void pod_local_config_done(struct kcr_pod_local_config *cfg)
-{
-    free(cfg->run_dir);
-    free(cfg->runtime_dir);
-    free(cfg->sidecar_bin);
-    free(cfg->nsexec_bin);
-    free(cfg->cgroup_parent);
-    free(cfg->forkserver_lib);
-    free(cfg->preload_py);
-    memset(cfg, 0, sizeof(*cfg));
-}
-
-static void config_copy(struct kcr_pod_local_config *dst, const struct kcr_pod_local_config *src)
-{
-    *dst = *src;
-    dst->run_dir = xstrdup(src->run_dir);
-    dst->runtime_dir = xstrdup(src->runtime_dir);
-    dst->sidecar_bin = xstrdup(src->sidecar_bin);
-    dst->nsexec_bin = xstrdup(src->nsexec_bin);
-    dst->cgroup_parent = xstrdup(src->cgroup_parent);
-    dst->forkserver_lib = xstrdup(src->forkserver_lib);
-    dst->preload_py = xstrdup(src->preload_py);
-}
 
 /*** Readiness ***/
 
@@ -192,12 +91,7 @@ static int wait_ready(const struct kcr_pod *pod, long timeout_ms, struct kcr_err
 static int call(struct pod_local *pl, enum podmgr_op op, const char *arg, struct podmgr_resp *resp,
                 struct kcr_err *err)
 {
-    struct podmgr_req req = {.op = op};
-    snprintf(req.arg, sizeof(req.arg), "%s", arg);
-    pthread_mutex_lock(&pl->lock);
-    int r = podmgr_call(pl->fd, &req, resp, err);
-    pthread_mutex_unlock(&pl->lock);
-    return r;
+    return podmgr_call(pl->mgr, op, arg, resp, err);
 }
 
 static void local_destroy(struct kcr_pod_backend *be, struct kcr_pod *pod)
@@ -245,7 +139,7 @@ static struct kcr_pod *local_create(struct kcr_pod_backend *be, const struct kcr
 static json_t *local_health(struct kcr_pod_backend *be)
 {
     struct pod_local *pl = (struct pod_local *)be;
-    bool alive = waitpid(pl->mgr_pid, NULL, WNOHANG) == 0;
+    bool alive = podmgr_alive(pl->mgr);
     const char *status = !alive ? "unhealthy" : pl->cfg.rootless ? "degraded" : "healthy";
     return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:{s:I, s:I, s:f}}", "status", status,
                      "isolation", pl->cfg.rootless ? "rootless" : "namespaces+cgroups", "cgroups",
@@ -260,12 +154,7 @@ static void local_free(struct kcr_pod_backend *be)
     struct pod_local *pl = (struct pod_local *)be;
     if (!pl)
         return;
-    /* Closing the socket makes the manager destroy every pod and exit. */
-    pl->fd = safe_close(pl->fd);
-    if (pl->mgr_pid > 0)
-        while (waitpid(pl->mgr_pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    pthread_mutex_destroy(&pl->lock);
+    pl->mgr = podmgr_stop(pl->mgr); /* it destroys every pod */
     pod_local_config_done(&pl->cfg);
     free(pl);
 }
@@ -283,12 +172,9 @@ struct kcr_pod_backend *pod_local_new(const struct kcr_pod_local_config *cfg, st
     (void)curl_init_once(NULL);
     struct pod_local *pl = xcalloc(1, sizeof(*pl));
     pl->super.ops = &local_ops;
-    config_copy(&pl->cfg, cfg);
-    pthread_mutex_init(&pl->lock, NULL);
-    pl->fd = -1;
-    pl->mgr_pid = podmgr_start(&pl->cfg, &pl->fd, err);
-    if (pl->mgr_pid < 0) {
-        pl->mgr_pid = 0;
+    pod_local_config_copy(&pl->cfg, cfg);
+    pl->mgr = podmgr_start(&pl->cfg, err);
+    if (!pl->mgr) {
         local_free(&pl->super);
         return NULL;
     }

@@ -19,6 +19,7 @@ struct kcr_pod_local_config {
     char *runtime_dir;       /* KCR_RUNTIME_DIR, default <dir of kcr>/runtime */
     char *sidecar_bin;       /* KCR_SIDECAR_BIN, default <dir of kcr>/kcr-sidecar */
     char *nsexec_bin;        /* KCR_NSEXEC_BIN, default <dir of kcr>/kcr-nsexec */
+    char *podmgr_bin;        /* KCR_PODMGR_BIN, default <dir of kcr>/kcr-podmgr */
     char *cgroup_parent;     /* KCR_CGROUP_PARENT, default "kcr" */
     long memory_mb;          /* MAX_MEMORY_MB, default 512 (times the language's mem_mult) */
     long pids_max;           /* MAX_PIDS, default 256 */
@@ -41,6 +42,9 @@ struct kcr_pod_local_config {
 /* Reads the settings above from the environment; fails naming a bad variable. */
 int pod_local_config_from_env(struct kcr_pod_local_config *cfg, struct kcr_err *err);
 void pod_local_config_done(struct kcr_pod_local_config *cfg);
+/* dst becomes a deep copy of src (free with pod_local_config_done). */
+void pod_local_config_copy(struct kcr_pod_local_config *dst,
+                           const struct kcr_pod_local_config *src);
 
 /* Starts the pod manager and returns the backend. Fails with the manager's
  * own start-up error (cgroups unavailable, kcr-sidecar or kcr-nsexec missing,

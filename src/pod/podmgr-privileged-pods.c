@@ -40,6 +40,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/net.h"
@@ -290,33 +291,24 @@ static int pod_teardown(struct podmgr *m, struct pod_entry *p, struct kcr_err *e
     return r;
 }
 
-/* Reads the children's error pipe until EOF (every exec happened) or a
- * message (a step failed), bounded by SPAWN_TIMEOUT_MS. */
-static int wait_spawned(int fd, struct kcr_err *err)
+/* Reads what the children's error pipe has (poll said it is readable): 1 =
+ * nothing yet, 0 = EOF (every exec happened, the sidecar listens), -1 = a
+ * step failed and said why. A failing step writes its whole message at once
+ * (< PIPE_BUF, so atomic): it is reported without waiting for the others. */
+static int read_spawned(int fd, struct kcr_err *err)
 {
     char msg[300];
-    size_t len = 0;
-    for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int r = poll(&pfd, 1, SPAWN_TIMEOUT_MS);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0)
-            return kcr_err_set(err, 0, KCR_ERR_TIMEOUT, "pod processes did not start within %d ms",
-                               SPAWN_TIMEOUT_MS);
-        ssize_t n = read(fd, msg + len, sizeof(msg) - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        /* A failing step writes its whole message at once (< PIPE_BUF, so
-         * atomic): report it now rather than waiting for the other writers. */
-        len += (size_t)n;
-        break;
-    }
-    if (len == 0)
+    ssize_t n;
+    do
+        n = read(fd, msg, sizeof(msg) - 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return 1;
+    if (n == 0)
         return 0;
-    msg[len] = '\0';
+    if (n < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "read the pod's start-up pipe");
+    msg[n] = '\0';
     return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "%s", msg);
 }
 
@@ -329,6 +321,10 @@ static int wait_socket(const char *path, struct pod_entry *p, long timeout_ms, s
     for (long waited_us = 0; waited_us < timeout_ms * 1000;) {
         if (access(path, F_OK) == 0)
             return 0;
+        if (p->init_pid <= 0) /* reaped already (reap_strays) */
+            return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE,
+                               "kcr-sidecar exited before listening; its error is the "
+                               "kcr-sidecar line on stderr");
         int status = 0;
         if (waitpid(p->init_pid, &status, WNOHANG) == p->init_pid) {
             p->init_pid = 0;
@@ -384,6 +380,9 @@ static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const ch
     return 0;
 }
 
+/* Starts the pod's processes: pod init is forked into its cgroup and
+ * released. Returns the read end of the error pipe (non-blocking), which
+ * reports how the start ends (read_spawned). */
 static int spawn_pod(struct podmgr *m, struct pod_spawn *s, struct pod_entry *p,
                      struct kcr_err *err)
 {
@@ -420,9 +419,9 @@ static int spawn_pod(struct podmgr *m, struct pod_spawn *s, struct pod_entry *p,
     cgroup_join_close(&s->join);
     if (fs_write_all(release_w, "1", 1) < 0)
         return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "release pod init");
-    if (wait_spawned(err_r, err) < 0)
-        return -1;
-    return wait_socket(s->sock_path, p, m->cfg->ready_ms, err);
+    if (fcntl(err_r, F_SETFL, O_NONBLOCK) < 0)
+        return kcr_err_set(err, errno, KCR_ERR_INTERNAL, "pipe");
+    return TAKE_FD(err_r);
 }
 
 static struct pod_entry *pod_add(struct podmgr *m)
@@ -450,8 +449,16 @@ static void ensure_forkserver(struct podmgr *m, const struct kcr_lang *lang)
         log_msg(KCR_LOG_WARN, NULL, "no fork-server: %s", fe.msg);
 }
 
-int podmgr_pod_create(struct podmgr *m, const char *code, struct podmgr_resp *resp,
-                      struct kcr_err *err)
+static struct pod_entry *pod_find(struct podmgr *m, const char *id)
+{
+    for (size_t i = 0; i < m->npods; i++)
+        if (!strcmp(m->pods[i].id, id))
+            return &m->pods[i];
+    return NULL;
+}
+
+int podmgr_pod_create_start(struct podmgr *m, const char *code, struct podmgr_starting *st,
+                            struct kcr_err *err)
 {
     const struct kcr_lang *lang = lang_find(code);
     if (!lang)
@@ -471,32 +478,59 @@ int podmgr_pod_create(struct podmgr *m, const char *code, struct podmgr_resp *re
         .cpu_period_us = 100000,
     };
     struct pod_spawn s = {.join = KCR_CGROUP_JOIN_INIT, .release_fd = -1, .err_fd = -1};
-    int r = prepare_spawn(m, lang, tmp.id, &s, err);
-    if (r == 0) {
+    int fd = -1;
+    if (prepare_spawn(m, lang, tmp.id, &s, err) == 0) {
         tmp.cg = cgroup_create(m->cgm, tmp.id, &lim, err);
-        r = tmp.cg ? spawn_pod(m, &s, &tmp, err) : -1;
+        if (tmp.cg)
+            fd = spawn_pod(m, &s, &tmp, err);
     }
-    if (r == 0) {
-        snprintf(resp->id, sizeof(resp->id), "%s", tmp.id);
-        snprintf(resp->socket, sizeof(resp->socket), "%s", s.sock_path);
-        snprintf(resp->working_dir, sizeof(resp->working_dir), "%s", s.data_dir);
-        *pod_add(m) = tmp;
+    if (fd >= 0) {
+        *st = (struct podmgr_starting){.err_fd = fd,
+                                       .deadline_ms = time_mono_ms() + SPAWN_TIMEOUT_MS};
+        snprintf(st->id, sizeof(st->id), "%s", tmp.id);
+        snprintf(st->lang, sizeof(st->lang), "%s", lang->code);
+        snprintf(st->socket, sizeof(st->socket), "%s", s.sock_path);
+        snprintf(st->working_dir, sizeof(st->working_dir), "%s", s.data_dir);
+        *pod_add(m) = tmp; /* from now on a manager's exit removes it too */
     } else {
         (void)pod_teardown(m, &tmp, NULL);
         kcr_err_wrap(err, "create pod for '%s'", lang->code);
     }
     spawn_done(&s);
-    return r;
+    return fd >= 0 ? 0 : -1;
+}
+
+int podmgr_pod_create_finish(struct podmgr *m, struct podmgr_starting *st, struct podmgr_resp *resp,
+                             struct kcr_err *err)
+{
+    struct pod_entry *p = pod_find(m, st->id);
+    int r = !p ? kcr_err_set(err, 0, KCR_ERR_INTERNAL, "pod '%s' vanished", st->id)
+               : read_spawned(st->err_fd, err);
+    if (r == 1 && time_mono_ms() >= st->deadline_ms)
+        r = kcr_err_set(err, 0, KCR_ERR_TIMEOUT, "pod processes did not start within %d ms",
+                        SPAWN_TIMEOUT_MS);
+    if (r == 1)
+        return 1;
+    st->err_fd = safe_close(st->err_fd);
+    if (r == 0)
+        r = wait_socket(st->socket, p, m->cfg->ready_ms, err);
+    if (r == 0) {
+        snprintf(resp->id, sizeof(resp->id), "%s", st->id);
+        snprintf(resp->socket, sizeof(resp->socket), "%s", st->socket);
+        snprintf(resp->working_dir, sizeof(resp->working_dir), "%s", st->working_dir);
+        return 0;
+    }
+    if (p)
+        (void)podmgr_pod_destroy(m, st->id, NULL);
+    return kcr_err_wrap(err, "create pod for '%s'", st->lang);
 }
 
 int podmgr_pod_destroy(struct podmgr *m, const char *id, struct kcr_err *err)
 {
-    for (size_t i = 0; i < m->npods; i++) {
-        if (strcmp(m->pods[i].id, id) != 0)
-            continue;
-        int r = pod_teardown(m, &m->pods[i], err);
-        m->pods[i] = m->pods[--m->npods];
-        return r;
-    }
-    return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no pod '%s'", id);
+    struct pod_entry *p = pod_find(m, id);
+    if (!p)
+        return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no pod '%s'", id);
+    int r = pod_teardown(m, p, err);
+    *p = m->pods[--m->npods];
+    return r;
 }

@@ -1,6 +1,7 @@
-/* podmgr-privileged — the pod manager process (podmgr.h): it runs as root,
- * forked by podmgr_start() (podmgr-client.c). Its start-up, its request loop
- * and its cleanup; the pods it makes: podmgr-privileged-pods.c. */
+/* podmgr-privileged — the pod manager process (podmgr.h), the program
+ * kcr-podmgr that podmgr_start() (podmgr-client.c) execs; it runs as root.
+ * Its start-up, its request loop and its cleanup; the pods it makes:
+ * podmgr-privileged-pods.c. */
 #include "pod/podmgr-internal.h"
 #include "pod/forkserver.h"
 #include "pod/pod-init.h"
@@ -32,12 +33,16 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/time.h"
 #include "common/xalloc.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/net.h"
 #include "sandbox/ns.h"
 #include "sandbox/rootfs.h"
 #include "sandbox/userns.h"
+
+/* Pods starting at once (each holds a pipe); more CREATEs wait their turn. */
+#define MAX_STARTING 64
 
 /* kcr-nsexec's file capabilities: the guide's sidecar set (docs/sidecar.md). */
 #define NSEXEC_CAPS "cap_sys_admin,cap_sys_chroot,cap_sys_ptrace+ep"
@@ -151,6 +156,9 @@ static int manager_setup(struct podmgr *m, struct kcr_err *err)
 
 static void manager_cleanup(struct podmgr *m)
 {
+    for (size_t i = 0; i < m->nstarting; i++)
+        (void)safe_close(m->starting[i].err_fd);
+    free(m->starting);
     while (m->npods > 0)
         (void)podmgr_pod_destroy(m, m->pods[0].id, NULL);
     free(m->pods);
@@ -175,23 +183,67 @@ static void resp_error(struct podmgr_resp *resp, const struct kcr_err *e)
     snprintf(resp->msg, sizeof(resp->msg), "%s", e->msg);
 }
 
-static void handle(struct podmgr *m, const struct podmgr_req *req, ssize_t len,
+/* Answers req, or starts a pod whose answer comes later (returns false). */
+static bool handle(struct podmgr *m, const struct podmgr_req *req, ssize_t len,
                    struct podmgr_resp *resp)
 {
     struct kcr_err e = {0};
     memset(resp, 0, sizeof(*resp));
+    resp->tag = req->tag;
     int r;
-    if (len != (ssize_t)sizeof(*req) || !memchr(req->arg, '\0', sizeof(req->arg)))
+    if (len != (ssize_t)sizeof(*req) || !memchr(req->arg, '\0', sizeof(req->arg))) {
         r = kcr_err_set(&e, 0, KCR_ERR_INVALID, "malformed request");
-    else if (req->op == PODMGR_CREATE)
-        r = podmgr_pod_create(m, req->arg, resp, &e);
-    else if (req->op == PODMGR_DESTROY)
+    } else if (req->op == PODMGR_CREATE) {
+        struct podmgr_starting *st = &m->starting[m->nstarting];
+        r = podmgr_pod_create_start(m, req->arg, st, &e);
+        if (r == 0) {
+            st->tag = req->tag;
+            m->nstarting++;
+            return false;
+        }
+    } else if (req->op == PODMGR_DESTROY) {
         r = names_is_safe(req->arg) ? podmgr_pod_destroy(m, req->arg, &e)
                                     : kcr_err_set(&e, 0, KCR_ERR_INVALID, "bad pod id");
-    else
+    } else {
         r = kcr_err_set(&e, 0, KCR_ERR_INVALID, "unknown op %u", req->op);
+    }
     if (r < 0)
         resp_error(resp, &e);
+    return true;
+}
+
+/* Answers the starting pods whose start ended (or timed out). */
+static int finish_started(struct podmgr *m, int fd, const struct pollfd *pfd)
+{
+    long long now = time_mono_ms();
+    /* Backwards: removing i moves the last entry, already looked at, into it. */
+    for (size_t i = m->nstarting; i-- > 0;) {
+        struct podmgr_starting *st = &m->starting[i];
+        if (!pfd[i].revents && now < st->deadline_ms)
+            continue;
+        struct podmgr_resp resp = {.tag = st->tag};
+        struct kcr_err e = {0};
+        int r = podmgr_pod_create_finish(m, st, &resp, &e);
+        if (r == 1)
+            continue;
+        if (r < 0)
+            resp_error(&resp, &e);
+        *st = m->starting[--m->nstarting];
+        if (send(fd, &resp, sizeof(resp), MSG_NOSIGNAL) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* How long the loop may sleep: until the next start-up deadline, at most 1 s
+ * (strays are reaped at least that often). */
+static int poll_timeout(const struct podmgr *m)
+{
+    long long now = time_mono_ms(), wait = 1000;
+    for (size_t i = 0; i < m->nstarting; i++)
+        if (m->starting[i].deadline_ms - now < wait)
+            wait = m->starting[i].deadline_ms - now;
+    return wait < 0 ? 0 : (int)wait;
 }
 
 static void reap_strays(struct podmgr *m)
@@ -210,9 +262,10 @@ static void reap_strays(struct podmgr *m)
     }
 }
 
-__attribute__((noreturn)) void podmgr_manager_main(const struct kcr_pod_local_config *cfg, int fd)
+__attribute__((noreturn)) void podmgr_manager_main(int fd)
 {
-    struct podmgr m = {.cfg = cfg, .pods_dir_fd = -1};
+    struct kcr_pod_local_config cfg;
+    struct podmgr m = {.cfg = &cfg, .pods_dir_fd = -1};
     /* Terminal signals hit the whole process group: the manager ends only
      * when kcr closes the socket, after destroying every pod. */
     signal(SIGINT, SIG_IGN);
@@ -222,30 +275,50 @@ __attribute__((noreturn)) void podmgr_manager_main(const struct kcr_pod_local_co
     (void)prctl(PR_SET_NAME, "kcr-podmgr", 0, 0, 0);
     struct podmgr_resp resp = {0};
     struct kcr_err e = {0};
+    if (podmgr_config_recv(fd, &cfg, &e) < 0) {
+        kcr_err_wrap(&e, "kcr-podmgr");
+        resp_error(&resp, &e);
+        (void)send(fd, &resp, sizeof(resp), MSG_NOSIGNAL);
+        _exit(1);
+    }
     if (manager_setup(&m, &e) < 0)
         resp_error(&resp, &e);
     (void)send(fd, &resp, sizeof(resp), MSG_NOSIGNAL);
     if (resp.status < 0) {
         manager_cleanup(&m);
+        pod_local_config_done(&cfg);
         _exit(1);
     }
+    /* One loop for requests and for pods that are starting: a pod's start is
+     * mostly waiting for its sidecar, which other requests need not do. */
+    m.starting = xcalloc(MAX_STARTING, sizeof(*m.starting));
+    struct pollfd pfd[MAX_STARTING + 1];
     for (;;) {
-        struct podmgr_req req;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 1000) == 0) {
-            reap_strays(&m);
+        size_t n_st = m.nstarting;
+        for (size_t i = 0; i < n_st; i++)
+            pfd[i] = (struct pollfd){.fd = m.starting[i].err_fd, .events = POLLIN};
+        /* Full: new requests wait in the socket until a start ends. */
+        pfd[n_st] = (struct pollfd){.fd = n_st < MAX_STARTING ? fd : -1, .events = POLLIN};
+        int r = poll(pfd, n_st + 1, poll_timeout(&m));
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r < 0)
             continue;
+        if (finish_started(&m, fd, pfd) < 0)
+            break;
+        if (pfd[n_st].revents) {
+            struct podmgr_req req;
+            ssize_t n = recv(fd, &req, sizeof(req), MSG_DONTWAIT);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (n <= 0)
+                break;
+            if (handle(&m, &req, n, &resp) && send(fd, &resp, sizeof(resp), MSG_NOSIGNAL) < 0)
+                break;
         }
-        ssize_t n = recv(fd, &req, sizeof(req), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        handle(&m, &req, n, &resp);
-        if (send(fd, &resp, sizeof(resp), MSG_NOSIGNAL) < 0)
-            break;
         reap_strays(&m);
     }
     manager_cleanup(&m);
+    pod_local_config_done(&cfg);
     _exit(0);
 }

@@ -1,12 +1,15 @@
 /* podmgr — the privileged pod manager process of the local backend.
  *
- * Forked by pod_local_new() while kcr is root, it keeps root and does only
- * two typed operations, asked over a SOCK_SEQPACKET socketpair: CREATE a pod
- * for a language, DESTROY a pod by id. It validates every request (the other
- * side parses HTTP and is treated as compromised). When the socketpair closes
- * it destroys every pod it created and exits. */
+ * Exec'd by pod_local_new() while kcr is root (the program kcr-podmgr), it
+ * keeps root and does only two typed operations, asked over a SOCK_SEQPACKET
+ * socketpair: CREATE a pod for a language, DESTROY a pod by id. Several
+ * requests may be in flight; creations overlap while their pods start. It
+ * validates every request (the other side parses HTTP and is treated as
+ * compromised). When the socketpair closes it destroys every pod it created
+ * and exits. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,10 +23,12 @@ enum podmgr_op {
 
 struct podmgr_req {
     uint32_t op;
+    uint32_t tag; /* echoed in the response */
     char arg[64]; /* NUL-terminated */
 };
 
 struct podmgr_resp {
+    uint32_t tag;
     int32_t status; /* 0 or -1 */
     int32_t kind;   /* enum kcr_err_kind when status is -1 */
     int32_t errnum;
@@ -33,11 +38,20 @@ struct podmgr_resp {
     char msg[256];
 };
 
-/* Forks the manager. Returns its pid and the caller's end of the socketpair
- * (ret_fd, O_CLOEXEC) after the manager reported its start-up: its setup error
- * becomes err. */
-pid_t podmgr_start(const struct kcr_pod_local_config *cfg, int *ret_fd, struct kcr_err *err);
+struct podmgr_client;
 
-/* One request/response exchange on fd (not thread-safe: callers serialize). */
-int podmgr_call(int fd, const struct podmgr_req *req, struct podmgr_resp *resp,
-                struct kcr_err *err);
+/* Execs the manager (cfg->podmgr_bin) and hands it cfg. Returns once the
+ * manager reported its start-up: its setup error becomes err. */
+struct podmgr_client *podmgr_start(const struct kcr_pod_local_config *cfg, struct kcr_err *err);
+
+/* One request and its answer. Thread-safe: concurrent calls are in flight
+ * together (pods are created in parallel) and each gets its own answer. */
+int podmgr_call(struct podmgr_client *c, enum podmgr_op op, const char *arg,
+                struct podmgr_resp *resp, struct kcr_err *err);
+
+/* Whether the manager process still runs. */
+bool podmgr_alive(struct podmgr_client *c);
+
+/* Closes the socket, which makes the manager destroy every pod and exit, and
+ * waits for it. No call may be in flight. Returns NULL. */
+struct podmgr_client *podmgr_stop(struct podmgr_client *c);
