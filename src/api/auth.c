@@ -442,7 +442,8 @@ struct kcr_http_resp *auth_ready(struct kcr_http_req *req, void *ctx)
 void auth_finish(struct kcr_http_req *req, struct kcr_http_resp *resp)
 {
     const struct auth_req *ar = http_req_data(req);
-    if (!ar || !ar->rated)
+    /* Not counted here (any more): the replica that served it said. */
+    if (!ar || !ar->rated || !ar->rate.counted)
         return;
     char v[24];
     snprintf(v, sizeof(v), "%lld", (long long)ar->rate.limit);
@@ -451,6 +452,12 @@ void auth_finish(struct kcr_http_req *req, struct kcr_http_resp *resp)
     http_resp_header(resp, "RateLimit-Remaining", v);
     snprintf(v, sizeof(v), "%lld", (long long)ar->rate.reset_s);
     http_resp_header(resp, "RateLimit-Reset", v);
+}
+
+struct kcr_rate_state *auth_rate(struct kcr_http_req *req)
+{
+    struct auth_req *ar = http_req_data(req);
+    return ar && ar->rated && ar->rate.counted ? &ar->rate : NULL;
 }
 
 const struct kcr_principal *auth_principal(const struct kcr_http_req *req)

@@ -20,6 +20,7 @@
 #include "core/serve-config.h"
 #include "core/core.h"
 #include "core/principal.h"
+#include "core/ratelimit.h"
 #include "http/http.h"
 
 struct kcr_auth;
@@ -60,6 +61,12 @@ void auth_finish(struct kcr_http_req *req, struct kcr_http_resp *resp);
 
 /* The principal of an authenticated request (borrowed); NULL on public routes. */
 const struct kcr_principal *auth_principal(const struct kcr_http_req *req);
+
+/* The request's count against its principal's rate limit, NULL when it was
+ * not counted. Whoever takes the count back (ratelimit_undo: the request is
+ * forwarded to the replica that counts it) also takes away its RateLimit-*
+ * headers. */
+struct kcr_rate_state *auth_rate(struct kcr_http_req *req);
 
 /* Which credentials are accepted, for /health/detailed. */
 json_t *auth_describe(const struct kcr_auth *a);

@@ -152,7 +152,8 @@ static struct kcr_http_resp *relay(struct kcr_api *api, struct kcr_http_req *req
                                 .body = b->data,
                                 .body_len = b->len,
                                 .headers = (const char *const *)headers,
-                                .nheaders = nh};
+                                .nheaders = nh,
+                                .rate = auth_rate(req)};
     struct kcr_ptc_relayed got;
     int r = ptc_route_relay(&api->core, auth_principal(req), kind, id, &f, &got, err);
     for (size_t i = 0; i < nh; i++)
@@ -169,6 +170,12 @@ static struct kcr_http_resp *relay(struct kcr_api *api, struct kcr_http_req *req
     got.body = NULL;
     if (got.retry_after[0])
         http_resp_header(resp, "Retry-After", got.retry_after);
+    /* The holder counted the request: its numbers are the caller's. */
+    if (got.rate_limit[0] && got.rate_remaining[0] && got.rate_reset[0]) {
+        http_resp_header(resp, "RateLimit-Limit", got.rate_limit);
+        http_resp_header(resp, "RateLimit-Remaining", got.rate_remaining);
+        http_resp_header(resp, "RateLimit-Reset", got.rate_reset);
+    }
     ptc_route_relayed_done(&got);
     return resp;
 }

@@ -147,6 +147,10 @@ static size_t header_cb(char *data, size_t size, size_t n, void *arg)
     (void)size;
     header_value(data, n, "Content-Type", s->ret->content_type, sizeof(s->ret->content_type));
     header_value(data, n, "Retry-After", s->ret->retry_after, sizeof(s->ret->retry_after));
+    header_value(data, n, "RateLimit-Limit", s->ret->rate_limit, sizeof(s->ret->rate_limit));
+    header_value(data, n, "RateLimit-Remaining", s->ret->rate_remaining,
+                 sizeof(s->ret->rate_remaining));
+    header_value(data, n, "RateLimit-Reset", s->ret->rate_reset, sizeof(s->ret->rate_reset));
     return n;
 }
 
@@ -245,6 +249,12 @@ int ptc_route_relay(struct kcr_core *c, const struct kcr_principal *who,
         return kcr_err_set(err, 0, KCR_ERR_NOT_FOUND, "no replica holds this run");
     }
     long timeout_s = kind == KCR_PTC_ROUTE_TOKEN ? step_budget_s(c) : CANCEL_TIMEOUT_S;
+    /* Before sending, so that the holder does not refuse the request for a
+     * count that is ours. (Should the holder not answer, the request goes
+     * uncounted: it was not served.) */
+    struct kcr_err rerr = {0};
+    if (f->rate && ratelimit_undo(c, who, f->rate, &rerr) < 0)
+        log_msg(KCR_LOG_WARN, NULL, "ptc: rate count not taken back: %s", rerr.msg);
     bool gone = false;
     if (forward(c, r.replica, f, timeout_s, ret, &gone, err) == 0)
         return 0;

@@ -22,6 +22,7 @@
 
 #include "common/err.h"
 #include "core/core.h"
+#include "core/ratelimit.h"
 #include "core/principal.h"
 
 /* Marks a request one replica forwarded to another (never forwarded again). */
@@ -51,6 +52,10 @@ struct kcr_ptc_forward {
     size_t body_len;
     const char *const *headers; /* "Name: value" lines: the caller's credentials */
     size_t nheaders;
+    /* The request's count against the caller's rate limit here (NULL: not
+     * counted). The holder counts it too, so it is taken back before the
+     * request is sent: a forwarded request counts once. */
+    struct kcr_rate_state *rate;
 };
 
 struct kcr_ptc_relayed {
@@ -59,6 +64,8 @@ struct kcr_ptc_relayed {
     size_t len;
     char content_type[128];
     char retry_after[16]; /* "" when none */
+    /* The holder's RateLimit-Limit, -Remaining and -Reset ("" when none). */
+    char rate_limit[24], rate_remaining[24], rate_reset[24];
 };
 
 /* Finds who's run named id (a continuation token or a request id) on another

@@ -24,9 +24,9 @@ int podmgr_config_send(int fd, const struct kcr_pod_local_config *cfg, struct kc
         "s:I}",
         "run_dir", cfg->run_dir, "runtime_dir", cfg->runtime_dir, "sidecar_bin", cfg->sidecar_bin,
         "nsexec_bin", cfg->nsexec_bin, "cgroup_parent", cfg->cgroup_parent, "preload_py",
-        cfg->preload_py ? cfg->preload_py : "", "forkserver_lib", cfg->forkserver_lib,
-        "memory_mb", (json_int_t)cfg->memory_mb, "pids_max", (json_int_t)cfg->pids_max,
-        "cpu_millis", (json_int_t)cfg->cpu_millis, "tmp_mb", (json_int_t)cfg->tmp_mb, "data_mb",
+        cfg->preload_py ? cfg->preload_py : "", "forkserver_lib", cfg->forkserver_lib, "memory_mb",
+        (json_int_t)cfg->memory_mb, "pids_max", (json_int_t)cfg->pids_max, "cpu_millis",
+        (json_int_t)cfg->cpu_millis, "tmp_mb", (json_int_t)cfg->tmp_mb, "data_mb",
         (json_int_t)cfg->data_mb, "ready_ms", (json_int_t)cfg->ready_ms, "rootless",
         (int)cfg->rootless, "client_gid", (json_int_t)cfg->client_gid, "output_bytes",
         (json_int_t)cfg->output_bytes, "forkserver", (int)cfg->forkserver, "forkserver_wait_ms",
@@ -56,8 +56,7 @@ int podmgr_config_recv(int fd, struct kcr_pod_local_config *cfg, struct kcr_err 
         n = recv(fd, buf, CONFIG_MSG_MAX + 1, MSG_TRUNC);
     while (n < 0 && errno == EINTR);
     if (n <= 0)
-        return kcr_err_set(err, n < 0 ? errno : 0, KCR_ERR_INTERNAL,
-                           "no configuration from kcr");
+        return kcr_err_set(err, n < 0 ? errno : 0, KCR_ERR_INTERNAL, "no configuration from kcr");
     if (n > CONFIG_MSG_MAX)
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "configuration of %zd bytes: too long", n);
     json_error_t jerr;
@@ -66,19 +65,20 @@ int podmgr_config_recv(int fd, struct kcr_pod_local_config *cfg, struct kcr_err 
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "configuration: %s", jerr.text);
     const char *run_dir, *runtime_dir, *sidecar_bin, *nsexec_bin, *cgroup_parent, *preload_py,
         *forkserver_lib;
-    json_int_t memory_mb, pids_max, cpu_millis, tmp_mb, data_mb, ready_ms, client_gid,
-        output_bytes, forkserver_wait_ms;
+    json_int_t memory_mb, pids_max, cpu_millis, tmp_mb, data_mb, ready_ms, client_gid, output_bytes,
+        forkserver_wait_ms;
     int rootless, forkserver;
-    if (json_unpack_ex(o, &jerr, JSON_STRICT,
-                       "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
-                       "s:I, s:b, s:I}",
-                       "run_dir", &run_dir, "runtime_dir", &runtime_dir, "sidecar_bin",
-                       &sidecar_bin, "nsexec_bin", &nsexec_bin, "cgroup_parent", &cgroup_parent,
-                       "preload_py", &preload_py, "forkserver_lib", &forkserver_lib, "memory_mb",
-                       &memory_mb, "pids_max", &pids_max, "cpu_millis", &cpu_millis, "tmp_mb",
-                       &tmp_mb, "data_mb", &data_mb, "ready_ms", &ready_ms, "rootless", &rootless,
-                       "client_gid", &client_gid, "output_bytes", &output_bytes, "forkserver",
-                       &forkserver, "forkserver_wait_ms", &forkserver_wait_ms) < 0)
+    if (json_unpack_ex(
+            o, &jerr, JSON_STRICT,
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
+            "s:I, s:b, s:I}",
+            "run_dir", &run_dir, "runtime_dir", &runtime_dir, "sidecar_bin", &sidecar_bin,
+            "nsexec_bin", &nsexec_bin, "cgroup_parent", &cgroup_parent, "preload_py", &preload_py,
+            "forkserver_lib", &forkserver_lib, "memory_mb", &memory_mb, "pids_max", &pids_max,
+            "cpu_millis", &cpu_millis, "tmp_mb", &tmp_mb, "data_mb", &data_mb, "ready_ms",
+            &ready_ms, "rootless", &rootless, "client_gid", &client_gid, "output_bytes",
+            &output_bytes, "forkserver", &forkserver, "forkserver_wait_ms",
+            &forkserver_wait_ms) < 0)
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "configuration: %s", jerr.text);
     if (client_gid < 0 || client_gid > (json_int_t)0xFFFFFFFE)
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "configuration: bad client_gid");

@@ -256,6 +256,13 @@
     "end\n"                                                                                        \
     "return n\n"
 
+/* ARGV: key, window. DECR keeps the counter's expiry. */
+#define RDS_LUA_RATE_UNDO                                                                          \
+    "local k = P .. 'r:' .. ARGV[3] .. ':' .. ARGV[2]\n"                                           \
+    "local n = tonumber(redis.call('GET', k) or '0')\n"                                            \
+    "if n > 0 then redis.call('DECR', k) end\n"                                                    \
+    "return n\n"
+
 /* ARGV: now. live sessions, the oldest live one's creation, files, file
  * bytes, states, state bytes. The oldest is found walking the sessions by
  * creation past the expired ones: O(sessions) at worst, in fixed chunks. */

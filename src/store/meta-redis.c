@@ -64,6 +64,7 @@ enum {
     S_KEY_SET,
     S_KEY_DELETE,
     S_RATE_HIT,
+    S_RATE_UNDO,
     S_SUMMARY,
     S_CONT_PUT,
     S_CONT_DELETE,
@@ -88,6 +89,7 @@ static const char *const scripts[S_COUNT] = {
     [S_KEY_SET] = SCRIPT(RDS_LUA_KEY_SET),
     [S_KEY_DELETE] = SCRIPT(RDS_LUA_KEY_DELETE),
     [S_RATE_HIT] = SCRIPT(RDS_LUA_RATE_HIT),
+    [S_RATE_UNDO] = SCRIPT(RDS_LUA_RATE_UNDO),
     [S_SUMMARY] = SCRIPT(RDS_LUA_SUMMARY),
     [S_CONT_PUT] = SCRIPT(RDS_LUA_CONT_PUT),
     [S_CONT_DELETE] = SCRIPT(RDS_LUA_CONT_DELETE),
@@ -642,6 +644,15 @@ static int m_rate_hit(struct kcr_meta *m, const char *key, int64_t window_ms, in
     return eval_int(mr(m), S_RATE_HIT, &a, ret_count, "rate counter", err);
 }
 
+static int m_rate_undo(struct kcr_meta *m, const char *key, int64_t window_ms, struct kcr_err *err)
+{
+    struct rds_args a = {0};
+    rds_arg(&a, key);
+    rds_arg_i64(&a, window_ms);
+    int64_t n = 0;
+    return eval_int(mr(m), S_RATE_UNDO, &a, &n, "rate counter", err);
+}
+
 /*** Continuation records ***/
 
 static int m_cont_put(struct kcr_meta *m, const struct kcr_cont_meta *c, struct kcr_err *err)
@@ -764,6 +775,7 @@ static const struct kcr_meta_ops redis_ops = {
     .key_set_limits = m_key_set_limits,
     .key_delete = m_key_delete,
     .rate_hit = m_rate_hit,
+    .rate_undo = m_rate_undo,
     .cont_put = m_cont_put,
     .cont_get = m_cont_get,
     .cont_delete = m_cont_delete,

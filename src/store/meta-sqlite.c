@@ -396,6 +396,19 @@ static int m_rate_hit(struct kcr_meta *m, const char *key, int64_t window_ms, in
     return r;
 }
 
+static int m_rate_undo(struct kcr_meta *m, const char *key, int64_t window_ms, struct kcr_err *err)
+{
+    struct meta_sqlite *s = ms(m);
+    const void *a[] = {key, &window_ms};
+    pthread_mutex_lock(&s->rate_lock);
+    int r = sq_exec_locked(s->rate_db,
+                           "UPDATE rate_counters SET count=count-1 "
+                           "WHERE key=? AND window_ms=? AND count>0",
+                           "si", a, NULL, err);
+    pthread_mutex_unlock(&s->rate_lock);
+    return r;
+}
+
 /*** Continuation records ***/
 
 static void cont_row(sqlite3_stmt *st, void *elem)
@@ -515,6 +528,7 @@ static const struct kcr_meta_ops sqlite_ops = {
     .key_set_limits = m_key_set_limits,
     .key_delete = m_key_delete,
     .rate_hit = m_rate_hit,
+    .rate_undo = m_rate_undo,
     .cont_put = m_cont_put,
     .cont_get = m_cont_get,
     .cont_delete = m_cont_delete,

@@ -162,6 +162,9 @@ struct kcr_meta_ops {
      * Atomic: concurrent hits (threads, replicas) each get their own count. */
     int (*rate_hit)(struct kcr_meta *m, const char *key, int64_t window_ms, int64_t expires_ms,
                     int64_t *ret_count, struct kcr_err *err);
+    /* Takes one hit back from that counter (a request counted where it
+     * is not served). Never below zero; a counter that is gone stays gone. */
+    int (*rate_undo)(struct kcr_meta *m, const char *key, int64_t window_ms, struct kcr_err *err);
 
     /* Continuation records, by key: cont_put replaces the record of its
      * key; cont_get fails with NOT_FOUND when absent or expired at now_ms;

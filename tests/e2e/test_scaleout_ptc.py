@@ -98,6 +98,28 @@ def test_continuation_through_the_other_replica(pair, redis):
     assert redis.command("EXISTS", token_record("ptcx:", third["continuation_token"])) == 0
 
 
+def test_forwarded_continuation_counts_once(pair):
+    """A continuation sent to B and forwarded to A counts once against the
+    caller's exec rate limit (the counters are shared through Redis), and its
+    answer carries the holder's RateLimit-* numbers."""
+    a, b = pair
+    # The counts compared below must fall in one one-minute window.
+    reset = int(a.exec("print(0)").headers["RateLimit-Reset"])
+    if reset < 15:
+        time.sleep(reset + 0.5)
+    first = start(a, "x = await t(n=1)\nprint('got', x)")
+    remaining = int(first.headers["RateLimit-Remaining"])
+    tok = paused(first, 1)["continuation_token"]
+    call = paused(first, 1)["tool_calls"][0]
+    r = cont(b, tok, [ok_result(call, 7)])
+    assert answer(r, "completed")["stdout"] == "got 7\n"
+    assert int(r.headers["RateLimit-Remaining"]) == remaining - 1, r.headers
+    assert r.headers["RateLimit-Limit"] == first.headers["RateLimit-Limit"]
+    after = a.exec("print(1)")
+    assert after.status_code == 200
+    assert int(after.headers["RateLimit-Remaining"]) == remaining - 2, after.headers
+
+
 def test_replica_known_by_its_ip_is_forwarded_to(pair, redis):
     """B has only KCR_REPLICA_IP: its records carry http://127.0.0.1:<its
     API_PORT>, and a run paused on B is continued through A."""

@@ -245,6 +245,31 @@ static void test_rate_counters(void **state)
     meta_free(m);
 }
 
+/* A hit taken back is not counted; never below zero; other windows and
+ * keys are untouched; a counter that never existed is not created. */
+static void test_rate_undo(void **state)
+{
+    (void)state;
+    struct kcr_meta *m = open_meta();
+    int64_t n = 0;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(m->ops->rate_hit(m, "exec|key:u", 60000, 180000, &n, NULL), 0);
+    assert_int_equal(m->ops->rate_hit(m, "exec|key:u", 120000, 240000, &n, NULL), 0);
+    assert_int_equal(m->ops->rate_undo(m, "exec|key:u", 60000, NULL), 0);
+    assert_int_equal(m->ops->rate_hit(m, "exec|key:u", 60000, 180000, &n, NULL), 0);
+    assert_int_equal(n, 3); /* 3 - 1 + 1 */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(m->ops->rate_undo(m, "exec|key:u", 60000, NULL), 0);
+    assert_int_equal(m->ops->rate_hit(m, "exec|key:u", 60000, 180000, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(m->ops->rate_hit(m, "exec|key:u", 120000, 240000, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(m->ops->rate_undo(m, "exec|key:none", 60000, NULL), 0);
+    assert_int_equal(m->ops->rate_hit(m, "exec|key:none", 60000, 180000, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    meta_free(m);
+}
+
 static struct kcr_session mk_session(const char *id, const char *owner, const char *entity,
                                      int64_t created, int64_t expires)
 {
@@ -545,6 +570,7 @@ static void test_continuations(void **state)
         cmocka_unit_test_setup_teardown(test_files_and_reopen, setup, teardown),                   \
         cmocka_unit_test_setup_teardown(test_state_and_keys, setup, teardown),                     \
         cmocka_unit_test_setup_teardown(test_rate_counters, setup, teardown),                      \
+        cmocka_unit_test_setup_teardown(test_rate_undo, setup, teardown),                          \
         cmocka_unit_test_setup_teardown(test_session_delete_cascades, setup, teardown),            \
         cmocka_unit_test_setup_teardown(test_file_replace_and_order, setup, teardown),             \
         cmocka_unit_test_setup_teardown(test_expiry_and_summary, setup, teardown),                 \
