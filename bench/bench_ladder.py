@@ -34,6 +34,9 @@ Parts (every number is printed, nothing is asserted about speed):
      saying why, when no memory cgroup is readable.
   4. Cold pod: the minimal level on a second server with POD_POOL_PY=0 (every
      request creates its pod), next to bare, as in 1.
+  4b. An empty pod: pods created and removed with nothing run in them
+     (`kcr pod bench --empty`, no runner), machine CPU per pod against bare
+     python's whole print(1): the floor under part 2's CPU per execution.
   5. KubeCodeRun's `scripts/perf_test.py --baseline` shape: its ten Python
      snippets (found: the strings of CODE_SAMPLES in wipash/KubeCodeRun
      scripts/perf_test.py, commit 2b16c1223c15, written out below as data),
@@ -60,6 +63,7 @@ Needs root (local pods). Environment:
 Exit status 1 when a kcr answer or a bare run in parts 1, 4 or 5 was wrong
 (never for speed; throughput errors are counted and printed)."""
 import glob
+import json
 import math
 import os
 import platform
@@ -76,7 +80,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 
-from api_util import Server  # noqa: E402
+from api_util import KCR, Server  # noqa: E402
 
 PY = "/usr/bin/python3"
 BARE_ENV = {"PATH": "/usr/bin"}
@@ -867,7 +871,7 @@ def part_memory(server, cpu, durations):
     print(f"  target (issue 12): the default pool with the template fits in 1 GiB: "
           f"{'met' if all_rss <= 1024 * 1024 else 'missed'} ({all_rss / 1024:.0f} MiB; "
           f"RSS sum counts shared pages in every process; PSS shares them out; the pod "
-          f"init is a fork of kcr serve; a forked runner's pages shared with the template "
+          f"init is a fork of kcr-podmgr; a forked runner's pages shared with the template "
           f"are charged to the template, not the pod cgroup)")
     durations["memory"] = time.monotonic() - t_part
     return tot
@@ -920,6 +924,53 @@ def part_cold(bare, durations):
     print(HDR)
     print(fmt_row("minimal", sm))
     durations["cold pod"] = time.monotonic() - t_part
+
+
+def machine_busy():
+    """Seconds the machine was busy, less this client's own."""
+    with open("/proc/stat") as f:
+        t = [int(x) for x in f.readline().split()[1:]]
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return (sum(t[:7]) - t[3] - t[4]) / os.sysconf("SC_CLK_TCK") - me.ru_utime - me.ru_stime
+
+
+def part_empty_pod(durations):
+    """What a fresh sandbox costs by itself: pods created and removed with
+    nothing run in them (`kcr pod bench --empty`: namespaces, cgroups, the
+    main container's root, the sidecar until /ready, and the teardown; no
+    runner: FORKSERVER=false, PRESTART_RUNNER=false), in machine CPU per pod,
+    against bare python's whole `print(1)` measured the same way."""
+    t_part = time.monotonic()
+    n = max(20, 10 * N)
+    run_dir = tempfile.mkdtemp(prefix="kcr-bench-ladder-empty-run-")
+    os.chmod(run_dir, 0o755)
+    env = dict(os.environ, FORKSERVER="false", PRESTART_RUNNER="false", KCR_RUN_DIR=run_dir,
+               KCR_CGROUP_PARENT=f"kcr-bench-ladder-empty-{os.getpid()}", LOG_LEVEL="warn",
+               KCR_LOG_LEVEL="warn")
+    print(f"\n4b. an empty pod: {n} pods created and removed one after the other with nothing run "
+          f"in them (kcr pod bench --empty; no runner), machine CPU (ms)")
+    try:
+        b0 = machine_busy()
+        p = subprocess.run([KCR, "pod", "bench", "--lang", "py", "--empty", "-n", str(n)], env=env,
+                           capture_output=True, text=True, timeout=600)
+        pod_ms = (machine_busy() - b0) * 1000 / n
+        b0 = machine_busy()
+        for _ in range(n):
+            subprocess.run([PY, "-c", "print(1)"], capture_output=True, env=BARE_ENV)
+        bare_ms = (machine_busy() - b0) * 1000 / n
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    if p.returncode != 0:
+        fail("empty pod", f"kcr pod bench --empty: {p.stderr.strip()[-300:]}")
+    else:
+        line = json.loads(p.stdout.strip().splitlines()[-1])
+        print(f"  empty pod: {pod_ms:.1f} ms of machine CPU per pod (create p50 "
+              f"{line['empty_create_ms']:.1f} ms, remove p50 {line['empty_destroy_ms']:.1f} ms "
+              f"wall); bare python print(1): {bare_ms:.1f} ms; empty pod/bare "
+              f"{pod_ms / bare_ms:.2f}")
+        print("  (a single-use pod pays this on every execution, before kcr serve, the runner and "
+              "the program: the floor under throughput's CPU per execution)")
+    durations["empty pod"] = time.monotonic() - t_part
 
 
 def part_perf_shape(server, cpu, bare, durations):
@@ -983,6 +1034,7 @@ def main():
     try:
         part_memory_no_preload(None, durations)
         part_cold(bare, durations)
+        part_empty_pod(durations)
     finally:
         bare.cleanup()
     total = time.monotonic() - t_all

@@ -5,9 +5,10 @@
  *                           "lang","health","create_ms"} as one JSON line, wait for EOF on stdin,
  *                           destroy it
  *   kcr pod gc              remove leftovers of a crashed run (cgroups, run dirs)
- *   kcr pod bench [--lang py] [-n N] [--code CODE]
+ *   kcr pod bench [--lang py] [-n N] [--code CODE | --empty]
  *                           in-process timings: warm (pool acquire + execute + release)
- *                           and cold (create + execute + destroy), one JSON line */
+ *                           and cold (create + execute + destroy), one JSON line;
+ *                           --empty: create + destroy with nothing run in the pod */
 #include "pod/pod-cmd.h"
 #include "common/limits.h"
 
@@ -212,22 +213,45 @@ static int bench_cold(struct kcr_pod_backend *be, const struct kcr_lang *lang, c
     return 0;
 }
 
+/* Pods made and removed with nothing run in them: what a fresh sandbox
+ * costs by itself (bench_ladder.py prints its CPU against bare python's). */
+static int bench_empty(struct kcr_pod_backend *be, const struct kcr_lang *lang, int n,
+                       double *create, double *destroy, struct kcr_err *err)
+{
+    for (int i = 0; i < n; i++) {
+        double t0 = time_mono_ms_f();
+        struct kcr_pod *pod = be->ops->create(be, lang, err);
+        if (!pod)
+            return -1;
+        double t1 = time_mono_ms_f();
+        be->ops->destroy(be, pod);
+        create[i] = t1 - t0;
+        destroy[i] = time_mono_ms_f() - t1;
+    }
+    return 0;
+}
+
 static int cmd_bench(int argc, char **argv)
 {
     const char *code_arg = "py", *src = "print(1)";
     int n = 20;
-    static const struct option opts[] = {
-        {"lang", required_argument, NULL, 'l'}, {"code", required_argument, NULL, 'c'}, {0}};
+    bool empty = false;
+    static const struct option opts[] = {{"lang", required_argument, NULL, 'l'},
+                                         {"code", required_argument, NULL, 'c'},
+                                         {"empty", no_argument, NULL, 'e'},
+                                         {0}};
     int c;
-    while ((c = getopt_long(argc, argv, "l:n:c:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "l:n:c:e", opts, NULL)) != -1) {
         if (c == 'l')
             code_arg = optarg;
+        else if (c == 'e')
+            empty = true;
         else if (c == 'c')
             src = optarg;
         else if (c == 'n' && atoi(optarg) > 0 && atoi(optarg) <= 1000)
             n = atoi(optarg);
         else {
-            fprintf(stderr, "usage: kcr pod bench [--lang CODE] [-n N] [--code SRC]\n");
+            fprintf(stderr, "usage: kcr pod bench [--lang CODE] [-n N] [--code SRC | --empty]\n");
             return 2;
         }
     }
@@ -246,6 +270,15 @@ static int cmd_bench(int argc, char **argv)
         return fail("bench", &e);
     _cleanup_free_ double *v = xcalloc((size_t)n * 5, sizeof(double));
     double *acq = v, *wtot = v + n, *create = v + 2 * n, *ctot = v + 3 * n, *dest = v + 4 * n;
+    if (empty) {
+        int r = bench_empty(be, lang, n, create, dest, &e);
+        be->ops->free(be);
+        if (r < 0)
+            return fail("bench", &e);
+        printf("{\"n\":%d,\"empty_create_ms\":%.3f,\"empty_destroy_ms\":%.3f}\n", n,
+               median(create, n), median(dest, n));
+        return 0;
+    }
     int r = bench_warm(be, lang, src, n, acq, wtot, &e);
     if (r == 0)
         r = bench_cold(be, lang, src, n, create, dest, ctot, &e);
