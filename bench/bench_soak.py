@@ -139,7 +139,7 @@ def main():
                       "PRELOAD_PY": os.environ.get("PRELOAD_PY")}, "soak")
     sessions = [requests.Session() for _ in range(CLIENTS)]
     try:
-        mgr = [c for c in children(s.proc.pid) if b"serve" in _procs()[c][1]]
+        mgr = [c for c in children(s.proc.pid) if _procs()[c][1][:1] == [b"kcr-podmgr"]]
         procs = {"kcr serve": s.proc.pid, **({"pod manager": mgr[0]} if mgr else {})}
         print(f"kcr serve pid {s.proc.pid}, pod manager pid {mgr[0] if mgr else '-'}; default "
               f"warm pools, RATE_LIMIT_ENABLED=false; N={N}, {CLIENTS} clients, "
