@@ -162,6 +162,10 @@ static void render_pool(struct kcr_core *c, struct kcr_buf *b)
         json_object_foreach(v, state, num) if (json_is_integer(num))
             buf_printf(b, "kcr_pool_pods{language=\"%s\",state=\"%s\"} %lld\n", lang, state,
                        (long long)json_integer_value(num));
+        /* Its lite pods (pod/pod.h), where it has them. */
+        json_object_foreach(json_object_get(v, "lite"), state, num) if (json_is_integer(num))
+            buf_printf(b, "kcr_pool_pods{language=\"%s\",kind=\"lite\",state=\"%s\"} %lld\n", lang,
+                       state, (long long)json_integer_value(num));
     }
     json_decref(stats);
 }

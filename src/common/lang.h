@@ -70,3 +70,8 @@ int lang_config_check(struct kcr_err *err);
 #define LANG_PRELOAD_PY_DEFAULT                                                                    \
     "numpy,pandas,matplotlib,matplotlib.pyplot,scipy,scipy.stats,sklearn,sklearn.linear_model,"    \
     "sklearn.model_selection,sklearn.ensemble,sklearn.preprocessing,sklearn.metrics"
+/* What the lite pods' template imports (local pods, docs/local-pods.md "Lite
+ * pods"): standard-library modules LLM code uses most, small enough that a
+ * fork of the template stays cheap. */
+#define LANG_PRELOAD_PY_LITE_DEFAULT                                                               \
+    "json,re,datetime,collections,math,random,itertools,functools,string,typing"

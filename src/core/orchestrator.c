@@ -9,6 +9,7 @@
 #include "common/time.h"
 #include "common/xalloc.h"
 #include "core/output.h"
+#include "core/pyimports.h"
 #include "core/pystate.h"
 #include "core/session.h"
 #include "core/statestore.h"
@@ -501,11 +502,23 @@ static int collect_results(struct kcr_core *c, const struct kcr_exec_request *re
     return rc;
 }
 
+/* Whether the run can take a lite pod (pod/pod.h): Python that imports only
+ * the standard library and has no state to load (a state may hold numpy
+ * arrays, which its load would import). */
+static bool wants_lite(struct kcr_core *c, const struct kcr_exec_request *req,
+                       const struct orch_run *run, bool state)
+{
+    if (strcmp(req->lang->code, "py") || !pyimports_stdlib_only(req->code, strlen(req->code)))
+        return false;
+    struct kcr_state_meta sm;
+    return !state || statestore_get_session(c, &run->s, &sm, NULL) < 0;
+}
+
 int orch_pod_in(struct kcr_core *c, const struct kcr_exec_request *req, struct orch_run *run,
                 bool state, struct kcr_exec_response *res, struct kcr_err *err)
 {
     double t = time_mono_ms_f();
-    run->pod = pool_acquire(c->pool, req->lang, err);
+    run->pod = pool_acquire(c->pool, req->lang, wants_lite(c, req, run, state), err);
     res->stages.acquire_ms += since_ms(t);
     if (!run->pod)
         return kcr_err_wrap(err, "acquire %s pod", req->lang->code);

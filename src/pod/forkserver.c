@@ -106,7 +106,7 @@ static int make_socket(const char *path, struct kcr_err *err)
 }
 
 static char **template_argv(const struct kcr_pod_local_config *cfg, const struct kcr_lang *lang,
-                            const bool *v1, int ncg)
+                            const char *preload, const bool *v1, int ncg)
 {
     size_t nenv = 0;
     while (lang->env[nenv])
@@ -123,7 +123,7 @@ static char **template_argv(const struct kcr_pod_local_config *cfg, const struct
     argv[k++] = xstrdup("--socket"), argv[k++] = xasprintf("%d", FD_SOCK);
     argv[k++] = xstrdup("--ready"), argv[k++] = xasprintf("%d", FD_READY);
     argv[k++] = xstrdup("--cgroup-parent"), argv[k++] = xstrdup(cfg->cgroup_parent);
-    argv[k++] = xstrdup("--preload"), argv[k++] = xstrdup(cfg->preload_py);
+    argv[k++] = xstrdup("--preload"), argv[k++] = xstrdup(preload);
     for (int i = 0; i < ncg; i++) {
         argv[k++] = xstrdup("--cgroup");
         argv[k++] = xasprintf("%d:%s", FD_CG + i, v1[i] ? "v1" : "v2");
@@ -189,7 +189,7 @@ static void strv_free(char **v)
 
 struct forkserver *forkserver_start(const struct kcr_pod_local_config *cfg,
                                     const struct kcr_cgroup_mgr *cgm, const struct kcr_lang *lang,
-                                    struct kcr_err *err)
+                                    const char *preload, const char *name, struct kcr_err *err)
 {
     /* Root runs both: they (and the template's directory) must be root's. */
     _cleanup_free_ char *script = xasprintf("%s/forkserver.py", cfg->runtime_dir);
@@ -217,7 +217,7 @@ struct forkserver *forkserver_start(const struct kcr_pod_local_config *cfg,
     struct forkserver *fs = xcalloc(1, sizeof(*fs));
     fs->lang = lang;
     _cleanup_free_ char *top = xasprintf("%s/forkserver", cfg->run_dir);
-    fs->dir = xasprintf("%s/%d-%s", top, (int)getpid(), lang->code);
+    fs->dir = xasprintf("%s/%d-%s", top, (int)getpid(), name);
     fs->root = xasprintf("%s/root", fs->dir);
     fs->data = xasprintf("%s/data", fs->dir);
     fs->sock = xasprintf("%s/sock", fs->dir);
@@ -243,7 +243,7 @@ struct forkserver *forkserver_start(const struct kcr_pod_local_config *cfg,
         kcr_err_set(err, errno, KCR_ERR_UNAVAILABLE, "fork-server: pipe");
         goto fail;
     }
-    argv = template_argv(cfg, lang, v1, ncg);
+    argv = template_argv(cfg, lang, preload, v1, ncg);
     fflush(NULL);
     fs->pid = fork();
     if (fs->pid == 0)

@@ -15,7 +15,8 @@
 
 struct forkserver;
 
-/* Starts lang's template under <run_dir>/forkserver/<manager pid>/: a mount
+/* Starts a template of lang that imports preload (comma-separated modules;
+ * "" = nothing) under <run_dir>/forkserver/<manager pid>-<name>/: a mount
  * namespace built like a main container's, root with a bounding set of what
  * its children need, `env -i <lang env> python /opt/kcr/forkserver.py`. Its
  * socket refuses connections until the preload is done (the template calls
@@ -23,7 +24,7 @@ struct forkserver;
  * left behind) when the library or the template script is missing. */
 struct forkserver *forkserver_start(const struct kcr_pod_local_config *cfg,
                                     const struct kcr_cgroup_mgr *cgm, const struct kcr_lang *lang,
-                                    struct kcr_err *err);
+                                    const char *preload, const char *name, struct kcr_err *err);
 
 /* Waits up to timeout_ms for the template to finish its preload (it then
  * listens). True once it is ready; false while it is still importing or

@@ -179,7 +179,7 @@ static int bench_warm(struct kcr_pod_backend *be, const struct kcr_lang *lang, c
     for (int i = 0; i < n && r == 0; i++) {
         wait_warm(pool, lang, 2); /* every acquire finds a warm pod, as in steady state */
         double t0 = time_mono_ms_f();
-        struct kcr_pod *pod = pool_acquire(pool, lang, err);
+        struct kcr_pod *pod = pool_acquire(pool, lang, false, err);
         double t1 = time_mono_ms_f();
         r = pod ? run_code(pod, code, err) : -1;
         pool_release(pool, pod); /* destruction happens on the pool's reaper */

@@ -67,6 +67,8 @@ int pod_local_config_from_env(struct kcr_pod_local_config *cfg, struct kcr_err *
      * still saved); empty means the default, as for every variable. */
     const char *preload = config_str("PRELOAD_PY", LANG_PRELOAD_PY_DEFAULT);
     cfg->preload_py = xstrdup(strcmp(preload, "none") ? preload : "");
+    preload = config_str("PRELOAD_PY_LITE", LANG_PRELOAD_PY_LITE_DEFAULT);
+    cfg->preload_py_lite = xstrdup(strcmp(preload, "none") ? preload : "");
     if (config_bool("FORKSERVER", !cfg->rootless, &cfg->forkserver, err) < 0 ||
         config_long("FORKSERVER_WAIT_MS", 30000, 0, 600000, &cfg->forkserver_wait_ms, err) < 0 ||
         config_long("MAX_MEMORY_MB", 512, 16, 1 << 20, &cfg->memory_mb, err) < 0 ||
@@ -100,6 +102,7 @@ void pod_local_config_done(struct kcr_pod_local_config *cfg)
     free(cfg->cgroup_parent);
     free(cfg->forkserver_lib);
     free(cfg->preload_py);
+    free(cfg->preload_py_lite);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -114,4 +117,5 @@ void pod_local_config_copy(struct kcr_pod_local_config *dst, const struct kcr_po
     dst->cgroup_parent = xstrdup(src->cgroup_parent);
     dst->forkserver_lib = xstrdup(src->forkserver_lib);
     dst->preload_py = xstrdup(src->preload_py);
+    dst->preload_py_lite = xstrdup(src->preload_py_lite);
 }

@@ -88,10 +88,10 @@ static int wait_ready(const struct kcr_pod *pod, long timeout_ms, struct kcr_err
 
 /*** Backend ops ***/
 
-static int call(struct pod_local *pl, enum podmgr_op op, const char *arg, struct podmgr_resp *resp,
-                struct kcr_err *err)
+static int call(struct pod_local *pl, enum podmgr_op op, uint32_t flags, const char *arg,
+                struct podmgr_resp *resp, struct kcr_err *err)
 {
-    return podmgr_call(pl->mgr, op, arg, resp, err);
+    return podmgr_call(pl->mgr, op, flags, arg, resp, err);
 }
 
 static void local_destroy(struct kcr_pod_backend *be, struct kcr_pod *pod)
@@ -102,7 +102,7 @@ static void local_destroy(struct kcr_pod_backend *be, struct kcr_pod *pod)
     struct local_pod *lp = (struct local_pod *)pod;
     struct podmgr_resp resp;
     struct kcr_err e = {0};
-    if (call(pl, PODMGR_DESTROY, pod->id, &resp, &e) == 0)
+    if (call(pl, PODMGR_DESTROY, 0, pod->id, &resp, &e) == 0)
         __atomic_sub_fetch(&pl->live, 1, __ATOMIC_RELAXED);
     free(pod->unix_socket);
     free(pod->base_url);
@@ -110,12 +110,12 @@ static void local_destroy(struct kcr_pod_backend *be, struct kcr_pod *pod)
     free(lp);
 }
 
-static struct kcr_pod *local_create(struct kcr_pod_backend *be, const struct kcr_lang *lang,
-                                    struct kcr_err *err)
+static struct kcr_pod *create_pod(struct kcr_pod_backend *be, const struct kcr_lang *lang,
+                                  bool lite, struct kcr_err *err)
 {
     struct pod_local *pl = (struct pod_local *)be;
     struct podmgr_resp resp;
-    if (call(pl, PODMGR_CREATE, lang->code, &resp, err) < 0) {
+    if (call(pl, PODMGR_CREATE, lite ? PODMGR_LITE : 0, lang->code, &resp, err) < 0) {
         __atomic_add_fetch(&pl->failed, 1, __ATOMIC_RELAXED);
         return NULL;
     }
@@ -123,6 +123,7 @@ static struct kcr_pod *local_create(struct kcr_pod_backend *be, const struct kcr
     struct local_pod *lp = xcalloc(1, sizeof(*lp));
     snprintf(lp->super.id, sizeof(lp->super.id), "%s", resp.id);
     lp->super.lang = lang;
+    lp->super.lite = lite;
     lp->super.unix_socket = xstrdup(resp.socket);
     lp->super.base_url = xstrdup("http://localhost");
     lp->magic = LOCAL_POD_MAGIC;
@@ -134,6 +135,27 @@ static struct kcr_pod *local_create(struct kcr_pod_backend *be, const struct kcr
     }
     __atomic_add_fetch(&pl->created, 1, __ATOMIC_RELAXED);
     return &lp->super;
+}
+
+static struct kcr_pod *local_create(struct kcr_pod_backend *be, const struct kcr_lang *lang,
+                                    struct kcr_err *err)
+{
+    return create_pod(be, lang, false, err);
+}
+
+/* Lite pods need a fork-server (root) whose standard template preloads
+ * something; only py has one. */
+static bool local_has_lite(struct kcr_pod_backend *be, const struct kcr_lang *lang)
+{
+    const struct pod_local *pl = (const struct pod_local *)be;
+    return pl->cfg.forkserver && !pl->cfg.rootless && pl->cfg.preload_py && pl->cfg.preload_py[0] &&
+           !strcmp(lang->code, "py");
+}
+
+static struct kcr_pod *local_create_lite(struct kcr_pod_backend *be, const struct kcr_lang *lang,
+                                         struct kcr_err *err)
+{
+    return create_pod(be, lang, true, err);
 }
 
 static json_t *local_health(struct kcr_pod_backend *be)
@@ -162,6 +184,8 @@ static void local_free(struct kcr_pod_backend *be)
 static const struct kcr_pod_ops local_ops = {
     .name = "local",
     .create = local_create,
+    .has_lite = local_has_lite,
+    .create_lite = local_create_lite,
     .destroy = local_destroy,
     .health = local_health,
     .free = local_free,

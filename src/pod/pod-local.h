@@ -34,6 +34,7 @@ struct kcr_pod_local_config {
                               * character cap); 0 = pass MAX_OUTPUT_SIZE through (kcr pod run) */
     bool forkserver;         /* FORKSERVER, default true (never when rootless) */
     char *preload_py;        /* PRELOAD_PY: modules the py template imports (comma-separated) */
+    char *preload_py_lite;   /* PRELOAD_PY_LITE: those of the lite pods' template */
     char *forkserver_lib;    /* KCR_FORKSERVER_LIB, default <dir of kcr>/kcr-forkserver.so */
     long forkserver_wait_ms; /* FORKSERVER_WAIT_MS: how long a pod waits for the template's
                               * preload, default 30000 */

@@ -20,6 +20,7 @@ struct kcr_pod {
     const struct kcr_lang *lang; /* borrowed from the language table */
     char *unix_socket;           /* sidecar unix socket path, or NULL for TCP */
     char *base_url;              /* "http://localhost" (unix) or "http://10.1.2.3:8080" */
+    bool lite;                   /* made by create_lite (below) */
 };
 
 struct kcr_pod_backend;
@@ -31,6 +32,15 @@ struct kcr_pod_ops {
      * cgroups unavailable, out of disk, timeout). */
     struct kcr_pod *(*create)(struct kcr_pod_backend *be, const struct kcr_lang *lang,
                               struct kcr_err *err);
+    /* Optional (NULL: one kind of pod). Lite pods run the same code the
+     * same way, but their runner has nothing preloaded: it starts from a
+     * far smaller process, which costs a fraction of the CPU, and code that
+     * imports only the standard library needs nothing more (local backend
+     * with a fork-server and a preload set: docs/local-pods.md). has_lite
+     * tells whether lang has them; create_lite makes one. */
+    bool (*has_lite)(struct kcr_pod_backend *be, const struct kcr_lang *lang);
+    struct kcr_pod *(*create_lite)(struct kcr_pod_backend *be, const struct kcr_lang *lang,
+                                   struct kcr_err *err);
     /* Destroys the pod and everything it held (processes, mounts, cgroups,
      * directories, sockets). Accepts NULL. */
     void (*destroy)(struct kcr_pod_backend *be, struct kcr_pod *pod);

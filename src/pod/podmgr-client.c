@@ -71,10 +71,10 @@ static bool receive_one(struct podmgr_client *c)
     return w != NULL;
 }
 
-int podmgr_call(struct podmgr_client *c, enum podmgr_op op, const char *arg,
+int podmgr_call(struct podmgr_client *c, enum podmgr_op op, uint32_t flags, const char *arg,
                 struct podmgr_resp *resp, struct kcr_err *err)
 {
-    struct podmgr_req req = {.op = op};
+    struct podmgr_req req = {.op = op, .flags = flags};
     snprintf(req.arg, sizeof(req.arg), "%s", arg);
     pthread_mutex_lock(&c->mu);
     req.tag = ++c->next_tag;

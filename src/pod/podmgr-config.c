@@ -20,9 +20,10 @@
 int podmgr_config_send(int fd, const struct kcr_pod_local_config *cfg, struct kcr_err *err)
 {
     json_auto_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:b, "
-        "s:I}",
-        "run_dir", cfg->run_dir, "runtime_dir", cfg->runtime_dir, "sidecar_bin", cfg->sidecar_bin,
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, "
+        "s:b, s:I}",
+        "preload_py_lite", cfg->preload_py_lite ? cfg->preload_py_lite : "", "run_dir",
+        cfg->run_dir, "runtime_dir", cfg->runtime_dir, "sidecar_bin", cfg->sidecar_bin,
         "nsexec_bin", cfg->nsexec_bin, "cgroup_parent", cfg->cgroup_parent, "preload_py",
         cfg->preload_py ? cfg->preload_py : "", "forkserver_lib", cfg->forkserver_lib, "memory_mb",
         (json_int_t)cfg->memory_mb, "pids_max", (json_int_t)cfg->pids_max, "cpu_millis",
@@ -64,20 +65,20 @@ int podmgr_config_recv(int fd, struct kcr_pod_local_config *cfg, struct kcr_err 
     if (!o)
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "configuration: %s", jerr.text);
     const char *run_dir, *runtime_dir, *sidecar_bin, *nsexec_bin, *cgroup_parent, *preload_py,
-        *forkserver_lib;
+        *forkserver_lib, *preload_py_lite;
     json_int_t memory_mb, pids_max, cpu_millis, tmp_mb, data_mb, ready_ms, client_gid, output_bytes,
         forkserver_wait_ms;
     int rootless, forkserver;
     if (json_unpack_ex(
             o, &jerr, JSON_STRICT,
-            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
+            "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, "
             "s:I, s:b, s:I}",
-            "run_dir", &run_dir, "runtime_dir", &runtime_dir, "sidecar_bin", &sidecar_bin,
-            "nsexec_bin", &nsexec_bin, "cgroup_parent", &cgroup_parent, "preload_py", &preload_py,
-            "forkserver_lib", &forkserver_lib, "memory_mb", &memory_mb, "pids_max", &pids_max,
-            "cpu_millis", &cpu_millis, "tmp_mb", &tmp_mb, "data_mb", &data_mb, "ready_ms",
-            &ready_ms, "rootless", &rootless, "client_gid", &client_gid, "output_bytes",
-            &output_bytes, "forkserver", &forkserver, "forkserver_wait_ms",
+            "preload_py_lite", &preload_py_lite, "run_dir", &run_dir, "runtime_dir", &runtime_dir,
+            "sidecar_bin", &sidecar_bin, "nsexec_bin", &nsexec_bin, "cgroup_parent", &cgroup_parent,
+            "preload_py", &preload_py, "forkserver_lib", &forkserver_lib, "memory_mb", &memory_mb,
+            "pids_max", &pids_max, "cpu_millis", &cpu_millis, "tmp_mb", &tmp_mb, "data_mb",
+            &data_mb, "ready_ms", &ready_ms, "rootless", &rootless, "client_gid", &client_gid,
+            "output_bytes", &output_bytes, "forkserver", &forkserver, "forkserver_wait_ms",
             &forkserver_wait_ms) < 0)
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "configuration: %s", jerr.text);
     if (client_gid < 0 || client_gid > (json_int_t)0xFFFFFFFE)
@@ -89,6 +90,7 @@ int podmgr_config_recv(int fd, struct kcr_pod_local_config *cfg, struct kcr_err 
         .nsexec_bin = xstrdup(nsexec_bin),
         .cgroup_parent = xstrdup(cgroup_parent),
         .preload_py = xstrdup(preload_py),
+        .preload_py_lite = xstrdup(preload_py_lite),
         .forkserver_lib = xstrdup(forkserver_lib),
         .memory_mb = (long)memory_mb,
         .pids_max = (long)pids_max,

@@ -42,8 +42,9 @@ struct podmgr {
     char *nsexec;  /* what the sidecar gets as KCR_NSEXEC */
     struct pod_entry *pods;
     size_t npods, cap;
-    struct forkserver *fs; /* the py template, or NULL */
-    bool fs_tried;
+    struct forkserver *fs;      /* the py template, or NULL */
+    struct forkserver *fs_lite; /* the py template that preloads nothing (lite pods), or NULL */
+    bool fs_tried, fs_lite_tried;
     uint64_t start_time; /* ours (/proc/self/stat field 22): pods name their owner by it */
     struct podmgr_starting *starting; /* CREATEs not answered yet */
     size_t nstarting;
@@ -55,10 +56,11 @@ struct podmgr {
 uint64_t podmgr_proc_start_time(pid_t pid);
 /* Removes the pods left behind by managers that are gone. */
 void podmgr_sweep_leftovers(struct podmgr *m);
-/* CREATE, first half: starts a pod of language code and describes it in st
- * (all but the tag). The pod is one of the manager's from now on. */
-int podmgr_pod_create_start(struct podmgr *m, const char *code, struct podmgr_starting *st,
-                            struct kcr_err *err);
+/* CREATE, first half: starts a pod of language code (lite: its runner forks
+ * from the template that preloads nothing) and describes it in st (all but
+ * the tag). The pod is one of the manager's from now on. */
+int podmgr_pod_create_start(struct podmgr *m, const char *code, bool lite,
+                            struct podmgr_starting *st, struct kcr_err *err);
 /* CREATE, second half, when st->err_fd is readable or st->deadline_ms has
  * passed: 1 = still starting; 0 = the sidecar listens (resp's id, socket and
  * working_dir filled); -1 = the start failed and the pod is gone (err). On

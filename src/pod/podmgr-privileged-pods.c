@@ -193,7 +193,7 @@ static char **build_main_env(const struct kcr_lang *lang)
     return env;
 }
 
-static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
+static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s, struct forkserver *fs)
 {
     char **env = xcalloc(20, sizeof(char *));
     size_t k = 0;
@@ -205,9 +205,9 @@ static char **build_sidecar_env(const struct podmgr *m, struct pod_spawn *s)
     env[k++] = xasprintf("KCR_READY_FD=%d", POD_SIDECAR_READY_FD);
     /* The first pods may wait for the preload (bounded): a warm pool
      * without preloaded runners would serve its first requests slowly. */
-    if (m->fs && forkserver_lang(m->fs) == s->lang &&
-        forkserver_wait_ready(m->fs, m->cfg->forkserver_wait_ms))
-        env[k++] = xasprintf("KCR_FORKSERVER=%s", forkserver_socket(m->fs));
+    if (fs && forkserver_lang(fs) == s->lang &&
+        forkserver_wait_ready(fs, m->cfg->forkserver_wait_ms))
+        env[k++] = xasprintf("KCR_FORKSERVER=%s", forkserver_socket(fs));
     /* The sidecar refuses timeouts above its MAX_EXECUTION_TIME; the API asks
      * for the base limit times the language's multiplier (lang_time_mult). */
     long base = strtol(config_str("MAX_EXECUTION_TIME", "30"), NULL, 10);
@@ -342,7 +342,7 @@ static int wait_socket(const char *path, struct pod_entry *p, long timeout_ms, s
 }
 
 static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const char *id,
-                         struct pod_spawn *s, struct kcr_err *err)
+                         struct forkserver *fs, struct pod_spawn *s, struct kcr_err *err)
 {
     const struct kcr_pod_local_config *cfg = m->cfg;
     s->cfg = m->cfg;
@@ -376,7 +376,7 @@ static int prepare_spawn(struct podmgr *m, const struct kcr_lang *lang, const ch
     if (!s->plan)
         return -1;
     s->main_env = build_main_env(lang);
-    s->sidecar_env = build_sidecar_env(m, s);
+    s->sidecar_env = build_sidecar_env(m, s, fs);
     return 0;
 }
 
@@ -438,15 +438,26 @@ static struct pod_entry *pod_add(struct podmgr *m)
 /* The template starts with the first pod of its language (a manager that
  * only ever makes bash pods never imports numpy). Without it pods work as
  * before, only slower: say so, go on. */
-static void ensure_forkserver(struct podmgr *m, const struct kcr_lang *lang)
+static struct forkserver *ensure_forkserver(struct podmgr *m, const struct kcr_lang *lang,
+                                            bool lite)
 {
-    if (!m->cfg->forkserver || m->fs_tried || strcmp(lang->code, "py"))
-        return;
+    if (!m->cfg->forkserver || strcmp(lang->code, "py"))
+        return NULL;
+    /* The lite template exists only beside a standard one that preloads. */
+    if (lite && !m->cfg->preload_py[0])
+        lite = false;
+    struct forkserver **fs = lite ? &m->fs_lite : &m->fs;
+    bool *tried = lite ? &m->fs_lite_tried : &m->fs_tried;
+    if (*tried)
+        return *fs;
     struct kcr_err fe = {0};
-    m->fs_tried = true;
-    m->fs = forkserver_start(m->cfg, m->cgm, lang, &fe);
-    if (!m->fs)
-        log_msg(KCR_LOG_WARN, NULL, "no fork-server: %s", fe.msg);
+    *tried = true;
+    *fs =
+        forkserver_start(m->cfg, m->cgm, lang, lite ? m->cfg->preload_py_lite : m->cfg->preload_py,
+                         lite ? "py-lite" : "py", &fe);
+    if (!*fs)
+        log_msg(KCR_LOG_WARN, NULL, "no fork-server%s: %s", lite ? " for lite pods" : "", fe.msg);
+    return *fs;
 }
 
 static struct pod_entry *pod_find(struct podmgr *m, const char *id)
@@ -457,15 +468,15 @@ static struct pod_entry *pod_find(struct podmgr *m, const char *id)
     return NULL;
 }
 
-int podmgr_pod_create_start(struct podmgr *m, const char *code, struct podmgr_starting *st,
-                            struct kcr_err *err)
+int podmgr_pod_create_start(struct podmgr *m, const char *code, bool lite,
+                            struct podmgr_starting *st, struct kcr_err *err)
 {
     const struct kcr_lang *lang = lang_find(code);
     if (!lang)
         return kcr_err_set(err, 0, KCR_ERR_INVALID, "unknown language '%s'", code);
     if (check_runtime(m, lang, err) < 0)
         return -1;
-    ensure_forkserver(m, lang);
+    struct forkserver *fs = ensure_forkserver(m, lang, lite);
     char nano[KCR_ID_LEN + 1];
     id_new(nano);
     struct pod_entry tmp = {0};
@@ -479,7 +490,7 @@ int podmgr_pod_create_start(struct podmgr *m, const char *code, struct podmgr_st
     };
     struct pod_spawn s = {.join = KCR_CGROUP_JOIN_INIT, .release_fd = -1, .err_fd = -1};
     int fd = -1;
-    if (prepare_spawn(m, lang, tmp.id, &s, err) == 0) {
+    if (prepare_spawn(m, lang, tmp.id, fs, &s, err) == 0) {
         tmp.cg = cgroup_create(m->cgm, tmp.id, &lim, err);
         if (tmp.cg)
             fd = spawn_pod(m, &s, &tmp, err);

@@ -163,6 +163,7 @@ static void manager_cleanup(struct podmgr *m)
         (void)podmgr_pod_destroy(m, m->pods[0].id, NULL);
     free(m->pods);
     m->fs = forkserver_stop(m->fs);
+    m->fs_lite = forkserver_stop(m->fs_lite);
     if (m->bin_dir) {
         if (m->nsexec)
             (void)unlink(m->nsexec);
@@ -191,11 +192,12 @@ static bool handle(struct podmgr *m, const struct podmgr_req *req, ssize_t len,
     memset(resp, 0, sizeof(*resp));
     resp->tag = req->tag;
     int r;
-    if (len != (ssize_t)sizeof(*req) || !memchr(req->arg, '\0', sizeof(req->arg))) {
+    if (len != (ssize_t)sizeof(*req) || !memchr(req->arg, '\0', sizeof(req->arg)) ||
+        (req->flags & ~PODMGR_LITE) || (req->flags && req->op != PODMGR_CREATE)) {
         r = kcr_err_set(&e, 0, KCR_ERR_INVALID, "malformed request");
     } else if (req->op == PODMGR_CREATE) {
         struct podmgr_starting *st = &m->starting[m->nstarting];
-        r = podmgr_pod_create_start(m, req->arg, st, &e);
+        r = podmgr_pod_create_start(m, req->arg, req->flags & PODMGR_LITE, st, &e);
         if (r == 0) {
             st->tag = req->tag;
             m->nstarting++;
@@ -251,10 +253,14 @@ static void reap_strays(struct podmgr *m)
     pid_t pid;
     int status = 0;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (pid == forkserver_pid(m->fs)) {
-            log_msg(KCR_LOG_WARN, NULL, "fork-server exited (status %d): pods run without it",
+        struct forkserver *fs = pid == forkserver_pid(m->fs)        ? m->fs
+                                : pid == forkserver_pid(m->fs_lite) ? m->fs_lite
+                                                                    : NULL;
+        if (fs) {
+            log_msg(KCR_LOG_WARN, NULL, "fork-server%s exited (status %d): pods run without it",
+                    fs == m->fs_lite ? " for lite pods" : "",
                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-            forkserver_reaped(m->fs);
+            forkserver_reaped(fs);
         }
         for (size_t i = 0; i < m->npods; i++)
             if (m->pods[i].init_pid == pid)

@@ -21,10 +21,14 @@ enum podmgr_op {
     PODMGR_DESTROY,    /* arg: pod id */
 };
 
+/* CREATE's flags. */
+#define PODMGR_LITE 1u /* the runner forks from the template that preloads nothing */
+
 struct podmgr_req {
     uint32_t op;
-    uint32_t tag; /* echoed in the response */
-    char arg[64]; /* NUL-terminated */
+    uint32_t tag;   /* echoed in the response */
+    uint32_t flags; /* PODMGR_LITE (CREATE only) */
+    char arg[64];   /* NUL-terminated */
 };
 
 struct podmgr_resp {
@@ -46,7 +50,7 @@ struct podmgr_client *podmgr_start(const struct kcr_pod_local_config *cfg, struc
 
 /* One request and its answer. Thread-safe: concurrent calls are in flight
  * together (pods are created in parallel) and each gets its own answer. */
-int podmgr_call(struct podmgr_client *c, enum podmgr_op op, const char *arg,
+int podmgr_call(struct podmgr_client *c, enum podmgr_op op, uint32_t flags, const char *arg,
                 struct podmgr_resp *resp, struct kcr_err *err);
 
 /* Whether the manager process still runs. */

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #define MAX_LANGS        32
+#define MAX_POOLS        (2 * MAX_LANGS) /* a language's pods and its lite pods */
 #define WORKERS          4
 #define BACKOFF_FIRST_MS 500L
 #define BACKOFF_MAX_MS   60000L
@@ -39,6 +40,7 @@ struct idle_pod {
 
 struct lang_pool {
     const struct kcr_lang *lang;
+    bool lite; /* its pods are lite pods (pod.h) */
     int target;
     struct idle_pod *idle; /* FIFO, capacity target */
     int nidle;
@@ -58,8 +60,8 @@ struct kcr_pool {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* any state change; everyone re-checks */
     bool stopping;
-    struct lang_pool langs[MAX_LANGS];
-    size_t nlangs;
+    struct lang_pool langs[MAX_POOLS];
+    size_t nlangs;         /* pools in langs */
     struct kcr_pod **reap; /* released pods waiting for destruction */
     size_t nreap, reap_alloc;
     pthread_t workers[WORKERS];
@@ -91,18 +93,31 @@ int pool_config_from_env(struct kcr_pool_config *cfg, struct kcr_err *err)
         if (config_long(name, def, 0, 64, &v, err) < 0)
             return -1;
         cfg->size[i] = (int)v;
+        snprintf(name + w, sizeof(name) - (size_t)w, "_LITE");
+        if (config_long(name, !strcmp(all[i].code, "py") ? 2 : 0, 0, 64, &v, err) < 0)
+            return -1;
+        cfg->lite_size[i] = (int)v;
     }
     return 0;
 }
 
 /*** Queues (called with the mutex held) ***/
 
-static struct lang_pool *lang_pool_of(struct kcr_pool *p, const struct kcr_lang *lang)
+/* lang's pool of lite pods or of the others; NULL when there is none. */
+static struct lang_pool *lang_pool_of(struct kcr_pool *p, const struct kcr_lang *lang, bool lite)
 {
     for (size_t i = 0; i < p->nlangs; i++)
-        if (p->langs[i].lang == lang || !strcmp(p->langs[i].lang->code, lang->code))
+        if (p->langs[i].lite == lite &&
+            (p->langs[i].lang == lang || !strcmp(p->langs[i].lang->code, lang->code)))
             return &p->langs[i];
     return NULL;
+}
+
+static struct kcr_pod *create_for(struct kcr_pool *p, const struct lang_pool *lp,
+                                  struct kcr_err *err)
+{
+    return lp->lite ? p->be->ops->create_lite(p->be, lp->lang, err)
+                    : p->be->ops->create(p->be, lp->lang, err);
 }
 
 static void reap_push(struct kcr_pool *p, struct kcr_pod *pod)
@@ -171,7 +186,7 @@ static void do_create(struct kcr_pool *p, struct lang_pool *lp)
     lp->creating++;
     pthread_mutex_unlock(&p->mu);
     struct kcr_err err = {0};
-    struct kcr_pod *pod = p->be->ops->create(p->be, lp->lang, &err);
+    struct kcr_pod *pod = create_for(p, lp, &err);
     pthread_mutex_lock(&p->mu);
     lp->creating--;
     if (!pod)
@@ -277,11 +292,23 @@ struct kcr_pool *pool_new(struct kcr_pod_backend *be, const struct kcr_pool_conf
     p->health_every_ms = (cfg->health_every_s > 0 ? cfg->health_every_s : 30) * 1000;
     size_t n;
     const struct kcr_lang *all = lang_all(&n);
-    p->nlangs = n < MAX_LANGS ? n : MAX_LANGS;
-    for (size_t i = 0; i < p->nlangs; i++) {
-        p->langs[i].lang = &all[i];
-        p->langs[i].target = cfg->size[i] > 0 ? cfg->size[i] : 0;
-        p->langs[i].idle = xcalloc((size_t)p->langs[i].target + 1, sizeof(struct idle_pod));
+    n = n < MAX_LANGS ? n : MAX_LANGS;
+    for (size_t i = 0; i < n; i++) {
+        struct lang_pool *lp = &p->langs[p->nlangs++];
+        lp->lang = &all[i];
+        lp->target = cfg->size[i] > 0 ? cfg->size[i] : 0;
+        lp->idle = xcalloc((size_t)lp->target + 1, sizeof(struct idle_pod));
+    }
+    /* Lite pools only where the backend makes lite pods. */
+    for (size_t i = 0; i < n; i++) {
+        if (cfg->lite_size[i] <= 0 || !be->ops->has_lite || !be->ops->create_lite ||
+            !be->ops->has_lite(be, &all[i]))
+            continue;
+        struct lang_pool *lp = &p->langs[p->nlangs++];
+        lp->lang = &all[i];
+        lp->lite = true;
+        lp->target = cfg->lite_size[i];
+        lp->idle = xcalloc((size_t)lp->target + 1, sizeof(struct idle_pod));
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_condattr_t ca;
@@ -300,11 +327,13 @@ struct kcr_pool *pool_new(struct kcr_pod_backend *be, const struct kcr_pool_conf
     return p;
 }
 
-struct kcr_pod *pool_acquire(struct kcr_pool *pool, const struct kcr_lang *lang,
+struct kcr_pod *pool_acquire(struct kcr_pool *pool, const struct kcr_lang *lang, bool lite,
                              struct kcr_err *err)
 {
     pthread_mutex_lock(&pool->mu);
-    struct lang_pool *lp = lang_pool_of(pool, lang);
+    struct lang_pool *lp = lite ? lang_pool_of(pool, lang, true) : NULL;
+    if (!lp)
+        lp = lang_pool_of(pool, lang, false);
     if (!lp) {
         pthread_mutex_unlock(&pool->mu);
         kcr_err_set(err, 0, KCR_ERR_INVALID, "pool: unknown language '%s'", lang->code);
@@ -340,7 +369,7 @@ struct kcr_pod *pool_acquire(struct kcr_pool *pool, const struct kcr_lang *lang,
     }
     lp->creating++;
     pthread_mutex_unlock(&pool->mu);
-    struct kcr_pod *pod = pool->be->ops->create(pool->be, lang, err);
+    struct kcr_pod *pod = create_for(pool, lp, err);
     pthread_mutex_lock(&pool->mu);
     lp->creating--;
     if (pod) {
@@ -359,7 +388,7 @@ void pool_release(struct kcr_pool *pool, struct kcr_pod *pod)
     if (!pod)
         return;
     pthread_mutex_lock(&pool->mu);
-    struct lang_pool *lp = lang_pool_of(pool, pod->lang);
+    struct lang_pool *lp = lang_pool_of(pool, pod->lang, pod->lite);
     if (lp && lp->in_use > 0)
         lp->in_use--;
     reap_push(pool, pod);
@@ -373,10 +402,15 @@ json_t *pool_stats(struct kcr_pool *pool)
     pthread_mutex_lock(&pool->mu);
     for (size_t i = 0; i < pool->nlangs; i++) {
         const struct lang_pool *lp = &pool->langs[i];
-        json_object_set_new(o, lp->lang->code,
-                            json_pack("{s:i, s:i, s:i, s:i, s:i}", "target", lp->target, "warm",
-                                      lp->nidle + lp->checking, "creating", lp->creating, "in_use",
-                                      lp->in_use, "failures", lp->failures));
+        json_t *one = json_pack("{s:i, s:i, s:i, s:i, s:i}", "target", lp->target, "warm",
+                                lp->nidle + lp->checking, "creating", lp->creating, "in_use",
+                                lp->in_use, "failures", lp->failures);
+        /* The standard pools come first: a lite one goes inside its language's. */
+        json_t *std = lp->lite ? json_object_get(o, lp->lang->code) : NULL;
+        if (std)
+            json_object_set_new(std, "lite", one);
+        else
+            json_object_set_new(o, lp->lang->code, one);
     }
     pthread_mutex_unlock(&pool->mu);
     return o;

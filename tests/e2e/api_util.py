@@ -269,8 +269,9 @@ def pool_settled(s):
     """Every warm pool of the server full and idle: nothing being created,
     no pod in use (/health/detailed)."""
     pool = s.get("/health/detailed").json()["services"]["pods"]["pool"]
+    pools = list(pool.values()) + [p["lite"] for p in pool.values() if "lite" in p]
     return all(p["warm"] == p["target"] and not p["creating"] and not p["in_use"]
-               for p in pool.values())
+               for p in pools)
 
 
 @contextlib.contextmanager

@@ -73,6 +73,7 @@ FIVE = ["matplotlib.pyplot", "numpy", "pandas", "scipy", "sklearn"]
 FORKED_PID = 3  # the program's pid when the template forked it
 RUN_DIR = "/run/kcr"
 POOL = 2  # warm py pods of the module's kcr serve
+LITE_POOL = 2  # and its warm lite py pods (runners forked from the template of nothing)
 
 
 # --------------------------------------------------------------------------
@@ -90,17 +91,19 @@ def warm_pod(env=None, **kw):
 @pytest.fixture(scope="module")
 def fs_server():
     """One kcr serve with the full default preload (one template for the
-    module); two warm py pods."""
+    module, and the lite pods' template of nothing); two warm py pods, two
+    lite ones. Code that imports only the standard library takes a lite pod:
+    the tests of the preloaded template import numpy."""
     s = start_server({"PRELOAD_PY": DEFAULT_PRELOAD, "POD_POOL_PY": str(POOL),
-                      "MAX_EXECUTION_TIME": "30"})
+                      "POD_POOL_PY_LITE": str(LITE_POOL), "MAX_EXECUTION_TIME": "30"})
     yield s
     s.cleanup()
 
 
-def run(server, code):
+def run(server, code, **fields):
     """One /exec (a fresh pod, its first run); the response body."""
-    wait_for_runners(server.proc.pid, POOL)
-    r = server.exec(code)
+    wait_for_runners(server.proc.pid, POOL + LITE_POOL)
+    r = server.exec(code, **fields)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -117,11 +120,49 @@ def run_json(server, code):
 
 
 def test_runner_is_a_fork_of_the_preloaded_template(fs_server):
-    b = run(fs_server, "import sys; print(sorted(m for m in ('numpy','pandas','sklearn',"
+    # numpy makes it a standard pod's; the other four it does not import.
+    b = run(fs_server, "import sys, numpy; print(sorted(m for m in ('numpy','pandas','sklearn',"
                        "'matplotlib.pyplot','scipy') if m in sys.modules)); "
                        "print(sys.orig_argv[1])")
     assert b["stderr"] == "", b
     assert b["stdout"] == f"{FIVE!r}\n-c\n", b
+
+
+def test_standard_library_code_runs_in_a_lite_pod(fs_server):
+    """Code that imports only the standard library takes a lite pod: its
+    runner is a fork of the template that imported nothing (pid 3, as any
+    fork), so the preloaded modules are not in sys.modules; code that
+    imports numpy takes an ordinary one. Both behave as `python -c`."""
+    lite = run(fs_server, "import json, os, sys\n"
+                          "print(sorted(m for m in ('numpy', 'pandas', 'sklearn') if m in sys.modules),"
+                          " os.getpid(), sys.orig_argv[1], json.dumps([1]))")
+    assert lite["stdout"] == f"[] {FORKED_PID} -c [1]\n" and lite["stderr"] == "", lite
+    std = run(fs_server, "import os, sys, numpy\n"
+                         "print('sklearn' in sys.modules, os.getpid())")
+    assert std["stdout"] == f"True {FORKED_PID}\n", std
+    # Its template is the manager's second one, beside the preloaded one.
+    mgrs = children(fs_server.proc.pid)
+    assert any(os.path.exists(f"{RUN_DIR}/forkserver/{m}-py-lite/sock") for m in mgrs), \
+        glob.glob(RUN_DIR + "/forkserver/*")
+    pool = fs_server.get("/health/detailed").json()["services"]["pods"]["pool"]["py"]
+    assert pool["target"] == POOL and pool["lite"]["target"] == LITE_POOL, pool
+    metrics = fs_server.get("/metrics").text
+    assert f'kcr_pool_pods{{language="py",kind="lite",state="target"}} {LITE_POOL}' in metrics, \
+        [l for l in metrics.splitlines() if l.startswith("kcr_pool_pods")]
+
+
+def test_code_with_state_takes_a_standard_pod(fs_server):
+    """A session's saved state may hold numpy arrays (loading them imports
+    numpy): stdlib-only code of a session with state takes an ordinary pod."""
+    first = run(fs_server, "import numpy as np\na = np.arange(4)")
+    assert first["has_state"] is True, first
+    sid = first["session_id"]
+    b = run(fs_server, "import sys\nprint('sklearn' in sys.modules, int(a.sum()))",
+            session_id=sid)
+    assert b["stdout"] == "True 6\n", b
+    # A session without state: the same code takes a lite pod.
+    b = run(fs_server, "import sys\nprint('sklearn' in sys.modules)")
+    assert b["stdout"] == "False\n", b
 
 
 def _strict_overcommit():
@@ -368,7 +409,7 @@ EXITS = {
 def test_exit_status_through_the_api(fs_server):
     # Every /exec is the first run of a fresh pod, so the forked runner; the
     # API reports an exit status in stderr when the program wrote none.
-    probe = "import os, sys; print('sklearn' in sys.modules, os.getpid())\n"
+    probe = "import os, sys, numpy; print('sklearn' in sys.modules, os.getpid())\n"
     b = run(fs_server, probe + "sys.exit(3)")
     assert b["stdout"] == f"True {FORKED_PID}\n"
     assert b["stderr"] == "Code execution failed with exit code 3", b
@@ -551,7 +592,7 @@ def test_only_pod_inits_may_use_the_template(fs_server):
     # warm pool, so at least one made after the requests above) are its forks.
     assert os.path.exists(f"/proc/{tpl}") and os.path.exists(sock)
     for _ in range(3):
-        b = run(fs_server, "import os, sys; print('sklearn' in sys.modules, os.getpid(), "
+        b = run(fs_server, "import os, sys, numpy; print('sklearn' in sys.modules, os.getpid(), "
                            "os.path.exists('/tmp/kcr-should-not-run'))")
         assert b["stdout"] == f"True {FORKED_PID} False\n", b
     assert find_template(fs_server.proc.pid) == (sock, tpl)

@@ -260,6 +260,22 @@ static struct kcr_pod *fake_create(struct kcr_pod_backend *be, const struct kcr_
     return pod;
 }
 
+/* Lite pods: py only, like the local backend's. */
+static bool fake_has_lite(struct kcr_pod_backend *be, const struct kcr_lang *lang)
+{
+    (void)be;
+    return !strcmp(lang->code, "py");
+}
+
+static struct kcr_pod *fake_create_lite(struct kcr_pod_backend *be, const struct kcr_lang *lang,
+                                        struct kcr_err *err)
+{
+    struct kcr_pod *pod = fake_create(be, lang, err);
+    if (pod)
+        pod->lite = true;
+    return pod;
+}
+
 static void fake_destroy(struct kcr_pod_backend *be, struct kcr_pod *pod)
 {
     struct fake_backend *fb = (struct fake_backend *)be;
@@ -293,6 +309,8 @@ static void fake_free(struct kcr_pod_backend *be)
 static const struct kcr_pod_ops fake_ops = {
     .name = "fake",
     .create = fake_create,
+    .has_lite = fake_has_lite,
+    .create_lite = fake_create_lite,
     .destroy = fake_destroy,
     .health = fake_health,
     .free = fake_free,

@@ -215,9 +215,15 @@
 
     const pool = (o.services && o.services.pods && o.services.pods.pool) || null;
     const prows = [];
+    // A language's lite pods (preloading nothing) have a row of their own.
+    const pools = [];
     for (const [lang, p] of Object.entries(pool || {})) {
+      pools.push([lang, lang, p]);
+      if (p.lite) pools.push([lang + "-lite", lang + " (lite)", p.lite]);
+    }
+    for (const [key, label, p] of pools) {
       if (!p.target && !p.warm && !p.in_use && !p.creating && !p.failures) continue;
-      prows.push(el("tr", { "data-lang": lang }, el("td", {}, lang),
+      prows.push(el("tr", { "data-lang": key }, el("td", {}, label),
         el("td", { class: "num" }, p.warm), el("td", { class: "num" }, p.in_use),
         el("td", { class: "num" }, p.creating), el("td", { class: "num" }, p.target),
         el("td", { class: "num" }, p.failures)));

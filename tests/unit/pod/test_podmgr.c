@@ -47,6 +47,7 @@ static void test_config_round_trip(void **state)
         .output_bytes = 1 << 20,
         .forkserver = true,
         .preload_py = "numpy,json",
+        .preload_py_lite = "json,re",
         .forkserver_lib = "/opt/kcr/kcr-forkserver.so",
         .forkserver_wait_ms = 777,
     };
@@ -62,6 +63,7 @@ static void test_config_round_trip(void **state)
     assert_string_equal(out.nsexec_bin, in.nsexec_bin);
     assert_string_equal(out.cgroup_parent, in.cgroup_parent);
     assert_string_equal(out.preload_py, in.preload_py);
+    assert_string_equal(out.preload_py_lite, in.preload_py_lite);
     assert_string_equal(out.forkserver_lib, in.forkserver_lib);
     assert_null(out.podmgr_bin); /* kcr's business, not the manager's */
     assert_int_equal(out.memory_mb, 768);
@@ -151,7 +153,7 @@ struct caller {
 static void *call_thread(void *p)
 {
     struct caller *k = p;
-    k->r = podmgr_call(k->c, PODMGR_CREATE, k->arg, &k->resp, &k->err);
+    k->r = podmgr_call(k->c, PODMGR_CREATE, 0, k->arg, &k->resp, &k->err);
     return NULL;
 }
 
@@ -227,7 +229,7 @@ static void test_calls_fail_when_the_manager_goes(void **state)
     /* And so does every later call, at once. */
     struct podmgr_resp resp;
     struct kcr_err e = {0};
-    assert_int_equal(podmgr_call(c, PODMGR_DESTROY, "x", &resp, &e), -1);
+    assert_int_equal(podmgr_call(c, PODMGR_DESTROY, 0, "x", &resp, &e), -1);
     assert_null(podmgr_stop(c));
 }
 

@@ -95,6 +95,15 @@ static int stat_of(struct kcr_pool *pool, const char *code, const char *key)
     return v;
 }
 
+static int lite_stat_of(struct kcr_pool *pool, const char *code, const char *key)
+{
+    json_t *o = pool_stats(pool);
+    json_t *lite = json_object_get(json_object_get(o, code), "lite");
+    int v = lite ? (int)json_integer_value(json_object_get(lite, key)) : -1;
+    json_decref(o);
+    return v;
+}
+
 static struct kcr_pool_config config(int py, int js)
 {
     struct kcr_pool_config cfg = {.acquire_wait_ms = 2000, .health_every_s = 30};
@@ -118,7 +127,17 @@ static void test_config_from_env(void **state)
     assert_int_equal(cfg.size[lang_index("js")], 1);
     assert_int_equal(cfg.size[lang_index("go")], 0);
     assert_int_equal(cfg.size[lang_index("f90")], 3);
+    assert_int_equal(cfg.lite_size[lang_index("py")], 2);
+    assert_int_equal(cfg.lite_size[lang_index("js")], 0);
     assert_int_equal(cfg.acquire_wait_ms, 2000);
+    setenv("POD_POOL_PY_LITE", "5", 1);
+    assert_int_equal(pool_config_from_env(&cfg, &err), 0);
+    assert_int_equal(cfg.lite_size[lang_index("py")], 5);
+    assert_int_equal(cfg.size[lang_index("py")], 2);
+    setenv("POD_POOL_PY_LITE", "-1", 1);
+    assert_int_equal(pool_config_from_env(&cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "POD_POOL_PY_LITE"));
+    unsetenv("POD_POOL_PY_LITE");
     setenv("POD_POOL_PY", "lots", 1);
     assert_int_equal(pool_config_from_env(&cfg, &err), -1);
     assert_non_null(strstr(err.msg, "POD_POOL_PY"));
@@ -145,7 +164,7 @@ static void test_warm_fill_and_replenish(void **state)
     assert_int_equal(stat_of(pool, "go", "target"), 0);
 
     long long t0 = now_ms();
-    struct kcr_pod *pod = pool_acquire(pool, lang_find("py"), &err);
+    struct kcr_pod *pod = pool_acquire(pool, lang_find("py"), false, &err);
     assert_non_null(pod);
     assert_true(now_ms() - t0 < 100); /* warm: no waiting */
     assert_ptr_equal(pod->lang, lang_find("py"));
@@ -173,7 +192,7 @@ static void test_on_demand(void **state)
     sleep_ms(100);
     assert_int_equal(stats(be).creates, 0);
     long long t0 = now_ms();
-    struct kcr_pod *pod = pool_acquire(pool, lang_find("c"), &err);
+    struct kcr_pod *pod = pool_acquire(pool, lang_find("c"), false, &err);
     assert_non_null(pod);
     assert_true(now_ms() - t0 < 500); /* no 2 s wait when nothing is warm-pooled */
     assert_int_equal(stats(be).creates, 1);
@@ -196,7 +215,7 @@ static void *contend(void *arg)
     struct contention *c = arg;
     for (int i = 0; i < 10; i++) {
         struct kcr_err err = {0};
-        struct kcr_pod *pod = pool_acquire(c->pool, lang_find("py"), &err);
+        struct kcr_pod *pod = pool_acquire(c->pool, lang_find("py"), false, &err);
         pthread_mutex_lock(&c->mu);
         if (pod)
             c->ok++;
@@ -241,7 +260,7 @@ static void *acquire_one(void *arg)
 {
     struct contention *c = arg;
     struct kcr_err err = {0};
-    struct kcr_pod *pod = pool_acquire(c->pool, lang_find("py"), &err);
+    struct kcr_pod *pod = pool_acquire(c->pool, lang_find("py"), false, &err);
     pthread_mutex_lock(&c->mu);
     pod ? c->ok++ : c->failed++;
     pthread_mutex_unlock(&c->mu);
@@ -308,14 +327,14 @@ static void test_failing_backend_backs_off(void **state)
 
     /* In back-off, acquire does not wait: the on-demand create reports the cause. */
     long long t0 = now_ms();
-    assert_null(pool_acquire(pool, lang_find("py"), &err));
+    assert_null(pool_acquire(pool, lang_find("py"), false, &err));
     assert_true(now_ms() - t0 < 500);
     assert_non_null(strstr(err.msg, "runtime missing"));
 
     /* The runtime comes back: an on-demand create works and resets the back-off,
      * after which the pool fills again. */
     pod_fake_set_fail(be, false);
-    struct kcr_pod *pod = pool_acquire(pool, lang_find("py"), &err);
+    struct kcr_pod *pod = pool_acquire(pool, lang_find("py"), false, &err);
     assert_non_null(pod);
     pool_release(pool, pod);
     assert_true(wait_for(be, live_is, 3, 3000));
@@ -364,13 +383,59 @@ static void test_free_with_pods_in_flight(void **state)
     pool = pool_new(be, &cfg, &err);
     struct kcr_pod *pods[5];
     for (int i = 0; i < 5; i++)
-        assert_non_null(pods[i] = pool_acquire(pool, lang_find("go"), &err));
+        assert_non_null(pods[i] = pool_acquire(pool, lang_find("go"), false, &err));
     for (int i = 0; i < 5; i++)
         pool_release(pool, pods[i]);
     pool_free(pool);
     s = stats(be);
     assert_int_equal(s.live, 0);
     assert_int_equal(s.creates, s.destroys);
+    be->ops->free(be);
+}
+
+/* Lite pods (pod.h) have their own warm pool where the backend makes them;
+ * a lite acquire takes one, falls back to an ordinary pod where the language
+ * has none, and each pod goes back to the pool it came from. */
+static void test_lite_pool(void **state)
+{
+    (void)state;
+    struct kcr_pod_backend *be = fake();
+    struct kcr_pool_config cfg = config(1, 0);
+    cfg.lite_size[lang_index("py")] = 2;
+    cfg.lite_size[lang_index("js")] = 2; /* the fake makes no lite js pods: no pool */
+    struct kcr_err err = {0};
+    struct kcr_pool *pool = pool_new(be, &cfg, &err);
+    assert_non_null(pool);
+    assert_true(wait_for(be, creates_at_least, 3, 3000));
+    sleep_ms(200);
+    assert_int_equal(stats(be).creates, 3);
+    assert_int_equal(stat_of(pool, "py", "warm"), 1);
+    assert_int_equal(lite_stat_of(pool, "py", "warm"), 2);
+    assert_int_equal(lite_stat_of(pool, "py", "target"), 2);
+    assert_int_equal(lite_stat_of(pool, "js", "target"), -1);
+
+    struct kcr_pod *a = pool_acquire(pool, lang_find("py"), true, &err);
+    struct kcr_pod *b = pool_acquire(pool, lang_find("py"), false, &err);
+    struct kcr_pod *c = pool_acquire(pool, lang_find("js"), true, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_true(a->lite);
+    assert_false(b->lite);
+    assert_false(c->lite);
+    assert_int_equal(lite_stat_of(pool, "py", "in_use"), 1);
+    assert_int_equal(stat_of(pool, "py", "in_use"), 1);
+    assert_int_equal(stat_of(pool, "js", "in_use"), 1);
+    pool_release(pool, a);
+    pool_release(pool, b);
+    pool_release(pool, c);
+    assert_int_equal(lite_stat_of(pool, "py", "in_use"), 0);
+    assert_int_equal(stat_of(pool, "py", "in_use"), 0);
+    assert_int_equal(stat_of(pool, "js", "in_use"), 0);
+    assert_true(wait_for(be, live_is, 3, 3000)); /* refilled: 1 py, 2 lite py */
+    assert_int_equal(lite_stat_of(pool, "py", "warm"), 2);
+    pool_free(pool);
+    assert_int_equal(stats(be).live, 0);
     be->ops->free(be);
 }
 
@@ -385,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_failing_backend_backs_off),
         cmocka_unit_test(test_health_check_replaces),
         cmocka_unit_test(test_free_with_pods_in_flight),
+        cmocka_unit_test(test_lite_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
