@@ -272,16 +272,13 @@ static bool use_state(struct kcr_core *c, const struct kcr_exec_request *req)
            strlen(req->code) <= PYSTATE_MAX_CODE;
 }
 
-/* Mounts the session's state blob, if it has a live one; *ret_put tells. */
-static int put_state(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_session *s,
+/* Mounts the session's live state blob (sm); *ret_put tells. */
+static int put_state(struct kcr_core *c, struct kcr_pod *pod, const struct kcr_state_meta *sm,
                      bool *ret_put, struct kcr_err *err)
 {
-    struct kcr_state_meta sm;
     *ret_put = false;
-    if (statestore_get_session(c, s, &sm, NULL) < 0)
-        return 0;
     uint64_t size = 0;
-    _cleanup_close_ int fd = statestore_open(c, &sm, &size, NULL);
+    _cleanup_close_ int fd = statestore_open(c, sm, &size, NULL);
     if (fd < 0)
         return 0;
     if (sidecar_client_put_file(pod, PYSTATE_FILE, fd, size, err) < 0)
@@ -427,15 +424,16 @@ int orch_timeout_s(const struct kcr_core *c, const struct kcr_exec_request *req)
     return timeout_s;
 }
 
-/* Uploads and the session's state into the pod, then the listing they make. */
-static int files_in(struct kcr_core *c, struct orch_run *run, bool state,
+/* Uploads and the session's state (sm, NULL when none) into the pod, then
+ * the listing they make. */
+static int files_in(struct kcr_core *c, struct orch_run *run, const struct kcr_state_meta *sm,
                     struct kcr_exec_stages *st, struct kcr_err *err)
 {
     double t = time_mono_ms_f();
     bool state_put = false;
     int rc = put_files(c, run->pod, run->m, run->nm, err);
-    if (rc == 0 && state)
-        rc = put_state(c, run->pod, &run->s, &state_put, err);
+    if (rc == 0 && sm)
+        rc = put_state(c, run->pod, sm, &state_put, err);
     st->files_in_ms += since_ms(t);
     if (rc < 0)
         return -1;
@@ -502,28 +500,24 @@ static int collect_results(struct kcr_core *c, const struct kcr_exec_request *re
     return rc;
 }
 
-/* Whether the run can take a lite pod (pod/pod.h): Python that imports only
- * the standard library and has no state to load (a state may hold numpy
- * arrays, which its load would import). */
-static bool wants_lite(struct kcr_core *c, const struct kcr_exec_request *req,
-                       const struct orch_run *run, bool state)
-{
-    if (strcmp(req->lang->code, "py") || !pyimports_stdlib_only(req->code, strlen(req->code)))
-        return false;
-    struct kcr_state_meta sm;
-    return !state || statestore_get_session(c, &run->s, &sm, NULL) < 0;
-}
-
 int orch_pod_in(struct kcr_core *c, const struct kcr_exec_request *req, struct orch_run *run,
                 bool state, struct kcr_exec_response *res, struct kcr_err *err)
 {
+    /* The session's live state, if any, is looked up first: it decides the
+     * pod too. A lite pod (pod/pod.h) takes Python that imports only the
+     * standard library and has no state to load (a state may hold numpy
+     * arrays, which loading it would import). */
+    struct kcr_state_meta sm;
+    bool has_state = state && statestore_get_session(c, &run->s, &sm, NULL) == 0;
+    bool lite = !has_state && !strcmp(req->lang->code, "py") &&
+                pyimports_stdlib_only(req->code, strlen(req->code));
     double t = time_mono_ms_f();
-    run->pod = pool_acquire(c->pool, req->lang, wants_lite(c, req, run, state), err);
+    run->pod = pool_acquire(c->pool, req->lang, lite, err);
     res->stages.acquire_ms += since_ms(t);
     if (!run->pod)
         return kcr_err_wrap(err, "acquire %s pod", req->lang->code);
     run->timeout_s = orch_timeout_s(c, req);
-    if (files_in(c, run, state, &res->stages, err) < 0) {
+    if (files_in(c, run, has_state ? &sm : NULL, &res->stages, err) < 0) {
         orch_pod_release(c, run, res);
         return -1;
     }

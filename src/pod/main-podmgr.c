@@ -12,6 +12,7 @@
  * over it (podmgr-config.c). */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -29,5 +30,9 @@ int main(int argc, char **argv)
     }
     /* Nothing this process starts may inherit it. */
     (void)fcntl(PODMGR_FD, F_SETFD, flags | FD_CLOEXEC);
+    /* Non-dumpable, as kcr serve makes itself (the exec made us dumpable
+     * again): no core file, /proc files and ptrace for root only; pod init
+     * (a fork) inherits it and lifts it only for its id-map writes. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     podmgr_manager_main(PODMGR_FD);
 }

@@ -191,7 +191,9 @@ static int bench_warm(struct kcr_pod_backend *be, const struct kcr_lang *lang, c
 }
 
 /* Teardown of a used pod is the same in both cases; timed here, where it is
- * on the caller's path (the pool does it on its reaper after the reply). */
+ * on the caller's path (the pool does it on its reaper after the reply).
+ * code NULL: nothing is run, what a fresh sandbox costs by itself
+ * (bench_ladder.py prints its CPU against bare python's). */
 static int bench_cold(struct kcr_pod_backend *be, const struct kcr_lang *lang, const char *code,
                       int n, double *create, double *destroy, double *total, struct kcr_err *err)
 {
@@ -201,7 +203,7 @@ static int bench_cold(struct kcr_pod_backend *be, const struct kcr_lang *lang, c
         if (!pod)
             return -1;
         double t1 = time_mono_ms_f();
-        int r = run_code(pod, code, err);
+        int r = code ? run_code(pod, code, err) : 0;
         double t2 = time_mono_ms_f();
         be->ops->destroy(be, pod);
         create[i] = t1 - t0;
@@ -209,24 +211,6 @@ static int bench_cold(struct kcr_pod_backend *be, const struct kcr_lang *lang, c
         total[i] = time_mono_ms_f() - t0;
         if (r < 0)
             return -1;
-    }
-    return 0;
-}
-
-/* Pods made and removed with nothing run in them: what a fresh sandbox
- * costs by itself (bench_ladder.py prints its CPU against bare python's). */
-static int bench_empty(struct kcr_pod_backend *be, const struct kcr_lang *lang, int n,
-                       double *create, double *destroy, struct kcr_err *err)
-{
-    for (int i = 0; i < n; i++) {
-        double t0 = time_mono_ms_f();
-        struct kcr_pod *pod = be->ops->create(be, lang, err);
-        if (!pod)
-            return -1;
-        double t1 = time_mono_ms_f();
-        be->ops->destroy(be, pod);
-        create[i] = t1 - t0;
-        destroy[i] = time_mono_ms_f() - t1;
     }
     return 0;
 }
@@ -271,7 +255,7 @@ static int cmd_bench(int argc, char **argv)
     _cleanup_free_ double *v = xcalloc((size_t)n * 5, sizeof(double));
     double *acq = v, *wtot = v + n, *create = v + 2 * n, *ctot = v + 3 * n, *dest = v + 4 * n;
     if (empty) {
-        int r = bench_empty(be, lang, n, create, dest, &e);
+        int r = bench_cold(be, lang, NULL, n, create, dest, ctot, &e);
         be->ops->free(be);
         if (r < 0)
             return fail("bench", &e);

@@ -31,10 +31,10 @@ def podenv(build_dir):
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def pod(env, **extra):
+def pod(env, run_as=None, **extra):
     e = dict(env)
     e.update(extra)
-    return LocalPod("py", build_dir=env["KCR_BUILD"], env=e)
+    return LocalPod("py", build_dir=env["KCR_BUILD"], env=e, run_as=run_as)
 
 
 def managers_of(pid):
@@ -63,6 +63,23 @@ def test_manager_is_its_own_small_program(podenv):
             target = os.readlink(f"/proc/{mgr}/fd/{fd}")
             assert "kcr-e2e" in target or int(fd) <= 3 or target.startswith(
                 ("socket:", "pipe:", "anon_inode:")), (fd, target)
+
+
+def test_manager_is_not_dumpable_rootless_too(podenv):
+    """kcr serve makes itself non-dumpable (no core file, /proc and ptrace for
+    root only); the exec of the manager would undo that, so it does it again.
+    Visible where the manager is not root: its /proc files belong to root."""
+    run_dir = os.path.join(podenv["KCR_RUN_DIR"], "rootless")
+    os.mkdir(run_dir)
+    os.chown(run_dir, 65534, 65534)
+    with pod(dict(podenv, KCR_RUN_DIR=run_dir), run_as=65534) as p:
+        mgrs = managers_of(p.proc.pid)
+        assert len(mgrs) == 1, _procs()
+        with open(f"/proc/{mgrs[0]}/status") as f:
+            uid = dict(l.split(":", 1) for l in f)["Uid"].split()[1]
+        assert uid == "65534"
+        st = os.stat(f"/proc/{mgrs[0]}/environ")
+        assert (st.st_uid, st.st_gid) == (0, 0), st
 
 
 def test_manager_binary_someone_else_may_write_is_refused(podenv, tmp_path):
