@@ -64,10 +64,28 @@ exec_params(const struct sidecar *s, const struct procscan_target *t, const stru
     };
 }
 
+/* Starts the default language's runner, once (pods are single-use); with
+ * exec_lock held. */
+static void start_runner_locked(struct sidecar *s, const struct procscan_target *t)
+{
+    if (s->runner_tried)
+        return;
+    s->runner_tried = true;
+    const struct kcr_lang *lang = lang_find(s->cfg.language);
+    struct sidecar_exec_params p = exec_params(s, t, lang);
+    struct kcr_err err = {0};
+    if (sidecar_runner_argv(lang)) {
+        s->runner = sidecar_prestart_new(&p, lang, KCR_WORKDIR, s->cfg.max_exec_time, &err);
+        if (!s->runner)
+            log_msg(KCR_LOG_WARN, NULL, "runner not started: %s", err.msg);
+    }
+}
+
 /* Once the main container is there, the default language's interpreter can
  * start while the pod waits in the pool. After /ready has answered, so that a
  * pod's creation does not wait for the spawn; skipped when an execution holds
- * exec_lock (that one runs the normal way). */
+ * exec_lock (that one starts the runner itself or runs the normal way, see
+ * handle_execute). */
 struct prestart_job {
     struct sidecar *s;
     struct procscan_target t;
@@ -77,22 +95,11 @@ static void maybe_prestart(void *arg)
 {
     struct prestart_job *job = arg;
     struct sidecar *s = job->s;
-    const struct procscan_target *t = &job->t;
     if (pthread_mutex_trylock(&s->exec_lock) != 0) {
         free(job);
         return;
     }
-    if (!s->runner_tried) {
-        s->runner_tried = true;
-        const struct kcr_lang *lang = lang_find(s->cfg.language);
-        struct sidecar_exec_params p = exec_params(s, t, lang);
-        struct kcr_err err = {0};
-        if (sidecar_runner_argv(lang)) {
-            s->runner = sidecar_prestart_new(&p, lang, KCR_WORKDIR, s->cfg.max_exec_time, &err);
-            if (!s->runner)
-                log_msg(KCR_LOG_WARN, NULL, "runner not started: %s", err.msg);
-        }
-    }
+    start_runner_locked(s, &job->t);
     pthread_mutex_unlock(&s->exec_lock);
     free(job);
 }
@@ -192,6 +199,13 @@ static struct kcr_http_resp *handle_execute(struct kcr_http_req *req, void *ctx)
         sidecar_request_done(&r);
         return ptc_busy();
     }
+    /* An execution that came before the runner was started (a pod taken
+     * from the pool the moment it was ready): with a fork-server the runner
+     * is a fork, far cheaper than the interpreter's start-up that running
+     * the normal way costs (and than importing its preload): start it now.
+     * A runner that starts an interpreter of its own would not be. */
+    if (s->cfg.prestart_runner && s->cfg.forkserver && r.lang == lang_find(s->cfg.language))
+        start_runner_locked(s, &t);
     int rc = sidecar_exec_run(&p, &r, &s->runner, &res, &err);
     pthread_mutex_unlock(&s->exec_lock);
     http_req_log(req, "lang", json_string(r.lang->code));

@@ -209,7 +209,8 @@ class LocalPod:
 
 
 # Pre-started runners: the sidecar starts one right after the pod's /ready; a
-# run that comes in between runs `python code.py` instead (by design).
+# run that comes in between runs `python code.py` instead (by design; with a
+# fork-server it starts the runner itself).
 def _procs():
     """{pid: (ppid, argv)} of every process."""
     out = {}
@@ -267,7 +268,8 @@ def waiting_runners(top_pid):
 def wait_for_runners(top_pid, n, timeout=120):
     """The sidecar pre-starts its runner right after the pod's /ready; a run
     that arrives in between takes the lock first and runs `python code.py`
-    (by design). Runs that must be the first of a pod wait for it."""
+    (by design; with a fork-server it starts the runner itself). Runs that
+    must find the runner waiting wait for it."""
     deadline = time.monotonic() + timeout
     while waiting_runners(top_pid) < n:
         if time.monotonic() > deadline:

@@ -34,8 +34,9 @@ In a pod of the fork-server the program is pid 3 of its pid namespace (init
 is 1, the entrant 2 has exited); a program started by kcr-nsexec
 itself is pid 2: that is how the tests tell which way a run went. The
 sidecar starts its runner just after the pod's /ready, and a run that comes
-in between runs `python code.py` instead (by design): runs that must be a
-pod's first wait until its runner is there (wait_for_runners)."""
+in between starts it itself (test_execution_before_the_runner_starts_it);
+runs that must find the runner waiting wait until it is there
+(wait_for_runners)."""
 import contextlib
 import errno
 import glob
@@ -702,6 +703,29 @@ def test_plot_same_as_python():
 
 # --------------------------------------------------------------------------
 # 8. FORKSERVER=false: the plain runner
+
+
+def test_execution_before_the_runner_starts_it():
+    """A pod taken the moment it is ready (here: no warm pool, each /exec
+    creates its pod, four clients at once) may get its /execute before the
+    sidecar has started the runner. With a fork-server the sidecar then
+    starts it itself, a fork, rather than running `python` the normal way:
+    every run is a fork (pid 3), however the race goes."""
+    import concurrent.futures
+    import requests
+    s = start_server({"POD_POOL_PY": "0", "POD_POOL_JS": "0"})
+    try:
+        def one(_):
+            r = requests.post(s.url + "/exec", json={"lang": "py",
+                                                     "code": "import os; print(os.getpid())"},
+                              headers=s.headers(), timeout=120)
+            assert r.status_code == 200, r.text
+            return r.json()["stdout"].strip()
+        with concurrent.futures.ThreadPoolExecutor(4) as ex:
+            pids = list(ex.map(one, range(40)))
+        assert pids == [str(FORKED_PID)] * 40, pids
+    finally:
+        s.cleanup()
 
 
 def test_forkserver_off_gives_the_plain_runner():
