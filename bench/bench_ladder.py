@@ -910,9 +910,9 @@ def part_memory_no_preload(cpu_unused, durations):
 
 def part_cold(bare, durations):
     t_part = time.monotonic()
-    print("\n4. cold pod: minimal level on a server with POD_POOL_PY=0 (each request creates "
-          "its pod), as in 1 (ms)")
-    s = start_server({"POD_POOL_PY": "0", "POD_POOL_JS": "0",
+    print("\n4. cold pod: minimal level on a server with POD_POOL_PY=0 and POD_POOL_PY_LITE=0 "
+          "(each request creates its pod), as in 1 (ms)")
+    s = start_server({"POD_POOL_PY": "0", "POD_POOL_JS": "0", "POD_POOL_PY_LITE": "0",
                       "PRELOAD_PY": os.environ.get("PRELOAD_PY")}, "cold")
     try:
         cpu = ServerCpu(s)
