@@ -81,13 +81,14 @@ int podmgr_call(struct podmgr_client *c, enum podmgr_op op, uint32_t flags, cons
     struct waiter me = {.tag = req.tag, .resp = resp, .next = c->waiting};
     c->waiting = &me;
     ssize_t n = -1;
+    int send_errno = 0;
     if (!c->broken) {
         /* One datagram: concurrent sends never interleave. */
         do
             n = send(c->fd, &req, sizeof(req), MSG_NOSIGNAL);
         while (n < 0 && errno == EINTR);
+        send_errno = n < 0 ? errno : 0;
     }
-    int send_errno = errno;
     bool sent = n == (ssize_t)sizeof(req);
     while (sent && !me.done && !c->broken) {
         if (c->reading) {
@@ -105,7 +106,7 @@ int podmgr_call(struct podmgr_client *c, enum podmgr_op op, uint32_t flags, cons
     }
     *waiter_slot(c, me.tag) = me.next;
     pthread_mutex_unlock(&c->mu);
-    if (!sent)
+    if (!sent && send_errno)
         return kcr_err_set(err, send_errno, KCR_ERR_UNAVAILABLE, "pod manager: send");
     if (!me.done)
         return kcr_err_set(err, 0, KCR_ERR_UNAVAILABLE, "pod manager: no reply (it exited?)");

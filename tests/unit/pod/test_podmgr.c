@@ -230,6 +230,8 @@ static void test_calls_fail_when_the_manager_goes(void **state)
     struct podmgr_resp resp;
     struct kcr_err e = {0};
     assert_int_equal(podmgr_call(c, PODMGR_DESTROY, 0, "x", &resp, &e), -1);
+    assert_int_equal(e.kind, KCR_ERR_UNAVAILABLE);
+    assert_non_null(strstr(e.msg, "no reply")); /* not some earlier call's errno */
     assert_null(podmgr_stop(c));
 }
 
