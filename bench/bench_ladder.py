@@ -866,7 +866,8 @@ def part_memory(server, cpu, durations):
     tpl = template_memory(server)
     for pid, rss, pss in tpl:
         print(f"  {'fork-server template ' + str(pid):<30}{1:>6}{rss / 1024:>9.1f}{pss / 1024:>9.1f}"
-              f"{'-':>8}  python forkserver.py (once per server, shared by every py runner)")
+              f"{'-':>8}  python forkserver.py (once per server and kind: shared by every py "
+              f"runner, or every lite one)")
     all_rss = max(tot["rss"], tot["cg"]) + sum(r for _, r, _ in tpl)
     print(f"  target (issue 12): the default pool with the template fits in 1 GiB: "
           f"{'met' if all_rss <= 1024 * 1024 else 'missed'} ({all_rss / 1024:.0f} MiB; "
@@ -881,8 +882,10 @@ def template_memory(server):
     """(pid, RSS, PSS) of the server's fork-server templates: root python
     processes running forkserver.py whose socket lives in its run dir."""
     out = []
-    for d in glob.glob(os.path.join(server.run_dir, "forkserver", "*")):
-        mgr = os.path.basename(d).split("-")[0]
+    # A manager's templates (py, py-lite) each have a directory: one pass per manager.
+    mgrs = {os.path.basename(d).split("-")[0]
+            for d in glob.glob(os.path.join(server.run_dir, "forkserver", "*"))}
+    for mgr in sorted(mgrs):
         for pid in os.listdir("/proc"):
             try:
                 with open(f"/proc/{pid}/stat") as f:
